@@ -1,0 +1,110 @@
+"""Stage 2, check: the extract's header against its protocol, then each field parsed to its type.
+
+A wrong header refuses the whole file. A value that does not parse is not an error here: it gets
+status "invalid" and the validate stage quarantines its row with a reason.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.extract.read import SOURCE_ROW, read_csv_text
+from ptp_pipeline.privacy.normalise import parse_dates
+from ptp_pipeline.protocol import FieldType, Protocol
+from ptp_pipeline.runtime import Runtime, WorkItem
+
+STATUS = "status__"
+DUP_OF = "dup_of"
+TRUE_VALUES = {"Y", "YES", "TRUE", "T", "1"}
+FALSE_VALUES = {"N", "NO", "FALSE", "F", "0"}
+
+
+def status_of(present: pd.Series, ok: pd.Series) -> pd.Series:
+    """valid / invalid / missing for each row, from 'a value was given' and 'it parsed'."""
+    out = pd.Series("missing", index=present.index, dtype="string")
+    out[present & ok] = "valid"
+    out[present & ~ok] = "invalid"
+    return out
+
+
+def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list[str]:
+    """Columns to drop (when the protocol allows it); refuses the file otherwise."""
+    declared = [f.name for f in protocol.fields]
+    unexpected = [c for c in columns if c != SOURCE_ROW and c not in declared]
+    missing = [f.name for f in protocol.fields if f.required and f.name not in columns]
+    where = Where(file=file_name, line=1)
+    if unexpected and protocol.unexpected_columns == "reject":
+        raise ExtractError(
+            f"column(s) {', '.join(unexpected)} are not allowed by protocol {protocol.id} "
+            f"v{protocol.version}, so the whole extract is refused and nothing of it is merged",
+            where=where,
+            hint=f"Ask {protocol.partner.organisation} to remove the column(s) from the extract; "
+                 "if the partnership has agreed to share them, the data officer must add them to the protocol first.",
+        )
+    if missing:
+        raise ExtractError(
+            f"required column(s) {', '.join(missing)} of protocol {protocol.id} v{protocol.version} are missing",
+            where=where,
+            hint="Ask the partner to include the column(s) with exactly these names in the header.",
+        )
+    return unexpected
+
+
+def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Typed columns plus a status column per field. Vectorised: no per-row Python."""
+    out = pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW]})
+    for spec in protocol.fields:
+        raw = frame[spec.name].str.strip() if spec.name in frame else pd.Series(pd.NA, index=frame.index,
+                                                                                 dtype="string")
+        present = raw.notna() & (raw != "")
+        raw = raw.where(present)
+        ok = pd.Series(True, index=frame.index)
+        value: pd.Series = raw
+        if spec.type in (FieldType.date, FieldType.datetime):
+            value = parse_dates(raw, spec.formats or ["%Y-%m-%d", "%d/%m/%Y"])
+            ok = value.notna()
+        elif spec.type in (FieldType.decimal, FieldType.integer):
+            value = pd.to_numeric(raw, errors="coerce")
+            ok = value.notna()
+            if spec.type is FieldType.integer:
+                ok &= (value % 1 == 0).fillna(False)
+        elif spec.type is FieldType.boolean:
+            upper = raw.str.upper()
+            value = upper.isin(TRUE_VALUES).astype("boolean").where(upper.isin(TRUE_VALUES | FALSE_VALUES))
+            ok = value.notna()
+        c = spec.constraints
+        if c.max_length is not None:
+            ok &= (raw.str.len() <= c.max_length).fillna(True)
+        if c.pattern is not None and spec.type in (FieldType.string, FieldType.code):
+            ok &= raw.str.fullmatch(c.pattern).fillna(True).astype(bool)
+        out[spec.name] = value
+        out[STATUS + spec.name] = status_of(present, ok.fillna(False).astype(bool))
+    raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
+    hashed = pd.util.hash_pandas_object(frame[raw_cols].fillna(""), index=False)
+    first = pd.Series(frame[SOURCE_ROW].to_numpy(), index=hashed.to_numpy())
+    first = first[~first.index.duplicated(keep="first")]
+    dup_of = pd.Series(first.reindex(hashed.to_numpy()).to_numpy(), index=frame.index)
+    out[DUP_OF] = dup_of.where(dup_of != frame[SOURCE_ROW]).astype("Int64")
+    return out
+
+
+def check(rt: Runtime, extract_id: str) -> WorkItem:
+    """Read the raw copy, check its header, parse fields; writes checked.parquet (restricted)."""
+    folder = rt.work(extract_id)
+    item = WorkItem.load(folder)
+    protocol = rt.protocol(item.protocol_id, item.protocol_version)
+    if protocol.file.format != "csv":
+        raise ExtractError(f"file format {protocol.file.format} is not supported yet",
+                           where=Where(file=item.file_name), hint="Ask the partner for CSV.")
+    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name)
+    item.rows_received = len(frame)
+    dropped = check_header(list(frame.columns), protocol, item.file_name)
+    if frame.empty:
+        raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name),
+                           hint="Ask the partner to check the extract's date range and send it again.")
+    item.dropped_columns = dropped
+    parsed = parse_fields(frame.drop(columns=dropped), protocol)
+    parsed.to_parquet(folder / "checked.parquet", index=False)
+    item.save(folder)
+    return item

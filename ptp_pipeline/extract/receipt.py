@@ -1,0 +1,70 @@
+"""Stage 1, receive: fingerprint the file, find its protocol, open a ledger row."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.protocol import protocol_in_force
+from ptp_pipeline.runtime import Runtime, WorkItem
+from ptp_pipeline.warehouse import audit, ledger
+
+
+@dataclass(frozen=True)
+class Receipt:
+    extract_id: str
+    already_merged: bool
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def extract_id_for(partner: str, dataset: str, sha256: str) -> str:
+    """Deterministic: the same file always gets the same id, whatever the run."""
+    return f"{partner}.{dataset}.{sha256[:16]}"
+
+
+def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> Receipt:
+    """Record the file. A file already merged (same SHA-256) is a no-op: nothing changes."""
+    if not path.is_file():
+        raise ExtractError("file not found", where=Where(file=str(path)),
+                           hint="Check the path; the partner's file may not have arrived yet.")
+    sha = sha256_file(path)
+    wh = rt.warehouse
+    prior = wh.query("SELECT extract_id, status FROM ops.extract_ledger WHERE sha256 = ?", (sha,))
+    if not prior.empty and prior.at[0, "status"] == "merged":
+        return Receipt(str(prior.at[0, "extract_id"]), already_merged=True)
+    extract_id = extract_id_for(partner, dataset, sha)
+    received_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with wh.transaction():
+        wh.execute("DELETE FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,))
+        wh.execute(
+            "INSERT INTO ops.extract_ledger (extract_id, partner, dataset, file_name, sha256, received_at, "
+            "status, key_id) VALUES (?, ?, ?, ?, ?, ?, 'received', ?)",
+            (extract_id, partner, dataset, path.name, sha, received_at, rt.key.key_id),
+        )
+        audit.append(wh, "receive", extract_id=extract_id, detail=f"file {path.name}")
+    try:
+        protocol = protocol_in_force(rt.protocols, partner, dataset, received_at.date())
+    except ExtractError as err:
+        err.where = Where(file=path.name)
+        err.extract_id = extract_id
+        ledger.refuse(wh, extract_id, err)
+        raise
+    folder = rt.work(extract_id)
+    shutil.copyfile(path, folder / "raw")
+    WorkItem(extract_id=extract_id, partner=partner, dataset=dataset, file_name=path.name, sha256=sha,
+             protocol_id=protocol.id, protocol_version=protocol.version,
+             received_at=received_at.isoformat()).save(folder)
+    wh.execute("UPDATE ops.extract_ledger SET protocol_id = ?, protocol_version = ? WHERE extract_id = ?",
+               (protocol.id, protocol.version, extract_id))
+    return Receipt(extract_id, already_merged=False)

@@ -1,0 +1,104 @@
+"""Runs the stages for one extract; the CLI and the Airflow DAGs both call these functions.
+
+Each stage reads and writes files in the extract's restricted work folder, so stages can run as
+separate Airflow tasks without passing data through XCom. Only receive and merge write to the
+warehouse (DuckDB allows one writer at a time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from ptp_pipeline.errors import ExtractError
+from ptp_pipeline.extract.check import check as _check
+from ptp_pipeline.extract.receipt import receive as _receive
+from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
+from ptp_pipeline.quality.validate import validate as _validate
+from ptp_pipeline.runtime import Runtime, WorkItem
+from ptp_pipeline.warehouse import ledger
+from ptp_pipeline.warehouse.merge import merge as _merge
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    extract_id: str | None
+    partner: str
+    dataset: str
+    file_name: str
+    status: str  # merged | refused | already_merged
+    rows_received: int | None = None
+    rows_accepted: int | None = None
+    rows_quarantined: int | None = None
+    reason: str | None = None
+
+
+def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> T:
+    """Run a stage; a data problem refuses the extract in the ledger, then propagates."""
+    try:
+        return stage(rt, extract_id)
+    except ExtractError as err:
+        rows: int | None = None
+        meta = rt.work(extract_id) / "meta.json"
+        if meta.exists():
+            rows = WorkItem.load(meta.parent).rows_received or None
+        ledger.refuse(rt.warehouse, extract_id, err, rows)
+        for name in ("checked.parquet", "pseudonymised.parquet", "validated.parquet"):
+            (rt.work(extract_id) / name).unlink(missing_ok=True)
+        raise
+
+
+def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> tuple[str, bool]:
+    receipt = _receive(rt, path, partner, dataset)
+    return receipt.extract_id, receipt.already_merged
+
+
+def check(rt: Runtime, extract_id: str) -> None:
+    _guard(rt, extract_id, _check)
+
+
+def pseudonymise(rt: Runtime, extract_id: str) -> None:
+    _guard(rt, extract_id, _pseudonymise)
+
+
+def validate(rt: Runtime, extract_id: str) -> None:
+    result = _guard(rt, extract_id, _validate)
+    (rt.work(extract_id) / "validation.json").write_text(json.dumps(asdict(result)))
+
+
+def merge(rt: Runtime, extract_id: str) -> None:
+    _guard(rt, extract_id, _merge)
+
+
+def outcome(rt: Runtime, extract_id: str) -> Outcome:
+    row = rt.warehouse.query("SELECT * FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,))
+    r = row.iloc[0]
+
+    def _int(v: object) -> int | None:
+        return None if v is None or v != v else int(v)  # type: ignore[call-overload]
+
+    return Outcome(extract_id, r.partner, r.dataset, r.file_name, r.status, _int(r.rows_received),
+                   _int(r.rows_accepted), _int(r.rows_quarantined), None if r.reason != r.reason else r.reason)
+
+
+def ingest(rt: Runtime, path: Path, partner: str, dataset: str) -> Outcome:
+    """All stages for one file. A refused extract returns its reason instead of raising."""
+    try:
+        extract_id, already = receive(rt, path, partner, dataset)
+    except ExtractError as err:
+        if err.extract_id:
+            return outcome(rt, err.extract_id)
+        return Outcome(None, partner, dataset, path.name, "refused", reason=err.message)
+    if already:
+        return Outcome(**{**asdict(outcome(rt, extract_id)), "status": "already_merged"})
+    try:
+        for stage in (check, pseudonymise, validate, merge):
+            stage(rt, extract_id)
+    except ExtractError:
+        pass
+    return outcome(rt, extract_id)

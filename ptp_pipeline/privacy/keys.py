@@ -1,0 +1,83 @@
+"""The project pseudonymisation key: loaded, checked, fingerprinted; never logged or stored with data.
+
+Per-purpose sub-keys are derived with HMAC (domain separation), so the same NHS number gives
+unrelated tokens in two projects and in two key types of one project.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ptp_pipeline.errors import KeyMaterialError
+
+MIN_KEY_BYTES = 32  # 256 bits
+
+
+@dataclass(frozen=True)
+class ProjectKey:
+    """Key material for one project. `repr` never shows the secret."""
+
+    project_id: str
+    _secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self._secret) < MIN_KEY_BYTES:
+            raise KeyMaterialError(
+                f"the project key is {len(self._secret) * 8} bits; at least {MIN_KEY_BYTES * 8} are required",
+                hint="Generate a new key with `ptp key new FILE` and distribute it to the pipeline only.",
+            )
+
+    @property
+    def key_id(self) -> str:
+        """Public fingerprint recorded with every extract; reveals nothing about the key."""
+        return hmac.new(self._secret, b"ptp/v1/key-id", hashlib.sha256).hexdigest()[:16]
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key for one purpose (e.g. one match key) in this project only."""
+        label = f"ptp/v1/{self.project_id}/{purpose}".encode()
+        return hmac.new(self._secret, label, hashlib.sha256).digest()
+
+
+def _decode(text: str) -> bytes:
+    text = text.strip()
+    try:
+        if len(text) >= 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+            return bytes.fromhex(text)
+        return base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        raise KeyMaterialError("the key is not hex or base64 text") from None
+
+
+def new_key_file(path: Path) -> Path:
+    """Write a fresh 256-bit key as hex, readable by the owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(MIN_KEY_BYTES) + "\n")
+    return path
+
+
+def load_key(project_id: str, *, key: str | None = None, key_file: Path | None = None) -> ProjectKey:
+    """Load the key from a value (e.g. PTP_KEY or an Airflow variable) or a key file."""
+    if key:
+        return ProjectKey(project_id, _decode(key))
+    if key_file is None:
+        raise KeyMaterialError("no project key is configured")
+    try:
+        mode = key_file.stat().st_mode
+    except FileNotFoundError:
+        raise KeyMaterialError(f"key file {key_file} does not exist") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyMaterialError(
+            f"key file {key_file} can be read by other users",
+            hint=f"Run `chmod 600 {key_file}`: only the pipeline account may read the key.",
+        )
+    return ProjectKey(project_id, _decode(key_file.read_text(encoding="ascii")))

@@ -1,0 +1,133 @@
+"""Stage 3, pseudonymise: normalise identifiers, make keyed match-key tokens, generalise, drop.
+
+Reads checked.parquet (raw identifiers, restricted work area), writes pseudonymised.parquet (no
+direct identifier left) and deletes the checked file, so raw identifiers live as short as possible.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+
+from ptp_pipeline.extract.check import STATUS, status_of
+from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.privacy.normalise import (
+    canonical_forename,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_postcode,
+)
+from ptp_pipeline.privacy.tokens import hmac_tokens
+from ptp_pipeline.protocol import Identifies, ProjectConfig, Protocol, Role, Treatment
+from ptp_pipeline.runtime import Runtime, WorkItem
+
+KEY = "key__"
+EVENT_COLUMNS = ["event_date", "event_type", "cost", "setting"]
+
+
+def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalised identity parts (restricted, in memory only) and updated status columns."""
+    parts = pd.DataFrame(index=checked.index)
+    statuses = pd.DataFrame(index=checked.index)
+    for spec in protocol.fields:
+        if spec.identifies is None or spec.treatment is Treatment.drop:
+            continue
+        col = checked[spec.name]
+        kind = spec.identifies
+        if kind is Identifies.nhs_number:
+            nhs = normalise_nhs_number(col)
+            parts["nhs_number"] = nhs["nhs_number"]
+            statuses[STATUS + spec.name] = nhs["nhs_status"].astype("string")
+        elif kind is Identifies.postcode:
+            pc = normalise_postcode(col)
+            parts["postcode"] = pc["postcode"]
+            parts["district"] = pc["district"]
+            statuses[STATUS + spec.name] = pc["postcode_status"].astype("string")
+        elif kind is Identifies.forename:
+            parts["forename"] = canonical_forename(col)
+        elif kind is Identifies.surname:
+            parts["surname"] = normalise_name(col)
+        elif kind is Identifies.date_of_birth:
+            dob = pd.to_datetime(col)
+            parts["date_of_birth"] = dob.dt.strftime("%Y-%m-%d").astype("string")
+            parts["birth_year"] = dob.dt.year.astype("Int64")
+        elif kind is Identifies.sex:
+            parts["sex"] = col.astype("string").str.upper()
+        elif kind is Identifies.local_id:
+            parts["local_id"] = (protocol.partner.id + "|" + col.astype("string").str.upper().str.strip())
+        if kind in (Identifies.forename, Identifies.surname):
+            present = checked[STATUS + spec.name] != "missing"
+            statuses[STATUS + spec.name] = status_of(present, parts[kind.value].fillna("").str.len() > 0)
+    if "date_of_birth" in parts:
+        parts["birth_year"] = parts["birth_year"]
+    return parts, statuses
+
+
+def match_key_tokens(rt: Runtime, parts: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
+    """One keyed token per match key; <NA> where the record lacks a part of that key."""
+    tokens = pd.DataFrame(index=parts.index)
+    for mk in project.linkage.match_keys:
+        if any(p not in parts for p in mk.parts):
+            continue
+        cols = [parts[p].astype("string") for p in mk.parts]
+        joined = cols[0]
+        for c in cols[1:]:
+            joined = joined + "|" + c
+        tokens[KEY + mk.name] = hmac_tokens(rt.key.subkey("match/" + mk.name), joined)
+    return tokens
+
+
+def attributes_json(frame: pd.DataFrame) -> pd.Series:
+    """Kept attributes as one JSON text per row, built in DuckDB (no per-row Python)."""
+    text = frame.astype("string")
+    text.columns = [f"c{i}" for i in range(len(frame.columns))]
+    fields = ", ".join(f"{json.dumps(name)}: c{i}" for i, name in enumerate(frame.columns))
+    con = duckdb.connect()
+    try:
+        con.register("attrs", text)
+        values = con.execute(f"SELECT to_json({{{fields}}})::VARCHAR AS j FROM attrs").fetchnumpy()["j"]
+    finally:
+        con.close()
+    return pd.Series(values, index=frame.index, dtype="string")
+
+
+def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    parts, id_status = identity_parts(checked, protocol)
+    out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
+    out = pd.concat([out, match_key_tokens(rt, parts, rt.project)], axis=1)
+    out["birth_year"] = parts.get("birth_year", pd.Series(pd.NA, index=out.index, dtype="Int64"))
+    out["district"] = parts.get("district", pd.Series(pd.NA, index=out.index, dtype="string"))
+    out["sex"] = parts.get("sex", pd.Series(pd.NA, index=out.index, dtype="string"))
+    ev = protocol.event
+    out["event_date"] = checked[ev.date]
+    out["event_type"] = checked[ev.type].astype("string")
+    out["cost"] = checked[ev.cost] if ev.cost else pd.NA
+    out["setting"] = checked[ev.setting].astype("string") if ev.setting else pd.NA
+    attrs = [f.name for f in protocol.fields
+             if f.role is Role.attribute and f.treatment is Treatment.keep and f.identifies is None]
+    if attrs:
+        out["attributes"] = attributes_json(checked[attrs])
+    else:
+        out["attributes"] = pd.NA
+    # Kept non-identifying columns are visible to validation (for allowed values, ranges).
+    mapped = {ev.date, ev.type, ev.cost, ev.setting}
+    for spec in protocol.fields:
+        if spec.identifies is None and spec.treatment is Treatment.keep and spec.name not in mapped:
+            out[spec.name] = checked[spec.name]
+    statuses = checked[[c for c in checked.columns if c.startswith(STATUS)]].copy()
+    for col in id_status:
+        statuses[col] = id_status[col]
+    out = pd.concat([out, statuses, checked[["dup_of"]]], axis=1)
+    return out
+
+
+def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
+    folder = rt.work(extract_id)
+    item = WorkItem.load(folder)
+    protocol = rt.protocol(item.protocol_id, item.protocol_version)
+    checked = pd.read_parquet(folder / "checked.parquet")
+    pseudonymise_frame(rt, checked, protocol).to_parquet(folder / "pseudonymised.parquet", index=False)
+    (folder / "checked.parquet").unlink()
+    return item

@@ -1,0 +1,118 @@
+"""Load protocols and project settings from YAML, with errors that point at file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ptp_pipeline.errors import ProtocolError, Where
+from ptp_pipeline.protocol.model import ProjectConfig, Protocol
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _NoDatesLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text so pydantic, not YAML, decides what a date is."""
+
+
+_NoDatesLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out[(*path, key.value)] = key.start_mark.line + 1
+            _line_map(value, (*path, key.value), out)
+            out[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, (*path, i), out)
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Parse YAML into plain data plus a map from key path to line number."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProtocolError("file not found", where=Where(file=str(path))) from None
+    except UnicodeDecodeError:
+        raise ProtocolError("file is not UTF-8 text", where=Where(file=str(path)),
+                            hint="Save the protocol as UTF-8.") from None
+    loader = _NoDatesLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ProtocolError("file is empty", where=Where(file=str(path)))
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise ProtocolError(
+            f"not valid YAML: {exc.problem}", where=Where(file=str(path), line=line),
+            hint="Check indentation and quoting around that line.",
+        ) from None
+    finally:
+        loader.dispose()
+    lines: dict[tuple[Any, ...], int] = {}
+    _line_map(node, (), lines)
+    return data, lines
+
+
+def _nearest_line(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> str:
+    """Every problem at once, sorted by line, as `file:line key.path: message`."""
+    rows: list[tuple[int, str]] = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = _nearest_line(loc, lines) or 0
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key: check its spelling against protocols/schema/protocol.schema.json"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        for part in msg.split("; "):
+            rows.append((line, f"{path}:{line} {dotted}: {part}"))
+    return "\n".join(text for _, text in sorted(rows))
+
+
+def load_model(path: Path, model: type[M]) -> M:
+    data, lines = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ProtocolError("expected a mapping of keys at the top level", where=Where(file=str(path), line=1))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolError("\n" + format_validation_error(path, exc, lines)) from None
+
+
+def load_protocol(path: Path) -> Protocol:
+    """Load and check one protocol file."""
+    return load_model(path, Protocol)
+
+
+def load_project(protocols_dir: Path) -> ProjectConfig:
+    """Load project-wide settings (`project.yaml`) beside the protocols."""
+    return load_model(protocols_dir / "project.yaml", ProjectConfig)
+
+
+def protocol_paths(protocols_dir: Path) -> list[Path]:
+    """Protocol files: every YAML in the folder except project.yaml."""
+    return sorted(p for p in protocols_dir.glob("*.yaml") if p.name != "project.yaml")
+
+
+def load_protocols(protocols_dir: Path) -> list[Protocol]:
+    return [load_protocol(p) for p in protocol_paths(protocols_dir)]

@@ -1,0 +1,85 @@
+"""Great Expectations suites generated from a protocol.
+
+GX sees only the pseudonymised frame: per-field status columns (valid / invalid / missing),
+event columns and kept non-identifying attributes, never a raw identifier. Each expectation's
+`meta` carries the field, the problem and the fix in a data officer's words, for quarantine
+reasons and partner feedback.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+from ptp_pipeline.extract.check import DUP_OF, STATUS
+from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
+
+PROBLEM_BY_TYPE = {
+    FieldType.nhs_number: ("is not a valid NHS number (wrong length, characters or check digit)",
+                           "correct the NHS number at source, or leave it blank if unknown"),
+    FieldType.uk_postcode: ("is not a valid UK postcode", "send the full postcode, e.g. LS6 2AB, or leave it blank"),
+    FieldType.date: ("is not a real date in the agreed format", "send dates in the format the protocol names"),
+    FieldType.datetime: ("is not a real date-time in the agreed format",
+                         "send date-times in the format the protocol names"),
+    FieldType.decimal: ("is not a number", "send plain numbers such as 123.45, without currency signs"),
+    FieldType.integer: ("is not a whole number", "send whole numbers only"),
+    FieldType.boolean: ("is not yes/no", "send Y or N"),
+}
+
+
+def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
+    return {"field": field, "problem": problem, "hint": hint}
+
+
+def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
+    allowed = ["valid"] if spec.required else ["valid", "missing"]
+    problem, hint = PROBLEM_BY_TYPE.get(spec.type, ("breaks the protocol's rules for this field",
+                                                    "check the value against the protocol"))
+    if spec.required:
+        problem = f"is missing or {problem}"
+        hint = f"this field is required: {hint}"
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=STATUS + spec.name, value_set=allowed, meta=_meta(spec.name, problem, hint)
+    )
+
+
+def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
+    """One suite per protocol version; `today` bounds event dates (no events from the future)."""
+    suite = gx.ExpectationSuite(name=f"{protocol.id}.v{protocol.version}")
+    for spec in protocol.fields:
+        if spec.treatment is Treatment.drop:
+            continue
+        suite.add_expectation(_status_expectation(spec))
+        kept = spec.identifies in (None, Identifies.sex) and spec.treatment is Treatment.keep
+        c = spec.constraints
+        if kept and c.allowed_values:
+            column = {protocol.event.type: "event_type", protocol.event.setting: "setting"}.get(spec.name, spec.name)
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
+                column=column, value_set=list(c.allowed_values),
+                meta=_meta(spec.name, "is not one of the agreed codes",
+                           "use only: " + ", ".join(c.allowed_values))))
+        if kept and (c.min is not None or c.max is not None) and spec.type in (FieldType.decimal,
+                                                                               FieldType.integer):
+            column = "cost" if spec.name == protocol.event.cost else spec.name
+            suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=c.min, max_value=c.max,
+                meta=_meta(spec.name, f"is outside the agreed range {c.min} to {c.max}",
+                           "check the value at source")))
+    latest = min(today, protocol.valid_to)
+    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+        column="event_date", min_value=str(protocol.valid_from), max_value=str(latest),
+        meta=_meta(protocol.event.date,
+                   f"is outside the protocol's period ({protocol.valid_from} to {latest}) or in the future",
+                   "check the date at source; events after today cannot be shared")))
+    suite.add_expectation(gxe.ExpectColumnValuesToBeNull(
+        column=DUP_OF, meta=_meta("(whole row)", "repeats an earlier row exactly",
+                                  "remove duplicate rows from the extract")))
+    for extra in protocol.expectations:
+        config = ExpectationConfiguration(type=extra["type"], kwargs=extra.get("kwargs", {}),
+                                          meta=extra.get("meta", {}))
+        suite.add_expectation(config.to_domain_obj())
+    return suite

@@ -1,0 +1,146 @@
+"""Stage 4, validate: run the protocol's GX suite, quarantine failing rows, refuse bad extracts.
+
+Result format: COMPLETE with `source_row` as the index column (row ids cost almost nothing) and
+`exclude_unexpected_values` on, so GX results and Data Docs carry row numbers, never values.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.runtime import Runtime, WorkItem
+
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [SOURCE_ROW],
+    "exclude_unexpected_values": True,
+    "return_unexpected_index_query": False,
+    "include_unexpected_rows": False,
+    "partial_unexpected_count": 0,
+}
+QUARANTINE_COLUMNS = ["source_row", "field", "check_name", "problem", "hint"]
+
+
+@dataclass(frozen=True)
+class Validation:
+    rows_received: int
+    rows_accepted: int
+    rows_quarantined: int
+    docs_url: str | None
+
+
+def _context(gx_dir: Path, docs_dir: Path) -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    gx_dir.mkdir(parents=True, exist_ok=True)
+    ctx = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    if "ptp_site" not in (ctx.get_site_names() or []):
+        ctx.add_data_docs_site(site_name="ptp_site", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    return ctx
+
+
+def _row_numbers(index_list: list[Any]) -> list[int]:
+    """GX gives row ids as dicts, one per row or (with values excluded) one holding a list."""
+    rows: list[int] = []
+    for entry in index_list:
+        value = entry[SOURCE_ROW] if isinstance(entry, dict) else entry
+        rows.extend(int(v) for v in (value if isinstance(value, list) else [value]))
+    return rows
+
+
+def gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """What GX may see: no tokens; dates as ISO text so range checks compare cleanly."""
+    view = frame[[c for c in frame.columns if not c.startswith("key__")]].copy()
+    view["event_date"] = pd.to_datetime(view["event_date"]).dt.strftime("%Y-%m-%d").astype(object)
+    view["event_date"] = view["event_date"].where(view["event_date"].notna(), None)
+    return view
+
+
+def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.DataFrame, str | None]:
+    """Validate through a GX checkpoint (updating Data Docs); returns quarantine reasons per row."""
+    import great_expectations as gx
+
+    from ptp_pipeline.quality.suite import suite_for
+
+    protocol = rt.protocol(item.protocol_id, item.protocol_version)
+    ctx = _context(rt.settings.gx_dir, rt.settings.docs_dir)
+    suite = ctx.suites.add_or_update(suite_for(protocol, datetime.now(UTC).date()))
+    source = ctx.data_sources.add_or_update_pandas("ptp_extracts")
+    asset_name = f"{protocol.partner.id}.{protocol.dataset}"
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        batch_def = asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+    vd = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{suite.name}.validation", data=batch_def, suite=suite))
+    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"{suite.name}.checkpoint", validation_definitions=[vd],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["ptp_site"])],
+        result_format=RESULT_FORMAT))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = checkpoint.run(batch_parameters={"dataframe": frame},
+                                run_id=gx.RunIdentifier(run_name=item.extract_id))
+    reasons: list[pd.DataFrame] = []
+    for vr in result.run_results.values():
+        for r in vr.results:
+            if r.success:
+                continue
+            cfg = r.expectation_config
+            meta = cfg.meta or {}
+            rows = _row_numbers(r.result.get("unexpected_index_list") or [])
+            if not rows and r.exception_info and r.exception_info.get("raised_exception"):
+                raise ExtractError(f"validation rule {cfg.type} could not run", where=Where(file=item.file_name),
+                                   hint="Ask the data officer to check the protocol's extra expectations.")
+            reasons.append(pd.DataFrame({
+                "source_row": rows, "field": meta.get("field"), "check_name": cfg.type,
+                "problem": meta.get("problem", "fails " + cfg.type), "hint": meta.get("hint"),
+            }))
+    docs = ctx.get_docs_sites_urls(site_name="ptp_site")
+    docs_url = docs[0]["site_url"] if docs else None
+    table = pd.concat(reasons, ignore_index=True) if reasons else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return table.sort_values(["source_row", "field"], kind="stable").reset_index(drop=True), docs_url
+
+
+def validate(rt: Runtime, extract_id: str) -> Validation:
+    folder = rt.work(extract_id)
+    item = WorkItem.load(folder)
+    protocol = rt.protocol(item.protocol_id, item.protocol_version)
+    frame = pd.read_parquet(folder / "pseudonymised.parquet")
+    quarantine, docs_url = run_suite(rt, gx_frame(frame), item)
+    bad_rows = quarantine["source_row"].nunique()
+    received = len(frame)
+    share = bad_rows / received if received else 0.0
+    if share > protocol.quarantine_threshold:
+        top = quarantine.groupby(["field", "problem"]).size().sort_values(ascending=False).head(3)
+        summary = "; ".join(f"{f} {p} ({n} rows)" for (f, p), n in top.items())
+        raise ExtractError(
+            f"{bad_rows} of {received} rows ({share:.0%}) fail the protocol's checks, above its threshold of "
+            f"{protocol.quarantine_threshold:.0%}, so the whole extract is refused. Most common: {summary}",
+            where=Where(file=item.file_name),
+            hint="Run `ptp feedback` for this extract and send the report to the partner.",
+        )
+    quarantine.to_parquet(folder / "quarantine.parquet", index=False)
+    accepted = frame[~frame[SOURCE_ROW].isin(quarantine["source_row"])]
+    accepted.to_parquet(folder / "validated.parquet", index=False)
+    return Validation(received, len(accepted), bad_rows, docs_url)

@@ -1,0 +1,79 @@
+"""What a stage needs, built once at the edge (CLI command or Airflow task) and passed down."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ptp_pipeline.privacy.keys import ProjectKey, load_key
+from ptp_pipeline.protocol import ProjectConfig, Protocol, load_project, load_protocols
+from ptp_pipeline.settings import Settings
+from ptp_pipeline.warehouse import Warehouse, open_warehouse
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _warehouse: Warehouse | None = field(default=None, repr=False)
+
+    @cached_property
+    def project(self) -> ProjectConfig:
+        return load_project(self.settings.protocols_dir)
+
+    @cached_property
+    def protocols(self) -> list[Protocol]:
+        return load_protocols(self.settings.protocols_dir)
+
+    def protocol(self, protocol_id: str, version: int) -> Protocol:
+        return next(p for p in self.protocols if p.id == protocol_id and p.version == version)
+
+    @cached_property
+    def key(self) -> ProjectKey:
+        s = self.settings
+        key_file = s.key_file
+        if s.key is None and key_file is None and s.default_key_file.exists():
+            key_file = s.default_key_file
+        return load_key(self.project.project.id, key=s.key.get_secret_value() if s.key else None,
+                        key_file=key_file)
+
+    @property
+    def warehouse(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = open_warehouse(self.settings.warehouse_url)
+        return self._warehouse
+
+    def close(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.close()
+            self._warehouse = None
+
+    def work(self, extract_id: str) -> Path:
+        """The extract's folder in the restricted work area."""
+        path = self.settings.work_dir / extract_id
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+
+@dataclass
+class WorkItem:
+    """An extract's state between stages, kept as meta.json in its work folder (never in XCom)."""
+
+    extract_id: str
+    partner: str
+    dataset: str
+    file_name: str
+    sha256: str
+    protocol_id: str
+    protocol_version: int
+    received_at: str
+    rows_received: int = 0
+    dropped_columns: list[str] = field(default_factory=list)
+
+    def save(self, folder: Path) -> None:
+        (folder / "meta.json").write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> WorkItem:
+        return cls(**json.loads((folder / "meta.json").read_text()))

@@ -1,0 +1,59 @@
+"""Settings in one place: read once at the edge (CLI command, Airflow task) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
+
+
+class Settings(BaseSettings):
+    """Environment settings, prefix ``PTP_``.
+
+    ``home`` holds the working state of one installation: landing area, restricted work area,
+    key file (demo only), Data Docs, reports and, by default, the DuckDB warehouse.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PTP_", extra="ignore")
+
+    home: Path = Field(default=Path(".ptp"))
+    warehouse: str | None = None
+    protocols_dir: Path = Field(default=REPO_PROTOCOLS)
+    key: SecretStr | None = None
+    key_file: Path | None = None
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.warehouse or f"duckdb:///{(self.home / 'ptp.duckdb').resolve()}"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def work_dir(self) -> Path:
+        """Restricted work area: files between stages; never published."""
+        return self.home / "work"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.home / "data-docs"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def default_key_file(self) -> Path:
+        return self.home / "keys" / "project.key"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from an explicit environment (tests) or the process environment."""
+    if environ is None:
+        return Settings()
+    values = {k[4:].lower(): v for k, v in environ.items() if k.startswith("PTP_")}
+    return Settings(**values)

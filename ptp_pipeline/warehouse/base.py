@@ -1,0 +1,65 @@
+"""The small backend interface every warehouse implements (DuckDB embedded, PostgreSQL production)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+
+class Warehouse(ABC):
+    """SQL is written with `?` placeholders; each backend adapts it."""
+
+    url: str
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Bulk-append a DataFrame whose columns match (a subset of) the table's columns."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: commit on success, roll back on any error."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        frame = self.query(sql, params)
+        return None if frame.empty else frame.iat[0, 0]
+
+    def migrate(self) -> int:
+        """Apply pending migrations; safe to call at every start."""
+        from ptp_pipeline.warehouse.schema import MIGRATIONS
+
+        self.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        self.execute(
+            "CREATE TABLE IF NOT EXISTS ops.schema_version (version INTEGER PRIMARY KEY, description VARCHAR)"
+        )
+        current = self.scalar("SELECT coalesce(max(version), 0) FROM ops.schema_version") or 0
+        applied = 0
+        for version, description, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction():
+                for statement in statements:
+                    self.execute(statement)
+                self.execute("INSERT INTO ops.schema_version VALUES (?, ?)", (version, description))
+            applied += 1
+        return applied
+
+    def tables(self) -> list[tuple[str, str]]:
+        frame = self.query(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('shared', 'ops', 'restricted') ORDER BY 1, 2"
+        )
+        return list(frame.itertuples(index=False, name=None))

@@ -1,0 +1,37 @@
+"""The extract ledger: one row per distinct file, with its outcome and counts."""
+
+from __future__ import annotations
+
+from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.warehouse import audit
+from ptp_pipeline.warehouse.base import Warehouse
+
+
+def refuse(wh: Warehouse, extract_id: str, error: PtpUserError, rows_received: int | None = None) -> None:
+    """Refuse the whole extract: nothing merged; every received row counted as held back."""
+    reason = error.message.strip()
+    with wh.transaction():
+        wh.execute(
+            "UPDATE ops.extract_ledger SET status = 'refused', reason = ?, rows_received = ?, "
+            "rows_accepted = 0, rows_quarantined = ? WHERE extract_id = ?",
+            (reason, rows_received, rows_received, extract_id),
+        )
+        wh.execute("DELETE FROM restricted.quarantine WHERE extract_id = ?", (extract_id,))
+        wh.execute(
+            "INSERT INTO restricted.quarantine (extract_id, source_row, field, check_name, problem, hint) "
+            "VALUES (?, NULL, NULL, 'extract_refused', ?, ?)",
+            (extract_id, reason, error.hint),
+        )
+        audit.append(wh, "refuse", extract_id=extract_id, detail=f"[{error.code}] {reason}")
+
+
+def status_table(wh: Warehouse) -> list[dict[str, object]]:
+    frame = wh.query(
+        "SELECT extract_id, partner, dataset, protocol_id, protocol_version, file_name, received_at, status, "
+        "rows_received, rows_accepted, rows_quarantined, reason, key_id, docs_url "
+        "FROM ops.extract_ledger ORDER BY received_at, extract_id"
+    )
+    return [
+        {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
