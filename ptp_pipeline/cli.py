@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.pipeline import Outcome
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 
@@ -22,24 +24,23 @@ key_app = typer.Typer(no_args_is_help=True, help="Project key management.")
 protocol_app = typer.Typer(no_args_is_help=True, help="Data-sharing protocols.")
 app.add_typer(key_app, name="key")
 app.add_typer(protocol_app, name="protocol")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+_WIDTH = max(shutil.get_terminal_size((200, 40)).columns, 120)
+out = Console(highlight=False, width=_WIDTH, soft_wrap=True)
+err = Console(stderr=True, highlight=False, width=_WIDTH, soft_wrap=True)
 
 
 def _runtime() -> Runtime:
     return Runtime(load_settings())
 
 
-def _outcome_table(outcomes: list[object], title: str) -> Table:
+def _outcome_table(outcomes: list[Outcome], title: str) -> Table:
     table = Table(title=title)
-    for col in ("extract", "file", "status", "received", "accepted", "quarantined", "reason"):
-        table.add_column(col, overflow="fold")
+    for col in ("extract", "file", "status", "received", "accepted", "quarantined"):
+        table.add_column(col, no_wrap=True)
     for o in outcomes:
-        d = o if isinstance(o, dict) else o.__dict__
-        table.add_row(str(d.get("extract_id") or "-"), str(d.get("file_name")), str(d.get("status")),
-                      *(("-" if d.get(k) is None else str(d.get(k)))
-                        for k in ("rows_received", "rows_accepted", "rows_quarantined")),
-                      str(d.get("reason") or ""))
+        table.add_row(o.extract_id or "-", o.file_name, o.status,
+                      *("-" if v is None else f"{v:,}" for v in (o.rows_received, o.rows_accepted,
+                                                                  o.rows_quarantined)))
     return table
 
 
@@ -56,6 +57,9 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
             out.print(f"Created a local demo key at {result.key_created} (owner-only, 0600). "
                       "In production the key custodian issues the key; never commit or share it.")
         out.print(_outcome_table(list(result.outcomes), "Extracts"))
+        for o in result.outcomes:
+            if o.reason:
+                out.print(f"{o.file_name}: {o.reason}")
         h = result.headline
         out.print(f"Persons: {h.persons:,}")
         out.print(f"Persons known to 2 or more agencies: {h.persons_multi_agency:,}")
@@ -152,13 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print without a traceback; anything else says how to get detail."""
     debug = os.environ.get("PTP_DEBUG") == "1"
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):
+            return result
     except PtpUserError as exc:
         err.print(exc.render())
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never print data in an error
+    except Exception as exc:
         import click
 
         if isinstance(exc, click.exceptions.ClickException):

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import pandas as pd
+
 from ptp_pipeline.errors import ExtractError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.receipt import receive as _receive
@@ -80,10 +82,10 @@ def outcome(rt: Runtime, extract_id: str) -> Outcome:
     r = row.iloc[0]
 
     def _int(v: object) -> int | None:
-        return None if v is None or v != v else int(v)  # type: ignore[call-overload]
+        return None if pd.isna(v) else int(v)  # type: ignore[call-overload]
 
     return Outcome(extract_id, r.partner, r.dataset, r.file_name, r.status, _int(r.rows_received),
-                   _int(r.rows_accepted), _int(r.rows_quarantined), None if r.reason != r.reason else r.reason)
+                   _int(r.rows_accepted), _int(r.rows_quarantined), None if pd.isna(r.reason) else r.reason)
 
 
 def ingest(rt: Runtime, path: Path, partner: str, dataset: str) -> Outcome:

@@ -56,4 +56,4 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if environ is None:
         return Settings()
     values = {k[4:].lower(): v for k, v in environ.items() if k.startswith("PTP_")}
-    return Settings(**values)
+    return Settings.model_validate(values)

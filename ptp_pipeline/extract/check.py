@@ -99,6 +99,7 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
                            where=Where(file=item.file_name), hint="Ask the partner for CSV.")
     frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name)
     item.rows_received = len(frame)
+    item.save(folder)
     dropped = check_header(list(frame.columns), protocol, item.file_name)
     if frame.empty:
         raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name),

@@ -38,7 +38,15 @@ def cluster(records: pd.Series, keys: pd.DataFrame, key_order: list[str], max_pe
     `keys` has columns record_pos, key_type, token.
     """
     n = len(records)
-    label = np.arange(n)
+    # Records with identical identity (the same token for every key) are one identity vector:
+    # start from those, so a person with many events counts once in the per-token guard.
+    wide = keys.pivot_table(index="record_pos", columns="key_type", values="token", aggfunc="first")
+    wide = wide.reindex(np.arange(n))
+    if wide.shape[1]:
+        label = wide.fillna("").groupby(list(wide.columns), sort=False).ngroup().to_numpy()
+        label = pd.Series(np.arange(n)).groupby(label).transform("min").to_numpy()
+    else:
+        label = np.arange(n)
     nhs = keys[keys.key_type == NHS_KEY].drop_duplicates("record_pos").set_index("record_pos")["token"]
     nhs_codes = np.full(n, -1, dtype=np.int64)
     if len(nhs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,19 +73,34 @@ def _nearest_line(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> in
     return None
 
 
-def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> str:
+def _locate(part: str, data: Any) -> tuple[Any, ...]:
+    """Where a whole-protocol rule points: the field or event slot it names."""
+    slot = re.match(r"event\.(\w+) ", part)
+    if slot:
+        return ("event", slot.group(1))
+    named = re.search(r"field '([^']+)'", part)
+    if named and isinstance(data, dict) and isinstance(data.get("fields"), list):
+        hits = [i for i, f in enumerate(data["fields"]) if isinstance(f, dict) and f.get("name") == named.group(1)]
+        if hits:
+            return ("fields", hits[-1])
+    return ()
+
+
+def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int],
+                            data: Any = None) -> str:
     """Every problem at once, sorted by line, as `file:line key.path: message`."""
     rows: list[tuple[int, str]] = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        line = _nearest_line(loc, lines) or 0
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key: check its spelling against protocols/schema/protocol.schema.json"
         elif err["type"] == "missing":
             msg = "required key is missing"
         for part in msg.split("; "):
+            where = loc or _locate(part, data)
+            line = _nearest_line(where, lines) or 0
+            dotted = ".".join(str(p) for p in where) or "(top level)"
             rows.append((line, f"{path}:{line} {dotted}: {part}"))
     return "\n".join(text for _, text in sorted(rows))
 
@@ -96,7 +112,7 @@ def load_model(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ProtocolError("\n" + format_validation_error(path, exc, lines)) from None
+        raise ProtocolError("\n" + format_validation_error(path, exc, lines, data)) from None
 
 
 def load_protocol(path: Path) -> Protocol:

@@ -141,6 +141,23 @@ class FieldSpec(Strict):
     constraints: Constraints = Constraints()
     description: str | None = None
 
+    @model_validator(mode="after")
+    def _field_rules(self) -> FieldSpec:
+        problems: list[str] = []
+        if self.role is Role.direct_identifier and self.treatment is Treatment.keep:
+            problems.append(f"field '{self.name}' is a direct identifier kept as it is: use pseudonymise or drop")
+        if self.treatment is Treatment.generalise and self.generalise is None:
+            problems.append(f"field '{self.name}' is generalised but has no 'generalise:' level")
+        if self.generalise is not None and self.generalise not in LEVELS_BY_TYPE.get(self.type, set()):
+            allowed = ", ".join(sorted(LEVELS_BY_TYPE.get(self.type, set()))) or "none"
+            problems.append(f"field '{self.name}' of type {self.type} cannot be generalised to "
+                            f"'{self.generalise}' (levels for this type: {allowed})")
+        if self.treatment is Treatment.pseudonymise and self.identifies is None:
+            problems.append(f"field '{self.name}' is pseudonymised but does not say what it 'identifies:'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class EventMapping(Strict):
     date: str
@@ -186,20 +203,6 @@ class Protocol(Strict):
             if f.name in seen:
                 problems.append(f"field '{f.name}' is listed twice: keep one entry")
             seen.add(f.name)
-            if f.role is Role.direct_identifier and f.treatment is Treatment.keep:
-                problems.append(
-                    f"field '{f.name}' is a direct identifier kept as it is: use pseudonymise or drop"
-                )
-            if f.treatment is Treatment.generalise and f.generalise is None:
-                problems.append(f"field '{f.name}' is generalised but has no 'generalise:' level")
-            if f.generalise is not None and f.generalise not in LEVELS_BY_TYPE.get(f.type, set()):
-                allowed = ", ".join(sorted(LEVELS_BY_TYPE.get(f.type, set()))) or "none"
-                problems.append(
-                    f"field '{f.name}' of type {f.type} cannot be generalised to '{f.generalise}' "
-                    f"(levels for this type: {allowed})"
-                )
-            if f.treatment is Treatment.pseudonymise and f.identifies is None:
-                problems.append(f"field '{f.name}' is pseudonymised but does not say what it 'identifies:'")
         for slot in ("date", "type", "cost", "setting"):
             name = getattr(self.event, slot)
             if name is not None and name not in seen:

@@ -70,8 +70,9 @@ def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
                 meta=_meta(spec.name, f"is outside the agreed range {c.min} to {c.max}",
                            "check the value at source")))
     latest = min(today, protocol.valid_to)
+    # ISO text bounds: GX compares them with the ISO text event dates it is given.
     suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
-        column="event_date", min_value=str(protocol.valid_from), max_value=str(latest),
+        column="event_date", min_value=str(protocol.valid_from), max_value=str(latest),  # type: ignore[arg-type]
         meta=_meta(protocol.event.date,
                    f"is outside the protocol's period ({protocol.valid_from} to {latest}) or in the future",
                    "check the date at source; events after today cannot be shared")))
