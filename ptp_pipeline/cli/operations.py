@@ -1,36 +1,16 @@
-"""`ptp`: the command line for operators and data officers. Thin: parse, call the library, render."""
+"""Operations commands: demo, ingest, status."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.cli.common import app, err, out, runtime
 from ptp_pipeline.pipeline import Outcome
-from ptp_pipeline.runtime import Runtime
-from ptp_pipeline.settings import load_settings
-
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                  help="ptp-pipeline: lawful, pseudonymised data sharing for customer pathways.")
-key_app = typer.Typer(no_args_is_help=True, help="Project key management.")
-protocol_app = typer.Typer(no_args_is_help=True, help="Data-sharing protocols.")
-app.add_typer(key_app, name="key")
-app.add_typer(protocol_app, name="protocol")
-_WIDTH = max(shutil.get_terminal_size((200, 40)).columns, 120)
-out = Console(highlight=False, width=_WIDTH, soft_wrap=True)
-err = Console(stderr=True, highlight=False, width=_WIDTH, soft_wrap=True)
-
-
-def _runtime() -> Runtime:
-    return Runtime(load_settings())
 
 
 def _outcome_table(outcomes: list[Outcome], title: str) -> Table:
@@ -50,7 +30,7 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
     """Generate synthetic extracts from three partners and run every stage on the embedded DuckDB warehouse."""
     from ptp_pipeline.demo import run_demo
 
-    rt = _runtime()
+    rt = runtime()
     try:
         result = run_demo(rt, persons, seed, progress=lambda m: err.print(f"ingesting {m}"))
         if result.key_created:
@@ -79,7 +59,7 @@ def ingest(file: Annotated[Path, typer.Argument(help="The partner's extract file
     """Run every stage for one extract: receive, check, pseudonymise, validate, merge."""
     from ptp_pipeline.pipeline import ingest as run
 
-    rt = _runtime()
+    rt = runtime()
     try:
         result = run(rt, file, partner, dataset)
     finally:
@@ -95,7 +75,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     """The extract ledger: every file received, its outcome and row counts."""
     from ptp_pipeline.warehouse.ledger import status_table
 
-    rt = _runtime()
+    rt = runtime()
     try:
         rows = status_table(rt.warehouse)
     finally:
@@ -118,67 +98,3 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     docs = next((r["docs_url"] for r in reversed(rows) if r.get("docs_url")), None)
     if docs:
         out.print(f"Data Docs: {docs}")
-
-
-@key_app.command("new")
-def key_new(path: Annotated[Path, typer.Argument(help="Where to write the new key file (must not exist).")]) -> None:
-    """Create a new 256-bit project key file, readable by its owner only."""
-    from ptp_pipeline.privacy.keys import new_key_file
-
-    try:
-        new_key_file(path)
-    except FileExistsError:
-        err.print(f"{path} already exists: a key is never overwritten. Choose another path.")
-        raise typer.Exit(5) from None
-    out.print(f"Wrote a new project key to {path} (0600). Give it to the pipeline only.")
-
-
-@protocol_app.command("validate")
-def protocol_validate(paths: Annotated[list[Path] | None, typer.Argument(help="Protocol files.")] = None) -> None:
-    """Check protocol files; lists every problem with file:line. Exit code 3 on any error."""
-    from ptp_pipeline.protocol import load_protocol, protocol_paths
-
-    settings = load_settings()
-    files = paths or protocol_paths(settings.protocols_dir)
-    failed = 0
-    for path in files:
-        try:
-            p = load_protocol(path)
-            out.print(f"ok   {path}  ({p.id} v{p.version}, {p.status.value})")
-        except PtpUserError as exc:
-            failed += 1
-            err.print(exc.render())
-    if failed:
-        raise typer.Exit(3)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors print without a traceback; anything else says how to get detail."""
-    debug = os.environ.get("PTP_DEBUG") == "1"
-    try:
-        result = app(args=argv, standalone_mode=False)
-        if isinstance(result, int):
-            return result
-    except PtpUserError as exc:
-        err.print(exc.render())
-        return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        if debug:
-            raise
-        err.print(f"Internal error ({type(exc).__name__}). Nothing was half-merged: merges are all-or-nothing. "
-                  "Rerun with PTP_DEBUG=1 for detail, and report it without pasting any data.")
-        return 70
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

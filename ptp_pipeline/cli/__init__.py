@@ -1,0 +1,49 @@
+"""`ptp`: the command line for operators and data officers. Thin: parse, call the library, render.
+
+Each command group lives in its own module and registers itself on the shared app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ptp_pipeline.cli import keys, operations, protocols  # noqa: F401  (registers commands)
+from ptp_pipeline.cli.common import app, err
+from ptp_pipeline.errors import PtpUserError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors print without a traceback; anything else says how to get detail."""
+    debug = os.environ.get("PTP_DEBUG") == "1"
+    try:
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):
+            return result
+    except PtpUserError as exc:
+        err.print(exc.render())
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        if debug:
+            raise
+        err.print(f"Internal error ({type(exc).__name__}). Nothing was half-merged: merges are all-or-nothing. "
+                  "Rerun with PTP_DEBUG=1 for detail, and report it without pasting any data.")
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
