@@ -45,10 +45,10 @@ class Warehouse(ABC):
         self.execute(
             "CREATE TABLE IF NOT EXISTS ops.schema_version (version INTEGER PRIMARY KEY, description VARCHAR)"
         )
-        current = self.scalar("SELECT coalesce(max(version), 0) FROM ops.schema_version") or 0
+        done = set(self.query("SELECT version FROM ops.schema_version")["version"].astype(int))
         applied = 0
-        for version, description, statements in MIGRATIONS:
-            if version <= current:
+        for version, description, statements in sorted(MIGRATIONS):
+            if version in done:
                 continue
             with self.transaction():
                 for statement in statements:

@@ -1,5 +1,8 @@
 """Versioned schema migrations owned by the project, applied idempotently at start.
 
+Each migration has a unique version number and is applied once (any version not yet recorded in
+ops.schema_version is applied, in version order). Never edit a released migration: add one.
+
 Three schemas, one per audience: `shared` (analysts), `ops` (operators), `restricted`
 (pipeline and named re-identifiers only).
 """
@@ -42,4 +45,4 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
 ]
 
-LATEST = MIGRATIONS[-1][0]
+LATEST = max(v for v, _, _ in MIGRATIONS)
