@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ptp_pipeline.pathways import Headline, headline
 from ptp_pipeline.pipeline import Outcome, ingest
 from ptp_pipeline.privacy.keys import new_key_file
+from ptp_pipeline.privacy.vault import new_reid_keypair
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.synthetic import SyntheticConfig, generate
 
@@ -21,8 +22,13 @@ class DemoResult:
 
 
 def ensure_demo_key(rt: Runtime) -> str | None:
-    """Create a local key file (0600) unless a key is configured; returns its path if created."""
+    """Create local demo keys (0600) unless configured; returns the project key path if created.
+
+    Also a re-identification key pair, so the demo's vault is sealed and `ptp reidentify` works.
+    """
     s = rt.settings
+    if s.reid_public_key_file is None and not s.default_reid_public_key_file.exists():
+        new_reid_keypair(s.home / "keys" / "reid_private.pem", s.default_reid_public_key_file)
     if s.key is not None or s.key_file is not None or s.default_key_file.exists():
         return None
     return str(new_key_file(s.default_key_file))

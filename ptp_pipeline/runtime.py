@@ -6,8 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from ptp_pipeline.privacy.keys import ProjectKey, load_key
+from ptp_pipeline.privacy.keys import ProjectKey, key_from_airflow_variable, load_key
 from ptp_pipeline.protocol import ProjectConfig, Protocol, load_project, load_protocols
 from ptp_pipeline.settings import Settings
 from ptp_pipeline.warehouse import Warehouse, open_warehouse
@@ -33,10 +34,20 @@ class Runtime:
     def key(self) -> ProjectKey:
         s = self.settings
         key_file = s.key_file
-        if s.key is None and key_file is None and s.default_key_file.exists():
+        value = s.key.get_secret_value() if s.key else None
+        if value is None and s.key_airflow_variable:
+            value = key_from_airflow_variable(s.key_airflow_variable)
+        if value is None and key_file is None and s.default_key_file.exists():
             key_file = s.default_key_file
-        return load_key(self.project.project.id, key=s.key.get_secret_value() if s.key else None,
-                        key_file=key_file)
+        return load_key(self.project.project.id, key=value, key_file=key_file)
+
+    @cached_property
+    def reid_public_key(self) -> Any:
+        """The public half of the re-identification key, if configured: seals the vault."""
+        from ptp_pipeline.privacy.vault import load_public_key
+
+        path = self.settings.reid_public_key_file or self.settings.default_reid_public_key_file
+        return load_public_key(path) if path.exists() else None
 
     @property
     def warehouse(self) -> Warehouse:

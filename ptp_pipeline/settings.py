@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     protocols_dir: Path = Field(default=REPO_PROTOCOLS)
     key: SecretStr | None = None
     key_file: Path | None = None
+    key_airflow_variable: str | None = Field(
+        default=None, description="Name of an Airflow Variable holding the key (so a secrets backend works).")
+    reid_public_key_file: Path | None = None
+    reid_key_file: Path | None = None
 
     @property
     def warehouse_url(self) -> str:
@@ -49,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def default_key_file(self) -> Path:
         return self.home / "keys" / "project.key"
+
+    @property
+    def default_reid_public_key_file(self) -> Path:
+        return self.home / "keys" / "reid_public.pem"
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

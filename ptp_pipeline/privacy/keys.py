@@ -65,6 +65,19 @@ def new_key_file(path: Path) -> Path:
     return path
 
 
+def key_from_airflow_variable(name: str) -> str:
+    """Read the key from an Airflow Variable: env `AIRFLOW_VAR_<NAME>`, a secrets backend or the metadata DB."""
+    from airflow.sdk import Variable
+
+    try:
+        return str(Variable.get(name))
+    except Exception:
+        raise KeyMaterialError(
+            f"the Airflow Variable '{name}' holding the project key could not be read",
+            hint=f"Set it in the secrets backend or as AIRFLOW_VAR_{name.upper()}; check the worker can reach it.",
+        ) from None
+
+
 def load_key(project_id: str, *, key: str | None = None, key_file: Path | None = None) -> ProjectKey:
     """Load the key from a value (e.g. PTP_KEY or an Airflow variable) or a key file."""
     if key:

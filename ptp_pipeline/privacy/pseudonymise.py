@@ -123,11 +123,32 @@ def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -
     return out
 
 
+VAULT_FILE = "vault.sealed"
+
+
+def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """What the re-identifier may see: each identifying field as checked (dates as ISO text)."""
+    fields = [f.name for f in protocol.fields
+              if f.role is Role.direct_identifier or (f.identifies is not None and f.treatment is not Treatment.keep)]
+    out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
+    for name in fields:
+        col = checked[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            col = col.dt.strftime("%Y-%m-%d")
+        out[name] = col.astype("string")
+    return out
+
+
 def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
     protocol = rt.protocol(item.protocol_id, item.protocol_version)
     checked = pd.read_parquet(folder / "checked.parquet")
+    public = rt.reid_public_key
+    if public is not None:
+        from ptp_pipeline.privacy.vault import seal, write_sealed
+
+        write_sealed(seal(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
     pseudonymise_frame(rt, checked, protocol).to_parquet(folder / "pseudonymised.parquet", index=False)
     (folder / "checked.parquet").unlink()
     return item

@@ -13,7 +13,8 @@ import pandas as pd
 
 from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.privacy.linkage import link
-from ptp_pipeline.privacy.pseudonymise import KEY
+from ptp_pipeline.privacy.pseudonymise import KEY, VAULT_FILE
+from ptp_pipeline.privacy.vault import read_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
@@ -88,6 +89,12 @@ def merge(rt: Runtime, extract_id: str) -> None:
         wh.insert_frame("restricted.record_key", keys[["record_id", "key_type", "token"]])
         wh.insert_frame("shared.pathway_event", events)
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
+        sealed_path = folder / VAULT_FILE
+        wh.execute("DELETE FROM restricted.vault WHERE extract_id = ?", (extract_id,))
+        if sealed_path.exists():
+            sealed = read_sealed(sealed_path)
+            wh.execute("INSERT INTO restricted.vault VALUES (?, ?, ?, ?, ?)",
+                       (extract_id, sealed.key_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext))
         matched = relink(wh, rt.project, extract_id)
         wh.execute(
             "UPDATE ops.extract_ledger SET status = 'merged', rows_received = ?, rows_accepted = ?, "
@@ -98,5 +105,5 @@ def merge(rt: Runtime, extract_id: str) -> None:
         links = ", ".join(f"{r.key_type}={r.records_joined}" for r in matched.itertuples(index=False))
         audit.append(wh, "merge", extract_id=extract_id,
                      detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; links by key: {links}")
-    for name in ("validated.parquet", "pseudonymised.parquet"):
+    for name in ("validated.parquet", "pseudonymised.parquet", VAULT_FILE):
         (folder / name).unlink(missing_ok=True)

@@ -45,4 +45,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
 ]
 
+MIGRATIONS.append((8, "re-identification vault", [
+    """CREATE TABLE IF NOT EXISTS restricted.vault (
+        extract_id VARCHAR PRIMARY KEY, key_id VARCHAR NOT NULL, wrapped_key BYTEA NOT NULL,
+        nonce BYTEA NOT NULL, ciphertext BYTEA NOT NULL)""",
+]))
+
 LATEST = max(v for v, _, _ in MIGRATIONS)

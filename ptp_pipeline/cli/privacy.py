@@ -1,0 +1,46 @@
+"""Re-identification: the audited route from a person id back to identifiers."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ptp_pipeline.cli.common import app, out, runtime
+from ptp_pipeline.cli.keys import key_app
+
+
+@app.command()
+def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from shared.person.")],
+               purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
+               by: Annotated[str | None, typer.Option(help="The re-identifying officer (default: login name).")] = None,
+               ) -> None:
+    """Show one person's identifiers, for a stated purpose, with the re-identification key. Audited."""
+    from ptp_pipeline.privacy.reidentify import reidentify as run
+
+    rt = runtime()
+    try:
+        result = run(rt.warehouse, person_id, purpose=purpose, officer=by or getpass.getuser(),
+                     private_key_file=rt.settings.reid_key_file)
+    finally:
+        rt.close()
+    table = Table(title=f"Person {person_id} (this act is recorded in the audit log)")
+    for col in result.columns:
+        table.add_column(str(col))
+    for row in result.astype(str).itertuples(index=False):
+        table.add_row(*row)
+    out.print(table)
+
+
+@key_app.command("new-reid")
+def key_new_reid(private: Annotated[Path, typer.Argument(help="Private key file for the re-identifier (0600).")],
+                 public: Annotated[Path, typer.Argument(help="Public key file for the pipeline.")]) -> None:
+    """Create the re-identification key pair: the pipeline seals with the public half only."""
+    from ptp_pipeline.privacy.vault import new_reid_keypair
+
+    new_reid_keypair(private, public)
+    out.print(f"Wrote {private} (0600, for the named re-identifier only) and {public} (for the pipeline: "
+              "PTP_REID_PUBLIC_KEY_FILE).")

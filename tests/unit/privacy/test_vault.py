@@ -1,0 +1,128 @@
+"""Re-identification: sealed per extract, opened only with the private key, a purpose, and an audit entry."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import assert_conserved
+
+from ptp_pipeline.cli import main
+from ptp_pipeline.errors import KeyMaterialError
+from ptp_pipeline.pipeline import ingest
+from ptp_pipeline.privacy.reidentify import reidentify
+from ptp_pipeline.privacy.vault import ReidentificationRefused, new_reid_keypair
+from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.settings import load_settings
+from ptp_pipeline.synthetic import SyntheticResult
+from ptp_pipeline.warehouse import audit
+
+
+@pytest.fixture
+def reid(env: dict[str, str], tmp_path: Path, synthetic: SyntheticResult) -> tuple[Runtime, Path, dict[str, str]]:
+    private, public = tmp_path / "reid" / "private.pem", tmp_path / "reid" / "public.pem"
+    new_reid_keypair(private, public)
+    values = {**env, "PTP_REID_PUBLIC_KEY_FILE": str(public)}
+    rt = Runtime(load_settings(values))
+    for extract in synthetic.extracts:
+        assert ingest(rt, extract.path, extract.partner, extract.dataset).status == "merged"
+    assert_conserved(rt)
+    return rt, private, values
+
+
+def test_vault_round_trip_returns_the_persons_identifiers(
+    reid: tuple[Runtime, Path, dict[str, str]], synthetic: SyntheticResult
+) -> None:
+    rt, private, _ = reid
+    person = int(rt.warehouse.scalar("SELECT person_id FROM shared.person WHERE n_agencies = 3 LIMIT 1"))
+    found = reidentify(
+        rt.warehouse,
+        person,
+        purpose="Lead professional assignment panel",
+        officer="A. Officer",
+        private_key_file=private,
+    )
+    assert set(found.partner) == {"council", "health", "police"}
+    truth = pd.concat(
+        [
+            pd.read_csv(synthetic.truth_dir / f"{e.partner}_{e.dataset}.csv").assign(partner=e.partner)
+            for e in synthetic.extracts
+        ]
+    )
+    rows = found.merge(truth, on=["partner", "source_row"])
+    assert rows.person_id.nunique() == 1, "every re-identified record belongs to the same true person"
+    assert found["surname"].notna().any()
+    entry = rt.warehouse.query("SELECT actor, action, detail FROM ops.audit_log ORDER BY seq DESC LIMIT 1").iloc[0]
+    assert (entry.actor, entry.action) == ("A. Officer", "reidentify")
+    assert f"person {person}" in entry.detail and "Lead professional" in entry.detail
+    assert audit.verify(rt.warehouse) == []
+    rt.close()
+
+
+def test_refused_without_purpose_or_key(reid: tuple[Runtime, Path, dict[str, str]]) -> None:
+    rt, private, _ = reid
+    before = rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log")
+    with pytest.raises(ReidentificationRefused, match="no purpose"):
+        reidentify(rt.warehouse, 1, purpose="", officer="A. Officer", private_key_file=private)
+    with pytest.raises(KeyMaterialError, match="re-identification private key"):
+        reidentify(rt.warehouse, 1, purpose="A proper stated purpose", officer="A", private_key_file=None)
+    with pytest.raises(ReidentificationRefused, match="not in the warehouse"):
+        reidentify(rt.warehouse, 10**9, purpose="A proper stated purpose", officer="A", private_key_file=private)
+    assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log") == before, "nothing returned, nothing logged"
+    rt.close()
+
+
+def test_vault_holds_ciphertext_only(reid: tuple[Runtime, Path, dict[str, str]], synthetic: SyntheticResult) -> None:
+    rt, _, _ = reid
+    blobs = rt.warehouse.query("SELECT ciphertext FROM restricted.vault")
+    assert len(blobs) == 3
+    surnames = set(pd.read_csv(synthetic.extracts[0].path, dtype=str).surname.dropna())
+    joined = b"".join(bytes(b) for b in blobs.ciphertext)
+    assert not [s for s in surnames if len(s) > 4 and s.encode() in joined]
+    rt.close()
+
+
+def test_cli_reidentify(
+    reid: tuple[Runtime, Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rt, private, values = reid
+    rt.close()
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    assert main(["reidentify", "1"]) == 5
+    assert "no purpose" in capsys.readouterr().err
+    assert main(["reidentify", "1", "--purpose", "Safeguarding referral, case review"]) == 5
+    assert "PTP_REID_KEY_FILE" in capsys.readouterr().err
+    monkeypatch.setenv("PTP_REID_KEY_FILE", str(private))
+    assert main(["reidentify", "1", "--purpose", "Safeguarding referral, case review", "--by", "B. Officer"]) == 0
+    assert "recorded in the audit log" in capsys.readouterr().out
+
+
+def test_shared_tables_hold_no_unkeyed_hash_of_any_identifier(
+    reid: tuple[Runtime, Path, dict[str, str]], synthetic: SyntheticResult
+) -> None:
+    """Plain hashes of identifiers (the brute-forceable kind) appear nowhere, in any zone."""
+    rt, _, _ = reid
+    from ptp_pipeline.privacy.normalise import normalise_nhs_number
+
+    values: set[str] = set()
+    for e in synthetic.extracts:
+        frame = pd.read_csv(e.path, dtype=str, keep_default_na=False)
+        values |= set(normalise_nhs_number(frame["nhs_number"])["nhs_number"].dropna())
+        values |= {v for c in frame.columns for v in frame[c] if v}
+    hashes = set()
+    for v in values:
+        for algo in (hashlib.sha256, hashlib.sha1, hashlib.md5):
+            digest = algo(v.encode()).hexdigest()
+            hashes |= {digest, digest[:32], digest[:16]}
+    found = []
+    for schema, table in rt.warehouse.tables():
+        frame = rt.warehouse.query(f"SELECT * FROM {schema}.{table}")
+        for col in frame.columns:
+            if frame[col].dtype == object:
+                found += [f"{schema}.{table}.{col}" for v in frame[col].dropna().astype(str) if v in hashes]
+    assert not found
+    assert rt.warehouse.scalar("SELECT count(*) FROM restricted.record_key") > 1000
+    rt.close()
