@@ -44,3 +44,41 @@ def key_new_reid(private: Annotated[Path, typer.Argument(help="Private key file 
     new_reid_keypair(private, public)
     out.print(f"Wrote {private} (0600, for the named re-identifier only) and {public} (for the pipeline: "
               "PTP_REID_PUBLIC_KEY_FILE).")
+
+
+@key_app.command("rotate")
+def key_rotate(new_key_file: Annotated[Path, typer.Option(help="The new project key file (from `ptp key new`).")]
+               ) -> None:
+    """Re-make every match-key token under a new project key (needs PTP_REID_KEY_FILE). See docs/privacy.md."""
+    from ptp_pipeline.privacy.keys import load_key
+    from ptp_pipeline.privacy.rotation import rotate_key
+
+    rt = runtime()
+    try:
+        new_key = load_key(rt.project.project.id, key_file=new_key_file)
+        result = rotate_key(rt, new_key, rt.settings.reid_key_file)
+    finally:
+        rt.close()
+    out.print(f"Rotated: key {result.old_key_id} -> {result.new_key_id}; {result.extracts} extracts, "
+              f"{result.tokens:,} tokens re-made. Now point PTP_KEY_FILE at {new_key_file} and destroy the old key.")
+
+
+@app.command()
+def linkage() -> None:
+    """Linkage report: records per match key, how many link through it, persons by agencies known to."""
+    from ptp_pipeline.privacy.linkage_report import linkage_report
+
+    rt = runtime()
+    try:
+        keys, agencies = linkage_report(rt.warehouse, rt.project)
+    finally:
+        rt.close()
+    table = Table(title="Match keys, strictest first")
+    for col in ("key", "records with key", "records sharing its token", "share of records"):
+        table.add_column(col)
+    for r in keys.itertuples(index=False):
+        table.add_row(r.key_type, f"{r.records_with_key:,}", f"{r.records_sharing_token:,}",
+                      f"{r.share_of_records:.1%}")
+    out.print(table)
+    for r in agencies.itertuples(index=False):
+        out.print(f"persons known to {r.n_agencies} agenc{'y' if r.n_agencies == 1 else 'ies'}: {r.persons:,}")

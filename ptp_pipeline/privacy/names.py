@@ -138,9 +138,11 @@ def _normalise_text(u: pd.Series) -> pd.Series:
         folded[non_ascii] = _fold_by_word(u[non_ascii])
         # Folding can produce joiners of its own (ŉ -> ʼN), so join once more.
         folded = folded.str.replace(_JOIN_RE, "", regex=True)
-    # Each token gets its own pair of spaces so adjacent titles ("REV DR") all match.
+    # Words end up wrapped in one space each (" REV  DR  ANN "), so adjacent titles all match
+    # and, once they are cut out, two spaces always separate the words left. Literal replaces:
+    # a regex with many matches a value (" +") costs RE2 several times more.
     spaced = " " + folded.str.replace(_NON_LETTERS_RE, "  ", regex=True) + " "
-    cleaned = spaced.str.replace(_TITLES_RE, " ", regex=True).str.replace(" +", " ", regex=True).str.strip()
+    cleaned = spaced.str.replace(_TITLES_RE, "", regex=True).str.replace("  ", " ", regex=False).str.strip(" ")
     return cleaned.mask(cleaned == "")
 
 

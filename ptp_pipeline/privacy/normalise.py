@@ -175,6 +175,6 @@ def generalise_birth_date(d: pd.Series, level: Literal["year", "age_band_5"], at
     year = d.dt.year.to_numpy(dtype="float64", na_value=np.nan)
     month_day = (d.dt.month * 100 + d.dt.day).to_numpy(dtype="float64", na_value=np.nan)
     age = at.year - year - (month_day > at.month * 100 + at.day)
-    lower = pd.Series(np.where(age >= 0, age // 5 * 5, np.nan), index=d.index).astype("Int64")
-    labels = {int(low): f"{low}-{low + 4}" for low in lower.dropna().unique()}
-    return lower.map(labels).astype("string")
+    band = np.where(age >= 0, age // 5, -1).astype("int64")  # NaN (no date) compares False
+    labels = [f"{5 * k}-{5 * k + 4}" for k in range(int(band.max(initial=0)) + 1)]
+    return pd.Series(pd.Categorical.from_codes(band, labels), index=d.index).astype("string")

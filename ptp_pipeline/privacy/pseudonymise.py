@@ -13,6 +13,7 @@ import pandas as pd
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.normalise import (
     canonical_forename,
     normalise_name,
@@ -20,7 +21,7 @@ from ptp_pipeline.privacy.normalise import (
     normalise_postcode,
 )
 from ptp_pipeline.privacy.tokens import hmac_tokens
-from ptp_pipeline.protocol import Identifies, ProjectConfig, Protocol, Role, Treatment
+from ptp_pipeline.protocol import Identifies, Level, ProjectConfig, Protocol, Role, Treatment
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 KEY = "key__"
@@ -44,6 +45,8 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             pc = normalise_postcode(col)
             parts["postcode"] = pc["postcode"]
             parts["district"] = pc["district"]
+            # What the shared tables get: the protocol's level (district unless it says otherwise).
+            parts["area"] = pc[(spec.generalise or Level.district).value]
             statuses[STATUS + spec.name] = pc["postcode_status"].astype("string")
         elif kind is Identifies.forename:
             parts["forename"] = canonical_forename(col)
@@ -53,6 +56,10 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             dob = pd.to_datetime(col)
             parts["date_of_birth"] = dob.dt.strftime("%Y-%m-%d").astype("string")
             parts["birth_year"] = dob.dt.year.astype("Int64")
+            # Shared tables keep the birth year only where the protocol generalises to the year.
+            keep_year = spec.generalise is Level.year
+            withheld = pd.Series(pd.NA, index=parts.index, dtype="Int64")
+            parts["shared_birth_year"] = parts["birth_year"] if keep_year else withheld
         elif kind is Identifies.sex:
             parts["sex"] = col.astype("string").str.upper()
         elif kind is Identifies.local_id:
@@ -60,12 +67,10 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
         if kind in (Identifies.forename, Identifies.surname):
             present = checked[STATUS + spec.name] != "missing"
             statuses[STATUS + spec.name] = status_of(present, parts[kind.value].fillna("").str.len() > 0)
-    if "date_of_birth" in parts:
-        parts["birth_year"] = parts["birth_year"]
     return parts, statuses
 
 
-def match_key_tokens(rt: Runtime, parts: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
+def match_key_tokens(key: ProjectKey, parts: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
     """One keyed token per match key; <NA> where the record lacks a part of that key."""
     tokens = pd.DataFrame(index=parts.index)
     for mk in project.linkage.match_keys:
@@ -75,7 +80,7 @@ def match_key_tokens(rt: Runtime, parts: pd.DataFrame, project: ProjectConfig) -
         joined = cols[0]
         for c in cols[1:]:
             joined = joined + "|" + c
-        tokens[KEY + mk.name] = hmac_tokens(rt.key.subkey("match/" + mk.name), joined)
+        tokens[KEY + mk.name] = hmac_tokens(key.subkey("match/" + mk.name), joined)
     return tokens
 
 
@@ -96,9 +101,9 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
 def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     parts, id_status = identity_parts(checked, protocol)
     out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
-    out = pd.concat([out, match_key_tokens(rt, parts, rt.project)], axis=1)
-    out["birth_year"] = parts.get("birth_year", pd.Series(pd.NA, index=out.index, dtype="Int64"))
-    out["district"] = parts.get("district", pd.Series(pd.NA, index=out.index, dtype="string"))
+    out = pd.concat([out, match_key_tokens(rt.key, parts, rt.project)], axis=1)
+    out["birth_year"] = parts.get("shared_birth_year", pd.Series(pd.NA, index=out.index, dtype="Int64"))
+    out["district"] = parts.get("area", pd.Series(pd.NA, index=out.index, dtype="string"))
     out["sex"] = parts.get("sex", pd.Series(pd.NA, index=out.index, dtype="string"))
     ev = protocol.event
     out["event_date"] = checked[ev.date]
@@ -127,9 +132,12 @@ VAULT_FILE = "vault.sealed"
 
 
 def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """What the re-identifier may see: each identifying field as checked (dates as ISO text)."""
+    """What the re-identifier may see: each identifying field as checked (dates as ISO text).
+
+    Everything linkage reads is sealed too, so key rotation can re-make tokens from the vault.
+    """
     fields = [f.name for f in protocol.fields
-              if f.role is Role.direct_identifier or (f.identifies is not None and f.treatment is not Treatment.keep)]
+              if f.role is Role.direct_identifier or f.identifies is not None]
     out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
     for name in fields:
         col = checked[name]
