@@ -101,8 +101,10 @@ def link(records: pd.DataFrame, keys: pd.DataFrame, key_order: list[str], max_pe
     merges = home[~home.old.isin(kept.to_numpy())].assign(into=lambda d: kept.reindex(d.cluster).to_numpy())
     cluster_id = pd.Series(kept.reindex(np.unique(labels)).to_numpy(), index=np.unique(labels))
     missing = cluster_id[cluster_id.isna()].index
-    order = frame[frame.cluster.isin(missing)].groupby("cluster").record_id.min().sort_values()
-    cluster_id.loc[order.index] = np.arange(next_person_id, next_person_id + len(order))
+    # A cluster's label is its smallest record position, and records are sorted by id: new ids
+    # follow the order of each cluster's first record.
+    order = np.sort(missing.to_numpy())
+    cluster_id.loc[order] = np.arange(next_person_id, next_person_id + len(order))
     frame["person_id"] = cluster_id.reindex(frame.cluster).to_numpy().astype(np.int64)
     merge_table = pd.DataFrame({"kept": merges["into"].astype("Int64"), "absorbed": merges["old"].astype("Int64")})
     merge_table = merge_table.dropna()

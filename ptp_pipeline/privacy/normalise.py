@@ -81,8 +81,8 @@ def normalise_nhs_number(s: pd.Series) -> pd.DataFrame:
         total = sum(((number // 10 ** (9 - i)) % 10) * weight for i, weight in enumerate(WEIGHTS))
         expected = (11 - total % 11) % 11  # 11 -> 0; 10 means no number exists, never a digit
         valid[ten] = expected == number % 10
-    nhs = pd.Series(digits.where(valid), index=s.index).astype("string")
-    return pd.DataFrame({"nhs_number": nhs, "nhs_status": _status(valid, missing, s.index)}, index=s.index)
+    nhs = digits.where(valid).astype("string").array
+    return pd.DataFrame({"nhs_number": nhs, "nhs_status": _status(valid, missing, s.index).array}, index=s.index)
 
 
 def _postcode_parts(text: pd.Series) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import hmac
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 TOKEN_HEX_CHARS = 32
 _BLOCK = 64
@@ -35,15 +36,16 @@ def hmac_token(key: bytes, value: str) -> str:
 def hmac_tokens(key: bytes, values: pd.Series) -> pd.Series:
     """Tokens for a Series of normalised text; <NA> stays <NA> (nothing to match on)."""
     ipad, opad = _pads(key)
-    frame = pd.DataFrame({"m": values.astype("string").to_numpy(dtype=object, na_value=None)})
+    vals = pa.table({"m": pa.array(values.astype("string").to_numpy(dtype=object, na_value=None), pa.string())})
     con = duckdb.connect()
     try:
-        con.register("vals", frame)
-        out = con.execute(
+        con.register("vals", vals)
+        out = con.sql(
             "SELECT CASE WHEN m IS NULL THEN NULL ELSE "
             "left(sha256($opad || unhex(sha256($ipad || encode(m)))), $n) END AS t FROM vals",
-            {"ipad": ipad, "opad": opad, "n": TOKEN_HEX_CHARS},
-        ).fetchnumpy()["t"]
+            params={"ipad": ipad, "opad": opad, "n": TOKEN_HEX_CHARS},
+        ).to_arrow_table()
     finally:
         con.close()
-    return pd.Series(out, index=values.index, dtype="string")
+    tokens = out.column("t").to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    return pd.Series(tokens.to_numpy(), index=values.index, dtype=pd.StringDtype("pyarrow"))
