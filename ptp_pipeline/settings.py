@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default=None, description="Name of an Airflow Variable holding the key (so a secrets backend works).")
     reid_public_key_file: Path | None = None
     reid_key_file: Path | None = None
+
+    @field_validator("home", "protocols_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Absolute paths, so GX, Airflow workers and subprocesses agree on where things are."""
+        return value.expanduser().resolve()
 
     @property
     def warehouse_url(self) -> str:
