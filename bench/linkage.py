@@ -91,6 +91,9 @@ def main() -> None:
             "exact name + DOB (raw)": pair_counts(truth.name_dob.where(truth.name_dob != "||"), truth.person_id_x,
                                                   truth.agency),
         }
+        groups = pd.read_csv(data.truth_dir / "persons.csv", usecols=["person_id", "name_group"])
+        truth = truth.merge(groups.rename(columns={"person_id": "person_id_x"}), on="person_id_x", how="left")
+        by_group = {g: pair_counts(t.person_id_y, t.person_id_x, t.agency) for g, t in truth.groupby("name_group")}
         persons = rt.warehouse.scalar("SELECT count(*) FROM shared.person")
         rt.close()
     print(f"persons (truth) {args.persons:,}; rows {rows:,}; persons linked {persons:,}; "
@@ -100,6 +103,11 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
         print(f"| {name} | {r['precision']:.4f} | {r['recall']:.4f} | {r['x_precision']:.4f} | {r['x_recall']:.4f} |")
+    print("\nBias check, ptp cascade by the true person's name group (pairs within the group):")
+    print("| name group | precision | recall | cross-agency recall |")
+    print("|---|---:|---:|---:|")
+    for g, r in by_group.items():
+        print(f"| {g} | {r['precision']:.4f} | {r['recall']:.4f} | {r['x_recall']:.4f} |")
 
 
 if __name__ == "__main__":
