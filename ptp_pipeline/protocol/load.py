@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ptp_pipeline.errors import ProtocolError, Where
-from ptp_pipeline.protocol.model import ProjectConfig, Protocol
+from ptp_pipeline.protocol.model import PROBLEM_SEP, ProjectConfig, Protocol
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -96,9 +96,14 @@ def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[
         if err["type"] == "extra_forbidden":
             msg = "unknown key: check its spelling against protocols/schema/protocol.schema.json"
         elif err["type"] == "missing":
-            msg = "required key is missing"
-        for part in msg.split("; "):
-            where = loc or _locate(part, data)
+            msg = f"required key '{loc[-1]}' is missing: add it (see docs/protocols.md)" if loc else \
+                "required key is missing"
+        for part in msg.split(PROBLEM_SEP):
+            where = loc
+            if part.startswith("@"):
+                rel, _, part = part[1:].partition(" ")
+                where = (*loc, *(int(p) if p.isdigit() else p for p in rel.split(".")))
+            where = where or _locate(part, data)
             line = _nearest_line(where, lines) or 0
             dotted = ".".join(str(p) for p in where) or "(top level)"
             rows.append((line, f"{path}:{line} {dotted}: {part}"))
