@@ -55,8 +55,11 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
+        context = ""
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            context = f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
         raise ProtocolError(
-            f"not valid YAML: {exc.problem}", where=Where(file=str(path), line=line),
+            f"not valid YAML: {exc.problem}{context}", where=Where(file=str(path), line=line),
             hint="Check indentation and quoting around that line.",
         ) from None
     finally:
