@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ptp_pipeline.errors import ProtocolError, Where
-from ptp_pipeline.protocol.model import PROBLEM_SEP, ProjectConfig, Protocol
+from ptp_pipeline.protocol.model import PROBLEM_SEP, ProjectConfig, Protocol, raw_cross_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,7 +93,11 @@ def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[
                             data: Any = None) -> str:
     """Every problem at once, sorted by line, as `file:line key.path: message`."""
     rows: list[tuple[int, str]] = []
-    for err in exc.errors(include_url=False, include_input=False):
+    errors: list[dict[str, Any]] = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+    if all(err["loc"] for err in errors) and isinstance(data, dict) and "fields" in data:
+        # The protocol's own cross-key rules did not run (a part failed first): run those we can.
+        errors += [{"loc": (), "msg": msg, "type": "value_error"} for msg in raw_cross_problems(data)]
+    for err in errors:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

@@ -9,6 +9,7 @@ loader can point at that key's line; see `load.format_validation_error`.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import difflib
 import re
 from datetime import date
@@ -334,6 +335,54 @@ ExpectationSpec = Annotated[
 ]
 
 
+def period_problems(valid_from: date, valid_to: date) -> list[str]:
+    if valid_to < valid_from:
+        return [at("valid_to", f"valid_to {valid_to} is before valid_from {valid_from}: "
+                               "the protocol would never be in force; correct the dates")]
+    return []
+
+
+def duplicate_problems(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(at(f"fields.{i}.name", f"field '{name}' is listed twice: keep one entry"))
+        seen.add(name)
+    return problems
+
+
+def missing_event_field_problems(event: dict[str, Any], names: set[str]) -> list[str]:
+    problems = []
+    for slot in ("date", "type", "cost", "setting"):
+        name = event.get(slot)
+        if isinstance(name, str) and name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
+            tip = f"did you mean '{near[0]}'?" if near else "name one of the fields listed"
+            problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}', which is not in fields: {tip}"))
+    return problems
+
+
+def raw_cross_problems(data: dict[str, Any]) -> list[str]:
+    """The rules across keys that can be checked on raw YAML data, even when a field is malformed.
+
+    Pydantic runs a model's own rules only once every part of it is valid; the loader calls this
+    then, so one bad field does not hide a wrong date range or a misnamed event field.
+    """
+    problems: list[str] = []
+    with contextlib.suppress(KeyError, ValueError):
+        problems += period_problems(date.fromisoformat(str(data["valid_from"])),
+                                    date.fromisoformat(str(data["valid_to"])))
+    fields = data.get("fields")
+    if isinstance(fields, list):
+        names = [f.get("name") if isinstance(f, dict) else None for f in fields]
+        problems += duplicate_problems([n if isinstance(n, str) else f"#{i}" for i, n in enumerate(names)])
+        event = data.get("event")
+        if isinstance(event, dict):
+            problems += missing_event_field_problems(event, {n for n in names if isinstance(n, str)})
+    return problems
+
+
 class EventMapping(Strict):
     date: str
     type: str
@@ -374,9 +423,7 @@ class Protocol(Strict):
     def _rules(self) -> Protocol:
         """Rules across keys; each problem names the key to change and how."""
         problems: list[str] = []
-        if self.valid_to < self.valid_from:
-            problems.append(at("valid_to", f"valid_to {self.valid_to} is before valid_from {self.valid_from}: "
-                                           "the protocol would never be in force; correct the dates"))
+        problems += period_problems(self.valid_from, self.valid_to)
         if self.status is Status.approved and not self.signatories:
             problems.append(at("status", "an approved protocol needs signatories: add who signed it off "
                                          "(name, role, organisation, date), or set status: draft"))
@@ -391,12 +438,10 @@ class Protocol(Strict):
                 problems.append(at(path, f"{why}, so lawful_basis.article9 must name an Article 9 condition, "
                                          "e.g. '9(2)(h) health or social care' or '9(2)(g) substantial public "
                                          "interest, DPA 2018 Sch 1 para 6'"))
-        seen: set[str] = set()
-        for i, f in enumerate(self.fields):
-            if f.name in seen:
-                problems.append(at(f"fields.{i}.name", f"field '{f.name}' is listed twice: keep one entry"))
-            seen.add(f.name)
-        problems += self._event_problems(seen)
+        names = [f.name for f in self.fields]
+        problems += duplicate_problems(names)
+        problems += missing_event_field_problems(self.event.model_dump(), set(names))
+        problems += self._event_problems(set(names))
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
@@ -407,13 +452,7 @@ class Protocol(Strict):
                 "setting": {FieldType.code, FieldType.string}}
         for slot in ("date", "type", "cost", "setting"):
             name = getattr(self.event, slot)
-            if name is None:
-                continue
-            if name not in names:
-                near = difflib.get_close_matches(name, names, n=1)
-                tip = f"did you mean '{near[0]}'?" if near else "name one of the fields listed"
-                problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}', which is not in "
-                                                    f"fields: {tip}"))
+            if name is None or name not in names:
                 continue
             spec = self.field(name)
             if spec.type not in need[slot]:

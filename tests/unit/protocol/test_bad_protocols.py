@@ -136,3 +136,17 @@ def test_every_problem_in_a_file_is_reported_at_once_sorted_by_line(
     lines = [int(t.split(":")[1].split()[0]) for t in err.splitlines() if t.startswith(str(path) + ":")]
     assert len(lines) == 3 and lines == sorted(lines)
     assert all(k in err for k in ("file.encoding", "fields.0.treatment", "fields.2.formats"))
+
+
+def test_a_malformed_field_does_not_hide_problems_across_keys(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pydantic skips a model's own rules when a part fails; the loader still runs those it can."""
+    text = BASE.replace("{name: estimated_cost, type: decimal", "{name: estimated_cost, type: money").replace(
+        "valid_to: 2027-03-31", "valid_to: 2023-03-31").replace("  date: occurred_on", "  date: occured_on")
+    path = tmp_path / "mixed.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["protocol", "validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "fields.8.type: Input should be" in err
+    assert "valid_to: valid_to 2023-03-31 is before valid_from 2024-01-01" in err
+    assert "event.date: event.date names field 'occured_on', which is not in fields" in err
