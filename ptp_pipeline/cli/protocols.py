@@ -25,17 +25,23 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 def protocol_validate(paths: Annotated[list[Path] | None, typer.Argument(help="Protocol files.")] = None) -> None:
     """Check protocol files; lists every problem with file:line. Exit code 3 on any error."""
     from ptp_pipeline.protocol import load_protocol, protocol_paths
+    from ptp_pipeline.protocol.load import protocol_set_problems
 
     settings = load_settings()
     files = paths or protocol_paths(settings.protocols_dir)
     failed = 0
+    loaded = []
     for path in files:
         try:
             p = load_protocol(path)
+            loaded.append((path, p))
             out.print(f"ok   {path}  ({p.id} v{p.version}, {p.status.value})")
         except PtpUserError as exc:
             failed += 1
             err.print(exc.render())
+    for problem in protocol_set_problems(loaded):
+        failed += 1
+        err.print(f"[PTP300] Protocol problem: {problem}")
     if failed:
         raise typer.Exit(3)
 

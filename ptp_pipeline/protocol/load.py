@@ -142,5 +142,26 @@ def protocol_paths(protocols_dir: Path) -> list[Path]:
     return sorted(p for p in protocols_dir.glob("*.yaml") if p.name != "project.yaml")
 
 
+def protocol_set_problems(loaded: list[tuple[Path, Protocol]]) -> list[str]:
+    """Rules across files: one file per id and version, and an id always names the same dataset."""
+    problems: list[str] = []
+    first: dict[tuple[str, int], Path] = {}
+    dataset: dict[str, tuple[tuple[str, str], Path]] = {}
+    for path, p in loaded:
+        if (p.id, p.version) in first:
+            problems.append(f"{path}:1 version: {p.id} version {p.version} is also in {first[(p.id, p.version)]}: "
+                            "give the newer file the next version number")
+        first.setdefault((p.id, p.version), path)
+        known = dataset.setdefault(p.id, (p.key, path))
+        if known[0] != p.key:
+            problems.append(f"{path}:1 id: '{p.id}' is used in {known[1]} for {'/'.join(known[0])}: "
+                            "give each partner dataset its own protocol id")
+    return problems
+
+
 def load_protocols(protocols_dir: Path) -> list[Protocol]:
-    return [load_protocol(p) for p in protocol_paths(protocols_dir)]
+    loaded = [(path, load_protocol(path)) for path in protocol_paths(protocols_dir)]
+    problems = protocol_set_problems(loaded)
+    if problems:
+        raise ProtocolError("\n" + "\n".join(problems))
+    return [p for _, p in loaded]

@@ -150,3 +150,14 @@ def test_a_malformed_field_does_not_hide_problems_across_keys(
     assert "fields.8.type: Input should be" in err
     assert "valid_to: valid_to 2023-03-31 is before valid_from 2024-01-01" in err
     assert "event.date: event.date names field 'occured_on', which is not in fields" in err
+
+
+def test_two_files_with_the_same_id_and_version_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "police_a.yaml", tmp_path / "police_b.yaml"
+    first.write_text(BASE, encoding="utf-8")
+    second.write_text(BASE.replace("dataset: incidents", "dataset: arrests"), encoding="utf-8")
+    assert main(["protocol", "validate", str(first), str(second)]) == 3
+    err = capsys.readouterr().err
+    assert f"{second}:1 version: police-incidents version 1 is also in {first}" in err
+    assert f"{second}:1 id: 'police-incidents' is used in {first} for police/incidents" in err
