@@ -60,6 +60,19 @@ def what_happens(spec: FieldSpec, protocol: Protocol) -> str:
     return "Shared as it is" + (f" (as the event {slots[0]})" if slots else "")
 
 
+_FORMAT_WORDS = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%H": "hh", "%M": "mm", "%S": "ss",
+                 "%b": "Mon", "%B": "Month"}
+
+
+def readable_date_format(fmt: str) -> str:
+    """`%d/%m/%Y` as `DD/MM/YYYY`; `excel` as Excel day numbers."""
+    if fmt == "excel":
+        return "Excel day numbers"
+    for code, words in _FORMAT_WORDS.items():
+        fmt = fmt.replace(code, words)
+    return fmt
+
+
 def _rules(spec: FieldSpec) -> str:
     c, parts = spec.constraints, []
     if c.allowed_values:
@@ -73,12 +86,13 @@ def _rules(spec: FieldSpec) -> str:
     if c.pattern is not None:
         parts.append(f"matches {c.pattern}")
     if spec.formats:
-        parts.append("dates as " + " or ".join(spec.formats))
+        parts.append("dates as " + " or ".join(readable_date_format(f) for f in spec.formats))
     return "; ".join(parts)
 
 
 def agreement_context(protocol: Protocol, rendered_on: date) -> dict[str, object]:
-    rows = [FieldRow(f.name, str(f.type), ROLE_WORDS[str(f.role)], "yes" if f.required else "no",
+    rows = [FieldRow(f.name, str(f.type), ROLE_WORDS[str(f.role)] + (f": {f.description}" if f.description else ""),
+                     "yes" if f.required else "no",
                      what_happens(f, protocol), _rules(f)) for f in protocol.fields]
     return {
         "p": protocol, "rows": rows, "article6": ARTICLE6[str(protocol.lawful_basis.article6)],
@@ -127,7 +141,8 @@ def render_markdown(protocol: Protocol, rendered_on: date) -> str:
     rows = c["rows"]
     assert isinstance(rows, list)
     for r in rows:
-        out.append(f"| {md(r.name)} | {md(r.type)} | {r.role} | {r.required} | {md(r.what_happens)} | {md(r.rules)} |")
+        cells = (md(r.name), md(r.type), md(r.role), r.required, md(r.what_happens), md(r.rules))
+        out.append("| " + " | ".join(cells) + " |")
     unexpected = "the whole file is refused" if p.unexpected_columns == "reject" else "dropped on receipt"
     out += ["", f"Columns not listed here: {unexpected}. "
             f"More than {p.quarantine_threshold:.0%} of rows failing the checks: the whole extract is refused.", "",

@@ -69,11 +69,12 @@ def test_protocol_text_is_escaped_in_html_and_markdown(tmp_path: Path, monkeypat
     text = text.replace("  Map the pathways", f"  {PAYLOAD} Map the pathways")
     text = text.replace("allowed_values: [incident, arrest, custody]",
                         f'allowed_values: [incident, arrest, "{PAYLOAD}"]')
+    text = text.replace("{name: estimated_cost,", f'{{name: estimated_cost, description: "{PAYLOAD}",')
     protocols_dir(tmp_path, monkeypatch, police_incidents=text)
     html, md = render(tmp_path, "police-incidents")
     for out in (html, md):
         assert "<script" not in out
-        assert out.count("&lt;script&gt;") >= 7, out.count("&lt;script&gt;")
+        assert out.count("&lt;script&gt;") >= 8, out.count("&lt;script&gt;")
 
 
 def test_render_unknown_id_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
