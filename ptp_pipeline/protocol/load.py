@@ -89,9 +89,20 @@ def _locate(part: str, data: Any) -> tuple[Any, ...]:
     return ()
 
 
+def quote(source: list[str], line: int, key: object) -> str:
+    """The protocol line a problem is on, with a caret under the key (protocols hold no row values)."""
+    if not 1 <= line <= len(source):
+        return ""
+    text = source[line - 1].rstrip()
+    col = text.find(f"{key}:") if isinstance(key, str) else -1
+    if col < 0:
+        col = len(text) - len(text.lstrip())
+    return f"\n  {line:>4} | {text}\n       | {' ' * col}^"
+
+
 def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int],
-                            data: Any = None) -> str:
-    """Every problem at once, sorted by line, as `file:line key.path: message`."""
+                            data: Any = None, source: list[str] | None = None) -> str:
+    """Every problem at once, sorted by line, as `file:line key.path: message` plus the quoted line."""
     rows: list[tuple[int, str]] = []
     errors: list[dict[str, Any]] = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
     if all(err["loc"] for err in errors) and isinstance(data, dict) and "fields" in data:
@@ -113,7 +124,8 @@ def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[
             where = where or _locate(part, data)
             line = _nearest_line(where, lines) or 0
             dotted = ".".join(str(p) for p in where) or "(top level)"
-            rows.append((line, f"{path}:{line} {dotted}: {part}"))
+            shown = quote(source, line, where[-1] if where else None) if source else ""
+            rows.append((line, f"{path}:{line} {dotted}: {part}{shown}"))
     return "\n".join(text for _, text in sorted(rows))
 
 
@@ -124,7 +136,8 @@ def load_model(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ProtocolError("\n" + format_validation_error(path, exc, lines, data)) from None
+        source = path.read_text(encoding="utf-8").splitlines()
+        raise ProtocolError("\n" + format_validation_error(path, exc, lines, data, source)) from None
 
 
 def load_protocol(path: Path) -> Protocol:
