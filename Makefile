@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean
+.PHONY: demo test check fix clean schema snapshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ test: $(STAMP)  ## install, then lint, type-check and run every test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+schema: $(STAMP)  ## regenerate protocols/schema/protocol.schema.json and the GX expectation list from the model
+	$(BIN)/python -m ptp_pipeline.protocol.schema protocols/schema/protocol.schema.json
+
+snapshots: $(STAMP)  ## rewrite tests/golden from the current output; review the diff before committing
+	UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q -m golden
 
 check: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -62,7 +62,7 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         ok = pd.Series(True, index=frame.index)
         value: pd.Series = raw
         if spec.type in (FieldType.date, FieldType.datetime):
-            value = parse_dates(raw, spec.formats or ["%Y-%m-%d", "%d/%m/%Y"])
+            value = parse_dates(raw, spec.formats or protocol.file.date_formats)
             ok = value.notna()
         elif spec.type in (FieldType.decimal, FieldType.integer):
             value = pd.to_numeric(raw, errors="coerce")

@@ -1,7 +1,18 @@
-"""Data-sharing protocols: model, loading with file:line errors, enforcement."""
+"""Data-sharing protocols: model, loading with file:line errors, enforcement, catalogue.
 
-from ptp_pipeline.protocol.enforce import protocol_in_force
-from ptp_pipeline.protocol.load import load_project, load_protocol, load_protocols, protocol_paths
+Drafting (`protocol.draft`, needs pandas) and rendering (`protocol.render`, needs jinja2) are
+imported from their modules, so that parsing protocols (as DAG files do) stays light.
+"""
+
+from ptp_pipeline.protocol.catalogue import catalogue, find_protocol
+from ptp_pipeline.protocol.enforce import protocol_in_force, why_not_in_force
+from ptp_pipeline.protocol.load import (
+    load_project,
+    load_protocol,
+    load_protocols,
+    protocol_paths,
+    protocol_set_problems,
+)
 from ptp_pipeline.protocol.model import (
     FieldSpec,
     FieldType,
@@ -24,9 +35,13 @@ __all__ = [
     "Role",
     "Status",
     "Treatment",
+    "catalogue",
+    "find_protocol",
     "load_project",
     "load_protocol",
     "load_protocols",
     "protocol_in_force",
     "protocol_paths",
+    "protocol_set_problems",
+    "why_not_in_force",
 ]

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ptp_pipeline.errors import ProtocolError, Where
-from ptp_pipeline.protocol.model import ProjectConfig, Protocol
+from ptp_pipeline.protocol.model import PROBLEM_SEP, ProjectConfig, Protocol, raw_cross_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,8 +55,11 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
+        context = ""
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            context = f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
         raise ProtocolError(
-            f"not valid YAML: {exc.problem}", where=Where(file=str(path), line=line),
+            f"not valid YAML: {exc.problem}{context}", where=Where(file=str(path), line=line),
             hint="Check indentation and quoting around that line.",
         ) from None
     finally:
@@ -86,22 +89,43 @@ def _locate(part: str, data: Any) -> tuple[Any, ...]:
     return ()
 
 
+def quote(source: list[str], line: int, key: object) -> str:
+    """The protocol line a problem is on, with a caret under the key (protocols hold no row values)."""
+    if not 1 <= line <= len(source):
+        return ""
+    text = source[line - 1].rstrip()
+    col = text.find(f"{key}:") if isinstance(key, str) else -1
+    if col < 0:
+        col = len(text) - len(text.lstrip())
+    return f"\n  {line:>4} | {text}\n       | {' ' * col}^"
+
+
 def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple[Any, ...], int],
-                            data: Any = None) -> str:
-    """Every problem at once, sorted by line, as `file:line key.path: message`."""
+                            data: Any = None, source: list[str] | None = None) -> str:
+    """Every problem at once, sorted by line, as `file:line key.path: message` plus the quoted line."""
     rows: list[tuple[int, str]] = []
-    for err in exc.errors(include_url=False, include_input=False):
+    errors: list[dict[str, Any]] = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+    if all(err["loc"] for err in errors) and isinstance(data, dict) and "fields" in data:
+        # The protocol's own cross-key rules did not run (a part failed first): run those we can.
+        errors += [{"loc": (), "msg": msg, "type": "value_error"} for msg in raw_cross_problems(data)]
+    for err in errors:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key: check its spelling against protocols/schema/protocol.schema.json"
         elif err["type"] == "missing":
-            msg = "required key is missing"
-        for part in msg.split("; "):
-            where = loc or _locate(part, data)
+            msg = f"required key '{loc[-1]}' is missing: add it (see docs/protocols.md)" if loc else \
+                "required key is missing"
+        for part in msg.split(PROBLEM_SEP):
+            where = loc
+            if part.startswith("@"):
+                rel, _, part = part[1:].partition(" ")
+                where = (*loc, *(int(p) if p.isdigit() else p for p in rel.split(".")))
+            where = where or _locate(part, data)
             line = _nearest_line(where, lines) or 0
             dotted = ".".join(str(p) for p in where) or "(top level)"
-            rows.append((line, f"{path}:{line} {dotted}: {part}"))
+            shown = quote(source, line, where[-1] if where else None) if source else ""
+            rows.append((line, f"{path}:{line} {dotted}: {part}{shown}"))
     return "\n".join(text for _, text in sorted(rows))
 
 
@@ -112,7 +136,8 @@ def load_model(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ProtocolError("\n" + format_validation_error(path, exc, lines, data)) from None
+        source = path.read_text(encoding="utf-8").splitlines()
+        raise ProtocolError("\n" + format_validation_error(path, exc, lines, data, source)) from None
 
 
 def load_protocol(path: Path) -> Protocol:
@@ -130,5 +155,26 @@ def protocol_paths(protocols_dir: Path) -> list[Path]:
     return sorted(p for p in protocols_dir.glob("*.yaml") if p.name != "project.yaml")
 
 
+def protocol_set_problems(loaded: list[tuple[Path, Protocol]]) -> list[str]:
+    """Rules across files: one file per id and version, and an id always names the same dataset."""
+    problems: list[str] = []
+    first: dict[tuple[str, int], Path] = {}
+    dataset: dict[str, tuple[tuple[str, str], Path]] = {}
+    for path, p in loaded:
+        if (p.id, p.version) in first:
+            problems.append(f"{path}:1 version: {p.id} version {p.version} is also in {first[(p.id, p.version)]}: "
+                            "give the newer file the next version number")
+        first.setdefault((p.id, p.version), path)
+        known = dataset.setdefault(p.id, (p.key, path))
+        if known[0] != p.key:
+            problems.append(f"{path}:1 id: '{p.id}' is used in {known[1]} for {'/'.join(known[0])}: "
+                            "give each partner dataset its own protocol id")
+    return problems
+
+
 def load_protocols(protocols_dir: Path) -> list[Protocol]:
-    return [load_protocol(p) for p in protocol_paths(protocols_dir)]
+    loaded = [(path, load_protocol(path)) for path in protocol_paths(protocols_dir)]
+    problems = protocol_set_problems(loaded)
+    if problems:
+        raise ProtocolError("\n" + "\n".join(problems))
+    return [p for _, p in loaded]

@@ -1,16 +1,53 @@
 """The data-sharing protocol: the law of the pipeline, as a pydantic model.
 
 Data officers write it as YAML; this model checks it and every stage reads it. Validators
-collect problems (pydantic reports them all at once) and each says how to fix it.
+collect problems (pydantic reports them all at once) and each says what is wrong and how to fix
+it. A problem about one key starts with `@key.path ` (relative to the object checked) so the
+loader can point at that key's line; see `load.format_validation_error`.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import difflib
+import re
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+from ptp_pipeline.protocol.gx_registry import known_expectations
+from ptp_pipeline.protocol.special import categories_in, is_health_organisation
+
+#: A date format is strftime-style (`%d/%m/%Y`) or `excel` (serial day numbers).
+EXCEL_FORMAT = "excel"
+_DIRECTIVE = re.compile(r"%(.)")
+_DATE_DIRECTIVES = set("dmyYbBaAjHIMSfpzZ%")
+#: Identity parts whose raw value must never reach the shared tables.
+#: Joins several problems found by one validator; the loader splits them again.
+PROBLEM_SEP = "\n"
+RAW_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "local_id"}
+
+
+def at(path: str, message: str) -> str:
+    """A rule's message tagged with the key it is about (relative path, dotted)."""
+    return f"@{path} {message}"
+
+
+def date_format_problem(fmt: str) -> str | None:
+    """Why `fmt` is not a usable date format, or None when it is."""
+    if fmt == EXCEL_FORMAT:
+        return None
+    directives = _DIRECTIVE.findall(fmt)
+    if not directives:
+        return f"date format '{fmt}' has no %-codes: write it strftime style, e.g. '%d/%m/%Y', or use 'excel'"
+    bad = sorted({d for d in directives if d not in _DATE_DIRECTIVES})
+    if bad:
+        return (f"date format '{fmt}' uses unknown code(s) {', '.join('%' + d for d in bad)}: "
+                "use %d day, %m month, %Y year, %H:%M:%S time")
+    return None
 
 
 class Strict(BaseModel):
@@ -96,35 +133,78 @@ class Partner(Strict):
 class LawfulBasis(Strict):
     article6: Article6 = Field(description="UK GDPR Article 6(1) basis.")
     article9: str | None = Field(
-        default=None, description="UK GDPR Article 9(2) condition; required for special-category data."
+        default=None, min_length=4,
+        description="UK GDPR Article 9(2) condition (with the DPA 2018 Schedule 1 condition where one is "
+                    "needed); required whenever special-category data such as health is shared.",
     )
-    gateway: str | None = Field(default=None, description="Statutory gateway, e.g. Crime and Disorder Act 1998 s115.")
+    gateway: str | None = Field(default=None, min_length=4,
+                                description="Statutory gateway, e.g. Crime and Disorder Act 1998 s115.")
 
 
 class Signatory(Strict):
-    name: str
-    role: str
-    organisation: str
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1, description="e.g. Caldicott Guardian, Data Protection Officer, SIRO.")
+    organisation: str = Field(min_length=1)
     date: date
 
 
 class Retention(Strict):
-    raw_extract_days: int = Field(ge=0, le=3650)
-    shared_data_years: int = Field(ge=0, le=100)
+    raw_extract_days: int = Field(ge=0, le=3650, description="Days the raw extract may be kept (encrypted).")
+    shared_data_years: int = Field(ge=0, le=100, description="Years pseudonymised data stays in shared tables.")
+
+
+def _check_date_formats(formats: list[str]) -> list[str]:
+    problems = [p for p in map(date_format_problem, formats) if p]
+    if problems:
+        raise ValueError(PROBLEM_SEP.join(problems))
+    return formats
+
+
+DateFormats = Annotated[list[str], AfterValidator(_check_date_formats)]
+
+
+def _check_encoding(encoding: str) -> str:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown encoding '{encoding}': use utf-8, utf-8-sig, cp1252 or latin-1") from None
+    return encoding
 
 
 class FileSettings(Strict):
     format: Literal["csv", "xlsx", "json", "parquet"] = "csv"
     delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8"
+    encoding: Annotated[str, AfterValidator(_check_encoding)] = "utf-8"
+    date_formats: DateFormats = Field(
+        default=["%Y-%m-%d", "%d/%m/%Y"], min_length=1,
+        description="Date formats tried in order for date fields that do not list their own "
+                    "(strftime style, or 'excel' for serial day numbers).",
+    )
 
 
 class Constraints(Strict):
-    allowed_values: list[str] | None = None
+    allowed_values: list[str] | None = Field(default=None, min_length=1)
     min: float | None = None
     max: float | None = None
-    pattern: str | None = None
+    pattern: str | None = Field(default=None, description="Regular expression the whole value must match.")
     max_length: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _constraint_rules(self) -> Constraints:
+        problems = []
+        if self.min is not None and self.max is not None and self.min > self.max:
+            problems.append(at("min", f"min {self.min:g} is above max {self.max:g}: swap them"))
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                problems.append(at("pattern", f"pattern is not a valid regular expression ({exc.msg}): "
+                                              "fix it, or test it at regex101.com in Python mode"))
+        if self.allowed_values and len(set(self.allowed_values)) != len(self.allowed_values):
+            problems.append(at("allowed_values", "allowed_values lists a code twice: keep one of each"))
+        if problems:
+            raise ValueError(PROBLEM_SEP.join(problems))
+        return self
 
 
 class FieldSpec(Strict):
@@ -135,7 +215,7 @@ class FieldSpec(Strict):
     identifies: Identifies | None = None
     generalise: Level | None = None
     required: bool = False
-    formats: list[str] | None = Field(
+    formats: DateFormats | None = Field(
         default=None, description='Date formats, strftime style ("%d/%m/%Y") or "excel" for serial day numbers.'
     )
     constraints: Constraints = Constraints()
@@ -143,20 +223,164 @@ class FieldSpec(Strict):
 
     @model_validator(mode="after")
     def _field_rules(self) -> FieldSpec:
+        """Rules about one field on its own; each problem names the key to change."""
         problems: list[str] = []
+        name, c = self.name, self.constraints
         if self.role is Role.direct_identifier and self.treatment is Treatment.keep:
-            problems.append(f"field '{self.name}' is a direct identifier kept as it is: use pseudonymise or drop")
+            problems.append(at("treatment", f"field '{name}' is a direct identifier kept as it is: "
+                                            "use pseudonymise or drop"))
+        elif self.treatment is Treatment.keep and (self.identifies in RAW_IDENTITY
+                                                   or self.type is FieldType.nhs_number):
+            problems.append(at("treatment", f"field '{name}' identifies a person ({self.identifies or self.type}) "
+                                            "and would be shared as it is: use pseudonymise or drop"))
         if self.treatment is Treatment.generalise and self.generalise is None:
-            problems.append(f"field '{self.name}' is generalised but has no 'generalise:' level")
+            problems.append(at("generalise", f"field '{name}' is generalised but has no 'generalise:' level: "
+                                             "add one, e.g. generalise: year"))
         if self.generalise is not None and self.generalise not in LEVELS_BY_TYPE.get(self.type, set()):
             allowed = ", ".join(sorted(LEVELS_BY_TYPE.get(self.type, set()))) or "none"
-            problems.append(f"field '{self.name}' of type {self.type} cannot be generalised to "
-                            f"'{self.generalise}' (levels for this type: {allowed})")
+            problems.append(at("generalise", f"field '{name}' of type {self.type} cannot be generalised to "
+                                             f"'{self.generalise}' (levels for this type: {allowed})"))
+        if self.generalise is not None and self.treatment in (Treatment.keep, Treatment.drop):
+            problems.append(at("generalise", f"field '{name}' has a 'generalise:' level but its treatment is "
+                                             f"{self.treatment}: use treatment generalise, or remove the level"))
         if self.treatment is Treatment.pseudonymise and self.identifies is None:
-            problems.append(f"field '{self.name}' is pseudonymised but does not say what it 'identifies:'")
+            problems.append(at("identifies", f"field '{name}' is pseudonymised but does not say what it "
+                                             "'identifies:' (nhs_number, forename, surname, date_of_birth, "
+                                             "postcode, sex or local_id)"))
+        if self.identifies is not None and self.role not in (Role.direct_identifier, Role.quasi_identifier):
+            problems.append(at("identifies", f"field '{name}' says what it identifies but its role is "
+                                             f"{self.role}: make it a direct_identifier or quasi_identifier"))
+        if self.role is Role.quasi_identifier and self.treatment is Treatment.keep and self.type in _DATES:
+            problems.append(at("treatment", f"field '{name}' would share an exact date about a person: "
+                                            "generalise it to a year or age band, or drop it"))
+        rule = _ROLE_TYPES.get(self.role)
+        if rule and self.type not in rule:
+            problems.append(at("type", f"field '{name}' has role {self.role}, which needs type "
+                                       f"{' or '.join(sorted(rule))}, not {self.type}"))
+        if self.formats is not None and self.type not in _DATES:
+            problems.append(at("formats", f"field '{name}' lists date formats but is of type {self.type}: "
+                                          "remove 'formats:' or make it a date"))
+        if self.type is FieldType.code and not c.allowed_values:
+            problems.append(at("constraints", f"field '{name}' is a code but lists no allowed values: add "
+                                              "constraints: {allowed_values: [...]} with every agreed code"))
+        if c.allowed_values and self.type not in (FieldType.code, FieldType.string):
+            problems.append(at("constraints.allowed_values", f"field '{name}' of type {self.type} cannot have "
+                                                             "allowed_values: make it a code"))
+        if (c.min is not None or c.max is not None) and self.type not in _NUMBERS:
+            problems.append(at("constraints", f"field '{name}' of type {self.type} cannot have min/max: "
+                                              "only integer and decimal fields can"))
+        if (c.pattern is not None or c.max_length is not None) and self.type not in (FieldType.string,
+                                                                                     FieldType.code):
+            problems.append(at("constraints", f"field '{name}' of type {self.type} cannot have a pattern or "
+                                              "max_length: the type already checks its form"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(PROBLEM_SEP.join(problems))
         return self
+
+
+_DATES = {FieldType.date, FieldType.datetime}
+_NUMBERS = {FieldType.integer, FieldType.decimal}
+_ROLE_TYPES: dict[Role, set[FieldType]] = {
+    Role.event_date: _DATES,
+    Role.cost: _NUMBERS,
+    Role.event_type: {FieldType.code, FieldType.string},
+}
+
+
+def _check_expectation(spec: dict[str, Any]) -> dict[str, Any]:
+    """An extra expectation names a GX type that exists and only arguments that type takes."""
+    known = known_expectations()
+    problems = []
+    extra_keys = sorted(set(spec) - {"type", "kwargs", "meta"})
+    if extra_keys:
+        problems.append(f"unknown key(s) {', '.join(extra_keys)}: an expectation has type, kwargs and meta")
+    kind = spec.get("type")
+    if not isinstance(kind, str):
+        problems.append("expectation has no 'type:': name a Great Expectations expectation, "
+                        "e.g. expect_column_values_to_not_be_null")
+    elif kind not in known:
+        near = difflib.get_close_matches(kind, known, n=1)
+        tip = f"did you mean '{near[0]}'?" if near else "see greatexpectations.io/expectations for the names"
+        problems.append(at("type", f"'{kind}' is not a Great Expectations expectation: {tip}"))
+    else:
+        kwargs = spec.get("kwargs", {})
+        if not isinstance(kwargs, dict):
+            problems.append(at("kwargs", "kwargs must be a mapping of argument names to values"))
+        else:
+            unknown = sorted(set(kwargs) - set(known[kind]))
+            if unknown:
+                problems.append(at("kwargs", f"{kind} takes no argument(s) {', '.join(unknown)}: it takes "
+                                             f"{', '.join(known[kind])}"))
+    if "meta" in spec and not isinstance(spec["meta"], dict):
+        problems.append(at("meta", "meta must be a mapping"))
+    if problems:
+        raise ValueError(PROBLEM_SEP.join(problems))
+    return spec
+
+
+ExpectationSpec = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_expectation),
+    WithJsonSchema({
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type"],
+        "description": "An extra Great Expectations expectation run on the pseudonymised extract.",
+        "properties": {
+            "type": {"type": "string", "enum": sorted(known_expectations())},
+            "kwargs": {"type": "object"},
+            "meta": {"type": "object"},
+        },
+    }),
+]
+
+
+def period_problems(valid_from: date, valid_to: date) -> list[str]:
+    if valid_to < valid_from:
+        return [at("valid_to", f"valid_to {valid_to} is before valid_from {valid_from}: "
+                               "the protocol would never be in force; correct the dates")]
+    return []
+
+
+def duplicate_problems(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(at(f"fields.{i}.name", f"field '{name}' is listed twice: keep one entry"))
+        seen.add(name)
+    return problems
+
+
+def missing_event_field_problems(event: dict[str, Any], names: set[str]) -> list[str]:
+    problems = []
+    for slot in ("date", "type", "cost", "setting"):
+        name = event.get(slot)
+        if isinstance(name, str) and name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
+            tip = f"did you mean '{near[0]}'?" if near else "name one of the fields listed"
+            problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}', which is not in fields: {tip}"))
+    return problems
+
+
+def raw_cross_problems(data: dict[str, Any]) -> list[str]:
+    """The rules across keys that can be checked on raw YAML data, even when a field is malformed.
+
+    Pydantic runs a model's own rules only once every part of it is valid; the loader calls this
+    then, so one bad field does not hide a wrong date range or a misnamed event field.
+    """
+    problems: list[str] = []
+    with contextlib.suppress(KeyError, ValueError):
+        problems += period_problems(date.fromisoformat(str(data["valid_from"])),
+                                    date.fromisoformat(str(data["valid_to"])))
+    fields = data.get("fields")
+    if isinstance(fields, list):
+        names = [f.get("name") if isinstance(f, dict) else None for f in fields]
+        problems += duplicate_problems([n if isinstance(n, str) else f"#{i}" for i, n in enumerate(names)])
+        event = data.get("event")
+        if isinstance(event, dict):
+            problems += missing_event_field_problems(event, {n for n in names if isinstance(n, str)})
+    return problems
 
 
 class EventMapping(Strict):
@@ -174,8 +398,12 @@ class Protocol(Strict):
     title: str
     partner: Partner
     dataset: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    purpose: str
-    special_category: bool = Field(default=False, description="True when health or other Article 9 data is shared.")
+    purpose: str = Field(min_length=20, description="Why the data is shared, in plain words, for the agreement.")
+    special_category: bool = Field(
+        default=False,
+        description="True when health or other Article 9 data is shared. Also inferred from a health partner "
+                    "and from field names, descriptions and codes; either way an Article 9 condition is required.",
+    )
     lawful_basis: LawfulBasis
     status: Status
     valid_from: date
@@ -185,31 +413,71 @@ class Protocol(Strict):
     file: FileSettings = FileSettings()
     fields: list[FieldSpec] = Field(min_length=1)
     event: EventMapping
-    unexpected_columns: Literal["reject", "drop"] = "reject"
-    quarantine_threshold: float = Field(default=0.1, ge=0, le=1)
-    expectations: list[dict[str, Any]] = []
+    unexpected_columns: Literal["reject", "drop"] = Field(
+        default="reject", description="A column the protocol does not list: refuse the file, or drop the column.")
+    quarantine_threshold: float = Field(
+        default=0.1, ge=0, le=1, description="Share of failing rows above which the whole extract is refused.")
+    expectations: list[ExpectationSpec] = []
 
     @model_validator(mode="after")
     def _rules(self) -> Protocol:
+        """Rules across keys; each problem names the key to change and how."""
         problems: list[str] = []
-        if self.valid_to < self.valid_from:
-            problems.append("valid_to is before valid_from: the protocol would never be in force")
-        if self.special_category and not self.lawful_basis.article9:
-            problems.append(
-                "special-category data needs lawful_basis.article9 (e.g. '9(2)(h) health or social care')"
-            )
-        seen: set[str] = set()
-        for f in self.fields:
-            if f.name in seen:
-                problems.append(f"field '{f.name}' is listed twice: keep one entry")
-            seen.add(f.name)
+        problems += period_problems(self.valid_from, self.valid_to)
+        if self.status is Status.approved and not self.signatories:
+            problems.append(at("status", "an approved protocol needs signatories: add who signed it off "
+                                         "(name, role, organisation, date), or set status: draft"))
+        for i, s in enumerate(self.signatories):
+            if s.date > self.valid_to:
+                problems.append(at(f"signatories.{i}.date", f"signed on {s.date}, after the protocol ended "
+                                                            f"({self.valid_to}): check the date"))
+        if not self.lawful_basis.article9:
+            reasons = self.special_category_reasons()
+            if reasons:
+                path, why = reasons[0]
+                problems.append(at(path, f"{why}, so lawful_basis.article9 must name an Article 9 condition, "
+                                         "e.g. '9(2)(h) health or social care' or '9(2)(g) substantial public "
+                                         "interest, DPA 2018 Sch 1 para 6'"))
+        names = [f.name for f in self.fields]
+        problems += duplicate_problems(names)
+        problems += missing_event_field_problems(self.event.model_dump(), set(names))
+        problems += self._event_problems(set(names))
+        if problems:
+            raise ValueError(PROBLEM_SEP.join(problems))
+        return self
+
+    def _event_problems(self, names: set[str]) -> list[str]:
+        problems: list[str] = []
+        need = {"date": _DATES, "cost": _NUMBERS, "type": {FieldType.code, FieldType.string},
+                "setting": {FieldType.code, FieldType.string}}
         for slot in ("date", "type", "cost", "setting"):
             name = getattr(self.event, slot)
-            if name is not None and name not in seen:
-                problems.append(f"event.{slot} names field '{name}', which is not in fields")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+            if name is None or name not in names:
+                continue
+            spec = self.field(name)
+            if spec.type not in need[slot]:
+                problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}' of type {spec.type}; it "
+                                                    f"needs {' or '.join(sorted(need[slot]))}"))
+            if spec.treatment is not Treatment.keep or spec.role is Role.direct_identifier:
+                problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}', which is not kept "
+                                                    f"(treatment {spec.treatment}, role {spec.role}): events "
+                                                    "carry only kept, non-identifying fields"))
+        return problems
+
+    def special_category_reasons(self) -> list[tuple[str, str]]:
+        """Why this protocol shares special-category data: (key path, reason), empty if it does not."""
+        reasons: list[tuple[str, str]] = []
+        if self.special_category:
+            reasons.append(("special_category", "the protocol says it shares special-category data"))
+        if is_health_organisation(self.partner.organisation):
+            reasons.append(("partner.organisation", f"the partner '{self.partner.organisation}' is a health "
+                                                    "body, so what it shares about people is health data"))
+        for i, f in enumerate(self.fields):
+            texts = [f.name, f.description or "", *(f.constraints.allowed_values or [])]
+            found = categories_in(texts)
+            if found and f.treatment is not Treatment.drop:
+                reasons.append((f"fields.{i}", f"field '{f.name}' looks like {' and '.join(found)} data"))
+        return reasons
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
