@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ptp_pipeline.privacy.keys import ProjectKey, key_from_airflow_variable, load_key
-from ptp_pipeline.protocol import ProjectConfig, Protocol, load_project, load_protocols
+from ptp_pipeline.protocol import ProjectConfig, Protocol, load_project
+from ptp_pipeline.protocol.load import load_protocols_tolerant
 from ptp_pipeline.settings import Settings
 from ptp_pipeline.warehouse import Warehouse, open_warehouse
 
@@ -24,8 +25,17 @@ class Runtime:
         return load_project(self.settings.protocols_dir)
 
     @cached_property
+    def _protocol_set(self) -> tuple[list[Protocol], dict[str, str]]:
+        return load_protocols_tolerant(self.settings.protocols_dir)
+
+    @property
     def protocols(self) -> list[Protocol]:
-        return load_protocols(self.settings.protocols_dir)
+        """Valid protocols only: a broken file stops only its own dataset (see `protocol_errors`)."""
+        return self._protocol_set[0]
+
+    @property
+    def protocol_errors(self) -> dict[str, str]:
+        return self._protocol_set[1]
 
     def protocol(self, protocol_id: str, version: int) -> Protocol:
         return next(p for p in self.protocols if p.id == protocol_id and p.version == version)

@@ -56,6 +56,10 @@ def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> Receipt:
     try:
         protocol = protocol_in_force(rt.protocols, partner, dataset, received_at.date())
     except ExtractError as err:
+        if rt.protocol_errors:
+            names = ", ".join(Path(p).name for p in sorted(rt.protocol_errors))
+            err.message += f" (protocol file(s) that could not be read, and may be the one meant: {names})"
+            err.hint += " Run `ptp protocol validate` to see what is wrong with them."
         err.where = Where(file=path.name)
         err.extract_id = extract_id
         ledger.refuse(wh, extract_id, err)

@@ -172,6 +172,25 @@ def protocol_set_problems(loaded: list[tuple[Path, Protocol]]) -> list[str]:
     return problems
 
 
+def load_protocols_tolerant(protocols_dir: Path) -> tuple[list[Protocol], dict[str, str]]:
+    """Every valid protocol, and each broken file with its problem.
+
+    For the running pipeline: one broken or clashing file must not stop other partners' extracts
+    (the DAGs isolate broken files the same way). Files that clash on id and version are both left out.
+    """
+    loaded: list[tuple[Path, Protocol]] = []
+    broken: dict[str, str] = {}
+    for path in protocol_paths(protocols_dir):
+        try:
+            loaded.append((path, load_protocol(path)))
+        except ProtocolError as exc:
+            broken[str(path)] = exc.message.strip()
+    for problem in protocol_set_problems(loaded):
+        broken[problem.split(":", 1)[0]] = problem
+    clashing = {(p.id, p.version) for path, p in loaded if str(path) in broken}
+    return [p for path, p in loaded if (p.id, p.version) not in clashing], broken
+
+
 def load_protocols(protocols_dir: Path) -> list[Protocol]:
     loaded = [(path, load_protocol(path)) for path in protocol_paths(protocols_dir)]
     problems = protocol_set_problems(loaded)

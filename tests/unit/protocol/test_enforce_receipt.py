@@ -14,6 +14,7 @@ from helpers import assert_conserved, ledger, write_csv
 from ptp_pipeline import pipeline
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
+from ptp_pipeline.synthetic import SyntheticResult
 
 REPO_PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
 HEADER = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
@@ -108,3 +109,20 @@ def test_suspended_new_version_leaves_the_old_in_force(make_rt: MakeRt, tmp_path
     rt = make_rt(police_yaml(version=1), police_yaml(version=2, status="suspended", valid_from=TODAY))
     pipeline.receive(rt, extract(tmp_path), "police", "incidents")
     assert ledger(rt)[0]["protocol_version"] == 1
+
+
+def test_a_broken_protocol_file_stops_only_its_own_dataset(tmp_path: Path, env: dict[str, str],
+                                                          synthetic: SyntheticResult) -> None:
+    run_ingest = pipeline.ingest
+    protocols = tmp_path / "protocols"
+    shutil.copytree(Path(__file__).resolve().parents[3] / "protocols", protocols)
+    (protocols / "police_incidents.yaml").write_text("id: police-incidents\nversion: [unclosed\n")
+    rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
+    try:
+        council = next(e for e in synthetic.extracts if e.partner == "council")
+        police = next(e for e in synthetic.extracts if e.partner == "police")
+        assert run_ingest(rt, council.path, "council", "contacts").status == "merged"
+        refused = run_ingest(rt, police.path, "police", "incidents")
+        assert refused.status == "refused" and "police_incidents.yaml" in str(refused.reason)
+    finally:
+        rt.close()
