@@ -11,9 +11,13 @@ import pandas as pd
 
 
 class Warehouse(ABC):
-    """SQL is written with `?` placeholders; each backend adapts it."""
+    """SQL is written with `?` placeholders; each backend adapts it.
+
+    `dialect` names the SQL dialect where portable SQL is not enough (see `merge.PERSON_SQL`).
+    """
 
     url: str
+    dialect: str = "duckdb"
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
@@ -32,6 +36,13 @@ class Warehouse(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def lock(self, name: str) -> None:
+        """Serialise writers on `name` until the current transaction ends.
+
+        The default suits an embedded database that admits one writer at a time: nothing to do.
+        """
+        del name
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         frame = self.query(sql, params)
@@ -52,7 +63,9 @@ class Warehouse(ABC):
                 continue
             with self.transaction():
                 for statement in statements:
-                    self.execute(statement)
+                    sql = statement if isinstance(statement, str) else statement.get(self.dialect)
+                    if sql:
+                        self.execute(sql)
                 self.execute("INSERT INTO ops.schema_version VALUES (?, ?)", (version, description))
             applied += 1
         return applied

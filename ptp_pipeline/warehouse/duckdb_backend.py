@@ -15,6 +15,8 @@ from ptp_pipeline.warehouse.base import Warehouse
 
 
 class DuckDBWarehouse(Warehouse):
+    dialect = "duckdb"
+
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.url = f"duckdb:///{path}"
         path.parent.mkdir(parents=True, exist_ok=True)

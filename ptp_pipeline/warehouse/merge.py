@@ -1,12 +1,19 @@
 """Stage 5, merge: one transaction per extract; rerunning it changes nothing.
 
-Events, linkage records and quarantine rows go in together, persons are relinked, the ledger
-says `merged` with its counts. A crash anywhere rolls the whole extract back.
+Events, linkage records and quarantine rows go in together, events of earlier extracts of the
+same partner dataset for the period this one covers are superseded, persons are relinked, opted-out
+persons' health events are withheld, the ledger says `merged` with its counts. A crash anywhere
+rolls the whole extract back.
+
+Period: the span of the extract's accepted event dates (first to last). A partner that re-sends a
+period replaces what it sent before for those dates, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -18,15 +25,32 @@ from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.removal import remove_events
 
-PERSON_SQL = """
+# Persons from their records: most common birth year and sex, district of the latest event.
+PERSON_SQL = {
+    "duckdb": """
 INSERT INTO shared.person
 SELECT r.person_id, mode(r.birth_year), mode(r.sex), arg_max(r.district, e.event_date),
        min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
        count(DISTINCT e.agency), count(*), sum(e.cost)
 FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
 GROUP BY r.person_id
-"""
+""",
+    "postgresql": """
+INSERT INTO shared.person
+SELECT r.person_id, mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex),
+       (array_agg(r.district ORDER BY e.event_date DESC NULLS LAST, r.record_id DESC))[1],
+       min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
+       count(DISTINCT e.agency), count(*), sum(e.cost)
+FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
+GROUP BY r.person_id
+""",
+}
+# Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
+MERGE_LOCK = "ptp.merge"
+# Test hook for the crash-safety test: write this file, then sleep inside the merge transaction.
+PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"
 
 
 def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
@@ -47,14 +71,44 @@ def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None)
     wh.execute("INSERT INTO restricted.person_key SELECT DISTINCT k.key_type, k.token, r.person_id "
                "FROM restricted.record_key k JOIN restricted.link_record r ON r.record_id = k.record_id")
     wh.execute("DELETE FROM shared.person")
-    wh.execute(PERSON_SQL)
+    wh.execute(PERSON_SQL[wh.dialect])
     for m in result.merges.itertuples(index=False):
         audit.append(wh, "persons_merged", extract_id=extract_id,
                      detail=f"person {m.absorbed} joined person {m.kept}: a record links them")
     return result.matched_on
 
 
+def supersede(wh: Warehouse, partner: str, dataset: str, extract_id: str, start: object, end: object) -> int:
+    """Remove earlier extracts' events of this partner dataset dated within [start, end]; audit each."""
+    gone = remove_events(wh, "e.agency = ? AND e.dataset = ? AND e.extract_id <> ? AND e.event_date BETWEEN ? AND ?",
+                         (partner, dataset, extract_id, start, end), "superseded")
+    for g in gone.itertuples(index=False):
+        audit.append(wh, "supersede", extract_id=str(g.extract_id),
+                     detail=f"{g.n} events dated {start} to {end} superseded by extract {extract_id}")
+    return int(gone["n"].sum()) if not gone.empty else 0
+
+
+def _pause_for_crash_test() -> None:
+    marker = os.environ.get(PAUSE_ENV)
+    if marker:
+        from pathlib import Path
+
+        Path(marker).write_text("inside merge transaction")
+        time.sleep(120)
+
+
+class _MergedMeanwhile(Exception):
+    """Another process merged this extract while we waited for the lock: roll ours back."""
+
+
 def merge(rt: Runtime, extract_id: str) -> None:
+    try:
+        _merge(rt, extract_id)
+    except _MergedMeanwhile:
+        return
+
+
+def _merge(rt: Runtime, extract_id: str) -> None:
     wh = rt.warehouse
     if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
         return
@@ -80,20 +134,35 @@ def merge(rt: Runtime, extract_id: str) -> None:
         "extract_id": extract_id,
     })
     rows_quarantined = int(quarantine["source_row"].nunique())
+    dates = link_records["event_date"].dropna()
+    start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
     with wh.transaction():
+        wh.execute("DELETE FROM restricted.record_key WHERE record_id IN "
+                   "(SELECT record_id FROM restricted.link_record WHERE extract_id = ?)", (extract_id,))
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
-        wh.execute("DELETE FROM restricted.record_key WHERE record_id LIKE ?", (extract_id + ":%",))
         wh.insert_frame("restricted.link_record", link_records)
         wh.insert_frame("restricted.record_key", keys[["record_id", "key_type", "token"]])
         wh.insert_frame("shared.pathway_event", events)
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
+        _pause_for_crash_test()
+        wh.lock(MERGE_LOCK)
+        if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
+            raise _MergedMeanwhile
+        if start is not None:
+            supersede(wh, item.partner, item.dataset, extract_id, start, end)
         matched = relink(wh, rt.project, extract_id)
+        from ptp_pipeline.warehouse.optout import withhold
+
+        if withhold(wh, rt.project, extract_id):
+            relink(wh, rt.project, extract_id)
         wh.execute(
             "UPDATE ops.extract_ledger SET status = 'merged', rows_received = ?, rows_accepted = ?, "
-            "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL WHERE extract_id = ?",
+            "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL, period_start = ?, period_end = ? "
+            "WHERE extract_id = ?",
             (item.rows_received, len(accepted), rows_quarantined,
-             datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), extract_id),
+             datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), start, end,
+             extract_id),
         )
         links = ", ".join(f"{r.key_type}={r.records_joined}" for r in matched.itertuples(index=False))
         audit.append(wh, "merge", extract_id=extract_id,
