@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,22 +65,32 @@ PG_START_HINT = ("PostgreSQL is not reachable on 127.0.0.1:5432. Start it with "
 
 
 @pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test (created and dropped here); fails if the server is down."""
+def pg_databases() -> Iterator[Callable[[], str]]:
+    """Makes fresh PostgreSQL databases for one test (dropped after it); fails if the server is down."""
     import psycopg
 
-    name = f"ptp_test_{secrets.token_hex(6)}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError:
-        pytest.fail(PG_START_HINT)
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"ptp_test_{secrets.token_hex(6)}"
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f"CREATE DATABASE {name}")
+        except psycopg.OperationalError:
+            pytest.fail(PG_START_HINT)
+        made.append(name)
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    if made:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            for name in made:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_database(pg_databases: Callable[[], str]) -> str:
+    return pg_databases()
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])

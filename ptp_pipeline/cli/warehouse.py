@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ptp_pipeline.cli.common import app, err, out, runtime
+from ptp_pipeline.errors import ConfigError
 
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log in ops.audit_log.")
 optout_app = typer.Typer(no_args_is_help=True, help="National data opt-out: health events of opted-out persons.")
@@ -87,7 +88,8 @@ def _day(text: str | None) -> date | None:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        raise typer.BadParameter("use YYYY-MM-DD, e.g. 2030-01-31", param_hint="--as-of") from None
+        raise ConfigError(f"--as-of '{text}' is not a date",
+                          hint="Give the day as YYYY-MM-DD, e.g. 2030-01-31.") from None
 
 
 @app.command("purge")

@@ -49,8 +49,10 @@ GROUP BY r.person_id
 }
 # Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
 MERGE_LOCK = "ptp.merge"
-# Test hook for the crash-safety test: write this file, then sleep inside the merge transaction.
+# Test hook for the crash-safety and concurrency tests: write this file, then sleep (default 120 s)
+# inside the merge transaction, after the extract's rows are loaded and before the merge lock.
 PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"
+PAUSE_SECONDS_ENV = "PTP_TEST_PAUSE_SECONDS"
 
 
 def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
@@ -94,7 +96,7 @@ def _pause_for_crash_test() -> None:
         from pathlib import Path
 
         Path(marker).write_text("inside merge transaction")
-        time.sleep(120)
+        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "120")))
 
 
 class _MergedMeanwhile(Exception):
