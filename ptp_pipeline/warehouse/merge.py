@@ -49,10 +49,11 @@ GROUP BY r.person_id
 }
 # Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
 MERGE_LOCK = "ptp.merge"
-# Test hook for the crash-safety and concurrency tests: write this file, then sleep (default 120 s)
-# inside the merge transaction, after the extract's rows are loaded and before the merge lock.
+# Test hook for the crash-safety and concurrency tests: write this file, then wait (up to 120 s, or
+# until the release file exists) inside the merge transaction, after the extract's rows are loaded
+# and before the merge lock.
 PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"
-PAUSE_SECONDS_ENV = "PTP_TEST_PAUSE_SECONDS"
+RELEASE_ENV = "PTP_TEST_RELEASE_MERGE"
 
 
 def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
@@ -96,7 +97,10 @@ def _pause_for_crash_test() -> None:
         from pathlib import Path
 
         Path(marker).write_text("inside merge transaction")
-        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "120")))
+        release = Path(os.environ.get(RELEASE_ENV, "/nonexistent/ptp-release"))
+        deadline = time.monotonic() + 120
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class _MergedMeanwhile(Exception):
