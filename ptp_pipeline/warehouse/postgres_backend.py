@@ -22,7 +22,8 @@ from psycopg.types.numeric import FloatLoader
 from ptp_pipeline.errors import WarehouseError
 from ptp_pipeline.warehouse.base import Warehouse
 
-# `?` outside quoted literals becomes `%s`; a literal `%` becomes `%%` (psycopg's escaping).
+# `?` outside quoted literals becomes `%s`; every `%` becomes `%%` (psycopg's escaping, which
+# applies inside literals too).
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
 _COPY_BATCH_ROWS = 200_000
 _DATE_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz: returned as datetime64, like DuckDB
@@ -31,7 +32,7 @@ _DATE_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz: returned as dat
 def to_psycopg(sql: str) -> str:
     def swap(m: re.Match[str]) -> str:
         tok = m.group(0)
-        return "%s" if tok == "?" else "%%" if tok == "%" else tok
+        return "%s" if tok == "?" else tok.replace("%", "%%")
 
     return _TOKENS.sub(swap, sql)
 
