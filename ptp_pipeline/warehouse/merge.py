@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -49,27 +50,56 @@ GROUP BY r.person_id
 }
 # Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
 MERGE_LOCK = "ptp.merge"
-# Test hook for the crash-safety and concurrency tests: write this file, then wait (up to 120 s, or
-# until the release file exists) inside the merge transaction, after the extract's rows are loaded
-# and before the merge lock.
-PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"
+# Test hooks for the crash-safety and concurrency tests: write the named file, then wait (up to 120 s,
+# or until the release file exists) inside the merge transaction.
+PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"  # after the extract's rows are written, before the ledger says merged
+PAUSE_BEFORE_LOCK_ENV = "PTP_TEST_PAUSE_BEFORE_MERGE_LOCK"  # inside the transaction, before the merge lock
 RELEASE_ENV = "PTP_TEST_RELEASE_MERGE"
 
 
-def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
-    """Recluster every record on its tokens and rebuild persons; returns links made per key."""
-    records = wh.query("SELECT record_id, person_id FROM restricted.link_record")
-    keys = wh.query("SELECT record_id, key_type, token FROM restricted.record_key")
+@dataclass(frozen=True)
+class Incoming:
+    """An extract's rows not yet in the warehouse: linked with everything else, then written once."""
+
+    records: pd.DataFrame  # restricted.link_record columns except person_id
+    keys: pd.DataFrame  # record_id, key_type, token
+    events: pd.DataFrame  # shared.pathway_event columns except person_id
+
+
+def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None,
+           incoming: Incoming | None = None) -> pd.DataFrame:
+    """Recluster every record on its tokens and rebuild persons; returns links made per key.
+
+    `incoming` rows are inserted with their person ids already set, so only existing records whose
+    person changed are updated (an UPDATE rewrites rows: costly on PostgreSQL).
+    """
+    stored = wh.query("SELECT record_id, person_id FROM restricted.link_record")
+    records, keys = stored, wh.query("SELECT record_id, key_type, token FROM restricted.record_key")
+    if incoming is not None:
+        records = pd.concat([stored, pd.DataFrame({"record_id": incoming.records["record_id"], "person_id": pd.NA})],
+                            ignore_index=True)
+        keys = pd.concat([keys, incoming.keys[["record_id", "key_type", "token"]]], ignore_index=True)
     next_id = int(wh.scalar("SELECT coalesce(max(person_id), 0) FROM restricted.link_record") or 0) + 1
     order = [mk.name for mk in project.linkage.match_keys]
     result = link(records, keys, order, project.linkage.max_persons_per_token, next_id)
-    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _assign (record_id VARCHAR, person_id BIGINT)")
-    wh.execute("DELETE FROM _assign")
-    wh.insert_frame("_assign", result.assignment)
-    wh.execute("UPDATE restricted.link_record SET person_id = a.person_id FROM _assign a "
-               "WHERE link_record.record_id = a.record_id AND link_record.person_id IS DISTINCT FROM a.person_id")
-    wh.execute("UPDATE shared.pathway_event SET person_id = a.person_id FROM _assign a "
-               "WHERE pathway_event.event_id = a.record_id AND pathway_event.person_id IS DISTINCT FROM a.person_id")
+    person = result.assignment.set_index("record_id")["person_id"]
+    before = stored.set_index("record_id")["person_id"].astype("float64")
+    now = person.reindex(before.index).astype("float64")
+    changed = now[before.to_numpy() != now.to_numpy()].dropna()
+    if len(changed):
+        wh.execute("CREATE TEMP TABLE IF NOT EXISTS _assign (record_id VARCHAR, person_id BIGINT)")
+        wh.execute("DELETE FROM _assign")
+        wh.insert_frame("_assign", pd.DataFrame({"record_id": changed.index, "person_id": changed.astype("int64")}))
+        wh.execute("UPDATE restricted.link_record SET person_id = a.person_id FROM _assign a "
+                   "WHERE link_record.record_id = a.record_id")
+        wh.execute("UPDATE shared.pathway_event SET person_id = a.person_id FROM _assign a "
+                   "WHERE pathway_event.event_id = a.record_id")
+    if incoming is not None:
+        wh.insert_frame("restricted.link_record",
+                        incoming.records.assign(person_id=person.reindex(incoming.records["record_id"]).to_numpy()))
+        wh.insert_frame("restricted.record_key", incoming.keys[["record_id", "key_type", "token"]])
+        wh.insert_frame("shared.pathway_event",
+                        incoming.events.assign(person_id=person.reindex(incoming.events["event_id"]).to_numpy()))
     wh.execute("DELETE FROM restricted.person_key")
     wh.execute("INSERT INTO restricted.person_key SELECT DISTINCT k.key_type, k.token, r.person_id "
                "FROM restricted.record_key k JOIN restricted.link_record r ON r.record_id = k.record_id")
@@ -91,8 +121,8 @@ def supersede(wh: Warehouse, partner: str, dataset: str, extract_id: str, start:
     return int(gone["n"].sum()) if not gone.empty else 0
 
 
-def _pause_for_crash_test() -> None:
-    marker = os.environ.get(PAUSE_ENV)
+def _pause_for_test(env: str) -> None:
+    marker = os.environ.get(env)
     if marker:
         from pathlib import Path
 
@@ -147,17 +177,15 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                    "(SELECT record_id FROM restricted.link_record WHERE extract_id = ?)", (extract_id,))
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
-        wh.insert_frame("restricted.link_record", link_records)
-        wh.insert_frame("restricted.record_key", keys[["record_id", "key_type", "token"]])
-        wh.insert_frame("shared.pathway_event", events)
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
-        _pause_for_crash_test()
+        _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
         wh.lock(MERGE_LOCK)
         if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
             raise _MergedMeanwhile
         if start is not None:
             supersede(wh, item.partner, item.dataset, extract_id, start, end)
-        matched = relink(wh, rt.project, extract_id)
+        matched = relink(wh, rt.project, extract_id, Incoming(link_records, keys, events))
+        _pause_for_test(PAUSE_ENV)
         from ptp_pipeline.warehouse.optout import withhold
 
         if withhold(wh, rt.project, extract_id):

@@ -19,7 +19,7 @@ from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 from ptp_pipeline.synthetic import SyntheticResult
 from ptp_pipeline.warehouse import audit
-from ptp_pipeline.warehouse.merge import PAUSE_ENV, RELEASE_ENV
+from ptp_pipeline.warehouse.merge import PAUSE_BEFORE_LOCK_ENV, PAUSE_ENV, RELEASE_ENV
 
 REPO = Path(__file__).resolve().parents[3]
 POLICE = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
@@ -148,7 +148,7 @@ def test_parallel_merges_on_postgresql_end_as_serial_ones(pg_databases: Callable
         rt.close()
     markers = [tmp_path / f"paused-{e.partner}" for e in extracts]
     release = tmp_path / "release"
-    procs = [merge_process(parallel_env, extract_id, **{PAUSE_ENV: str(m), RELEASE_ENV: str(release)})
+    procs = [merge_process(parallel_env, extract_id, **{PAUSE_BEFORE_LOCK_ENV: str(m), RELEASE_ENV: str(release)})
              for extract_id, m in zip(ids, markers, strict=True)]
     for marker, proc in zip(markers, procs, strict=True):
         wait_for(marker, proc)
