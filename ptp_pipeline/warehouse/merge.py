@@ -76,9 +76,10 @@ def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None,
     stored = wh.query("SELECT record_id, person_id FROM restricted.link_record")
     records, keys = stored, wh.query("SELECT record_id, key_type, token FROM restricted.record_key")
     if incoming is not None:
-        records = pd.concat([stored, pd.DataFrame({"record_id": incoming.records["record_id"], "person_id": pd.NA})],
-                            ignore_index=True)
-        keys = pd.concat([keys, incoming.keys[["record_id", "key_type", "token"]]], ignore_index=True)
+        new = pd.DataFrame({"record_id": incoming.records["record_id"], "person_id": pd.NA})
+        records = pd.concat([f for f in (stored, new) if not f.empty] or [new], ignore_index=True)
+        new_keys = incoming.keys[["record_id", "key_type", "token"]]
+        keys = pd.concat([f for f in (keys, new_keys) if not f.empty] or [new_keys], ignore_index=True)
     next_id = int(wh.scalar("SELECT coalesce(max(person_id), 0) FROM restricted.link_record") or 0) + 1
     order = [mk.name for mk in project.linkage.match_keys]
     result = link(records, keys, order, project.linkage.max_persons_per_token, next_id)
