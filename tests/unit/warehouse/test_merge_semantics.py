@@ -176,6 +176,7 @@ def test_audit_verify_detects_edits_and_deletions(wh_rt: Runtime, tmp_path: Path
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     for i, day in enumerate(["01/05/2024", "01/06/2024"]):
         pipeline.ingest(wh_rt, write_csv(tmp_path / f"p{i}.csv", POLICE, police_rows([day])), "police", "incidents")
+    assert_conserved(wh_rt)
     head = str(wh_rt.warehouse.scalar("SELECT hash FROM ops.audit_log ORDER BY seq DESC LIMIT 1"))
     assert int(wh_rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log")) >= 4
     wh_rt.close()
@@ -201,6 +202,7 @@ def test_audit_verify_detects_edits_and_deletions(wh_rt: Runtime, tmp_path: Path
 def test_export_writes_shared_tables_only(wh_rt: Runtime, tmp_path: Path) -> None:
     pipeline.ingest(wh_rt, write_csv(tmp_path / "p.csv", POLICE, police_rows(["01/05/2024", "02/05/2024"])),
                     "police", "incidents")
+    assert_conserved(wh_rt)
     wh_rt.close()
     target = tmp_path / "export"
     assert main(["export", "--format", "parquet", str(target)]) == 0
