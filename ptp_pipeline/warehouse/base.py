@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 
 class Warehouse(ABC):
@@ -36,6 +37,11 @@ class Warehouse(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """The result in Arrow batches, so a large table streams through flat memory."""
+        table = pa.Table.from_pandas(self.query(sql), preserve_index=False)
+        yield from table.to_batches(max_chunksize=rows)
 
     def lock(self, name: str) -> None:
         """Serialise writers on `name` until the current transaction ends.

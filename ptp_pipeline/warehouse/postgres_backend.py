@@ -72,6 +72,18 @@ class PostgresWarehouse(Warehouse):
                 frame[d.name] = pd.to_datetime(frame[d.name])
         return frame
 
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """A server-side cursor, fetched `rows` at a time (the result never sits whole in memory)."""
+        with self.transaction(), self.con.cursor(name="ptp_batches") as cur:
+            cur.execute(sql)
+            names = [d.name for d in cur.description or []]
+            while chunk := cur.fetchmany(rows):
+                frame = pd.DataFrame(chunk, columns=names)
+                for d in cur.description or []:
+                    if d.type_code in _DATE_OIDS:
+                        frame[d.name] = pd.to_datetime(frame[d.name])
+                yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
     def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         """COPY in CSV batches written by Arrow (vectorised; no per-row Python)."""
         if frame.empty:

@@ -235,3 +235,19 @@ def test_purge_applies_protocol_retention(wh_rt: Runtime, tmp_path: Path) -> Non
     assert_conserved(wh_rt)
     wh_rt.close()
     assert main(["purge", "--as-of", "31/01/2030"]) == 2
+
+
+def test_results_stream_in_batches_and_empty_tables_still_export(wh_rt: Runtime, tmp_path: Path) -> None:
+    from ptp_pipeline.warehouse.export import export
+
+    wh = wh_rt.warehouse
+    n = 250
+    wh.insert_frame("shared.pathway_event", pd.DataFrame({
+        "event_id": [f"e{i}" for i in range(n)], "agency": "police", "dataset": "incidents", "event_type": "arrest",
+        "event_date": date(2024, 1, 1), "cost": 1.0, "extract_id": "x"}))
+    sizes = [b.num_rows for b in wh.batches("SELECT * FROM shared.pathway_event", rows=100)]
+    assert sum(sizes) == n and max(sizes) <= 100 and len(sizes) >= 3
+    written = {table: rows for table, rows, _ in export(wh, tmp_path / "out")}
+    assert written["pathway_event"] == n and written["person"] == 0
+    assert "person_id" in pd.read_parquet(tmp_path / "out" / "person.parquet").columns
+    assert not list((tmp_path / "out").glob(".*partial"))
