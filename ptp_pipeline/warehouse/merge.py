@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -26,6 +27,7 @@ from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.optout import withhold
 from ptp_pipeline.warehouse.removal import remove_events
 
 # Persons from their records: most common birth year and sex, district of the latest event.
@@ -125,8 +127,6 @@ def supersede(wh: Warehouse, partner: str, dataset: str, extract_id: str, start:
 def _pause_for_test(env: str) -> None:
     marker = os.environ.get(env)
     if marker:
-        from pathlib import Path
-
         Path(marker).write_text("inside merge transaction")
         release = Path(os.environ.get(RELEASE_ENV, "/nonexistent/ptp-release"))
         deadline = time.monotonic() + 120
@@ -187,8 +187,6 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             supersede(wh, item.partner, item.dataset, extract_id, start, end)
         matched = relink(wh, rt.project, extract_id, Incoming(link_records, keys, events))
         _pause_for_test(PAUSE_ENV)
-        from ptp_pipeline.warehouse.optout import withhold
-
         if withhold(wh, rt.project, extract_id):
             relink(wh, rt.project, extract_id)
         wh.execute(
