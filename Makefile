@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean schema snapshots
+.PHONY: demo test check fix clean schema snapshots postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole pipeline on DuckDB
 	$(BIN)/ptp demo
 
-test: $(STAMP)  ## install, then lint, type-check and run every test
+postgres:  ## PostgreSQL on 127.0.0.1:5432 for the tests (idempotent; installs it on a fresh Debian as root)
+	@bash scripts/ensure-postgres.sh
+
+test: $(STAMP) postgres  ## install, then lint, type-check and run every test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest

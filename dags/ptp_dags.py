@@ -1,4 +1,4 @@
-"""Airflow DAG file: one ingest DAG per approved protocol in protocols/, plus the pathways DAG.
+"""Airflow DAG file: one ingest DAG per approved protocol in protocols/, the pathways and housekeeping DAGs.
 
 Thin by design: it scans protocol files and wires tasks; all work happens in ptp_pipeline.
 """

@@ -136,6 +136,45 @@ def build_pathways_dag(assets: list[Asset]) -> DAG:
     return pathways()
 
 
+def build_housekeeping_dag() -> DAG:
+    """Nightly: retention purge from the protocols, then the audit-chain check (fails the run if broken)."""
+
+    @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=DEFAULT_ARGS,
+         schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC"), tags=["ptp", "housekeeping"],
+         doc_md="Retention purge (`ptp purge`) and audit-log check (`ptp audit verify`).")
+    def housekeeping() -> None:
+        @task(pool="ptp_warehouse_writer")
+        def purge() -> dict[str, int]:
+            from ptp_pipeline.warehouse.retention import purge as run
+
+            rt = _runtime()
+            try:
+                result = run(rt)
+            finally:
+                rt.close()
+            return {"events_purged": result.events_purged, "work_folders_deleted": result.work_folders_deleted}
+
+        @task
+        def verify_audit_log() -> str:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from ptp_pipeline.warehouse import audit
+
+            rt = _runtime()
+            try:
+                problems = audit.verify(rt.warehouse)
+                _, head = audit.head(rt.warehouse)
+            finally:
+                rt.close()
+            if problems:
+                raise AirflowFailException("audit log altered: " + "; ".join(problems))
+            return head  # the head hash, kept in the run's XCom and log: pass it to `ptp audit verify --head`
+
+        purge() >> verify_audit_log()
+
+    return housekeeping()
+
+
 def protocols_dir() -> Path:
     from ptp_pipeline.settings import REPO_PROTOCOLS
 
@@ -163,4 +202,6 @@ def build_all() -> tuple[dict[str, DAG], dict[str, str]]:
         assets.append(dataset_asset(protocol))
     pathways = build_pathways_dag(assets)
     dags[pathways.dag_id] = pathways
+    housekeeping = build_housekeeping_dag()
+    dags[housekeeping.dag_id] = housekeeping
     return dags, broken

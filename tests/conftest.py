@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,3 +57,59 @@ def airflow_db() -> Path:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                    env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_START_HINT = ("PostgreSQL is not reachable on 127.0.0.1:5432. Start it with "
+                 "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` and rerun.")
+
+
+@pytest.fixture
+def pg_databases() -> Iterator[Callable[[], str]]:
+    """Makes fresh PostgreSQL databases for one test (dropped after it); fails if the server is down."""
+    import psycopg
+
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"ptp_test_{secrets.token_hex(6)}"
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f"CREATE DATABASE {name}")
+        except psycopg.OperationalError:
+            pytest.fail(PG_START_HINT)
+        made.append(name)
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    if made:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            for name in made:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_database(pg_databases: Callable[[], str]) -> str:
+    return pg_databases()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One warehouse per test on each backend: the behavioural suite runs on both."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_database"))
+    return f"duckdb:///{tmp_path / 'wh' / 'ptp.duckdb'}"
+
+
+@pytest.fixture
+def wh_env(env: dict[str, str], warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """`env` with PTP_WAREHOUSE set to the backend under test."""
+    monkeypatch.setenv("PTP_WAREHOUSE", warehouse_url)
+    return {**env, "PTP_WAREHOUSE": warehouse_url}
+
+
+@pytest.fixture
+def wh_rt(wh_env: dict[str, str]) -> Iterator[Runtime]:
+    runtime = Runtime(load_settings(wh_env))
+    yield runtime
+    runtime.close()

@@ -512,8 +512,15 @@ class ProjectInfo(Strict):
     area: str
 
 
+class OptOut(Strict):
+    """National data opt-out: whose events are health data (removed for opted-out persons)."""
+
+    health_partners: list[str] = Field(default_factory=lambda: ["health"])
+
+
 class ProjectConfig(Strict):
     project: ProjectInfo
     linkage: Linkage
     suppression: Suppression = Suppression()
+    national_data_opt_out: OptOut = OptOut()
     top_share: float = Field(default=0.2, gt=0, lt=1)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from ptp_pipeline.warehouse.base import Warehouse
 
 GENESIS = "0" * 64
+AUDIT_LOCK = "ptp.audit"
 
 
 def _entry_hash(prev: str, seq: int, at: datetime, actor: str, action: str,
@@ -19,18 +20,34 @@ def _entry_hash(prev: str, seq: int, at: datetime, actor: str, action: str,
 
 def append(wh: Warehouse, action: str, *, actor: str = "pipeline", extract_id: str | None = None,
            detail: str | None = None) -> None:
-    """Add one entry; call inside the transaction of the change it records. Never pass row values."""
+    """Add one entry; call inside the transaction of the change it records. Never pass row values.
+
+    Concurrent writers (PostgreSQL) take the audit lock until their transaction ends, so the chain
+    stays one line.
+    """
+    with wh.transaction():
+        wh.lock(AUDIT_LOCK)
+        last = wh.query("SELECT seq, hash FROM ops.audit_log ORDER BY seq DESC LIMIT 1")
+        seq = 1 if last.empty else int(last.iat[0, 0]) + 1
+        prev = GENESIS if last.empty else str(last.iat[0, 1])
+        at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        digest = _entry_hash(prev, seq, at, actor, action, extract_id, detail)
+        wh.execute("INSERT INTO ops.audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (seq, at, actor, action, extract_id, detail, prev, digest))
+
+
+def head(wh: Warehouse) -> tuple[int, str]:
+    """The last entry's number and hash: keep it elsewhere; a later `verify --head` proves nothing was cut."""
     last = wh.query("SELECT seq, hash FROM ops.audit_log ORDER BY seq DESC LIMIT 1")
-    seq = 1 if last.empty else int(last.iat[0, 0]) + 1
-    prev = GENESIS if last.empty else str(last.iat[0, 1])
-    at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    digest = _entry_hash(prev, seq, at, actor, action, extract_id, detail)
-    wh.execute("INSERT INTO ops.audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               (seq, at, actor, action, extract_id, detail, prev, digest))
+    return (0, GENESIS) if last.empty else (int(last.iat[0, 0]), str(last.iat[0, 1]))
 
 
-def verify(wh: Warehouse) -> list[str]:
-    """Problems found in the chain (empty when intact): edited, deleted or reordered entries."""
+def verify(wh: Warehouse, expect_head: str | None = None) -> list[str]:
+    """Problems found in the chain (empty when intact): edited, deleted or reordered entries.
+
+    Deleting the newest entries leaves a shorter valid chain; `expect_head` (a hash recorded
+    earlier from `head`) must still be in the chain, which catches that.
+    """
     rows = wh.query("SELECT * FROM ops.audit_log ORDER BY seq")
     problems: list[str] = []
     prev = GENESIS
@@ -45,4 +62,6 @@ def verify(wh: Warehouse) -> list[str]:
             problems.append(f"entry {r.seq} was edited after it was written")
         prev = r.hash
         expected_seq = int(r.seq) + 1
+    if expect_head and expect_head != GENESIS and expect_head not in set(rows["hash"]):
+        problems.append("the recorded head entry is no longer in the log: entries were deleted from its end")
     return problems

@@ -8,12 +8,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 
 class Warehouse(ABC):
-    """SQL is written with `?` placeholders; each backend adapts it."""
+    """SQL is written with `?` placeholders; each backend adapts it.
+
+    `dialect` names the SQL dialect where portable SQL is not enough (see `merge.PERSON_SQL`).
+    """
 
     url: str
+    dialect: str = "duckdb"
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
@@ -32,6 +37,18 @@ class Warehouse(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """The result in Arrow batches, so a large table streams through flat memory."""
+        table = pa.Table.from_pandas(self.query(sql), preserve_index=False)
+        yield from table.to_batches(max_chunksize=rows)
+
+    def lock(self, name: str) -> None:
+        """Serialise writers on `name` until the current transaction ends.
+
+        The default suits an embedded database that admits one writer at a time: nothing to do.
+        """
+        del name
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         frame = self.query(sql, params)
@@ -52,7 +69,9 @@ class Warehouse(ABC):
                 continue
             with self.transaction():
                 for statement in statements:
-                    self.execute(statement)
+                    sql = statement if isinstance(statement, str) else statement.get(self.dialect)
+                    if sql:
+                        self.execute(sql)
                 self.execute("INSERT INTO ops.schema_version VALUES (?, ?)", (version, description))
             applied += 1
         return applied

@@ -9,12 +9,15 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from ptp_pipeline.errors import WarehouseError
 from ptp_pipeline.warehouse.base import Warehouse
 
 
 class DuckDBWarehouse(Warehouse):
+    dialect = "duckdb"
+
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.url = f"duckdb:///{path}"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +35,9 @@ class DuckDBWarehouse(Warehouse):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         return self.con.execute(sql, list(params)).df()
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        yield from self.con.sql(sql).to_arrow_reader(rows)
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         if frame.empty:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ptp_pipeline.errors import PtpUserError
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -28,10 +30,11 @@ def refuse(wh: Warehouse, extract_id: str, error: PtpUserError, rows_received: i
 def status_table(wh: Warehouse) -> list[dict[str, object]]:
     frame = wh.query(
         "SELECT extract_id, partner, dataset, protocol_id, protocol_version, file_name, received_at, status, "
-        "rows_received, rows_accepted, rows_quarantined, reason, key_id, docs_url "
+        "rows_received, rows_accepted, rows_quarantined, reason, key_id, docs_url, period_start, period_end, "
+        "rows_superseded, rows_opted_out, rows_purged "
         "FROM ops.extract_ledger ORDER BY received_at, extract_id"
     )
     return [
-        {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in row.items()}
+        {k: (None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
     ]

@@ -1,13 +1,22 @@
 """Stage 5, merge: one transaction per extract; rerunning it changes nothing.
 
-Events, linkage records and quarantine rows go in together, persons are relinked, the ledger
-says `merged` with its counts. A crash anywhere rolls the whole extract back.
+Events, linkage records and quarantine rows go in together, events of earlier extracts of the
+same partner dataset for the period this one covers are superseded, persons are relinked, opted-out
+persons' health events are withheld, the ledger says `merged` with its counts. A crash anywhere
+rolls the whole extract back.
+
+Period: the span of the extract's accepted event dates (first to last). A partner that re-sends a
+period replaces what it sent before for those dates, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,43 +28,125 @@ from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.optout import withhold
+from ptp_pipeline.warehouse.removal import remove_events
 
-PERSON_SQL = """
+# Persons from their records: most common birth year and sex, district of the latest event.
+PERSON_SQL = {
+    "duckdb": """
 INSERT INTO shared.person
 SELECT r.person_id, mode(r.birth_year), mode(r.sex), arg_max(r.district, e.event_date),
        min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
        count(DISTINCT e.agency), count(*), sum(e.cost)
 FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
 GROUP BY r.person_id
-"""
+""",
+    "postgresql": """
+INSERT INTO shared.person
+SELECT r.person_id, mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex),
+       (array_agg(r.district ORDER BY e.event_date DESC NULLS LAST, r.record_id DESC))[1],
+       min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
+       count(DISTINCT e.agency), count(*), sum(e.cost)
+FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
+GROUP BY r.person_id
+""",
+}
+# Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
+MERGE_LOCK = "ptp.merge"
+# Test hooks for the crash-safety and concurrency tests: write the named file, then wait (up to 120 s,
+# or until the release file exists) inside the merge transaction.
+PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"  # after the extract's rows are written, before the ledger says merged
+PAUSE_BEFORE_LOCK_ENV = "PTP_TEST_PAUSE_BEFORE_MERGE_LOCK"  # inside the transaction, before the merge lock
+RELEASE_ENV = "PTP_TEST_RELEASE_MERGE"
 
 
-def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
-    """Recluster every record on its tokens and rebuild persons; returns links made per key."""
-    records = wh.query("SELECT record_id, person_id FROM restricted.link_record")
-    keys = wh.query("SELECT record_id, key_type, token FROM restricted.record_key")
+@dataclass(frozen=True)
+class Incoming:
+    """An extract's rows not yet in the warehouse: linked with everything else, then written once."""
+
+    records: pd.DataFrame  # restricted.link_record columns except person_id
+    keys: pd.DataFrame  # record_id, key_type, token
+    events: pd.DataFrame  # shared.pathway_event columns except person_id
+
+
+def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None,
+           incoming: Incoming | None = None) -> pd.DataFrame:
+    """Recluster every record on its tokens and rebuild persons; returns links made per key.
+
+    `incoming` rows are inserted with their person ids already set, so only existing records whose
+    person changed are updated (an UPDATE rewrites rows: costly on PostgreSQL).
+    """
+    stored = wh.query("SELECT record_id, person_id FROM restricted.link_record")
+    records, keys = stored, wh.query("SELECT record_id, key_type, token FROM restricted.record_key")
+    if incoming is not None:
+        new = pd.DataFrame({"record_id": incoming.records["record_id"], "person_id": pd.NA})
+        records = pd.concat([f for f in (stored, new) if not f.empty] or [new], ignore_index=True)
+        new_keys = incoming.keys[["record_id", "key_type", "token"]]
+        keys = pd.concat([f for f in (keys, new_keys) if not f.empty] or [new_keys], ignore_index=True)
     next_id = int(wh.scalar("SELECT coalesce(max(person_id), 0) FROM restricted.link_record") or 0) + 1
     order = [mk.name for mk in project.linkage.match_keys]
     result = link(records, keys, order, project.linkage.max_persons_per_token, next_id)
-    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _assign (record_id VARCHAR, person_id BIGINT)")
-    wh.execute("DELETE FROM _assign")
-    wh.insert_frame("_assign", result.assignment)
-    wh.execute("UPDATE restricted.link_record SET person_id = a.person_id FROM _assign a "
-               "WHERE link_record.record_id = a.record_id AND link_record.person_id IS DISTINCT FROM a.person_id")
-    wh.execute("UPDATE shared.pathway_event SET person_id = a.person_id FROM _assign a "
-               "WHERE pathway_event.event_id = a.record_id AND pathway_event.person_id IS DISTINCT FROM a.person_id")
+    person = result.assignment.set_index("record_id")["person_id"]
+    before = stored.set_index("record_id")["person_id"].astype("float64")
+    now = person.reindex(before.index).astype("float64")
+    changed = now[before.to_numpy() != now.to_numpy()].dropna()
+    if len(changed):
+        wh.execute("CREATE TEMP TABLE IF NOT EXISTS _assign (record_id VARCHAR, person_id BIGINT)")
+        wh.execute("DELETE FROM _assign")
+        wh.insert_frame("_assign", pd.DataFrame({"record_id": changed.index, "person_id": changed.astype("int64")}))
+        wh.execute("UPDATE restricted.link_record SET person_id = a.person_id FROM _assign a "
+                   "WHERE link_record.record_id = a.record_id")
+        wh.execute("UPDATE shared.pathway_event SET person_id = a.person_id FROM _assign a "
+                   "WHERE pathway_event.event_id = a.record_id")
+    if incoming is not None:
+        wh.insert_frame("restricted.link_record",
+                        incoming.records.assign(person_id=person.reindex(incoming.records["record_id"]).to_numpy()))
+        wh.insert_frame("restricted.record_key", incoming.keys[["record_id", "key_type", "token"]])
+        wh.insert_frame("shared.pathway_event",
+                        incoming.events.assign(person_id=person.reindex(incoming.events["event_id"]).to_numpy()))
     wh.execute("DELETE FROM restricted.person_key")
     wh.execute("INSERT INTO restricted.person_key SELECT DISTINCT k.key_type, k.token, r.person_id "
                "FROM restricted.record_key k JOIN restricted.link_record r ON r.record_id = k.record_id")
     wh.execute("DELETE FROM shared.person")
-    wh.execute(PERSON_SQL)
+    wh.execute(PERSON_SQL[wh.dialect])
     for m in result.merges.itertuples(index=False):
         audit.append(wh, "persons_merged", extract_id=extract_id,
                      detail=f"person {m.absorbed} joined person {m.kept}: a record links them")
     return result.matched_on
 
 
+def supersede(wh: Warehouse, partner: str, dataset: str, extract_id: str, start: object, end: object) -> int:
+    """Remove earlier extracts' events of this partner dataset dated within [start, end]; audit each."""
+    gone = remove_events(wh, "e.agency = ? AND e.dataset = ? AND e.extract_id <> ? AND e.event_date BETWEEN ? AND ?",
+                         (partner, dataset, extract_id, start, end), "superseded")
+    for g in gone.itertuples(index=False):
+        audit.append(wh, "supersede", extract_id=str(g.extract_id),
+                     detail=f"{g.n} events dated {start} to {end} superseded by extract {extract_id}")
+    return int(gone["n"].sum()) if not gone.empty else 0
+
+
+def _pause_for_test(env: str) -> None:
+    marker = os.environ.get(env)
+    if marker:
+        Path(marker).write_text("inside merge transaction")
+        release = Path(os.environ.get(RELEASE_ENV, "/nonexistent/ptp-release"))
+        deadline = time.monotonic() + 120
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+class _MergedMeanwhile(Exception):
+    """Another process merged this extract while we waited for the lock: roll ours back."""
+
+
 def merge(rt: Runtime, extract_id: str) -> None:
+    try:
+        _merge(rt, extract_id)
+    except _MergedMeanwhile:
+        return
+
+
+def _merge(rt: Runtime, extract_id: str) -> None:
     wh = rt.warehouse
     if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
         return
@@ -81,13 +172,13 @@ def merge(rt: Runtime, extract_id: str) -> None:
         "extract_id": extract_id,
     })
     rows_quarantined = int(quarantine["source_row"].nunique())
+    dates = link_records["event_date"].dropna()
+    start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
     with wh.transaction():
+        wh.execute("DELETE FROM restricted.record_key WHERE record_id IN "
+                   "(SELECT record_id FROM restricted.link_record WHERE extract_id = ?)", (extract_id,))
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
-        wh.execute("DELETE FROM restricted.record_key WHERE record_id LIKE ?", (extract_id + ":%",))
-        wh.insert_frame("restricted.link_record", link_records)
-        wh.insert_frame("restricted.record_key", keys[["record_id", "key_type", "token"]])
-        wh.insert_frame("shared.pathway_event", events)
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
         sealed_path = folder / VAULT_FILE
         wh.execute("DELETE FROM restricted.vault WHERE extract_id = ?", (extract_id,))
@@ -95,12 +186,23 @@ def merge(rt: Runtime, extract_id: str) -> None:
             sealed = read_sealed(sealed_path)
             wh.execute("INSERT INTO restricted.vault VALUES (?, ?, ?, ?, ?)",
                        (extract_id, sealed.key_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext))
-        matched = relink(wh, rt.project, extract_id)
+        _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
+        wh.lock(MERGE_LOCK)
+        if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
+            raise _MergedMeanwhile
+        if start is not None:
+            supersede(wh, item.partner, item.dataset, extract_id, start, end)
+        matched = relink(wh, rt.project, extract_id, Incoming(link_records, keys, events))
+        _pause_for_test(PAUSE_ENV)
+        if withhold(wh, rt.project, extract_id):
+            relink(wh, rt.project, extract_id)
         wh.execute(
             "UPDATE ops.extract_ledger SET status = 'merged', rows_received = ?, rows_accepted = ?, "
-            "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL WHERE extract_id = ?",
+            "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL, period_start = ?, period_end = ? "
+            "WHERE extract_id = ?",
             (item.rows_received, len(accepted), rows_quarantined,
-             datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), extract_id),
+             datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), start, end,
+             extract_id),
         )
         links = ", ".join(f"{r.key_type}={r.records_joined}" for r in matched.itertuples(index=False))
         audit.append(wh, "merge", extract_id=extract_id,

@@ -9,7 +9,12 @@ Three schemas, one per audience: `shared` (analysts), `ops` (operators), `restri
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+from ptp_pipeline.warehouse.roles import CREATE_ROLES, GRANTS
+
+# A statement is plain SQL for every backend, or {dialect: SQL} for one backend only.
+Statement = str | dict[str, str]
+
+MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
     (1, "zones, ledger, audit, linkage and shared tables", [
         "CREATE SCHEMA IF NOT EXISTS shared",
         "CREATE SCHEMA IF NOT EXISTS ops",
@@ -42,6 +47,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             event_id VARCHAR NOT NULL, person_id BIGINT, agency VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
             event_type VARCHAR NOT NULL, event_date DATE NOT NULL, setting VARCHAR, cost DECIMAL(12, 2),
             attributes VARCHAR, extract_id VARCHAR NOT NULL)""",
+    ]),
+    (2, "roles, national data opt-out, period supersede, retention and removal counts", [
+        *({"postgresql": sql} for sql in CREATE_ROLES),
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS period_start DATE",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS period_end DATE",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS rows_superseded BIGINT DEFAULT 0",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS rows_opted_out BIGINT DEFAULT 0",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS rows_purged BIGINT DEFAULT 0",
+        """CREATE TABLE IF NOT EXISTS restricted.optout (
+            token VARCHAR PRIMARY KEY, added_at TIMESTAMP NOT NULL)""",
+        {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_extract ON shared.pathway_event (extract_id)"},
+        {"postgresql": "CREATE INDEX IF NOT EXISTS link_record_extract ON restricted.link_record (extract_id)"},
+        {"postgresql": "CREATE INDEX IF NOT EXISTS record_key_record ON restricted.record_key (record_id)"},
+        *({"postgresql": sql} for sql in GRANTS),
     ]),
 ]
 

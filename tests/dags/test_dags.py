@@ -17,7 +17,7 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"ptp_ingest_council_contacts", "ptp_ingest_health_attendances", "ptp_ingest_police_incidents",
-            "ptp_pathways"}
+            "ptp_pathways", "ptp_housekeeping"}
 pytestmark = pytest.mark.airflow
 
 
@@ -76,3 +76,34 @@ def test_ingest_dag_runs_end_to_end(airflow_db: Path, env: dict[str, str], synth
     pathways = DagBag(str(REPO / "dags")).get_dag("ptp_pathways")
     assert pathways is not None
     assert pathways.test().state == "success"
+
+
+def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: Path, env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from helpers import write_csv
+
+    from ptp_pipeline import pipeline
+
+    header = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
+              "incident_type", "estimated_cost"]
+    rows = [["Smith", "John", "32874", "LS6 2AB", "M", "", day, "arrest", "10"] for day in ("01/05/2015", "01/05/2024")]
+    rt = Runtime(load_settings(env))
+    try:
+        pipeline.ingest(rt, write_csv(tmp_path / "p.csv", header, rows), "police", "incidents")
+    finally:
+        rt.close()
+    dag = DagBag(str(REPO / "dags")).get_dag("ptp_housekeeping")
+    assert dag is not None
+    assert dag.test().state == "success"
+    rt = Runtime(load_settings(env))
+    try:
+        assert rt.warehouse.scalar("SELECT count(*) FROM shared.pathway_event") == 1  # 2015 is past 6 years
+        assert_conserved(rt)
+        rt.warehouse.execute("UPDATE ops.audit_log SET detail = 'edited' WHERE seq = 1")
+    finally:
+        rt.close()
+    run = dag.test()
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"purge": "success", "verify_audit_log": "failed"}

@@ -1,0 +1,109 @@
+"""Warehouse commands: audit verify, national data opt-out, Parquet export, retention purge."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ptp_pipeline.cli.common import app, err, out, runtime
+from ptp_pipeline.errors import ConfigError
+
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log in ops.audit_log.")
+optout_app = typer.Typer(no_args_is_help=True, help="National data opt-out: health events of opted-out persons.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(optout_app, name="optout")
+
+
+@audit_app.command("verify")
+def audit_verify(head: Annotated[str | None, typer.Option(
+        help="A head hash recorded earlier: also proves no entry was cut from the end.")] = None) -> None:
+    """Check every entry's hash and link to the one before; exit code 6 if any was edited or deleted."""
+    from ptp_pipeline.warehouse import audit
+
+    rt = runtime()
+    try:
+        problems = audit.verify(rt.warehouse, expect_head=head)
+        seq, digest = audit.head(rt.warehouse)
+    finally:
+        rt.close()
+    if problems:
+        for p in problems:
+            err.print(f"audit log: {p}")
+        err.print("The audit log was altered. Do not run further merges; tell the partnership's information "
+                  "governance lead and restore ops.audit_log from backup.")
+        raise typer.Exit(6)
+    out.print(f"Audit log intact: {seq} entries. Head {digest} (record it; pass it to --head next time).")
+
+
+@optout_app.command("add")
+def optout_add(file: Annotated[Path, typer.Argument(help="NHS numbers, one a line (header `nhs_number` optional).")]
+               ) -> None:
+    """Add the file's NHS numbers to the opt-out list (stored as keyed tokens) and remove their health events."""
+    from ptp_pipeline.warehouse.optout import add
+
+    rt = runtime()
+    try:
+        result = add(rt, file)
+    finally:
+        rt.close()
+    out.print(f"{result.numbers:,} NHS numbers read; {result.added:,} added to the opt-out list "
+              f"({result.numbers - result.added:,} already on it); {result.events_removed:,} health events removed. "
+              "Later ingests keep their health events out. You may now delete the file.")
+
+
+@optout_app.command("count")
+def optout_count() -> None:
+    """How many NHS numbers are on the opt-out list."""
+    from ptp_pipeline.warehouse.optout import count
+
+    rt = runtime()
+    try:
+        n = count(rt.warehouse)
+    finally:
+        rt.close()
+    out.print(f"{n:,} NHS numbers on the national data opt-out list.")
+
+
+@app.command("export")
+def export_cmd(directory: Annotated[Path, typer.Argument(help="Where to write one file per shared table.")],
+               fmt: Annotated[str, typer.Option("--format", help="File format: parquet.")] = "parquet") -> None:
+    """Write the shared tables (never ops or restricted) for analysts."""
+    from ptp_pipeline.warehouse.export import export
+
+    rt = runtime()
+    try:
+        written = export(rt.warehouse, directory, fmt)
+    finally:
+        rt.close()
+    for table, rows, path in written:
+        out.print(f"shared.{table}: {rows:,} rows -> {path}")
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise ConfigError(f"--as-of '{text}' is not a date",
+                          hint="Give the day as YYYY-MM-DD, e.g. 2030-01-31.") from None
+
+
+@app.command("purge")
+def purge_cmd(as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Apply retention as on this day (YYYY-MM-DD), for a rehearsal; default today.")] = None
+              ) -> None:
+    """Apply each protocol's retention: shared data after shared_data_years, raw copies after raw_extract_days."""
+    from ptp_pipeline.warehouse.retention import purge
+
+    rt = runtime()
+    try:
+        result = purge(rt, _day(as_of))
+    finally:
+        rt.close()
+    for partner, dataset, cutoff, n in result.per_dataset:
+        out.print(f"{partner}/{dataset}: {n:,} events dated before {cutoff} removed")
+    out.print(f"{result.events_purged:,} events purged; {result.work_folders_deleted:,} raw work folders deleted.")

@@ -1,0 +1,113 @@
+"""National data opt-out: opted-out persons' health events are removed and kept out of later ingests.
+
+The list arrives as a file of NHS numbers (one a line; a header line `nhs_number` is allowed, as
+are spaces inside a number). Each number is tokenised at once with the project key, exactly as the
+`nhs` match key, and only the tokens are stored (`restricted.optout`): the raw numbers are never
+written anywhere. A person is opted out when any of their records carries an opted-out NHS token;
+then every event of theirs from a health partner (project.yaml `national_data_opt_out`) goes,
+including events linked to them without an NHS number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ptp_pipeline.errors import ConfigError, ExtractError, Where
+from ptp_pipeline.privacy.normalise import normalise_nhs_number
+from ptp_pipeline.privacy.tokens import hmac_tokens
+from ptp_pipeline.protocol import ProjectConfig
+from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.warehouse import audit
+from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.removal import remove_events
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    numbers: int
+    added: int
+    events_removed: int
+
+
+def nhs_key_name(project: ProjectConfig) -> str:
+    """The match key made of the NHS number alone: opt-out tokens must equal its tokens."""
+    for mk in project.linkage.match_keys:
+        if list(mk.parts) == ["nhs_number"]:
+            return mk.name
+    raise ConfigError("protocols/project.yaml has no match key made of nhs_number alone",
+                      hint="Add `- {name: nhs, parts: [nhs_number]}` to linkage.match_keys; "
+                      "the national data opt-out needs it.")
+
+
+def read_nhs_numbers(path: Path) -> pd.Series:
+    """Valid, normalised NHS numbers from the file; any bad line refuses the whole file (no values quoted)."""
+    if not path.is_file():
+        raise ExtractError("opt-out file not found", where=Where(file=str(path)),
+                           hint="Check the path of the national data opt-out list.")
+    lines = pd.Series(path.read_text(encoding="utf-8-sig").splitlines(), dtype="string").str.strip()
+    lines.index = pd.RangeIndex(1, len(lines) + 1)
+    if len(lines) and str(lines.iloc[0]).lower() == "nhs_number":
+        lines = lines.iloc[1:]
+    lines = lines[lines != ""]
+    checked = normalise_nhs_number(lines)
+    bad = checked.index[checked["nhs_number"].isna()]
+    if len(bad):
+        shown = ", ".join(str(i) for i in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        raise ExtractError(
+            f"{len(bad)} line(s) do not hold a valid NHS number (lines {shown})",
+            where=Where(file=path.name),
+            hint="Each line must be one 10-digit NHS number with a correct check digit; correct or remove "
+            "those lines and run the command again. Nothing was added.",
+        )
+    return checked["nhs_number"].drop_duplicates()
+
+
+def withhold(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> int:
+    """Remove health events of opted-out persons (after relinking, so linked records go too)."""
+    if not wh.scalar("SELECT count(*) FROM restricted.optout"):
+        return 0
+    partners = project.national_data_opt_out.health_partners
+    if not partners:
+        return 0
+    marks = ", ".join("?" for _ in partners)
+    gone = remove_events(
+        wh,
+        f"e.agency IN ({marks}) AND e.person_id IN (SELECT k.person_id FROM restricted.person_key k "
+        "JOIN restricted.optout o ON o.token = k.token WHERE k.key_type = ?)",
+        (*partners, nhs_key_name(project)), "opted_out")
+    n = int(gone["n"].sum()) if not gone.empty else 0
+    if n:
+        audit.append(wh, "optout_withheld", extract_id=extract_id,
+                     detail=f"{n} health events of opted-out persons removed")
+    return n
+
+
+def add(rt: Runtime, path: Path) -> OptOutResult:
+    """Add the file's NHS numbers to the opt-out list and remove their health events, in one transaction."""
+    from ptp_pipeline.warehouse.merge import MERGE_LOCK, relink
+
+    numbers = read_nhs_numbers(path)
+    key = nhs_key_name(rt.project)
+    tokens = hmac_tokens(rt.key.subkey("match/" + key), numbers).drop_duplicates()
+    wh = rt.warehouse
+    with wh.transaction():
+        wh.lock(MERGE_LOCK)
+        known = set(wh.query("SELECT token FROM restricted.optout")["token"])
+        new = tokens[~tokens.isin(known)]
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        wh.insert_frame("restricted.optout", pd.DataFrame({"token": new.to_numpy(), "added_at": now}))
+        removed = withhold(wh, rt.project)
+        if removed:
+            relink(wh, rt.project)
+        audit.append(wh, "optout_added", actor="operator",
+                     detail=f"{len(new)} NHS numbers added to the national data opt-out list "
+                     f"({len(numbers) - len(new)} already on it); {removed} health events removed")
+    return OptOutResult(len(numbers), len(new), removed)
+
+
+def count(wh: Warehouse) -> int:
+    return int(wh.scalar("SELECT count(*) FROM restricted.optout") or 0)

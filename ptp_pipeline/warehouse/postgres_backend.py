@@ -1,0 +1,134 @@
+"""PostgreSQL: the production backend. Bulk loads use COPY; one transaction per merge; real roles.
+
+The connection runs in autocommit outside `transaction()`, so a statement outside a transaction
+commits on its own, as on DuckDB. Concurrent writers serialise only where they must, through
+transaction-scoped advisory locks (`lock`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg.types.numeric import FloatLoader
+
+from ptp_pipeline.errors import WarehouseError
+from ptp_pipeline.warehouse.base import Warehouse
+
+# `?` outside quoted literals becomes `%s`; every `%` becomes `%%` (psycopg's escaping, which
+# applies inside literals too).
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
+_COPY_BATCH_ROWS = 200_000
+_DATE_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz: returned as datetime64, like DuckDB
+
+
+def to_psycopg(sql: str) -> str:
+    def swap(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        return "%s" if tok == "?" else tok.replace("%", "%%")
+
+    return _TOKENS.sub(swap, sql)
+
+
+def _safe_reason(exc: Exception) -> str:
+    """First line of a connection error, which names host and port but never a password."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class PostgresWarehouse(Warehouse):
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise WarehouseError(
+                f"cannot connect to the PostgreSQL warehouse: {_safe_reason(exc)}",
+                hint="Check PTP_WAREHOUSE (postgresql://user@host:port/database) and that the server is running, "
+                "e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`.",
+            ) from None
+        self.con.adapters.register_loader("numeric", FloatLoader)
+        self._tx: list[Any] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(to_psycopg(sql) if params else sql, list(params) or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        cur = self.con.execute(to_psycopg(sql) if params else sql, list(params) or None)
+        if cur.description is None:
+            return pd.DataFrame()
+        names = [d.name for d in cur.description]
+        frame = pd.DataFrame(cur.fetchall(), columns=names)
+        for d in cur.description:
+            if d.type_code in _DATE_OIDS:
+                frame[d.name] = pd.to_datetime(frame[d.name])
+        return frame
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """A server-side cursor, fetched `rows` at a time (the result never sits whole in memory)."""
+        with self.transaction(), self.con.cursor(name="ptp_batches") as cur:
+            cur.execute(sql)
+            names = [d.name for d in cur.description or []]
+            while chunk := cur.fetchmany(rows):
+                frame = pd.DataFrame(chunk, columns=names)
+                for d in cur.description or []:
+                    if d.type_code in _DATE_OIDS:
+                        frame[d.name] = pd.to_datetime(frame[d.name])
+                yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """COPY in CSV batches written by Arrow (vectorised; no per-row Python)."""
+        if frame.empty:
+            return
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        options = pacsv.WriteOptions(include_header=False)
+        with self.transaction(), self.con.cursor() as cur, \
+                cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            for batch in arrow.to_batches(max_chunksize=_COPY_BATCH_ROWS):
+                buf = io.BytesIO()
+                pacsv.write_csv(pa.Table.from_batches([batch]), buf, write_options=options)
+                copy.write(buf.getbuffer())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._tx:
+            yield
+            return
+        with self.con.transaction() as tx:
+            self._tx.append(tx)
+            try:
+                yield
+            finally:
+                self._tx.pop()
+
+    def lock(self, name: str) -> None:
+        if not self._tx:
+            raise RuntimeError("lock() is transaction-scoped: call it inside transaction()")
+        self.con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+
+    def migrate(self) -> int:
+        # Concurrent first starts (parallel tasks) must not race to create the schema.
+        with self.transaction():
+            self.lock("ptp.migrate")
+            applied = super().migrate()
+            self.grant_roles()
+        return applied
+
+    def grant_roles(self) -> None:
+        """Re-grant on every table, so tables added by later migrations are covered too."""
+        from ptp_pipeline.warehouse.roles import GRANTS
+
+        for statement in GRANTS:
+            self.execute(statement)
+
+    def close(self) -> None:
+        self.con.close()
