@@ -54,84 +54,81 @@ def protect_counts(values: pd.Series, rule: Suppression) -> pd.Series:
     return out
 
 
-def _lines(shape: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each equation of the augmented table: (flat indices, coefficients); the last entry is the total."""
+Line = np.ndarray  # flat indices of one additive line; the last index is the line's total
+
+
+def table_lines(shape: tuple[int, int]) -> list[Line]:
+    """The lines of an augmented table (last row and column hold the totals): every row and column."""
     rows, cols = shape
     idx = np.arange(rows * cols).reshape(shape)
-    lines = []
-    for i in range(rows):
-        lines.append((idx[i, :], np.r_[np.ones(cols - 1), -1.0]))
-    for j in range(cols):
-        lines.append((idx[:, j], np.r_[np.ones(rows - 1), -1.0]))
-    return lines
+    return [idx[i, :] for i in range(rows)] + [idx[:, j] for j in range(cols)]
 
 
-def _pinned(values: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
+def _pinned(values: np.ndarray, suppressed: np.ndarray, lines: list[Line]) -> np.ndarray:
     """Suppressed entries whose value the published entries and the line equations determine exactly."""
-    flat_sup = np.flatnonzero(suppressed.ravel())
+    flat_sup = np.flatnonzero(suppressed)
     if len(flat_sup) == 0:
-        return np.zeros(suppressed.shape, dtype=bool)
-    lines = _lines(values.shape)
-    position = {k: n for n, k in enumerate(flat_sup)}
+        return np.zeros(len(values), dtype=bool)
+    position = {int(k): n for n, k in enumerate(flat_sup)}
     matrix = np.zeros((len(lines), len(flat_sup)))
-    for r, (idx, coef) in enumerate(lines):
-        for k, c in zip(idx, coef, strict=True):
-            if k in position:
-                matrix[r, position[k]] = c
-    # A variable is determined iff it does not move in any direction of the null space.
+    for r, line in enumerate(lines):
+        for k in line[:-1]:
+            if int(k) in position:
+                matrix[r, position[int(k)]] += 1.0
+        if int(line[-1]) in position:
+            matrix[r, position[int(line[-1])]] -= 1.0
+    # An entry is determined iff it does not move along any direction of the null space.
     _, s, vt = np.linalg.svd(matrix)
     rank = int(np.sum(s > 1e-9))
     null = vt[rank:]
     moving = np.abs(null).max(axis=0) > 1e-9 if len(null) else np.zeros(len(flat_sup), dtype=bool)
-    pinned = np.zeros(values.size, dtype=bool)
+    pinned = np.zeros(len(values), dtype=bool)
     pinned[flat_sup[~moving]] = True
-    return pinned.reshape(values.shape)
+    return pinned
 
 
-def _add_partner(values: np.ndarray, suppressed: np.ndarray, idx: np.ndarray) -> bool:
-    """Suppress one more entry in a line: a non-zero cell, else its total.
+def _add_partner(values: np.ndarray, suppressed: np.ndarray, line: Line, lines_of: list[list[Line]]) -> bool:
+    """Suppress one more entry in a line: a non-zero cell, else the line's total.
 
-    Preferred: a cell whose other line (its column, for a row) also holds exactly one suppressed entry,
-    so one extra suppression protects two lines; then the smallest count (least information lost).
+    Preferred: a cell with another line that also holds exactly one suppressed entry (one extra
+    suppression then protects two lines); then the smallest count (least information lost).
     """
-    flat_v, flat_s = values.ravel(), suppressed.ravel()
-    cols = values.shape[1]
-    cells, total = idx[:-1], idx[-1]
-    row_line = len(set(k // cols for k in idx)) == 1
+    cells, total = line[:-1], int(line[-1])
 
-    def cross_has_one(k: int) -> bool:
-        row, col = divmod(int(k), cols)
-        cross = suppressed[:, col] if row_line else suppressed[row, :]
-        return bool(cross.sum() == 1)
+    def fixes_another(k: int) -> bool:
+        return any(suppressed[other].sum() == 1 for other in lines_of[k] if other is not line)
 
-    candidates = [k for k in cells if not flat_s[k] and flat_v[k] > 0]
+    candidates = [int(k) for k in cells if not suppressed[k] and values[k] > 0]
     if candidates:
-        choice = min(candidates, key=lambda k: (not cross_has_one(k), flat_v[k], k))
-    elif not flat_s[total]:
+        choice = min(candidates, key=lambda k: (not fixes_another(k), values[k], k))
+    elif not suppressed[total]:
         choice = total
     else:
         return False
-    suppressed.ravel()[choice] = True
+    suppressed[choice] = True
     return True
 
 
-def suppression_pattern(values: np.ndarray, rule: Suppression) -> np.ndarray:
-    """Which entries of an augmented table (last row and column = totals) must not be published."""
+def suppression_pattern(values: np.ndarray, lines: list[Line], rule: Suppression) -> np.ndarray:
+    """Which entries of a flat array of counts, tied by additive `lines`, must not be published."""
+    values = np.asarray(values, dtype=np.int64)
     suppressed = (values >= 1) & (values < rule.min_count)
-    lines = _lines(values.shape)
+    lines_of: list[list[Line]] = [[] for _ in range(len(values))]
+    for line in lines:
+        for k in line:
+            lines_of[int(k)].append(line)
     while True:
         changed = False
-        for idx, _ in lines:
-            if suppressed.ravel()[idx].sum() == 1:
-                changed |= _add_partner(values, suppressed, idx)
+        for line in lines:
+            if suppressed[line].sum() == 1:
+                changed |= _add_partner(values, suppressed, line, lines_of)
         if changed:
             continue
-        pinned = _pinned(values, suppressed)
+        pinned = _pinned(values, suppressed, lines)
         if not pinned.any():
             return suppressed
-        k = int(np.flatnonzero(pinned.ravel())[0])
-        row, col = divmod(k, values.shape[1])
-        if not any(_add_partner(values, suppressed, idx) for idx, _ in (lines[row], lines[values.shape[0] + col])):
+        k = int(np.flatnonzero(pinned)[0])
+        if not any(_add_partner(values, suppressed, line, lines_of) for line in lines_of[k]):
             suppressed[:] = values != 0  # nothing left to pair with: withhold every non-zero entry
 
 
@@ -157,7 +154,7 @@ def protect_table(cells: pd.DataFrame, rule: Suppression) -> ProtectedTable:
     augmented[:-1, -1] = values.sum(axis=1)
     augmented[-1, :-1] = values.sum(axis=0)
     augmented[-1, -1] = values.sum()
-    suppressed = suppression_pattern(augmented, rule)
+    suppressed = suppression_pattern(augmented.ravel(), table_lines(augmented.shape), rule).reshape(augmented.shape)
     index = [*cells.index, TOTAL]
     columns = [*cells.columns, TOTAL]
     published = pd.DataFrame(_round_array(augmented, rule), index=index, columns=columns).astype("Int64")
@@ -176,3 +173,29 @@ def protect_amounts(amounts: pd.DataFrame, protected: ProtectedTable, decimals: 
     frame = pd.DataFrame(np.round(augmented, decimals), index=protected.table.index,
                          columns=protected.table.columns)
     return frame.mask(protected.suppressed.to_numpy())
+
+
+def protect_grouped(counts: pd.Series, groups: pd.Series, rule: Suppression) -> pd.DataFrame:
+    """Protect counts published with a subtotal per group and a grand total (e.g. combinations of
+    agencies, subtotalled by how many agencies). Returns one row per entry: label, kind
+    ('cell', 'subtotal', 'total'), group, count (rounded; NA when suppressed) and suppressed.
+    """
+    values = counts.fillna(0).astype(np.int64).to_numpy()
+    if (values < 0).any():
+        raise ValueError("counts must not be negative")
+    keys = list(dict.fromkeys(groups.tolist()))
+    group_arr = groups.to_numpy()
+    n, g = len(values), len(keys)
+    subtotals = np.array([values[group_arr == key].sum() for key in keys], dtype=np.int64)
+    flat = np.r_[values, subtotals, values.sum()].astype(np.int64)
+    lines = [np.r_[np.flatnonzero(group_arr == key), n + j] for j, key in enumerate(keys)]
+    lines.append(np.r_[np.arange(n, n + g), n + g])
+    suppressed = suppression_pattern(flat, lines, rule)
+    published = pd.Series(_round_array(flat, rule), dtype="Int64").mask(suppressed)
+    return pd.DataFrame({
+        "label": [*map(str, counts.index), *(str(k) for k in keys), TOTAL],
+        "kind": ["cell"] * n + ["subtotal"] * g + ["total"],
+        "group": pd.Series([*group_arr.tolist(), *keys, None], dtype=object),
+        "count": published.array,
+        "suppressed": suppressed,
+    })

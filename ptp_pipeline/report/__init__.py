@@ -1,0 +1,6 @@
+"""The pathways report for partnership boards: protected aggregates rendered as one self-contained HTML file."""
+
+from ptp_pipeline.report.aggregates import ReportData, report_data
+from ptp_pipeline.report.render import render_html, write_report
+
+__all__ = ["ReportData", "render_html", "report_data", "write_report"]
