@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean
+.PHONY: demo test check fix clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole pipeline on DuckDB
 	$(BIN)/ptp demo
 
-test: $(STAMP)  ## install, then lint, type-check and run every test
+test: $(STAMP) chromium  ## install, then lint, type-check and run every test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The report test renders in real headless Chromium (Debian's package). Idempotent: installs only
+# when /usr/bin/chromium is missing; needs root (CI runs as root) or sudo.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 check: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
