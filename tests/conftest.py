@@ -57,3 +57,20 @@ def airflow_db() -> Path:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                    env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The `synthetic` partnership ingested once and its pathway tables rebuilt (read-only for tests)."""
+    from ptp_pipeline.pathways import rebuild
+    from ptp_pipeline.pipeline import ingest
+
+    values = {"PTP_HOME": str(tmp_path_factory.mktemp("pathways") / "home"), "PTP_KEY": secrets.token_hex(32)}
+    runtime = Runtime(load_settings(values))
+    try:
+        for extract in synthetic.extracts:
+            assert ingest(runtime, extract.path, extract.partner, extract.dataset).status == "merged"
+        rebuild(runtime)
+    finally:
+        runtime.close()
+    return values
