@@ -1,0 +1,178 @@
+"""`ptp report`: a self-contained HTML report that leaks nothing, passes disclosure control and renders
+in real headless Chromium without script errors (screenshot kept in test-artifacts/report.png)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from browser import CHROMIUM, render
+
+from ptp_pipeline.cli import main
+from ptp_pipeline.report import report_data
+from ptp_pipeline.report.aggregates import ReportData
+from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.settings import load_settings
+from ptp_pipeline.synthetic import SyntheticResult
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+PAGE_STATE = """JSON.stringify({
+  ready: document.documentElement.getAttribute("data-ready"),
+  scriptErrors: document.documentElement.getAttribute("data-script-errors"),
+  charts: Array.from(document.querySelectorAll("svg.chart")).map(function (s) {
+    var box = s.getBoundingClientRect();
+    return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
+  }),
+  external: Array.from(document.querySelectorAll("[src], link[href]")).length
+})"""
+
+
+@pytest.fixture
+def use_home(pathways_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for k, v in pathways_env.items():
+        monkeypatch.setenv(k, v)
+    return pathways_env
+
+
+@pytest.fixture(scope="module")
+def report_html(pathways_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "pathways.html"
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in pathways_env.items():
+            mp.setenv(k, v)
+        assert main(["report", "--out", str(out)]) == 0
+    return out
+
+
+def custom_protocols(tmp_path: Path, **replace: str) -> Path:
+    target = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", target)
+    project = target / "project.yaml"
+    text = project.read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    project.write_text(text)
+    return target
+
+
+def published_counts(data: ReportData) -> np.ndarray:
+    """Every count the report shows (cells and totals), withheld ones dropped."""
+    parts = [data.overlap["count"], data.flows["persons"], data.monthly.table.stack(),
+             data.quality.table.stack(), pd.Series([data.headline.persons, data.headline.multi_agency])]
+    values = pd.concat([pd.Series(p, dtype="Int64") for p in parts]).dropna()
+    return values.to_numpy(dtype=np.int64)
+
+
+def identifiers(synthetic: SyntheticResult) -> set[str]:
+    """Raw identifiers of the synthetic people, in the forms they could appear in."""
+    persons = synthetic.persons
+    found = set(persons["nhs_number"].dropna().astype(str)) | set(persons["postcode"].dropna())
+    found |= set(persons["date_of_birth"].dropna().astype(str))
+    found |= set(persons["forename"] + " " + persons["surname"])
+    found |= {v.replace(" ", "") for v in persons["postcode"].dropna()}
+    return {v for v in found if len(v) >= 6}
+
+
+def test_report_is_self_contained_and_leaks_no_identifier(report_html: Path, synthetic: SyntheticResult,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    html = report_html.read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no resource from the network"
+    assert "<link" not in html and "@import" not in html
+    ids = identifiers(synthetic)
+    assert len(ids) > 1000
+    assert not [v for v in ids if v in html]
+    assert not re.search(r"(council|health|police)\.\w+\.[0-9a-f]{16}", html), "no extract or event ids"
+    for section in ("Cost concentration", "Cross-agency transitions", "Agency overlap", "Monthly activity",
+                    "Data quality", "Disclosure control"):
+        assert section in html
+    assert html.count('<p class="method">') >= 5
+
+
+def test_every_published_count_passes_disclosure_control(use_home: dict[str, str]) -> None:
+    rt = Runtime(load_settings(use_home))
+    try:
+        data = report_data(rt.warehouse, rt.project)
+    finally:
+        rt.close()
+    counts = published_counts(data)
+    assert len(counts) > 50
+    assert not ((counts >= 1) & (counts < 8)).any()
+    assert (counts % 5 == 0).all()
+    assert data.headline.top_cost_share is not None and 0.7 < data.headline.top_cost_share < 0.9
+
+
+def test_suppression_settings_come_from_project_yaml(use_home: dict[str, str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    protocols = custom_protocols(tmp_path, **{"min_count: 8 ": "min_count: 30 ", "round_to: 5 ": "round_to: 10 ",
+                                              "name: Leeds Total Place partnership (synthetic example)":
+                                              'name: "<script>alert(1)</script> & partners"'})
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    out = tmp_path / "strict.html"
+    assert main(["report", "--out", str(out), "--no-rebuild"]) == 0
+    html = out.read_text()
+    assert "withheld" in html, "with a threshold of 30 some counts must be withheld"
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; partners" in html
+    rt = Runtime(load_settings({**use_home, "PTP_PROTOCOLS_DIR": str(protocols)}))
+    try:
+        data = report_data(rt.warehouse, rt.project)
+    finally:
+        rt.close()
+    counts = published_counts(data)
+    assert not ((counts >= 1) & (counts < 30)).any() and (counts % 10 == 0).all()
+    assert data.quality.suppressed.to_numpy().sum() >= 2, "quarantine counts under 30 are withheld, with a partner"
+
+
+def test_report_renders_in_headless_chromium_with_its_charts(report_html: Path) -> None:
+    assert CHROMIUM.exists(), "Chromium is missing: run `make chromium` (make test does this)"
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    result = render(report_html, PAGE_STATE, screenshot=shot)
+    assert result.errors == []
+    state = json.loads(result.value)
+    assert state["scriptErrors"] is None and state["ready"] == "4"
+    assert state["external"] == 0
+    charts = {c["name"]: c for c in state["charts"]}
+    assert set(charts) == {"pareto", "flows", "overlap", "monthly"}
+    for chart in charts.values():
+        assert chart["width"] > 200 and chart["height"] > 100 and chart["marks"] >= 1, chart
+    assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_render_check_catches_a_script_error(report_html: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.html"
+    broken.write_text(report_html.read_text().replace("</body>", "<script>noSuchFunction();</script></body>"))
+    result = render(broken, PAGE_STATE)
+    assert any("noSuchFunction" in e for e in result.errors)
+    assert json.loads(result.value)["scriptErrors"] == "1"
+
+
+def test_report_on_an_empty_warehouse_says_what_to_do(env: dict[str, str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no persons yet" in err and "ptp ingest" in err and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_refuses_a_folder_as_output(use_home: dict[str, str], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(tmp_path), "--no-rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "Traceback" not in err
+
+
+def test_pathways_command_rebuilds_and_lists_tables(use_home: dict[str, str],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pathways"]) == 0
+    out = capsys.readouterr().out
+    for table in ("person_pathway", "transitions", "cost_concentration", "cohort_priority", "agency_overlap",
+                  "monthly_activity"):
+        assert f"shared.{table}:" in out
