@@ -65,7 +65,8 @@ def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFa
     from ptp_pipeline.pathways import rebuild
     from ptp_pipeline.pipeline import ingest
 
-    values = {"PTP_HOME": str(tmp_path_factory.mktemp("pathways") / "home"), "PTP_KEY": secrets.token_hex(32)}
+    # A fixed key, so linkage (and with it the golden report) is the same on every run.
+    values = {"PTP_HOME": str(tmp_path_factory.mktemp("pathways") / "home"), "PTP_KEY": "5a" * 32}
     runtime = Runtime(load_settings(values))
     try:
         for extract in synthetic.extracts:

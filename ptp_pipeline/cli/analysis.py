@@ -29,7 +29,9 @@ def pathways() -> None:
 def report(out_file: Annotated[Path | None, typer.Option("--out", help="Where to write the HTML report "
                                                           "(default: $PTP_HOME/reports/pathways.html).")] = None,
            rebuild_first: Annotated[bool, typer.Option("--rebuild/--no-rebuild",
-                                                       help="Rebuild the pathway tables first.")] = True) -> None:
+                                                       help="Rebuild the pathway tables first.")] = True,
+           tables: Annotated[Path | None, typer.Option("--tables", help="Also write the report's protected tables "
+                                                       "as CSV files into this folder.")] = None) -> None:
     """Write the self-contained HTML pathways report; every figure in it passes disclosure control."""
     from ptp_pipeline.pathways import rebuild
     from ptp_pipeline.report import write_report
@@ -46,10 +48,12 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="Where to
             raise ConfigError("the warehouse holds no persons yet, so there is nothing to report",
                               hint="Ingest partner extracts first (`ptp ingest` or `ptp demo`), then rerun.")
         try:
-            path = write_report(rt.warehouse, rt.project, target)
+            path = write_report(rt.warehouse, rt.project, target, tables_dir=tables)
         except OSError as exc:
             raise ConfigError(f"cannot write the report to {target}: {exc.strerror}",
                               hint="Choose a folder you can write to with --out.") from None
     finally:
         rt.close()
     out.print(f"Wrote the pathways report to {path} (self-contained HTML; small numbers suppressed).")
+    if tables is not None:
+        out.print(f"Wrote its protected tables as CSV files to {tables}.")

@@ -58,10 +58,17 @@ def render_html(data: ReportData, project: ProjectConfig, generated_on: str) -> 
     )
 
 
-def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on: str | None = None) -> Path:
-    """Write the report to `out` atomically (a reader never sees half a file); returns the path."""
+def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on: str | None = None,
+                 tables_dir: Path | None = None) -> Path:
+    """Write the report to `out` atomically (a reader never sees half a file), and optionally its
+    protected tables as CSV files in `tables_dir`; returns the report's path."""
+    from ptp_pipeline.report.export import write_tables
+
     stamp = generated_on or datetime.now(UTC).strftime("%d %B %Y %H:%M UTC")
-    html = render_html(report_data(wh, project), project, stamp)
+    data = report_data(wh, project)
+    html = render_html(data, project, stamp)
+    if tables_dir is not None:
+        write_tables(data, tables_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(html, encoding="utf-8")

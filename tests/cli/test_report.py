@@ -4,6 +4,7 @@ in real headless Chromium without script errors (screenshot kept in test-artifac
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -176,3 +177,47 @@ def test_pathways_command_rebuilds_and_lists_tables(use_home: dict[str, str],
     for table in ("person_pathway", "transitions", "cost_concentration", "cohort_priority", "agency_overlap",
                   "monthly_activity"):
         assert f"shared.{table}:" in out
+
+
+def test_report_tables_export_only_protected_counts(use_home: dict[str, str], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(custom_protocols(tmp_path, **{"min_count: 8 ": "min_count: 30 "})))
+    folder = tmp_path / "tables"
+    assert main(["report", "--out", str(tmp_path / "r.html"), "--tables", str(folder), "--no-rebuild"]) == 0
+    names = sorted(p.stem for p in folder.glob("*.csv"))
+    assert names == ["agency_overlap", "cost_concentration", "data_quality", "headline", "monthly_activity",
+                     "transitions"]
+    count_columns = {"agency_overlap": ["persons"], "transitions": ["persons"], "data_quality":
+                     ["accepted", "quarantined", "received"], "monthly_activity": ["council", "health", "police",
+                                                                                   "Total"]}
+    withheld = 0
+    for name, columns in count_columns.items():
+        frame = pd.read_csv(folder / f"{name}.csv", dtype=str)
+        for col in columns:
+            withheld += int((frame[col] == "withheld").sum())
+            values = pd.to_numeric(frame[col], errors="coerce").dropna()
+            assert not ((values >= 1) & (values < 30)).any(), (name, col)
+            assert (values % 5 == 0).all(), (name, col)
+    assert withheld >= 2
+
+
+GOLDEN = REPO / "tests" / "golden" / "report.html"
+
+
+def test_report_matches_the_golden_file(use_home: dict[str, str]) -> None:
+    """The whole report from fixed synthetic data, a fixed key and a fixed clock. Volatile part: the
+    ledger's receipt dates (today). On purpose changes: run `make snapshots` and review the diff."""
+    from ptp_pipeline.report import render_html
+
+    rt = Runtime(load_settings(use_home))
+    try:
+        html = render_html(report_data(rt.warehouse, rt.project), rt.project, "1 January 2025 09:00 UTC")
+    finally:
+        rt.close()
+    html = re.sub(r"<td>\d{4}-\d{2}-\d{2}</td>", "<td>RECEIVED</td>", html)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(html, encoding="utf-8")
+    assert GOLDEN.exists(), "no golden report yet: run `make snapshots`, review tests/golden/report.html"
+    assert html == GOLDEN.read_text(encoding="utf-8"), \
+        "the report changed: run `make snapshots`, review the diff of tests/golden/report.html"
