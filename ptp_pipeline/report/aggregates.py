@@ -92,8 +92,8 @@ def _headline(curve: pd.DataFrame, overlap: pd.DataFrame, period: pd.DataFrame, 
         top_share=project.top_share,
         top_cost_share=round(float(share.iloc[0]), 3) if n_top >= rule.min_count and len(share) else None,
         gini=round(float(curve["gini"].iloc[0]), 2) if ok and len(curve) else None,
-        first_month=None if pd.isna(first) else pd.Timestamp(first).strftime("%B %Y"),
-        last_month=None if pd.isna(last) else pd.Timestamp(last).strftime("%B %Y"),
+        first_month=None if pd.isna(first) or not ok else pd.Timestamp(first).strftime("%B %Y"),
+        last_month=None if pd.isna(last) or not ok else pd.Timestamp(last).strftime("%B %Y"),
     )
 
 

@@ -50,6 +50,8 @@ def pareto_svg(points: pd.DataFrame, top_share: float) -> str:
             share = float(marker["cost_share"].iloc[0])
             body += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour(1)}"/>',
                      f'<text x="{x + 8:.1f}" y="{y + 16:.1f}">top {top_share:.0%} carry {share:.0%} of cost</text>']
+    else:
+        body.append(f'<text x="{m + pw / 2}" y="{m + 30}" text-anchor="middle">curve withheld: too few persons</text>')
     body += [f'<text x="{m + pw / 2}" y="{h - 8}" text-anchor="middle">persons, most costly first</text>',
              f'<text transform="translate(14 {m + ph / 2}) rotate(-90)" text-anchor="middle">'
              "share of total cost</text>"]
@@ -141,6 +143,8 @@ def lines_svg(table: pd.DataFrame, title: str, chart: str) -> str:
     for t in (0, 0.5, 1):
         _, y = xy(0, top * t)
         body.append(f'<text x="{m - 6}" y="{y + 4:.1f}" text-anchor="end">{top * t:,.0f}</text>')
+    if not numeric.notna().any().any():
+        body.append(f'<text x="{m + pw / 2}" y="{m + ph / 2}" text-anchor="middle">every value withheld</text>')
     for j, col in enumerate(table.columns):
         segments: list[list[str]] = [[]]
         for i, v in enumerate(numeric[col]):

@@ -221,3 +221,30 @@ def test_report_matches_the_golden_file(use_home: dict[str, str]) -> None:
     assert GOLDEN.exists(), "no golden report yet: run `make snapshots`, review tests/golden/report.html"
     assert html == GOLDEN.read_text(encoding="utf-8"), \
         "the report changed: run `make snapshots`, review the diff of tests/golden/report.html"
+
+
+def test_a_tiny_partnership_gets_a_report_with_everything_small_withheld(rt: Runtime, env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    from helpers import write_csv
+
+    from ptp_pipeline.pipeline import ingest
+
+    header = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
+              "incident_type", "estimated_cost"]
+    rows = [["Smith", "John", "32874", "LS6 2AB", "M", "", "01/05/2024", "arrest", "500.00"],
+            ["Jones", "Mary", "31000", "LS1 1AA", "F", "943 476 5919", "03/06/2024", "incident", "100"]]
+    assert ingest(rt, write_csv(tmp_path / "in" / "police.csv", header, rows), "police", "incidents").status == "merged"
+    rt.close()
+    out = tmp_path / "tiny.html"
+    assert main(["report", "--out", str(out)]) == 0
+    html = out.read_text()
+    for leak in ("Smith", "Jones", "LS6 2AB", "943 476 5919", "9434765919", "May 2024"):
+        assert leak not in html
+    assert "curve withheld" in html and "every value withheld" in html
+    rt2 = Runtime(load_settings(env))
+    try:
+        data = report_data(rt2.warehouse, rt2.project)
+    finally:
+        rt2.close()
+    assert data.headline.persons is None and data.headline.top_cost_share is None
+    assert len(published_counts(data)) == 0 or not ((published_counts(data) >= 1) & (published_counts(data) < 8)).any()
