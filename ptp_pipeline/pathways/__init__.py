@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ptp_pipeline.pathways.concentration import concentration_curve, gini
 from ptp_pipeline.pathways.derive import DERIVED_TABLES, RebuildResult, rebuild_tables
-from ptp_pipeline.pathways.disclosure import ProtectedTable, protect_counts, protect_table
+from ptp_pipeline.pathways.disclosure import ProtectedTable, protect_counts, protect_grouped, protect_table
 from ptp_pipeline.pathways.summary import Headline, headline, top_cost_share
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ __all__ = [
     "gini",
     "headline",
     "protect_counts",
+    "protect_grouped",
     "protect_table",
     "rebuild",
     "rebuild_tables",

@@ -162,19 +162,6 @@ def protect_table(cells: pd.DataFrame, rule: Suppression) -> ProtectedTable:
     return ProtectedTable(published, pd.DataFrame(suppressed, index=index, columns=columns))
 
 
-def protect_amounts(amounts: pd.DataFrame, protected: ProtectedTable, decimals: int = -3) -> pd.DataFrame:
-    """Amounts (e.g. cost) for the same cells and totals, withheld wherever the counts are; rounded (£1,000s)."""
-    values = amounts.fillna(0).to_numpy(dtype=float)
-    augmented = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-    augmented[:-1, :-1] = values
-    augmented[:-1, -1] = values.sum(axis=1)
-    augmented[-1, :-1] = values.sum(axis=0)
-    augmented[-1, -1] = values.sum()
-    frame = pd.DataFrame(np.round(augmented, decimals), index=protected.table.index,
-                         columns=protected.table.columns)
-    return frame.mask(protected.suppressed.to_numpy())
-
-
 def protect_grouped(counts: pd.Series, groups: pd.Series, rule: Suppression) -> pd.DataFrame:
     """Protect counts published with a subtotal per group and a grand total (e.g. combinations of
     agencies, subtotalled by how many agencies). Returns one row per entry: label, kind
