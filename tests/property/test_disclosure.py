@@ -7,6 +7,8 @@ If its minimum equals its maximum, it is recovered; the property is that this ne
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +27,8 @@ from ptp_pipeline.protocol.model import Suppression
 
 RULE = Suppression(min_count=8, round_to=5)
 count = st.one_of(st.just(0), st.integers(1, 7), st.integers(8, 60), st.integers(61, 5000))
-PROPERTY = settings(max_examples=100, derandomize=True, deadline=None)
+# Small and derandomised in CI; HYPOTHESIS_EXAMPLES=5000 for a long run on demand.
+PROPERTY = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "100")), derandomize=True, deadline=None)
 
 
 def feasible_range(values: np.ndarray, suppressed: np.ndarray, lines: list[np.ndarray], k: int) -> tuple[float, float]:
