@@ -62,6 +62,8 @@ def airflow_db() -> Path:
 @pytest.fixture(scope="session")
 def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The `synthetic` partnership ingested once and its pathway tables rebuilt (read-only for tests)."""
+    from helpers import assert_conserved
+
     from ptp_pipeline.pathways import rebuild
     from ptp_pipeline.pipeline import ingest
 
@@ -71,6 +73,7 @@ def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFa
     try:
         for extract in synthetic.extracts:
             assert ingest(runtime, extract.path, extract.partner, extract.dataset).status == "merged"
+        assert_conserved(runtime)
         rebuild(runtime)
     finally:
         runtime.close()

@@ -225,7 +225,7 @@ def test_report_matches_the_golden_file(use_home: dict[str, str]) -> None:
 
 def test_a_tiny_partnership_gets_a_report_with_everything_small_withheld(rt: Runtime, env: dict[str, str],
                                                                          tmp_path: Path) -> None:
-    from helpers import write_csv
+    from helpers import assert_conserved, write_csv
 
     from ptp_pipeline.pipeline import ingest
 
@@ -234,6 +234,7 @@ def test_a_tiny_partnership_gets_a_report_with_everything_small_withheld(rt: Run
     rows = [["Smith", "John", "32874", "LS6 2AB", "M", "", "01/05/2024", "arrest", "500.00"],
             ["Jones", "Mary", "31000", "LS1 1AA", "F", "943 476 5919", "03/06/2024", "incident", "100"]]
     assert ingest(rt, write_csv(tmp_path / "in" / "police.csv", header, rows), "police", "incidents").status == "merged"
+    assert_conserved(rt)
     rt.close()
     out = tmp_path / "tiny.html"
     assert main(["report", "--out", str(out)]) == 0
