@@ -4,13 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean chromium snapshots
+.PHONY: demo test check fix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The report test renders in real headless Chromium (Debian's package). Idempotent: installs only
+# when /usr/bin/chromium is missing; needs root (CI runs as root) or sudo.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole pipeline on DuckDB
 	$(BIN)/ptp demo
@@ -19,16 +27,6 @@ test: $(STAMP) chromium  ## install, then lint, type-check and run every test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
-
-# The report test renders in real headless Chromium (Debian's package). Idempotent: installs only
-# when /usr/bin/chromium is missing; needs root (CI runs as root) or sudo.
-chromium:
-	@test -x /usr/bin/chromium || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
-
-snapshots: $(STAMP)  ## rewrite golden files (tests/golden/); review the diff before committing
-	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/cli/test_report.py -k golden
 
 check: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

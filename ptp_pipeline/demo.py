@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ptp_pipeline.pathways import Headline, headline, rebuild
+from ptp_pipeline.pathways import Headline, headline
 from ptp_pipeline.pipeline import Outcome, ingest
 from ptp_pipeline.privacy.keys import new_key_file
-from ptp_pipeline.report import write_report
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.synthetic import SyntheticConfig, generate
 
@@ -40,6 +39,9 @@ def run_demo(rt: Runtime, n_persons: int = 5000, seed: int = 42,
             progress(f"{extract.partner}/{extract.dataset}: {extract.path.name}")
         outcomes.append(ingest(rt, extract.path, extract.partner, extract.dataset))
     docs = rt.settings.docs_dir / "index.html"
+    from ptp_pipeline.pathways import rebuild
+    from ptp_pipeline.report import write_report
+
     rebuild(rt)
     report = write_report(rt.warehouse, rt.project, rt.settings.home / "reports" / "pathways.html")
     return DemoResult(outcomes, headline(rt.warehouse, rt.project.top_share), created,

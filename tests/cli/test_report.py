@@ -204,6 +204,7 @@ def test_report_tables_export_only_protected_counts(use_home: dict[str, str], tm
 GOLDEN = REPO / "tests" / "golden" / "report.html"
 
 
+@pytest.mark.golden
 def test_report_matches_the_golden_file(use_home: dict[str, str]) -> None:
     """The whole report from fixed synthetic data, a fixed key and a fixed clock. Volatile part: the
     ledger's receipt dates (today). On purpose changes: run `make snapshots` and review the diff."""
@@ -215,7 +216,7 @@ def test_report_matches_the_golden_file(use_home: dict[str, str]) -> None:
     finally:
         rt.close()
     html = re.sub(r"<td>\d{4}-\d{2}-\d{2}</td>", "<td>RECEIVED</td>", html)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(html, encoding="utf-8")
     assert GOLDEN.exists(), "no golden report yet: run `make snapshots`, review tests/golden/report.html"
