@@ -12,13 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The report test renders in real headless Chromium (Debian's package). Idempotent: installs only
+# when /usr/bin/chromium is missing; needs root (CI runs as root) or sudo.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole pipeline on DuckDB
 	$(BIN)/ptp demo
 
 postgres:  ## PostgreSQL on 127.0.0.1:5432 for the tests (idempotent; installs it on a fresh Debian as root)
 	@bash scripts/ensure-postgres.sh
 
-test: $(STAMP) postgres  ## install, then lint, type-check and run every test
+test: $(STAMP) postgres chromium  ## install, then lint, type-check and run every test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -121,10 +121,11 @@ def build_pathways_dag(assets: list[Asset]) -> DAG:
     def pathways() -> None:
         @task(pool="ptp_warehouse_writer")
         def rebuild() -> dict[str, float]:
-            from ptp_pipeline.pathways import headline
+            from ptp_pipeline.pathways import headline, rebuild
 
             rt = _runtime()
             try:
+                rebuild(rt)
                 h = headline(rt.warehouse, rt.project.top_share)
             finally:
                 rt.close()

@@ -19,6 +19,7 @@ class DemoResult:
     headline: Headline
     key_created: str | None
     docs_index: str | None
+    report: str | None = None
 
 
 def ensure_demo_key(rt: Runtime) -> str | None:
@@ -44,5 +45,10 @@ def run_demo(rt: Runtime, n_persons: int = 5000, seed: int = 42,
             progress(f"{extract.partner}/{extract.dataset}: {extract.path.name}")
         outcomes.append(ingest(rt, extract.path, extract.partner, extract.dataset))
     docs = rt.settings.docs_dir / "index.html"
+    from ptp_pipeline.pathways import rebuild
+    from ptp_pipeline.report import write_report
+
+    rebuild(rt)
+    report = write_report(rt.warehouse, rt.project, rt.settings.home / "reports" / "pathways.html")
     return DemoResult(outcomes, headline(rt.warehouse, rt.project.top_share), created,
-                      str(docs.resolve()) if docs.exists() else None)
+                      str(docs.resolve()) if docs.exists() else None, str(report.resolve()))

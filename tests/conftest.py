@@ -113,3 +113,22 @@ def wh_rt(wh_env: dict[str, str]) -> Iterator[Runtime]:
     runtime = Runtime(load_settings(wh_env))
     yield runtime
     runtime.close()
+@pytest.fixture(scope="session")
+def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The `synthetic` partnership ingested once and its pathway tables rebuilt (read-only for tests)."""
+    from helpers import assert_conserved
+
+    from ptp_pipeline.pathways import rebuild
+    from ptp_pipeline.pipeline import ingest
+
+    # A fixed key, so linkage (and with it the golden report) is the same on every run.
+    values = {"PTP_HOME": str(tmp_path_factory.mktemp("pathways") / "home"), "PTP_KEY": "5a" * 32}
+    runtime = Runtime(load_settings(values))
+    try:
+        for extract in synthetic.extracts:
+            assert ingest(runtime, extract.path, extract.partner, extract.dataset).status == "merged"
+        assert_conserved(runtime)
+        rebuild(runtime)
+    finally:
+        runtime.close()
+    return values

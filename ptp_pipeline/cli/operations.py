@@ -48,6 +48,8 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
         out.print(f"Warehouse: {rt.settings.warehouse_url}")
         if result.docs_index:
             out.print(f"Data Docs: file://{result.docs_index}")
+        if result.report:
+            out.print(f"Pathways report: file://{result.report}")
     finally:
         rt.close()
 

@@ -1,5 +1,34 @@
-"""Derived pathway tables and headline figures."""
+"""Derived pathway tables, headline figures and disclosure control for what leaves the restricted zone."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ptp_pipeline.pathways.concentration import concentration_curve, gini
+from ptp_pipeline.pathways.derive import DERIVED_TABLES, RebuildResult, rebuild_tables
+from ptp_pipeline.pathways.disclosure import ProtectedTable, protect_counts, protect_grouped, protect_table
 from ptp_pipeline.pathways.summary import Headline, headline, top_cost_share
 
-__all__ = ["Headline", "headline", "top_cost_share"]
+if TYPE_CHECKING:
+    from ptp_pipeline.runtime import Runtime
+
+__all__ = [
+    "DERIVED_TABLES",
+    "Headline",
+    "ProtectedTable",
+    "RebuildResult",
+    "concentration_curve",
+    "gini",
+    "headline",
+    "protect_counts",
+    "protect_grouped",
+    "protect_table",
+    "rebuild",
+    "rebuild_tables",
+    "top_cost_share",
+]
+
+
+def rebuild(rt: Runtime) -> RebuildResult:
+    """The pathways stage: rebuild every derived table with the project's top share (CLI, DAG, demo)."""
+    return rebuild_tables(rt.warehouse, rt.project.top_share)

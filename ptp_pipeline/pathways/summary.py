@@ -25,7 +25,7 @@ def top_cost_share(costs: np.ndarray, top: float) -> float:
     if len(costs) == 0 or costs.sum() <= 0:
         return 0.0
     ordered = np.sort(costs)[::-1]
-    n_top = max(1, math.ceil(top * len(ordered)))
+    n_top = max(1, math.ceil(top * len(ordered) - 1e-9))
     return float(ordered[:n_top].sum() / ordered.sum())
 
 

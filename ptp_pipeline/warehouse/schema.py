@@ -61,6 +61,28 @@ MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
         {"postgresql": "CREATE INDEX IF NOT EXISTS link_record_extract ON restricted.link_record (extract_id)"},
         {"postgresql": "CREATE INDEX IF NOT EXISTS record_key_record ON restricted.record_key (record_id)"},
         *({"postgresql": sql} for sql in GRANTS),
+    (4, "derived pathway tables for analysts (rebuilt by ptp_pipeline.pathways.rebuild)", [
+        """CREATE TABLE IF NOT EXISTS shared.person_pathway (
+            person_id BIGINT NOT NULL, seq INTEGER NOT NULL, event_id VARCHAR NOT NULL, agency VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL, event_type VARCHAR NOT NULL, event_date DATE NOT NULL,
+            days_since_previous INTEGER, cost DECIMAL(12, 2))""",
+        """CREATE TABLE IF NOT EXISTS shared.transitions (
+            from_agency VARCHAR NOT NULL, from_event_type VARCHAR NOT NULL, to_agency VARCHAR NOT NULL,
+            to_event_type VARCHAR NOT NULL, transitions BIGINT NOT NULL, persons BIGINT NOT NULL,
+            median_days DOUBLE PRECISION)""",
+        """CREATE TABLE IF NOT EXISTS shared.cost_concentration (
+            top_percent INTEGER NOT NULL, persons BIGINT NOT NULL, cost DECIMAL(16, 2) NOT NULL,
+            cost_share DOUBLE PRECISION NOT NULL, gini DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS shared.cohort_priority (
+            person_id BIGINT NOT NULL, cost_rank INTEGER NOT NULL, total_cost DECIMAL(14, 2),
+            agencies VARCHAR, n_agencies INTEGER, n_events BIGINT, events_by_agency VARCHAR,
+            first_seen DATE, last_seen DATE)""",
+        """CREATE TABLE IF NOT EXISTS shared.agency_overlap (
+            agencies VARCHAR NOT NULL, n_agencies INTEGER NOT NULL, persons BIGINT NOT NULL,
+            events BIGINT NOT NULL, cost DECIMAL(16, 2))""",
+        """CREATE TABLE IF NOT EXISTS shared.monthly_activity (
+            month DATE NOT NULL, agency VARCHAR NOT NULL, event_type VARCHAR NOT NULL, events BIGINT NOT NULL,
+            persons BIGINT NOT NULL, cost DECIMAL(16, 2))""",
     ]),
 ]
 

@@ -1,0 +1,252 @@
+"""`ptp report`: a self-contained HTML report that leaks nothing, passes disclosure control and renders
+in real headless Chromium without script errors (screenshot kept in test-artifacts/report.png)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from browser import CHROMIUM, render
+
+from ptp_pipeline.cli import main
+from ptp_pipeline.report import report_data
+from ptp_pipeline.report.aggregates import ReportData
+from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.settings import load_settings
+from ptp_pipeline.synthetic import SyntheticResult
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+PAGE_STATE = """JSON.stringify({
+  ready: document.documentElement.getAttribute("data-ready"),
+  scriptErrors: document.documentElement.getAttribute("data-script-errors"),
+  charts: Array.from(document.querySelectorAll("svg.chart")).map(function (s) {
+    var box = s.getBoundingClientRect();
+    return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
+  }),
+  external: Array.from(document.querySelectorAll("[src], link[href]")).length
+})"""
+
+
+@pytest.fixture
+def use_home(pathways_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for k, v in pathways_env.items():
+        monkeypatch.setenv(k, v)
+    return pathways_env
+
+
+@pytest.fixture(scope="module")
+def report_html(pathways_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "pathways.html"
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in pathways_env.items():
+            mp.setenv(k, v)
+        assert main(["report", "--out", str(out)]) == 0
+    return out
+
+
+def custom_protocols(tmp_path: Path, **replace: str) -> Path:
+    target = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", target)
+    project = target / "project.yaml"
+    text = project.read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    project.write_text(text)
+    return target
+
+
+def published_counts(data: ReportData) -> np.ndarray:
+    """Every count the report shows (cells and totals), withheld ones dropped."""
+    parts = [data.overlap["count"], data.flows["persons"], data.monthly.table.stack(),
+             data.quality.table.stack(), pd.Series([data.headline.persons, data.headline.multi_agency])]
+    values = pd.concat([pd.Series(p, dtype="Int64") for p in parts]).dropna()
+    return values.to_numpy(dtype=np.int64)
+
+
+def identifiers(synthetic: SyntheticResult) -> set[str]:
+    """Raw identifiers of the synthetic people, in the forms they could appear in."""
+    persons = synthetic.persons
+    found = set(persons["nhs_number"].dropna().astype(str)) | set(persons["postcode"].dropna())
+    found |= set(persons["date_of_birth"].dropna().astype(str))
+    found |= set(persons["forename"] + " " + persons["surname"])
+    found |= {v.replace(" ", "") for v in persons["postcode"].dropna()}
+    return {v for v in found if len(v) >= 6}
+
+
+def test_report_is_self_contained_and_leaks_no_identifier(report_html: Path, synthetic: SyntheticResult,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    html = report_html.read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no resource from the network"
+    assert "<link" not in html and "@import" not in html
+    ids = identifiers(synthetic)
+    assert len(ids) > 1000
+    assert not [v for v in ids if v in html]
+    assert not re.search(r"(council|health|police)\.\w+\.[0-9a-f]{16}", html), "no extract or event ids"
+    for section in ("Cost concentration", "Cross-agency transitions", "Agency overlap", "Monthly activity",
+                    "Data quality", "Disclosure control"):
+        assert section in html
+    assert html.count('<p class="method">') >= 5
+
+
+def test_every_published_count_passes_disclosure_control(use_home: dict[str, str]) -> None:
+    rt = Runtime(load_settings(use_home))
+    try:
+        data = report_data(rt.warehouse, rt.project)
+    finally:
+        rt.close()
+    counts = published_counts(data)
+    assert len(counts) > 50
+    assert not ((counts >= 1) & (counts < 8)).any()
+    assert (counts % 5 == 0).all()
+    assert data.headline.top_cost_share is not None and 0.7 < data.headline.top_cost_share < 0.9
+
+
+def test_suppression_settings_come_from_project_yaml(use_home: dict[str, str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    protocols = custom_protocols(tmp_path, **{"min_count: 8 ": "min_count: 30 ", "round_to: 5 ": "round_to: 10 ",
+                                              "name: Leeds Total Place partnership (synthetic example)":
+                                              'name: "<script>alert(1)</script> & partners"'})
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    out = tmp_path / "strict.html"
+    assert main(["report", "--out", str(out), "--no-rebuild"]) == 0
+    html = out.read_text()
+    assert "withheld" in html, "with a threshold of 30 some counts must be withheld"
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; partners" in html
+    rt = Runtime(load_settings({**use_home, "PTP_PROTOCOLS_DIR": str(protocols)}))
+    try:
+        data = report_data(rt.warehouse, rt.project)
+    finally:
+        rt.close()
+    counts = published_counts(data)
+    assert not ((counts >= 1) & (counts < 30)).any() and (counts % 10 == 0).all()
+    assert data.quality.suppressed.to_numpy().sum() >= 2, "quarantine counts under 30 are withheld, with a partner"
+
+
+def test_report_renders_in_headless_chromium_with_its_charts(report_html: Path) -> None:
+    assert CHROMIUM.exists(), "Chromium is missing: run `make chromium` (make test does this)"
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    result = render(report_html, PAGE_STATE, screenshot=shot)
+    assert result.errors == []
+    state = json.loads(result.value)
+    assert state["scriptErrors"] is None and state["ready"] == "4"
+    assert state["external"] == 0
+    charts = {c["name"]: c for c in state["charts"]}
+    assert set(charts) == {"pareto", "flows", "overlap", "monthly"}
+    for chart in charts.values():
+        assert chart["width"] > 200 and chart["height"] > 100 and chart["marks"] >= 1, chart
+    assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_render_check_catches_a_script_error(report_html: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.html"
+    broken.write_text(report_html.read_text().replace("</body>", "<script>noSuchFunction();</script></body>"))
+    result = render(broken, PAGE_STATE)
+    assert any("noSuchFunction" in e for e in result.errors)
+    assert json.loads(result.value)["scriptErrors"] == "1"
+
+
+def test_report_on_an_empty_warehouse_says_what_to_do(env: dict[str, str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no persons yet" in err and "ptp ingest" in err and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_refuses_a_folder_as_output(use_home: dict[str, str], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(tmp_path), "--no-rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "Traceback" not in err
+
+
+def test_pathways_command_rebuilds_and_lists_tables(use_home: dict[str, str],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pathways"]) == 0
+    out = capsys.readouterr().out
+    for table in ("person_pathway", "transitions", "cost_concentration", "cohort_priority", "agency_overlap",
+                  "monthly_activity"):
+        assert f"shared.{table}:" in out
+
+
+def test_report_tables_export_only_protected_counts(use_home: dict[str, str], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(custom_protocols(tmp_path, **{"min_count: 8 ": "min_count: 30 "})))
+    folder = tmp_path / "tables"
+    assert main(["report", "--out", str(tmp_path / "r.html"), "--tables", str(folder), "--no-rebuild"]) == 0
+    names = sorted(p.stem for p in folder.glob("*.csv"))
+    assert names == ["agency_overlap", "cost_concentration", "data_quality", "headline", "monthly_activity",
+                     "transitions"]
+    count_columns = {"agency_overlap": ["persons"], "transitions": ["persons"], "data_quality":
+                     ["accepted", "quarantined", "received"], "monthly_activity": ["council", "health", "police",
+                                                                                   "Total"]}
+    withheld = 0
+    for name, columns in count_columns.items():
+        frame = pd.read_csv(folder / f"{name}.csv", dtype=str)
+        for col in columns:
+            withheld += int((frame[col] == "withheld").sum())
+            values = pd.to_numeric(frame[col], errors="coerce").dropna()
+            assert not ((values >= 1) & (values < 30)).any(), (name, col)
+            assert (values % 5 == 0).all(), (name, col)
+    assert withheld >= 2
+
+
+GOLDEN = REPO / "tests" / "golden" / "report.html"
+
+
+@pytest.mark.golden
+def test_report_matches_the_golden_file(use_home: dict[str, str]) -> None:
+    """The whole report from fixed synthetic data, a fixed key and a fixed clock. Volatile part: the
+    ledger's receipt dates (today). On purpose changes: run `make snapshots` and review the diff."""
+    from ptp_pipeline.report import render_html
+
+    rt = Runtime(load_settings(use_home))
+    try:
+        html = render_html(report_data(rt.warehouse, rt.project), rt.project, "1 January 2025 09:00 UTC")
+    finally:
+        rt.close()
+    html = re.sub(r"<td>\d{4}-\d{2}-\d{2}</td>", "<td>RECEIVED</td>", html)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(html, encoding="utf-8")
+    assert GOLDEN.exists(), "no golden report yet: run `make snapshots`, review tests/golden/report.html"
+    assert html == GOLDEN.read_text(encoding="utf-8"), \
+        "the report changed: run `make snapshots`, review the diff of tests/golden/report.html"
+
+
+def test_a_tiny_partnership_gets_a_report_with_everything_small_withheld(rt: Runtime, env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    from helpers import assert_conserved, write_csv
+
+    from ptp_pipeline.pipeline import ingest
+
+    header = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
+              "incident_type", "estimated_cost"]
+    rows = [["Smith", "John", "32874", "LS6 2AB", "M", "", "01/05/2024", "arrest", "500.00"],
+            ["Jones", "Mary", "31000", "LS1 1AA", "F", "943 476 5919", "03/06/2024", "incident", "100"]]
+    assert ingest(rt, write_csv(tmp_path / "in" / "police.csv", header, rows), "police", "incidents").status == "merged"
+    assert_conserved(rt)
+    rt.close()
+    out = tmp_path / "tiny.html"
+    assert main(["report", "--out", str(out)]) == 0
+    html = out.read_text()
+    for leak in ("Smith", "Jones", "LS6 2AB", "943 476 5919", "9434765919", "May 2024"):
+        assert leak not in html
+    assert "curve withheld" in html and "every value withheld" in html
+    rt2 = Runtime(load_settings(env))
+    try:
+        data = report_data(rt2.warehouse, rt2.project)
+    finally:
+        rt2.close()
+    assert data.headline.persons is None and data.headline.top_cost_share is None
+    assert len(published_counts(data)) == 0 or not ((published_counts(data) >= 1) & (published_counts(data) < 8)).any()
