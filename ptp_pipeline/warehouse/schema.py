@@ -61,6 +61,7 @@ MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
         {"postgresql": "CREATE INDEX IF NOT EXISTS link_record_extract ON restricted.link_record (extract_id)"},
         {"postgresql": "CREATE INDEX IF NOT EXISTS record_key_record ON restricted.record_key (record_id)"},
         *({"postgresql": sql} for sql in GRANTS),
+    ]),
     (4, "derived pathway tables for analysts (rebuilt by ptp_pipeline.pathways.rebuild)", [
         """CREATE TABLE IF NOT EXISTS shared.person_pathway (
             person_id BIGINT NOT NULL, seq INTEGER NOT NULL, event_id VARCHAR NOT NULL, agency VARCHAR NOT NULL,
