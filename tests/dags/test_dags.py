@@ -17,7 +17,7 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"ptp_ingest_council_contacts", "ptp_ingest_health_attendances", "ptp_ingest_police_incidents",
-            "ptp_pathways"}
+            "ptp_pathways", "ptp_dispatch", "ptp_housekeeping"}
 pytestmark = pytest.mark.airflow
 
 
