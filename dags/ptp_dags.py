@@ -13,4 +13,4 @@ from ptp_pipeline.dag_factory import build_all
 _dags, _broken = build_all()
 globals().update(_dags)
 for _path, _message in _broken.items():
-    warnings.warn_explicit(f"broken protocol file {_path}: {_message}", UserWarning, _path, 1)
+    warnings.warn_explicit(f"broken protocol file: {_message}", UserWarning, _path, 1)

@@ -316,7 +316,7 @@ def build_broken_placeholder(broken: dict[str, str]) -> DAG:
     """A task-less DAG naming the broken protocol files; the cluster policy turns it into an import error."""
     return DAG(dag_id=BROKEN_DAG_ID, schedule=None, start_date=START, catchup=False, tags=[BROKEN_TAG],
                default_args={"owner": "ptp-operations"},
-               doc_md="\n".join(f"{path}: {message}" for path, message in sorted(broken.items())))
+               doc_md="\n".join(message for _, message in sorted(broken.items())))
 
 
 def protocols_dir() -> Path:
@@ -341,10 +341,11 @@ def build_all() -> tuple[dict[str, DAG], dict[str, str]]:
                 continue  # later versions of a protocol share its DAG: receive picks the one in force
             built = build_ingest_dag(protocol)
         except PtpUserError as exc:
-            broken[str(path)] = exc.message.strip()
+            text = f"{exc.where}: {exc.message.strip()}" if exc.where and str(exc.where) else exc.message.strip()
+            broken[str(path)] = text if str(path) in text else f"{path}: {text}"
             continue
         except Exception as exc:  # any other problem with one file must not take down the others
-            broken[str(path)] = f"{type(exc).__name__}: {exc}"
+            broken[str(path)] = f"{path}: {type(exc).__name__}: {exc}"
             continue
         dags[built.dag_id] = built
         approved.append(protocol)

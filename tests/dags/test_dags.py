@@ -76,3 +76,106 @@ def test_ingest_dag_runs_end_to_end(airflow_db: Path, env: dict[str, str], synth
     pathways = DagBag(str(REPO / "dags")).get_dag("ptp_pathways")
     assert pathways is not None
     assert pathways.test().state == "success"
+
+
+def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, str],
+                                              synthetic: SyntheticResult) -> None:
+    """A nightly run 40 days after an extract arrived deletes its raw copy and finds the audit chain intact."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ptp_pipeline import pipeline
+
+    extract = next(e for e in synthetic.extracts if e.partner == "health")
+    rt = Runtime(load_settings(env))
+    try:
+        extract_id = pipeline.ingest(rt, extract.path, "health", "attendances").extract_id
+        assert extract_id
+    finally:
+        rt.close()
+    raw = Path(env["PTP_HOME"]) / "work" / extract_id / "raw"
+    assert raw.exists()
+    dag = DagBag(str(REPO / "dags")).get_dag("ptp_housekeeping")
+    assert dag is not None
+    run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"purge_retention": "success", "verify_audit_chain": "success",
+                      "expiring_protocols": "success"}, states
+    assert not raw.exists()
+    rt = Runtime(load_settings(env))
+    try:
+        assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'purge_raw'") == 1
+        assert_conserved(rt)
+    finally:
+        rt.close()
+
+
+def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[str, str],
+                                                   synthetic: SyntheticResult, tmp_path: Path) -> None:
+    """A refused extract fails its task on the first try (retries are for transient errors), and the
+    failure callback adds an audit entry; a missing file fails receive at once, by the retry policy."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    extract = next(e for e in synthetic.extracts if e.partner == "police")
+    bad = tmp_path / "police_extra_column.csv"
+    lines = extract.path.read_text().splitlines()
+    bad.write_text("\n".join([lines[0] + ",notes"] + [line + ",x" for line in lines[1:]]) + "\n")
+    dag = DagBag(str(REPO / "dags")).get_dag("ptp_ingest_police_incidents")
+    assert dag is not None
+    run = dag.test(run_conf={"path": str(bad)})
+    assert run.state == "failed"
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert tis["check"].state == "failed" and tis["check"].try_number == 1
+    run = dag.test(run_conf={"path": str(tmp_path / "missing.csv")})
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert tis["receive"].state == "failed" and tis["receive"].try_number == 1
+    rt = Runtime(load_settings(env))
+    try:
+        (row,) = ledger(rt)
+        assert row["status"] == "refused" and "notes" in str(row["reason"])
+        assert_conserved(rt)
+        details = list(rt.warehouse.query(
+            "SELECT detail FROM ops.audit_log WHERE action = 'task_failed' ORDER BY seq")["detail"])
+        assert len(details) == 2, details
+        assert details[0].startswith("ptp_ingest_police_incidents.check failed after 1 try: [PTP400]")
+        assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.receive failed after 1 try")
+    finally:
+        rt.close()
+
+
+def test_retry_policy_retries_transient_errors_only() -> None:
+    from airflow.sdk import RetryAction
+
+    from ptp_pipeline.dag_factory import RETRY_POLICY
+    from ptp_pipeline.errors import ExtractError, KeyMaterialError, WarehouseError
+
+    def action(exc: BaseException) -> RetryAction:
+        return RETRY_POLICY.evaluate(exc, try_number=1, max_tries=5).action
+
+    assert action(WarehouseError("warehouse locked")) is RetryAction.RETRY
+    assert action(ConnectionRefusedError()) is RetryAction.RETRY
+    assert action(ExtractError("bad header")) is RetryAction.FAIL
+    assert action(KeyMaterialError("no key")) is RetryAction.FAIL
+    assert action(RuntimeError()) is RetryAction.DEFAULT
+
+
+def test_a_broken_protocol_breaks_only_its_own_dag(airflow_db: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Syntax error in one file, a bad field in another: both named in an import error; other DAGs load."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    protocols = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", protocols)
+    (protocols / "police_incidents.yaml").write_text("id: police-incidents\nfields: [unclosed\n")
+    council = protocols / "council_contacts.yaml"
+    council.write_text(council.read_text().replace("treatment: pseudonymise", "treatment: publish", 1))
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    bag = DagBag(str(REPO / "dags"))
+    assert set(bag.dag_ids) == EXPECTED - {"ptp_ingest_police_incidents", "ptp_ingest_council_contacts"}
+    (error,) = bag.import_errors.values()
+    assert "Broken protocol file(s)" in error
+    assert f"{protocols / 'police_incidents.yaml'}:3: not valid YAML" in error
+    assert str(protocols / "council_contacts.yaml") in error and "treatment" in error
