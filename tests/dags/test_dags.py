@@ -33,10 +33,17 @@ def test_dagbag_imports_every_dag_without_errors(airflow_db: Path) -> None:
         assert "ptp" in dag.tags
         assert dag.owner == "ptp-operations"
         assert all(t.retries >= 1 for t in dag.tasks)
-    ingest = bag.get_dag("ptp_ingest_police_incidents")
-    assert ingest is not None
-    assert [t.task_id for t in ingest.topological_sort()] == [
-        "find_files", "receive", "check", "pseudonymise", "validate", "merge"]
+    structure = {dag_id: sorted((t.task_id, d) for t in bag.dags[dag_id].tasks for d in sorted(t.downstream_task_ids))
+                 for dag_id in ("ptp_ingest_police_incidents", "ptp_dispatch", "ptp_housekeeping")}
+    assert structure == {  # a snapshot: changing it changes what operators see in the UI
+        "ptp_ingest_police_incidents": [("check", "pseudonymise"), ("find_files", "receive"),
+                                        ("pseudonymise", "validate"), ("receive", "check"), ("validate", "merge")],
+        "ptp_dispatch": [("take_pending", "start_ingest")],
+        "ptp_housekeeping": [("purge_retention", "verify_audit_chain")],
+    }
+    assert {t.task_id: t.pool for t in bag.dags["ptp_ingest_police_incidents"].tasks if t.pool != "default_pool"} == {
+        "receive": "ptp_warehouse_writer", "merge": "ptp_warehouse_writer"}
+    assert bag.dags["ptp_dispatch"].timetable.asset_condition is not None
 
 
 def test_parsing_dags_does_no_data_work() -> None:
@@ -135,9 +142,11 @@ def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[s
         (row,) = ledger(rt)
         assert row["status"] == "refused" and "notes" in str(row["reason"])
         assert_conserved(rt)
-        details = list(rt.warehouse.query(
-            "SELECT detail FROM ops.audit_log WHERE action = 'task_failed' ORDER BY seq")["detail"])
+        failed = rt.warehouse.query(
+            "SELECT extract_id, detail FROM ops.audit_log WHERE action = 'task_failed' ORDER BY seq")
+        details = list(failed["detail"])
         assert len(details) == 2, details
+        assert failed["extract_id"].iloc[0] == row["extract_id"]  # the callback found the mapped task's extract
         assert details[0].startswith("ptp_ingest_police_incidents.check failed after 1 try: [PTP400]")
         assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.receive failed after 1 try")
     finally:
