@@ -62,6 +62,9 @@ def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, s
             and stack.sql("SELECT count(*) FROM task_instance WHERE dag_id = 'ptp_dispatch' "
                           "AND task_id = 'start_ingest' AND state = 'skipped'")[0][0] >= 1, timeout=90)
         assert set(_ingest_runs(stack)) == expected
+        triggers = stack.sql("SELECT DISTINCT classpath FROM trigger")
+        assert triggers == [("ptp_pipeline.triggers.ClaimingDirectoryTrigger",)]
+        assert stack.sql("SELECT count(*) FROM import_error") == [(0,)]
         queues = stack.sql("SELECT DISTINCT queue FROM task_instance WHERE dag_id = %s", (INGEST,))
         assert queues == [(stack.queue,)]
         worker_log = (stack.root / "worker.log").read_text()
