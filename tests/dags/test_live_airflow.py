@@ -8,6 +8,7 @@ dropped again starts no second run.
 
 from __future__ import annotations
 
+import csv
 import secrets
 import shutil
 import time
@@ -75,6 +76,16 @@ def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, s
         print("\n".join(ready + done[:3] + ["..."] + done[-4:]))
     finally:
         stack.stop()
+    # nothing leaked: no postcode, NHS number or full name from the extract in any process or task log
+    with extract.path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    needles = {v for r in rows for v in (r["home_postcode"].strip(), r["nhs_number"].strip(),
+                                         f"{r['forenames']} {r['surname']}".strip()) if len(v) >= 6}
+    assert len(needles) > 20
+    logs = [p for p in stack.root.rglob("*.log") if p.is_file()]
+    assert len(logs) > 5  # process logs plus task logs
+    text = "\n".join(p.read_text(errors="replace") for p in logs)
+    assert sorted(n for n in needles if n in text) == []
     rt = Runtime(load_settings(ptp_env))
     try:
         rows = ledger(rt)
