@@ -295,7 +295,8 @@ def _housekeeping(what: str) -> dict[str, Any]:
     try:
         if what == "purge_retention":
             raw = hk.purge_raw(rt, _run_time())
-            out: dict[str, Any] = {"raw_extracts": raw.extracts, "raw_files": raw.files}
+            out: dict[str, Any] = {"raw_extracts": raw.extracts, "raw_files": raw.files,
+                                   "unprocessed_files": hk.unprocessed_files(rt, _run_time())}
             try:  # the warehouse purge (shared data past retention) lives with the warehouse, when present
                 retention = importlib.import_module("ptp_pipeline.warehouse.retention")
             except ModuleNotFoundError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ptp_pipeline.protocol.model import Status
 from ptp_pipeline.runtime import Runtime
@@ -59,6 +59,33 @@ def purge_raw(rt: Runtime, now: datetime) -> RawPurge:
             audit.append(rt.warehouse, "purge_raw", actor="housekeeping", extract_id=r.extract_id,
                          detail=f"{removed} raw file(s) older than {keep} days deleted")
     return RawPurge(extracts, files)
+
+
+def unprocessed_files(rt: Runtime, now: datetime, older_than: timedelta = timedelta(days=1)) -> dict[str, int]:
+    """Files claimed from landing but not settled in the ledger for longer than `older_than`, per dataset.
+
+    They are kept (never purged: nothing is lost) and reported, so an operator can rerun their ingest
+    runs. Only counts per `partner/dataset` are returned and logged, never file names.
+    """
+    root = rt.settings.claimed_dir
+    if not root.is_dir():
+        return {}
+    settled = {str(s)[:32] for s in rt.warehouse.query(
+        "SELECT sha256 FROM ops.extract_ledger WHERE status IN ('merged', 'refused')")["sha256"]}
+    cutoff = (now - older_than).replace(tzinfo=UTC).timestamp()  # `now` is naive UTC, as in the ledger
+    found: dict[str, int] = {}
+    for path in root.rglob("*"):
+        if not path.is_file() or path.stat().st_mtime > cutoff:
+            continue
+        parts = path.relative_to(root).parts  # partner/dataset/file or partner/dataset/.taken/sha/file
+        if len(parts) < 3 or (parts[2] == ".taken" and len(parts) == 5 and parts[3] in settled):
+            continue
+        key = f"{parts[0]}/{parts[1]}"
+        found[key] = found.get(key, 0) + 1
+    for key, n in sorted(found.items()):
+        log.warning("%d file(s) for %s claimed more than %s ago are not ingested yet: rerun or clear their "
+                    "ingest runs", n, key, older_than)
+    return found
 
 
 def expiring_protocols(rt: Runtime, today: date, within_days: int = EXPIRY_WARNING_DAYS) -> list[dict[str, object]]:

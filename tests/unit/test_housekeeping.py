@@ -73,3 +73,22 @@ def test_record_failure_marks_the_extract_and_never_quotes_foreign_errors(rt: Ru
     assert housekeeping.verify_audit(rt) == []
     extract_id2, already = pipeline.receive(rt, extract.path, "council", "contacts")  # a rerun starts afresh
     assert extract_id2 == extract_id and not already and ledger(rt)[0]["status"] == "received"
+
+
+def test_unprocessed_claimed_files_are_reported_not_deleted(rt: Runtime, synthetic: SyntheticResult) -> None:
+    import os
+    from datetime import datetime
+
+    _ingest_police(rt, synthetic)
+    sha = str(rt.warehouse.scalar("SELECT sha256 FROM ops.extract_ledger"))
+    claimed = rt.settings.claimed_dir / "police" / "incidents"
+    done = claimed / ".taken" / sha[:32] / "merged.csv"
+    stuck = claimed / ".taken" / ("f" * 32) / "stuck.csv"
+    waiting = claimed / "00000000000000000001_waiting.csv"
+    for path in (done, stuck, waiting):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # Nov 2023
+    assert housekeeping.unprocessed_files(rt, datetime(2023, 11, 14, 12)) == {}  # not a day old yet
+    assert housekeeping.unprocessed_files(rt, datetime(2023, 11, 20)) == {"police/incidents": 2}
+    assert stuck.exists() and waiting.exists()
