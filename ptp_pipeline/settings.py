@@ -21,10 +21,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".ptp"))
     warehouse: str | None = None
+    watch_interval: float = Field(default=10.0, gt=0, description="Seconds between landing-folder scans (Airflow).")
     protocols_dir: Path = Field(default=REPO_PROTOCOLS)
     key: SecretStr | None = None
     key_file: Path | None = None
-    watch_interval: float = Field(default=10.0, gt=0, description="Seconds between landing-folder scans (Airflow).")
 
     @property
     def warehouse_url(self) -> str:
