@@ -15,13 +15,13 @@ from typing import TypeVar
 
 import pandas as pd
 
-from ptp_pipeline.errors import ExtractError
+from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.receipt import receive as _receive
 from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
 from ptp_pipeline.quality.validate import validate as _validate
 from ptp_pipeline.runtime import Runtime, WorkItem
-from ptp_pipeline.warehouse import ledger
+from ptp_pipeline.warehouse import audit, ledger
 from ptp_pipeline.warehouse.merge import merge as _merge
 
 T = TypeVar("T")
@@ -104,3 +104,27 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str) -> Outcome:
     except ExtractError:
         pass
     return outcome(rt, extract_id)
+
+
+def describe_failure(error: BaseException | None) -> str:
+    """A failure in words safe for the ledger and logs: our own messages, otherwise only the error type."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, PtpUserError):
+        return f"[{error.code}] {error.message.strip().splitlines()[0]}"
+    if type(error).__name__ == "AirflowFailException":  # wraps an ExtractError's rendered message
+        return str(error).strip().splitlines()[0]
+    return type(error).__name__
+
+
+def record_failure(rt: Runtime, stage: str, error: BaseException | None, *, extract_id: str | None = None,
+                   file_name: str | None = None, tries: int = 1) -> None:
+    """After a task gave up: mark the extract `failed` (unless already refused) and add an audit entry."""
+    reason = f"{stage} failed after {tries} tr{'y' if tries == 1 else 'ies'}: {describe_failure(error)}"
+    wh = rt.warehouse
+    with wh.transaction():
+        if extract_id is not None:
+            wh.execute("UPDATE ops.extract_ledger SET status = 'failed', reason = ? "
+                       "WHERE extract_id = ? AND status NOT IN ('merged', 'refused')", (reason, extract_id))
+        detail = reason if file_name is None else f"file {file_name}: {reason}"
+        audit.append(wh, "task_failed", extract_id=extract_id, detail=detail)

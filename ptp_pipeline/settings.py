@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".ptp"))
     warehouse: str | None = None
+    watch_interval: float = Field(default=10.0, gt=0, description="Seconds between landing-folder scans (Airflow).")
     protocols_dir: Path = Field(default=REPO_PROTOCOLS)
     key: SecretStr | None = None
     key_file: Path | None = None
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     @property
     def landing_dir(self) -> Path:
         return self.home / "landing"
+
+    @property
+    def claimed_dir(self) -> Path:
+        """Files claimed from landing by the Airflow watcher, waiting for or taken by an ingest run."""
+        return self.home / "claimed"
 
     @property
     def work_dir(self) -> Path:

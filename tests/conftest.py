@@ -23,6 +23,11 @@ os.environ.update({
 })
 for _name in [k for k in os.environ if k.startswith("PTP_")]:
     del os.environ[_name]
+# Airflow's cluster policy (airflow_local_settings.py) lives in config/: on the path of this process
+# and of every Airflow process a test starts.
+_CONFIG = str(REPO / "config")
+sys.path.insert(0, _CONFIG)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_CONFIG, str(REPO), os.environ.get("PYTHONPATH")) if p)
 
 from ptp_pipeline.runtime import Runtime  # noqa: E402
 from ptp_pipeline.settings import load_settings  # noqa: E402

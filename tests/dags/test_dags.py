@@ -17,7 +17,7 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"ptp_ingest_council_contacts", "ptp_ingest_health_attendances", "ptp_ingest_police_incidents",
-            "ptp_pathways", "ptp_housekeeping"}
+            "ptp_pathways", "ptp_dispatch", "ptp_housekeeping"}
 pytestmark = pytest.mark.airflow
 
 
@@ -33,10 +33,17 @@ def test_dagbag_imports_every_dag_without_errors(airflow_db: Path) -> None:
         assert "ptp" in dag.tags
         assert dag.owner == "ptp-operations"
         assert all(t.retries >= 1 for t in dag.tasks)
-    ingest = bag.get_dag("ptp_ingest_police_incidents")
-    assert ingest is not None
-    assert [t.task_id for t in ingest.topological_sort()] == [
-        "find_files", "receive", "check", "pseudonymise", "validate", "merge"]
+    structure = {dag_id: sorted((t.task_id, d) for t in bag.dags[dag_id].tasks for d in sorted(t.downstream_task_ids))
+                 for dag_id in ("ptp_ingest_police_incidents", "ptp_dispatch", "ptp_housekeeping")}
+    assert structure == {  # a snapshot: changing it changes what operators see in the UI
+        "ptp_ingest_police_incidents": [("check", "pseudonymise"), ("find_files", "receive"),
+                                        ("pseudonymise", "validate"), ("receive", "check"), ("validate", "merge")],
+        "ptp_dispatch": [("take_pending", "start_ingest")],
+        "ptp_housekeeping": [("purge_retention", "verify_audit_chain")],
+    }
+    assert {t.task_id: t.pool for t in bag.dags["ptp_ingest_police_incidents"].tasks if t.pool != "default_pool"} == {
+        "receive": "ptp_warehouse_writer", "merge": "ptp_warehouse_writer"}
+    assert bag.dags["ptp_dispatch"].timetable.asset_condition is not None
 
 
 def test_parsing_dags_does_no_data_work() -> None:
@@ -55,27 +62,108 @@ def test_parsing_dags_does_no_data_work() -> None:
     assert report == {"dags": len(EXPECTED), "errors": 0, "heavy": []}
 
 
-def test_ingest_dag_runs_end_to_end(airflow_db: Path, env: dict[str, str], synthetic: SyntheticResult) -> None:
+def test_each_partners_ingest_dag_then_pathways_run_end_to_end(airflow_db: Path, env: dict[str, str],
+                                                               synthetic: SyntheticResult) -> None:
+    """Police and health by conf `path`; council by hand with no conf, from its landing folder."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags"))
+    for extract in synthetic.extracts:
+        dag = bag.get_dag(f"ptp_ingest_{extract.partner}_{extract.dataset}")
+        assert dag is not None
+        if extract.partner == "council":
+            landing = Path(env["PTP_HOME"]) / "landing" / extract.partner / extract.dataset
+            landing.mkdir(parents=True)
+            shutil.copyfile(extract.path, landing / extract.path.name)
+            run = dag.test()
+            assert not list(landing.iterdir())  # claimed and taken
+        else:
+            run = dag.test(run_conf={"path": str(extract.path)})
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        assert run.state == "success" and set(states.values()) == {"success"}, (extract.partner, states)
+    rt = Runtime(load_settings(env))
+    try:
+        rows = ledger(rt)
+        assert sorted((r["partner"], r["status"], r["rows_received"]) for r in rows) == sorted(
+            (e.partner, "merged", e.rows) for e in synthetic.extracts)
+        assert_conserved(rt)
+        assert rt.warehouse.scalar("SELECT count(*) FROM shared.pathway_event") == sum(
+            int(r["rows_accepted"]) for r in rows)  # type: ignore[call-overload]
+    finally:
+        rt.close()
+    pathways = bag.get_dag("ptp_pathways")
+    assert pathways is not None
+    assert pathways.test().state == "success"
+
+
+def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, str],
+                                              synthetic: SyntheticResult) -> None:
+    """A nightly run 40 days after an extract arrived deletes its raw copy and finds the audit chain intact."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ptp_pipeline import pipeline
+
+    extract = next(e for e in synthetic.extracts if e.partner == "health")
+    rt = Runtime(load_settings(env))
+    try:
+        extract_id = pipeline.ingest(rt, extract.path, "health", "attendances").extract_id
+        assert extract_id
+    finally:
+        rt.close()
+    raw = Path(env["PTP_HOME"]) / "work" / extract_id / "raw"
+    assert raw.exists()
+    dag = DagBag(str(REPO / "dags")).get_dag("ptp_housekeeping")
+    assert dag is not None
+    run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"purge_retention": "success", "verify_audit_chain": "success",
+                      "expiring_protocols": "success"}, states
+    assert not raw.exists()
+    rt = Runtime(load_settings(env))
+    try:
+        assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'purge_raw'") == 1
+        assert_conserved(rt)
+    finally:
+        rt.close()
+
+
+def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[str, str],
+                                                   synthetic: SyntheticResult, tmp_path: Path) -> None:
+    """A refused extract fails its task on the first try (retries are for transient errors), and the
+    failure callback adds an audit entry; a missing file fails receive at once, by the retry policy."""
     from airflow.dag_processing.dagbag import DagBag
 
     extract = next(e for e in synthetic.extracts if e.partner == "police")
+    bad = tmp_path / "police_extra_column.csv"
+    lines = extract.path.read_text().splitlines()
+    bad.write_text("\n".join([lines[0] + ",notes"] + [line + ",x" for line in lines[1:]]) + "\n")
     dag = DagBag(str(REPO / "dags")).get_dag("ptp_ingest_police_incidents")
     assert dag is not None
-    run = dag.test(run_conf={"path": str(extract.path)})
-    assert run.state == "success"
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert set(states.values()) == {"success"}, states
+    run = dag.test(run_conf={"path": str(bad)})
+    assert run.state == "failed"
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert tis["check"].state == "failed" and tis["check"].try_number == 1
+    run = dag.test(run_conf={"path": str(tmp_path / "missing.csv")})
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert tis["receive"].state == "failed" and tis["receive"].try_number == 1
     rt = Runtime(load_settings(env))
     try:
         (row,) = ledger(rt)
-        assert row["status"] == "merged" and row["rows_received"] == extract.rows
+        assert row["status"] == "refused" and "notes" in str(row["reason"])
         assert_conserved(rt)
-        assert rt.warehouse.scalar("SELECT count(*) FROM shared.pathway_event") == row["rows_accepted"]
+        failed = rt.warehouse.query(
+            "SELECT extract_id, detail FROM ops.audit_log WHERE action = 'task_failed' ORDER BY seq")
+        details = list(failed["detail"])
+        assert len(details) == 2, details
+        assert failed["extract_id"].iloc[0] == row["extract_id"]  # the callback found the mapped task's extract
+        assert details[0].startswith("ptp_ingest_police_incidents.check failed after 1 try: [PTP400]")
+        assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.receive failed after 1 try")
     finally:
         rt.close()
-    pathways = DagBag(str(REPO / "dags")).get_dag("ptp_pathways")
-    assert pathways is not None
-    assert pathways.test().state == "success"
 
 
 def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: Path, env: dict[str, str],
@@ -106,4 +194,41 @@ def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: 
     run = dag.test()
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"purge": "success", "verify_audit_log": "failed"}
+    assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success"}
+
+
+def test_retry_policy_retries_transient_errors_only() -> None:
+    from airflow.sdk import RetryAction
+
+    from ptp_pipeline.dag_factory import RETRY_POLICY
+    from ptp_pipeline.errors import ExtractError, KeyMaterialError, WarehouseError
+
+    def action(exc: BaseException) -> RetryAction:
+        return RETRY_POLICY.evaluate(exc, try_number=1, max_tries=5).action
+
+    assert action(WarehouseError("warehouse locked")) is RetryAction.RETRY
+    assert action(ConnectionRefusedError()) is RetryAction.RETRY
+    assert action(ExtractError("bad header")) is RetryAction.FAIL
+    assert action(KeyMaterialError("no key")) is RetryAction.FAIL
+    assert action(RuntimeError()) is RetryAction.DEFAULT
+
+
+def test_a_broken_protocol_breaks_only_its_own_dag(airflow_db: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Syntax error in one file, a bad field in another: both named in an import error; other DAGs load."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    protocols = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", protocols)
+    (protocols / "police_incidents.yaml").write_text("id: police-incidents\nfields: [unclosed\n")
+    council = protocols / "council_contacts.yaml"
+    council.write_text(council.read_text().replace("treatment: pseudonymise", "treatment: publish", 1))
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    bag = DagBag(str(REPO / "dags"))
+    assert set(bag.dag_ids) == EXPECTED - {"ptp_ingest_police_incidents", "ptp_ingest_council_contacts"}
+    (error,) = bag.import_errors.values()
+    assert "Broken protocol file(s)" in error
+    assert f"{protocols / 'police_incidents.yaml'}:3: not valid YAML" in error
+    assert str(protocols / "council_contacts.yaml") in error and "treatment" in error

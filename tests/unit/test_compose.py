@@ -1,0 +1,95 @@
+"""docker-compose.yml: valid against the Compose specification, mounts that exist, no committed secrets."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO.parent / "shared" / "compose-spec.schema.json"
+AIRFLOW_SERVICES = {"airflow-init", "api-server", "scheduler", "dag-processor", "triggerer", "worker"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft7Validator:
+    if not SCHEMA.exists():
+        pytest.fail(f"{SCHEMA} is missing: CI lays shared/ beside the clone")
+    return jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
+
+
+def test_compose_file_follows_the_compose_specification(compose: dict[str, Any],
+                                                        validator: jsonschema.Draft7Validator) -> None:
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(compose)]
+    assert errors == []
+    broken = copy.deepcopy(compose)
+    broken["services"]["redis"]["healthcheck"]["interval"] = {"seconds": 10}
+    assert list(validator.iter_errors(broken)), "the schema check must be able to fail"
+
+
+def test_stack_has_every_service_on_celery(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == AIRFLOW_SERVICES | {"postgres", "redis"}
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://"), name
+        assert "postgresql://" in env["PTP_WAREHOUSE"], name
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://"), name
+        assert "/opt/ptp/config" in env["PYTHONPATH"].split(":"), name  # the cluster policy
+    assert "ptp_warehouse_writer" in services["airflow-init"]["command"]
+
+
+def test_every_mounted_path_exists(compose: dict[str, Any]) -> None:
+    sources = []
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith((".", "/")):
+                sources.append((name, source))
+        build = service.get("build")
+        if build:
+            sources += [(name, build["context"]), (name, str(Path(build["context"]) / build["dockerfile"]))]
+    assert sources, "the project must be mounted"
+    missing = [(name, s) for name, s in sources if not (REPO / s).exists()]
+    assert missing == []
+    assert ("scheduler", "./") in sources
+
+
+def _strings(node: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in _strings(v, f"{path}/{k}")]
+    if isinstance(node, list):
+        return [x for i, v in enumerate(node) for x in _strings(v, f"{path}/{i}")]
+    return [(path, str(node))] if isinstance(node, str) else []
+
+
+def _literal_secrets(compose: dict[str, Any]) -> list[str]:
+    problems = []
+    for path, value in _strings(compose):
+        leaf = path.rsplit("/", 1)[-1]
+        if re.search(r"PASSWORD|SECRET|FERNET", leaf) and not re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", value):
+            problems.append(path)
+        for userinfo in re.findall(r"://([^@/]*)@", value):
+            if ":" in userinfo and not re.search(r":\$\{[A-Z_]+:\?[^}]*\}$", userinfo):
+                problems.append(path)
+    return problems
+
+
+def test_secrets_come_from_the_environment(compose: dict[str, Any]) -> None:
+    """Every password, secret or key is a required ${VAR:?} reference; URLs carry no literal password."""
+    assert _literal_secrets(compose) == []
+    assert _literal_secrets({"x": {"A": "postgresql://u:hunter2@db/x", "POSTGRES_PASSWORD": "hunter2",
+                                   "B": "redis://:${P:?set P}@r/0"}}) == ["/x/A", "/x/POSTGRES_PASSWORD"]
+    assert compose["secrets"]["ptp_project_key"]["file"].startswith("${PTP_PROJECT_KEY_FILE:?")
