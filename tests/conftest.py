@@ -118,6 +118,8 @@ def wh_rt(wh_env: dict[str, str]) -> Iterator[Runtime]:
     runtime = Runtime(load_settings(wh_env))
     yield runtime
     runtime.close()
+
+
 @pytest.fixture(scope="session")
 def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The `synthetic` partnership ingested once and its pathway tables rebuilt (read-only for tests)."""

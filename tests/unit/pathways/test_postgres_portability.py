@@ -1,26 +1,20 @@
 """The pathways SQL gives the same derived tables on PostgreSQL as on DuckDB.
 
-Runs when TEST_POSTGRES_URL names a scratch PostgreSQL database (its shared/ops/restricted schemas are
-dropped and recreated) and the PostgreSQL backend is available; skipped otherwise.
+Runs on a fresh PostgreSQL database made for the test (the `pg_database` fixture fails, with how to
+start the server, if PostgreSQL is not reachable).
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
-import pytest
 
-from ptp_pipeline.errors import ConfigError
 from ptp_pipeline.outputs import ORDER, Outputs
 from ptp_pipeline.pathways import DERIVED_TABLES, rebuild_tables
 from ptp_pipeline.report import report_data
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 from ptp_pipeline.warehouse import open_warehouse
-
-URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 def comparable(column: pd.Series) -> pd.Series:
@@ -33,13 +27,8 @@ def comparable(column: pd.Series) -> pd.Series:
         return column.astype(str)
 
 
-@pytest.mark.skipif(not URL, reason="set TEST_POSTGRES_URL to a scratch PostgreSQL database to run")
-def test_derived_tables_and_report_are_the_same_on_postgres(pathways_env: dict[str, str]) -> None:
-    assert URL is not None
-    try:
-        pg = open_warehouse(URL, migrate=False)
-    except ConfigError:
-        pytest.skip("this build has no PostgreSQL backend")
+def test_derived_tables_and_report_are_the_same_on_postgres(pathways_env: dict[str, str], pg_database: str) -> None:
+    pg = open_warehouse(pg_database, migrate=False)
     rt = Runtime(load_settings(pathways_env))
     try:
         for schema in ("shared", "ops", "restricted"):
