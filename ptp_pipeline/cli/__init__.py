@@ -11,6 +11,7 @@ import sys
 import typer
 
 from ptp_pipeline.cli import keys, operations, protocols  # noqa: F401  (registers commands)
+from ptp_pipeline.cli import pull as _pull  # noqa: F401  (registers `ptp pull`, issue 10)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError
 

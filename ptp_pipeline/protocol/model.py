@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ptp_pipeline.protocol.source import LandingSource, Source, source_problems
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
@@ -188,10 +190,11 @@ class Protocol(Strict):
     unexpected_columns: Literal["reject", "drop"] = "reject"
     quarantine_threshold: float = Field(default=0.1, ge=0, le=1)
     expectations: list[dict[str, Any]] = []
+    source: Source = Field(default_factory=LandingSource, description="Where extracts come from (protocol/source.py).")
 
     @model_validator(mode="after")
     def _rules(self) -> Protocol:
-        problems: list[str] = []
+        problems: list[str] = source_problems(self.source, [f.name for f in self.fields], self.file.format)
         if self.valid_to < self.valid_from:
             problems.append("valid_to is before valid_from: the protocol would never be in force")
         if self.special_category and not self.lawful_basis.article9:

@@ -15,6 +15,7 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.privacy.linkage import link
 from ptp_pipeline.privacy.pseudonymise import KEY
 from ptp_pipeline.protocol import ProjectConfig
+from ptp_pipeline.pull import records as pull_records
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -95,6 +96,7 @@ def merge(rt: Runtime, extract_id: str) -> None:
             (item.rows_received, len(accepted), rows_quarantined,
              datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), extract_id),
         )
+        pull_records.settle(wh, extract_id)  # stage 0: pull record settled, SQL watermark advanced
         links = ", ".join(f"{r.key_type}={r.records_joined}" for r in matched.itertuples(index=False))
         audit.append(wh, "merge", extract_id=extract_id,
                      detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; links by key: {links}")
