@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import posixpath
 import stat
 from collections.abc import Callable
@@ -25,6 +26,8 @@ Progress = Callable[[str, int], None]
 def _connect(conn_id: str) -> Any:
     import paramiko
     from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    logging.getLogger("paramiko").setLevel(logging.WARNING)  # its INFO lines name hosts and users: not needed
 
     get_connection(conn_id)  # a clear message when it is not defined
     try:
