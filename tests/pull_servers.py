@@ -161,12 +161,13 @@ def insert_rows(db: PartnerDb, rows: list[dict[str, object]]) -> None:
     cols = [*ALLOWED, "social_worker_notes"]
     values = [tuple(r.get(c) for c in cols) for r in rows]
     placeholders = ", ".join(["%s"] * len(cols))
+    names = ", ".join(cols)
     if db.kind == "mysql":
         import MySQLdb
 
         conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", password="", database=db.name)
         try:
-            conn.cursor().executemany(f"INSERT INTO contacts VALUES ({placeholders})", values)
+            conn.cursor().executemany(f"INSERT INTO contacts ({names}) VALUES ({placeholders})", values)
             conn.commit()
         finally:
             conn.close()
@@ -174,7 +175,7 @@ def insert_rows(db: PartnerDb, rows: list[dict[str, object]]) -> None:
         import psycopg
 
         with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname=db.name) as pg:
-            pg.cursor().executemany(f"INSERT INTO contacts VALUES ({placeholders})", values)  # type: ignore[arg-type]
+            pg.cursor().executemany(f"INSERT INTO contacts ({names}) VALUES ({placeholders})", values)  # type: ignore[arg-type]
 
 
 def write_protocol_with_source(dest: Path, dataset_file: str, source_yaml: str) -> Path:
