@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
 from ptp_pipeline.protocol.model import Protocol, Status
+from ptp_pipeline.pull.dag_tasks import add_pull_task, pull_schedule
 
 START = datetime(2024, 1, 1)
 DEFAULT_ARGS: dict[str, Any] = {"owner": "ptp-operations", "retries": 2, "retry_delay": timedelta(seconds=30),
@@ -48,7 +49,7 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
     partner, dataset = protocol.partner.id, protocol.dataset
     outlet = dataset_asset(protocol)
 
-    @dag(dag_id=f"ptp_ingest_{partner}_{dataset}", schedule=None, start_date=START, catchup=False,
+    @dag(dag_id=f"ptp_ingest_{partner}_{dataset}", schedule=pull_schedule(protocol), start_date=START, catchup=False,
          default_args=DEFAULT_ARGS, max_active_runs=4, tags=["ptp", "ingest", partner],
          doc_md=f"Ingest extracts of **{protocol.title}** under protocol `{protocol.id}` v{protocol.version}.")
     def ingest() -> None:
@@ -87,7 +88,9 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
         def merge(extract_id: str) -> str:
             return _stage("merge", extract_id)
 
-        ids = receive.expand(path=find_files())
+        files = find_files()
+        add_pull_task(protocol, files)  # stage 0 (issue 10): pull first when the protocol names a source
+        ids = receive.expand(path=files)
         merge.expand(extract_id=validate.expand(extract_id=pseudonymise.expand(extract_id=check.expand(
             extract_id=ids))))
 
