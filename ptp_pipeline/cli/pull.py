@@ -33,7 +33,7 @@ def pull(partner: Annotated[str, typer.Argument(help="Partner id, as in the prot
         for line in result.planned or ["nothing new"]:
             out.print(f"  {line}")
         for line in result.skipped:
-            out.print(f"  already pulled: {line}")
+            out.print(f"  nothing new: {line}")
         return
     out.print(f"Pulled {len(result.landed)} new extract(s) from {source}"
               + (f"; {len(result.skipped)} already pulled" if result.skipped else "") + ".")
