@@ -94,8 +94,7 @@ class SqlSource(_Pulled):
     kind: Literal["sql"]
     table: str | None = Field(default=None, pattern=SQL_NAME, description="schema.table or table.")
     query: str | None = Field(default=None, description="A SELECT; the pipeline selects only protocol fields from it.")
-    watermark: str | None = Field(default=None, pattern=SQL_NAME,
-                                  description="Column that only grows (e.g. updated_at, id); none: whole table.")
+    watermark: str = Field(pattern=SQL_NAME, description="A column that only grows (an insert timestamp, an id).")
     chunk_rows: int = Field(default=50_000, ge=100, le=1_000_000)
 
     @model_validator(mode="after")
@@ -136,7 +135,7 @@ def source_problems(source: LandingSource | PulledSource, field_names: list[str]
     """Rules that need the whole protocol (called by Protocol's validator)."""
     problems: list[str] = []
     if isinstance(source, SqlSource):
-        if source.watermark is not None and source.watermark not in field_names:
+        if source.watermark not in field_names:
             problems.append(f"source.watermark '{source.watermark}' is not one of the protocol's fields: the "
                             "pipeline selects only protocol fields, so add it to fields (treatment: drop if it "
                             "should not be kept)")

@@ -149,32 +149,24 @@ def _pull(rt: Runtime, protocol: Protocol, src: SqlSource, conn: Any, dialect: D
     columns = ", ".join(q(f.name) for f in protocol.fields)
     origin = q(src.table) if src.table else f"({src.query}) AS ptp_source"
     remote = src.table or src.query or ""
-    lo = records.watermark(rt.warehouse, partner, dataset) if src.watermark else None
-    where, params = "", list[str]()
-    if src.watermark and lo is not None:
-        where, params = f" WHERE {q(src.watermark)} > %s", [lo]
+    wm = q(src.watermark)
+    lo = records.watermark(rt.warehouse, partner, dataset)
+    after, params = (f" WHERE {wm} > %s", [lo]) if lo is not None else ("", [])
     cur = conn.cursor()
-    if src.watermark:
-        cur.execute(f"SELECT max({q(src.watermark)}), count(*) FROM {origin}{where}", params)
-        hi_value, expected = cur.fetchone()
-    else:
-        cur.execute(f"SELECT count(*) FROM {origin}", [])
-        hi_value, expected = None, cur.fetchone()[0]
+    cur.execute(f"SELECT max({wm}), count(*) FROM {origin}{after}", params)
+    hi_value, expected = cur.fetchone()
     cur.close()
-    hi = None if hi_value is None else watermark_text(hi_value)
-    if expected == 0 or (src.watermark and hi is None):
-        result.skipped.append(f"{remote}: no rows after watermark {lo}")
+    if not expected or hi_value is None:
+        result.skipped.append(f"{remote}: no rows after watermark {lo or '(none yet)'}")
         return result
-    if src.watermark and hi is not None:
-        where = f"{where} AND " if where else " WHERE "
-        where += f"{q(src.watermark)} <= %s"
-        params = [*params, hi]
-    label = f"{remote} ({lo or '-inf'}, {hi}]" if src.watermark else remote
+    hi = watermark_text(hi_value)
+    where = f"{after} AND {wm} <= %s" if after else f" WHERE {wm} <= %s"
+    params = [*params, hi]
+    label = f"{remote} ({lo or '-inf'}, {hi}]"
     if dry_run:
         result.planned.append(f"{label}: {expected:,} rows, columns {', '.join(f.name for f in protocol.fields)}")
         return result
-    order = f" ORDER BY {q(src.watermark)}" if src.watermark else ""
-    statement = f"SELECT {columns} FROM {origin}{where}{order}"
+    statement = f"SELECT {columns} FROM {origin}{where} ORDER BY {wm}"
     formatters = [_formatter(f) for f in protocol.fields]
     rows = 0
     with incoming(rt, partner, dataset) as inc:
@@ -197,12 +189,9 @@ def _pull(rt: Runtime, protocol: Protocol, src: SqlSource, conn: Any, dialect: D
                                   f"database counted {expected:,} a moment before; nothing was landed",
                                   hint="Rows in the range changed during the pull: pull again.")
         digest = hashlib.sha256(remote.encode()).hexdigest()[:8]
-        name = f"{dataset}-sql-{safe_name(hi) if hi else inc.sha256[:12]}-{digest}.csv"
+        name = f"{dataset}-sql-{safe_name(hi)}-{digest}.csv"
         rec = records.PullRecord(pull_id=f"sql-{inc.sha256[:16]}-{digest}", partner=partner, dataset=dataset,
                                  kind="sql", conn_id=src.conn_id, remote=remote, file_name=name, sha256=inc.sha256,
                                  watermark_from=lo, watermark_to=hi, rows_pulled=rows)
-        if not src.watermark and records.seen_sha(rt.warehouse, partner, dataset, inc.sha256):
-            result.skipped.append(f"{remote}: unchanged since the last pull")
-            return result
         result.landed.append(commit(rt, inc, rec, expected_size=None))
     return result

@@ -17,9 +17,9 @@ from ptp_pipeline.settings import load_settings
 SOURCES = {
     "sftp": ("source: {kind: sftp, conn_id: partner_src, folder: /outbox}",
              {"conn_type": "sftp", "login": "ptp", "extra": {"no_host_key_check": "true"}}),
-    "mysql": ("source: {kind: sql, conn_id: partner_src, table: contacts}",
+    "mysql": ("source: {kind: sql, conn_id: partner_src, table: contacts, watermark: contact_date}",
               {"conn_type": "mysql", "login": "root", "schema": "x"}),
-    "postgres": ("source: {kind: sql, conn_id: partner_src, table: contacts}",
+    "postgres": ("source: {kind: sql, conn_id: partner_src, table: contacts, watermark: contact_date}",
                  {"conn_type": "postgres", "login": "postgres", "schema": "x"}),
     "http": ("source: {kind: http, conn_id: partner_src, endpoint: /api}", {"conn_type": "http", "schema": "http"}),
 }
