@@ -23,10 +23,14 @@ def get_connection(conn_id: str) -> Any:
     try:
         return BaseHook.get_connection(conn_id)
     except Exception as exc:
-        if type(exc).__name__ not in ("AirflowNotFoundException", "ConnectionNotFoundError", "AirflowException"):
-            raise
+        if not any(c.__name__ == "AirflowNotFoundException" for c in type(exc).__mro__):
+            # Not passed on: the message of a malformed connection can quote its password.
+            raise SourceError(f"Airflow connection '{conn_id}' could not be read ({type(exc).__name__})",
+                              hint=f"Operations: check the definition of connection '{conn_id}' (for the CLI, "
+                                   f"AIRFLOW_CONN_{conn_id.upper()} must be a JSON object or a URI).") from None
         raise SourceError(
             f"Airflow connection '{conn_id}' is not defined",
             hint=f"Operations: add connection '{conn_id}' in Airflow (Admin → Connections or `airflow connections "
-                 f"add`), or for the CLI set AIRFLOW_CONN_{conn_id.upper()}. See README, 'Setting the connection'.",
+                 f"add`), or for the CLI set AIRFLOW_CONN_{conn_id.upper()} to a JSON object or URI (a value "
+                 "that does not parse counts as missing). See README, 'Setting the connection'.",
         ) from None

@@ -57,3 +57,15 @@ def test_undefined_connection_says_how_to_set_it(env: dict[str, str], tmp_path: 
 def test_protocol_without_source_has_nothing_to_pull(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pull", "police", "incidents"]) == 3
     assert "has no source to pull from" in capsys.readouterr().err
+
+
+def test_malformed_connection_is_reported_without_its_secret(env: dict[str, str], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(write_protocol_with_source(tmp_path / "p", "council_contacts.yaml",
+                                                                             SOURCES["mysql"][0])))
+    monkeypatch.setenv("AIRFLOW_CONN_PARTNER_SRC", '{"conn_type": "mysql", "password": "s3cret-pw", ')
+    assert main(["pull", "council", "contacts"]) == 7
+    stderr = capsys.readouterr().err
+    assert "Airflow connection 'partner_src' is not defined" in stderr  # Airflow ignores what does not parse
+    assert "s3cret-pw" not in stderr and "Traceback" not in stderr
