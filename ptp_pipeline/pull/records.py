@@ -120,3 +120,14 @@ def settle(wh: Warehouse, extract_id: str) -> None:
                      file_name=str(first.file_name), sha256=str(sha),
                      watermark_from=_text(first.watermark_from), watermark_to=_text(first.watermark_to))
     wh.execute("UPDATE ops.extract_ledger SET source = ? WHERE extract_id = ?", (rec.describe(), extract_id))
+
+
+def settle_finished(wh: Warehouse, partner: str, dataset: str) -> None:
+    """Settle landed pulls whose file already has a ledger outcome (e.g. identical to an extract merged before)."""
+    frame = wh.query(
+        "SELECT DISTINCT l.extract_id FROM ops.pull_record p JOIN ops.extract_ledger l ON l.sha256 = p.sha256 "
+        "WHERE p.partner = ? AND p.dataset = ? AND p.status = ? AND l.status IN ('merged', 'refused')",
+        (partner, dataset, LANDED))
+    for extract_id in frame["extract_id"]:
+        with wh.transaction():
+            settle(wh, str(extract_id))

@@ -51,6 +51,7 @@ def fetch(rt: Runtime, protocol: Protocol, *, dry_run: bool = False, retry: Retr
     policy = retry or RetryPolicy()
     if not dry_run:
         sweep(rt, partner, dataset)
+        records.settle_finished(rt.warehouse, partner, dataset)
     if isinstance(src, SftpSource):
         from ptp_pipeline.pull.sftp import pull_sftp
 
@@ -99,14 +100,6 @@ def pull(rt: Runtime, partner: str, dataset: str, *, dry_run: bool = False, inge
         return result
     todo = list(dict.fromkeys([*pulled.landed, *_waiting(rt, partner, dataset)]))
     for path in todo:
-        outcome = pipeline.ingest(rt, path, partner, dataset)
-        if outcome.status == "already_merged" and outcome.extract_id:
-            settle_now(rt, outcome.extract_id)
-        result.outcomes.append(outcome)
+        result.outcomes.append(pipeline.ingest(rt, path, partner, dataset))
+    records.settle_finished(rt.warehouse, partner, dataset)  # a file identical to one merged before
     return result
-
-
-def settle_now(rt: Runtime, extract_id: str) -> None:
-    """A pulled file identical to one merged before: its pull is recorded by that outcome."""
-    with rt.warehouse.transaction():
-        records.settle(rt.warehouse, extract_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 import posixpath
 import stat
@@ -64,7 +65,8 @@ def _fetch(rt: Runtime, protocol: Protocol, src: SftpSource, sftp: Any, name: st
             raise TransferChanged(f"'{remote}' on the SFTP server of connection '{src.conn_id}' changed during "
                                   "the transfer; nothing was landed",
                                   hint="Pull again once the partner has finished writing the file.")
-        rec = records.PullRecord(pull_id=f"sftp-{inc.sha256[:16]}-{int(attr.st_mtime)}", partner=partner,
+        identity = f"{remote}|{attr.st_size}|{int(attr.st_mtime)}|{inc.sha256}"
+        rec = records.PullRecord(pull_id="sftp-" + hashlib.sha256(identity.encode()).hexdigest()[:24], partner=partner,
                                  dataset=dataset, kind="sftp", conn_id=src.conn_id, remote=remote,
                                  file_name=safe_name(name), sha256=inc.sha256, remote_size=int(attr.st_size),
                                  remote_mtime=int(attr.st_mtime))

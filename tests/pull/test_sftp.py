@@ -177,3 +177,21 @@ def test_refused_login_names_the_connection_and_is_not_retried(
     assert "Login refused" in stderr and "connection 'council_sftp'" in stderr
     assert "Traceback" not in stderr and str(wrong) not in stderr
     assert landing_files(rt) == []
+
+
+def test_same_extract_republished_under_a_new_name_is_merged_once(
+        env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: Sshd, outbox: Path) -> None:
+    rt = use_source(monkeypatch, tmp_path, sshd, outbox)
+    original = next(outbox.glob("council_*"))
+    shutil.copy(original, outbox / "council_contacts_resent.csv")
+    try:
+        result = pull(rt, "council", "contacts")
+        assert len(result.landed) == 2
+        assert sorted(o.status for o in result.outcomes) == ["already_merged", "merged"]  # type: ignore[attr-defined]
+        assert len(ledger(rt)) == 1
+        statuses = rt.warehouse.query("SELECT status FROM ops.pull_record")["status"].tolist()
+        assert statuses == ["recorded", "recorded"]
+        assert pull(rt, "council", "contacts").landed == []
+        assert_conserved(rt)
+    finally:
+        rt.close()
