@@ -33,9 +33,11 @@ PG_UNREACHABLE_TEXT = ("connection refused", "timeout", "timed out", "could not 
 
 
 class Dialect:
-    def __init__(self, conn_type: str) -> None:
-        self.mysql = conn_type in ("mysql", "mariadb")
-        self.quote_char = "`" if self.mysql else '"'
+    """Identifier quoting and the driver's parameter placeholder (from the hook)."""
+
+    def __init__(self, conn_type: str, placeholder: str = "%s") -> None:
+        self.quote_char = "`" if conn_type in ("mysql", "mariadb") else '"'
+        self.p = placeholder
 
     def quote(self, name: str) -> str:
         return ".".join(f"{self.quote_char}{part}{self.quote_char}" for part in name.split("."))
@@ -127,7 +129,7 @@ def pull_sql(rt: Runtime, protocol: Protocol, src: SqlSource, *, dry_run: bool =
     if not isinstance(hook, DbApiHook):
         raise SourceError(f"connection '{src.conn_id}' is of type '{connection.conn_type}', not a database",
                           hint="Operations: use a mysql or postgres connection for a sql source.")
-    dialect = Dialect(str(connection.conn_type))
+    dialect = Dialect(str(connection.conn_type), str(getattr(hook, "placeholder", "%s")))
     errors = _driver_errors()
     try:
         conn = hook.get_conn()
@@ -151,7 +153,8 @@ def _pull(rt: Runtime, protocol: Protocol, src: SqlSource, conn: Any, dialect: D
     remote = src.table or src.query or ""
     wm = q(src.watermark)
     lo = records.watermark(rt.warehouse, partner, dataset)
-    after, params = (f" WHERE {wm} > %s", [lo]) if lo is not None else ("", [])
+    p = dialect.p
+    after, params = (f" WHERE {wm} > {p}", [lo]) if lo is not None else ("", [])
     cur = conn.cursor()
     cur.execute(f"SELECT max({wm}), count(*) FROM {origin}{after}", params)
     hi_value, expected = cur.fetchone()
@@ -160,7 +163,7 @@ def _pull(rt: Runtime, protocol: Protocol, src: SqlSource, conn: Any, dialect: D
         result.skipped.append(f"{remote}: no rows after watermark {lo or '(none yet)'}")
         return result
     hi = watermark_text(hi_value)
-    where = f"{after} AND {wm} <= %s" if after else f" WHERE {wm} <= %s"
+    where = f"{after} AND {wm} <= {p}" if after else f" WHERE {wm} <= {p}"
     params = [*params, hi]
     label = f"{remote} ({lo or '-inf'}, {hi}]"
     if dry_run:
