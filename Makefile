@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean system-deps
+.PHONY: demo test check fix clean
 
 # Debian packages: mysqlclient (for apache-airflow-providers-mysql) builds against libmysqlclient with
 # pkg-config; the SFTP pull tests start their own OpenSSH sshd on 127.0.0.1. Installed only when missing.
 SYSTEM_PKGS := openssh-server pkg-config default-libmysqlclient-dev
+.PHONY: system-deps  # runs before every install check: `$(STAMP)` lists it as an order-only prerequisite
 
 system-deps:  ## install the Debian packages above that are missing (idempotent; apt-get update once)
 	@missing=$$(for p in $(SYSTEM_PKGS); do \
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml | system-deps
 demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole pipeline on DuckDB
 	$(BIN)/ptp demo
 
-test: system-deps $(STAMP)  ## install, then lint, type-check and run every test
+test: $(STAMP)  ## install, then lint, type-check and run every test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
