@@ -56,7 +56,7 @@ class _Source(BaseModel):
     def _no_inline_secrets(cls, data: Any) -> Any:
         found = _secret_paths(data) if isinstance(data, dict) else []
         if found:
-            raise ValueError(f"source.{', source.'.join(found)}: {WHERE_SECRETS}; remove it from this file")
+            raise ValueError(f"source.{', source.'.join(found)}: {WHERE_SECRETS}, so remove it from this file")
         return data
 
 
