@@ -27,6 +27,14 @@ WHERE_SECRETS = ("credentials never go in a protocol: operations keep them in th
                  "named by conn_id (see README, 'Pulling extracts from partners')")
 
 
+def redact_secrets(line: str) -> str:
+    """A protocol line fit to quote in an error message: a line that may hold a credential is withheld."""
+    keyed = re.search(rf"(^|[\s{{,])[\"']?[\w-]*({_SECRET_KEY.pattern})[\w-]*[\"']?\s*:", line, re.IGNORECASE)
+    if keyed or _SECRET_VALUE.search(line):
+        return line[: len(line) - len(line.lstrip())] + "(line not shown: it may hold a credential)"
+    return line
+
+
 def _secret_paths(value: Any, path: str = "") -> list[str]:
     """Dotted paths of keys or values inside `value` that look like a credential."""
     found: list[str] = []

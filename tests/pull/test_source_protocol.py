@@ -63,3 +63,26 @@ def test_inline_credentials_are_refused_with_where_to_put_them(
 def test_source_rules(tmp_path: Path, source: str, problem: str) -> None:
     with pytest.raises(ProtocolError, match=problem):
         load_protocol(protocol_with(tmp_path, source))
+
+
+@pytest.mark.parametrize("line", [
+    "source: {kind: sftp, conn_id: c, folder: /o, password: hunter2}",
+    "  password: hunter2",
+    "  params: {api_token: hunter2}",
+    "  endpoint: '/api?token=hunter2'",
+    '  "Private_Key": hunter2',
+    "  conn: mysql://root:hunter2@db/x",
+])
+def test_a_line_that_may_hold_a_credential_is_never_quoted(line: str) -> None:
+    from ptp_pipeline.protocol.source import redact_secrets
+
+    shown = redact_secrets(line)
+    assert "hunter2" not in shown and "not shown" in shown
+    assert shown.startswith(line[: len(line) - len(line.lstrip())])
+
+
+def test_ordinary_lines_are_quoted_as_they_are() -> None:
+    from ptp_pipeline.protocol.source import redact_secrets
+
+    for line in ("  pattern: '*.csv'", "  folder: /outbox/passports", "  conn_id: council_sftp"):
+        assert redact_secrets(line) == line
