@@ -39,6 +39,7 @@ from airflow.sdk import (
 )
 
 from ptp_pipeline.protocol.model import Protocol, Status
+from ptp_pipeline.pull.dag_tasks import add_pull_task, pull_schedule
 
 log = logging.getLogger(__name__)
 START = datetime(2024, 1, 1)
@@ -126,7 +127,7 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
     partner, dataset = protocol.partner.id, protocol.dataset
     outlet = dataset_asset(protocol)
 
-    @dag(dag_id=ingest_dag_id(partner, dataset), schedule=None, start_date=START, catchup=False,
+    @dag(dag_id=ingest_dag_id(partner, dataset), schedule=pull_schedule(protocol), start_date=START, catchup=False,
          default_args={**DEFAULT_ARGS, "on_failure_callback": record_failure}, max_active_runs=8,
          tags=["ptp", "ingest", partner],
          doc_md=f"Ingest extracts of **{protocol.title}** under protocol `{protocol.id}` v{protocol.version}. "
@@ -169,7 +170,8 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
         def merge(extract_id: str) -> str:
             return _stage("merge", extract_id)
 
-        files = find_files()  # extension point: prepend tasks with `upstream >> files`
+        files = find_files()
+        add_pull_task(protocol, files)  # stage 0: pull first when the protocol names a source
         ids = receive.expand(path=files)
         merge.expand(extract_id=validate.expand(extract_id=pseudonymise.expand(extract_id=check.expand(
             extract_id=ids))))

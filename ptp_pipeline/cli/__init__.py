@@ -11,6 +11,7 @@ import sys
 import typer
 
 from ptp_pipeline.cli import analysis, keys, operations, privacy, protocols  # noqa: F401  (registers commands)
+from ptp_pipeline.cli import pull as _pull  # noqa: F401  (registers `ptp pull`)
 from ptp_pipeline.cli import warehouse as _warehouse  # noqa: F401  (audit, optout, export, purge)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError

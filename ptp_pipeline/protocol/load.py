@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ptp_pipeline.errors import ProtocolError, Where
 from ptp_pipeline.protocol.model import PROBLEM_SEP, ProjectConfig, Protocol, raw_cross_problems
+from ptp_pipeline.protocol.source import redact_secrets
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,7 +94,7 @@ def quote(source: list[str], line: int, key: object) -> str:
     """The protocol line a problem is on, with a caret under the key (protocols hold no row values)."""
     if not 1 <= line <= len(source):
         return ""
-    text = source[line - 1].rstrip()
+    text = redact_secrets(source[line - 1].rstrip())  # a mistaken inline password is never echoed
     col = text.find(f"{key}:") if isinstance(key, str) else -1
     if col < 0:
         col = len(text) - len(text.lstrip())

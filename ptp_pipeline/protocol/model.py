@@ -390,6 +390,11 @@ class EventMapping(Strict):
     setting: str | None = None
 
 
+# Stage 0 (issue 10): where extracts come from. Imported here, beside its one use, to keep the model's own
+# imports apart from it.
+from ptp_pipeline.protocol.source import LandingSource, Source, source_problems  # noqa: E402
+
+
 class Protocol(Strict):
     """One partner dataset's data-sharing protocol."""
 
@@ -411,6 +416,7 @@ class Protocol(Strict):
     signatories: list[Signatory] = []
     retention: Retention
     file: FileSettings = FileSettings()
+    source: Source = Field(default_factory=LandingSource, description="Where extracts come from (protocol/source.py).")
     fields: list[FieldSpec] = Field(min_length=1)
     event: EventMapping
     unexpected_columns: Literal["reject", "drop"] = Field(
@@ -488,6 +494,14 @@ class Protocol(Strict):
 
     def in_force(self, on: date) -> bool:
         return self.status is Status.approved and self.valid_from <= on <= self.valid_to
+
+    @model_validator(mode="after")
+    def _source_rules(self) -> Protocol:
+        """The source block against the rest of the protocol (its own keys are checked in protocol/source.py)."""
+        problems = source_problems(self.source, [f.name for f in self.fields], self.file.format)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class MatchKey(Strict):

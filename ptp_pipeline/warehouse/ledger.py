@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.pull import records as pull_records
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
 
@@ -24,6 +25,7 @@ def refuse(wh: Warehouse, extract_id: str, error: PtpUserError, rows_received: i
             "VALUES (?, NULL, NULL, 'extract_refused', ?, ?)",
             (extract_id, reason, error.hint),
         )
+        pull_records.settle(wh, extract_id)  # stage 0: pull record settled, SQL watermark advanced
         audit.append(wh, "refuse", extract_id=extract_id, detail=f"[{error.code}] {reason}")
 
 
@@ -31,7 +33,7 @@ def status_table(wh: Warehouse) -> list[dict[str, object]]:
     frame = wh.query(
         "SELECT extract_id, partner, dataset, protocol_id, protocol_version, file_name, received_at, status, "
         "rows_received, rows_accepted, rows_quarantined, reason, key_id, docs_url, period_start, period_end, "
-        "rows_superseded, rows_opted_out, rows_purged "
+        "rows_superseded, rows_opted_out, rows_purged, source "
         "FROM ops.extract_ledger ORDER BY received_at, extract_id"
     )
     return [

@@ -25,6 +25,7 @@ from ptp_pipeline.privacy.linkage import link
 from ptp_pipeline.privacy.pseudonymise import KEY, VAULT_FILE
 from ptp_pipeline.privacy.vault import read_sealed
 from ptp_pipeline.protocol import ProjectConfig
+from ptp_pipeline.pull import records as pull_records
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -204,6 +205,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
              datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), start, end,
              extract_id),
         )
+        pull_records.settle(wh, extract_id)  # stage 0: pull record settled, SQL watermark advanced
         links = ", ".join(f"{r.key_type}={r.records_joined}" for r in matched.itertuples(index=False))
         audit.append(wh, "merge", extract_id=extract_id,
                      detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; links by key: {links}")

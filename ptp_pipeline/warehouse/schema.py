@@ -93,4 +93,17 @@ MIGRATIONS.append((8, "re-identification vault", [
         nonce BYTEA NOT NULL, ciphertext BYTEA NOT NULL)""",
 ]))
 
+MIGRATIONS.append((5, "pull records and watermarks; the ledger says where each extract came from", [
+    "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS source VARCHAR",
+    """CREATE TABLE IF NOT EXISTS ops.pull_record (
+        pull_id VARCHAR PRIMARY KEY, partner VARCHAR NOT NULL, dataset VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+        conn_id VARCHAR NOT NULL, remote VARCHAR NOT NULL, remote_size BIGINT, remote_mtime BIGINT,
+        watermark_from VARCHAR, watermark_to VARCHAR, rows_pulled BIGINT, file_name VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, pulled_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL, extract_id VARCHAR,
+        settled_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS ops.pull_watermark (
+        partner VARCHAR NOT NULL, dataset VARCHAR NOT NULL, watermark VARCHAR NOT NULL,
+        extract_id VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, PRIMARY KEY (partner, dataset))""",
+]))
+
 LATEST = max(v for v, _, _ in MIGRATIONS)
