@@ -55,6 +55,11 @@ class Identifies(StrEnum):
     postcode = "postcode"
     sex = "sex"
     local_id = "local_id"
+    # Address parts (households): never match keys for persons, only for places.
+    address_line = "address_line"
+    uprn = "uprn"
+    address_type = "address_type"
+    address_from = "address_from"
 
 
 class Level(StrEnum):
@@ -238,6 +243,17 @@ class Suppression(Strict):
     round_to: int = Field(default=5, ge=1)
 
 
+class Households(Strict):
+    """Guards against false families (see privacy/address.py and pathways/households.py)."""
+
+    max_persons_per_address: int = Field(
+        default=10, ge=2,
+        description="An address where more distinct persons were seen is communal, never a household.")
+    communal_types: list[str] = Field(
+        default=["care_home", "hostel", "hospital", "prison", "hmo"],
+        description="Values of an address_type field that mark an address communal (case-insensitive).")
+
+
 class ProjectInfo(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str
@@ -249,3 +265,4 @@ class ProjectConfig(Strict):
     linkage: Linkage
     suppression: Suppression = Suppression()
     top_share: float = Field(default=0.2, gt=0, lt=1)
+    households: Households = Households()
