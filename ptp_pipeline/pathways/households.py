@@ -44,7 +44,9 @@ TABLES = ("restricted.residence", "shared.household", "shared.household_member",
 
 
 def _days(s: pd.Series) -> np.ndarray:
-    out: np.ndarray = pd.to_datetime(s).to_numpy(dtype="datetime64[D]").astype("int64")
+    """Days since 1970 as float (NaN where missing), so arithmetic never meets NaT."""
+    d = pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
+    out: np.ndarray = np.where(np.isnat(d), np.nan, d.astype("int64").astype("float64"))
     return out
 
 
@@ -122,9 +124,11 @@ def _to_date(days: pd.Series) -> pd.Series:
 
 def household_events(sp: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Each event of a household member inside their (open-ended) membership: one household at most."""
-    ev = events.assign(day=_days(events.event_date)).dropna(subset=["person_id"])
+    ev = events.assign(day=_days(events.event_date)).dropna(subset=["person_id", "day"])
+    ev["day"] = ev["day"].astype("int64")
     ev = ev.astype({"person_id": "int64"}).sort_values("day", kind="stable")
-    spells = sp[["person_id", "from_eff", "to_eff", "household_id"]].sort_values("from_eff", kind="stable")
+    spells = sp[["person_id", "from_eff", "to_eff", "household_id"]].astype({"from_eff": "int64", "to_eff": "int64"})
+    spells = spells.sort_values("from_eff", kind="stable")
     joined = pd.merge_asof(ev, spells, left_on="day", right_on="from_eff", by="person_id", direction="backward")
     joined = joined[(joined.day <= joined.to_eff) & joined.household_id.notna()]
     return joined.astype({"household_id": "int64"})
