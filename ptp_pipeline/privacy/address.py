@@ -77,8 +77,8 @@ def _clean(text: pd.Series) -> pd.Series:
     flat_words = "|".join(FLAT_WORDS)
     t = t.str.replace(rf"\b(?:{flat_words})(?: NO| NUMBER)?(?: ([0-9A-Z])|([0-9]))", r"FLAT \1\2", regex=True)
     t = t.str.replace(r"\bFLAT +", "FLAT ", regex=True)
-    # A flat written last ("14 HIGH STREET, FLAT 2") moves to the front.
-    return t.str.replace(rf"^(.*?),? FLAT ({_FLAT_ID})$", r"FLAT \2, \1", regex=True)
+    # A flat written after the street ("14 HIGH STREET, FLAT 2[, LEEDS]") moves to the front.
+    return t.str.replace(rf"^(.+?),? FLAT ({_FLAT_ID})((?:[ ,].*)?)$", r"FLAT \2, \1\3", regex=True)
 
 
 def _street(street: pd.Series) -> pd.Series:
