@@ -36,7 +36,7 @@ def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from sha
 
 
 @app.command("reidentify-family")
-def reidentify_family(household_id: Annotated[int, typer.Argument(help="household_id from shared.cohort_priority_families.")],
+def reidentify_family(household_id: Annotated[int, typer.Argument(help="From shared.cohort_priority_families.")],
                       purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
                       by: Annotated[str | None, typer.Option(help="The re-identifying officer.")] = None,
                       ) -> None:

@@ -73,7 +73,7 @@ MIGRATIONS.append((9, "households: address tokens, households, members, family p
         household_id BIGINT PRIMARY KEY, cost_rank BIGINT NOT NULL, total_cost DECIMAL(14, 2))""",
     # Published aggregate: counts already suppressed and rounded (disclosure control).
     """CREATE TABLE IF NOT EXISTS shared.household_cost_concentration (
-        band VARCHAR NOT NULL, households VARCHAR NOT NULL, cost_share DOUBLE)""",
+        band VARCHAR NOT NULL, households VARCHAR NOT NULL, cost_share DOUBLE PRECISION)""",
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
