@@ -10,6 +10,7 @@ from helpers import assert_conserved, write_csv
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.cli import main
+from ptp_pipeline.pathways import families_html, families_section
 from ptp_pipeline.privacy.reidentify import reidentify_family
 from ptp_pipeline.privacy.vault import ReidentificationRefused, new_reid_keypair
 from ptp_pipeline.runtime import Runtime
@@ -71,6 +72,12 @@ def test_communal_establishment_never_appears_as_a_household(reid_env: dict[str,
         hh = rt.warehouse.query("SELECT * FROM shared.household")
         assert hh.size_band.tolist() == ["2"] and hh.total_cost.astype(float).tolist() == [9000.0]
         assert ids(rt, "SELECT household_id FROM shared.cohort_priority_families") == set(hh.household_id)
+        # Disclosure control: one household and two people are small numbers, never published as such.
+        section = families_section(rt.warehouse, rt.project)
+        assert (section.households, section.priority_families, section.priority_cost_share) == ("<8", "<8", None)
+        published = rt.warehouse.query("SELECT households, cost_share FROM shared.household_cost_concentration")
+        assert set(published.households) == {"<8"} and published.cost_share.isna().all()
+        assert "&lt;8 households" in families_html(section)
 
         # The lawful route: only via audited re-identification, with the address sealed in the vault.
         household = int(hh.household_id.iloc[0])
