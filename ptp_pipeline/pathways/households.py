@@ -3,16 +3,17 @@
 1. Properties: records' address tokens are resolved to properties (privacy/address_linkage.py).
 2. Communal guard: a property flagged communal by any partner (care home, hostel, hospital,
    prison, HMO: project.yaml `households.communal_types`) or where more distinct persons were
-   seen than `households.max_persons_per_address` is communal and never forms a household.
+   seen in one calendar year than `households.max_persons_per_address` is communal and never
+   forms a household (per year, so a family home with tenants changing over the years is not).
 3. Residence spells: a person's records in date order; a new spell starts where the property
    changes. A lone record at another property between two records at the same one is noise
    (a stale or mistyped address) and is dropped. A spell runs from its first record (or the
    partner's address-from date, where given and not before the previous spell) to the day
    before the next spell starts, or to the last record for the latest spell.
 4. Households: people at one property whose spells overlap. For overlap, a person's first spell
-   is open to the past and the latest open to the future (they lived there before and after we
-   saw them), so two residents seen months apart still form one household, while a move splits
-   it: the mover's spell ends where the next property's begins.
+   is open to the past (unless a partner said since when) and the latest open to the future (they
+   lived there before and after we saw them), so two residents seen months apart still form one
+   household, while a move splits it: the mover's spell ends where the next property's begins.
 
 Household ids are numbered afresh at each rebuild (stable ids, as for persons, are future work).
 """
@@ -73,7 +74,8 @@ def residence(recs: pd.DataFrame, max_persons: int) -> pd.DataFrame:
     recs = recs.assign(address_id=resolve_addresses(recs), day=_days(recs.event_date))
     recs = recs[recs.address_id != UNPLACED]
     flagged = recs.communal.astype("boolean").fillna(False).astype(bool).groupby(recs.address_id).max()
-    crowded = recs.groupby("address_id").person_id.nunique() > max_persons
+    year = pd.to_datetime(recs.event_date).dt.year
+    crowded = recs.groupby([recs.address_id, year]).person_id.nunique().groupby(level=0).max() > max_persons
     communal = flagged | crowded
     recs = _spells(recs.assign(since=_days(recs.address_from)))
     sp = recs.groupby("spell").agg(person_id=("person_id", "first"), address_id=("address_id", "first"),
@@ -87,7 +89,7 @@ def residence(recs: pd.DataFrame, max_persons: int) -> pd.DataFrame:
     sp["from_day"] = since.fillna(sp["first"]).astype("int64")
     next_from = sp.from_day.shift(-1)
     sp["to_day"] = (next_from - 1).where(same_next, sp["last"]).astype("int64")
-    sp["from_eff"] = sp.from_day.where(same_prev, OPEN_PAST)
+    sp["from_eff"] = sp.from_day.where(same_prev | sp.since.notna(), OPEN_PAST)
     sp["to_eff"] = sp.to_day.where(same_next, OPEN_FUTURE)
     sp["communal"] = sp.address_id.map(communal).astype(bool)
     area = recs.groupby(["address_id", "district"]).size().reset_index(name="n")

@@ -248,7 +248,7 @@ class Households(Strict):
 
     max_persons_per_address: int = Field(
         default=10, ge=2,
-        description="An address where more distinct persons were seen is communal, never a household.")
+        description="An address where more distinct persons were seen in one year is communal, never a household.")
     communal_types: list[str] = Field(
         default=["care_home", "hostel", "hospital", "prison", "hmo"],
         description="Values of an address_type field that mark an address communal (case-insensitive).")

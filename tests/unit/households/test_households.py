@@ -111,6 +111,11 @@ def test_a_person_who_moved_appears_in_two_households_with_the_right_periods(rt:
         council(2, "Cyril", "Ashe", "3 Mill Lane", "LS7 1AA", "20/07/2024", uprn="100000000003"),
         council(2, "Cyril", "Ashe", "3 MILL LANE", "LS7 1AA", "01/11/2024"),
         council(3, "Dora", "Keel", "Flat 1, 14 Hyde Park Road", "LS6 2AB", "05/05/2024", uprn="100000000001"),
+        # Enid leaves 7 Elm Grove; Fergus moves in after her (since 1 Sept): one home, two households in turn.
+        council(4, "Enid", "Vane", "7 Elm Grove", "LS8 3AB", "02/05/2024"),
+        council(4, "Enid", "Vane", "7 Elm Gr", "LS8 3AB", "20/06/2024"),
+        council(4, "Enid", "Vane", "9 Oak Avenue", "LS8 4DE", "12/08/2024"),
+        council(5, "Fergus", "Lyle", "7 ELM GROVE", "LS8 3AB", "10/10/2024", since="01/09/2024"),
     ]
     first = pipeline.ingest(rt, write_csv(tmp_path / "council.csv", COUNCIL, rows), "council", "contacts")
     # The mover's partner stays at flat 2; the police write it their own way and know no UPRN.
@@ -134,6 +139,10 @@ def test_a_person_who_moved_appears_in_two_households_with_the_right_periods(rt:
     assert set(m[m.household_id == new].person_id) == {amos, cyril}
     assert m[m.person_id == bea][["from_date", "to_date"]].values.tolist() == [["2024-05-10", "2024-12-01"]]
     assert len(m[m.person_id == dora]) == 1 and dora not in set(m[m.household_id.isin([old, new])].person_id)
+    enid, fergus = (person_of(rt, str(first.extract_id), r) for r in (8, 11))
+    assert m[m.person_id == enid][["from_date", "to_date"]].values.tolist() == [["2024-05-02", "2024-08-11"],
+                                                                               ["2024-08-12", "2024-08-12"]]
+    assert not set(m[m.person_id == enid].household_id) & set(m[m.person_id == fergus].household_id)
     # Family pathway: each event counted in one household, inside the member's period there.
     pathway = rt.warehouse.query("SELECT household_id, person_id FROM shared.household_pathway")
     assert len(pathway) == len(rows) + len(police)
