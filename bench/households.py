@@ -14,9 +14,9 @@ DuckDB warehouse, then measures:
 - the priority-families share of cost (top 20% of households by combined cost), from the linked
   data and from the truth (true households, true costs of valid non-duplicate rows).
 
-Measured 2026-11-25 on the shared 2-core machine, 50,000 persons, seed 42 (generate 86 s, ingest 281 s):
-same-household pairs precision 0.9983, recall 0.9982 (33,799 predicted, 33,805 true, 33,743 both);
-27,258 households found vs 27,267 true with evidence; 10 residents of communal establishments only
+Measured 2026-11-25 on the shared 2-core machine, 50,000 persons, seed 42 (generate 16 s, ingest 108 s):
+same-household pairs precision 0.9983, recall 0.9982 (33,802 predicted, 33,805 true, 33,745 both);
+27,260 households found vs 27,267 true with evidence; 11 residents of communal establishments only
 placed in a household (of ~4,000 communal residents); priority-families share of household cost
 0.747 from linked data vs 0.748 truth. The synthetic address noise is the kind the normaliser
 was written for (formats, abbreviations, flat notations, omitted flats): real extracts will also
