@@ -45,6 +45,12 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
         out.print(f"Persons known to 2 or more agencies: {h.persons_multi_agency:,}")
         out.print(f"Events: {h.events:,}; total cost £{h.total_cost:,.0f}")
         out.print(f"Share of cost carried by the top {h.top_share:.0%} of persons: {h.top_cost_share:.1%}")
+        from ptp_pipeline.pathways import families_section
+
+        fam = families_section(rt.warehouse, rt.project)
+        share = "withheld" if fam.priority_cost_share is None else f"{fam.priority_cost_share:.1%}"
+        out.print(f"Households: {fam.households}; priority families (top {h.top_share:.0%} of households by "
+                  f"combined cost) carry {share} of household cost")
         out.print(f"Warehouse: {rt.settings.warehouse_url}")
         if result.docs_index:
             out.print(f"Data Docs: file://{result.docs_index}")

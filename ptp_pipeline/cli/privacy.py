@@ -35,6 +35,28 @@ def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from sha
     out.print(table)
 
 
+@app.command("reidentify-family")
+def reidentify_family(household_id: Annotated[int, typer.Argument(help="From shared.cohort_priority_families.")],
+                      purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
+                      by: Annotated[str | None, typer.Option(help="The re-identifying officer.")] = None,
+                      ) -> None:
+    """Show a priority family's identifiers and addresses for its lead professional. Audited per person."""
+    from ptp_pipeline.privacy.reidentify import reidentify_family as run
+
+    rt = runtime()
+    try:
+        result = run(rt.warehouse, household_id, purpose=purpose, officer=by or getpass.getuser(),
+                     private_key_file=rt.settings.reid_key_file)
+    finally:
+        rt.close()
+    table = Table(title=f"Household {household_id} (each person's re-identification is in the audit log)")
+    for col in result.columns:
+        table.add_column(str(col))
+    for row in result.astype(str).itertuples(index=False):
+        table.add_row(*row)
+    out.print(table)
+
+
 @key_app.command("new-reid")
 def key_new_reid(private: Annotated[Path, typer.Argument(help="Private key file for the re-identifier (0600).")],
                  public: Annotated[Path, typer.Argument(help="Public key file for the pipeline.")]) -> None:

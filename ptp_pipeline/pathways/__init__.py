@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from ptp_pipeline.pathways.concentration import concentration_curve, gini
 from ptp_pipeline.pathways.derive import DERIVED_TABLES, RebuildResult, rebuild_tables
 from ptp_pipeline.pathways.disclosure import ProtectedTable, protect_counts, protect_grouped, protect_table
+from ptp_pipeline.pathways.families import FamiliesSection, families_html, families_section
+from ptp_pipeline.pathways.households import rebuild_households
 from ptp_pipeline.pathways.summary import Headline, headline, top_cost_share
 
 if TYPE_CHECKING:
@@ -14,16 +16,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DERIVED_TABLES",
+    "FamiliesSection",
     "Headline",
     "ProtectedTable",
     "RebuildResult",
     "concentration_curve",
+    "families_html",
+    "families_section",
     "gini",
     "headline",
     "protect_counts",
     "protect_grouped",
     "protect_table",
     "rebuild",
+    "rebuild_households",
     "rebuild_tables",
     "top_cost_share",
 ]

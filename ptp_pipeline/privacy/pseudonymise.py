@@ -13,6 +13,7 @@ import pandas as pd
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.normalise import (
     canonical_forename,
@@ -25,6 +26,7 @@ from ptp_pipeline.protocol import Identifies, Level, ProjectConfig, Protocol, Ro
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 KEY = "key__"
+ADDR = KEY + "addr_"  # address tokens: households only, never person match keys
 EVENT_COLUMNS = ["event_date", "event_type", "cost", "setting"]
 
 
@@ -64,6 +66,16 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             parts["sex"] = col.astype("string").str.upper()
         elif kind is Identifies.local_id:
             parts["local_id"] = (protocol.partner.id + "|" + col.astype("string").str.upper().str.strip())
+        elif kind is Identifies.address_line:
+            parts["address_line"] = col.astype("string")
+        elif kind is Identifies.uprn:
+            parts["uprn"] = normalise_uprn(col)
+            present = checked[STATUS + spec.name] != "missing"
+            statuses[STATUS + spec.name] = status_of(present, parts["uprn"].notna())
+        elif kind is Identifies.address_type:
+            parts["address_type"] = col.astype("string").str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True)
+        elif kind is Identifies.address_from:
+            parts["address_from"] = col
         if kind in (Identifies.forename, Identifies.surname):
             present = checked[STATUS + spec.name] != "missing"
             statuses[STATUS + spec.name] = status_of(present, parts[kind.value].fillna("").str.len() > 0)
@@ -84,6 +96,23 @@ def match_key_tokens(key: ProjectKey, parts: pd.DataFrame, project: ProjectConfi
     return tokens
 
 
+def address_columns(rt: Runtime, parts: pd.DataFrame) -> pd.DataFrame:
+    """Keyed address tokens, the partner's communal flag and address-from date (no raw address)."""
+    out = pd.DataFrame(index=parts.index)
+    if "address_line" not in parts and "uprn" not in parts:
+        return out
+    na = pd.Series(pd.NA, index=parts.index, dtype="string")
+    line = parts.get("address_line", na)
+    postcode = parts.get("postcode", na)
+    tokens = address_tokens(rt.key, address_parts(line), postcode, parts.get("uprn"))
+    out = tokens.add_prefix(KEY)
+    communal = set(rt.project.households.communal_types)
+    kind = parts.get("address_type", na)
+    out["address_communal"] = kind.isin(communal).astype("boolean").where(kind.notna())
+    out["address_from"] = parts.get("address_from", pd.NaT)
+    return out
+
+
 def attributes_json(frame: pd.DataFrame) -> pd.Series:
     """Kept attributes as one JSON text per row, built in DuckDB (no per-row Python)."""
     text = frame.astype("string")
@@ -101,7 +130,8 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
 def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     parts, id_status = identity_parts(checked, protocol)
     out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
-    out = pd.concat([out, match_key_tokens(rt.key, parts, rt.project)], axis=1)
+    out = pd.concat([out, match_key_tokens(rt.key, parts, rt.project),
+                     address_columns(rt, parts)], axis=1)
     out["birth_year"] = parts.get("shared_birth_year", pd.Series(pd.NA, index=out.index, dtype="Int64"))
     out["district"] = parts.get("area", pd.Series(pd.NA, index=out.index, dtype="string"))
     out["sex"] = parts.get("sex", pd.Series(pd.NA, index=out.index, dtype="string"))

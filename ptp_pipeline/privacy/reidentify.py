@@ -55,3 +55,26 @@ def reidentify(wh: Warehouse, person_id: int, *, purpose: str, officer: str,
         audit.append(wh, "reidentify", actor=officer.strip(),
                      detail=f"person {person_id}; {len(result)} records; purpose: {purpose}")
     return result
+
+
+def reidentify_family(wh: Warehouse, household_id: int, *, purpose: str, officer: str,
+                      private_key_file: Path | None) -> pd.DataFrame:
+    """Identifiers (addresses included) of each member of one priority family, for its lead professional.
+
+    Only households in shared.cohort_priority_families qualify; every member goes through
+    `reidentify` (its own audit entry), and the family act is audited too.
+    """
+    in_cohort = wh.scalar("SELECT count(*) FROM shared.cohort_priority_families WHERE household_id = ?",
+                          (household_id,))
+    if not in_cohort:
+        raise ReidentificationRefused(
+            f"household {household_id} is not in the priority-families cohort",
+            hint="Only priority families (shared.cohort_priority_families) can be re-identified this way.")
+    members = wh.query("SELECT DISTINCT person_id FROM shared.household_member WHERE household_id = ? ORDER BY 1",
+                       (household_id,))["person_id"].astype(int).tolist()
+    with wh.transaction():
+        frames = [reidentify(wh, person_id, purpose=purpose, officer=officer, private_key_file=private_key_file)
+                  .assign(person_id=person_id) for person_id in members]
+        audit.append(wh, "reidentify_family", actor=officer.strip(),
+                     detail=f"household {household_id}; {len(members)} persons; purpose: {purpose.strip()}")
+    return pd.concat(frames, ignore_index=True)

@@ -92,6 +92,11 @@ class Identifies(StrEnum):
     postcode = "postcode"
     sex = "sex"
     local_id = "local_id"
+    # Address parts (households): never match keys for persons, only for places.
+    address_line = "address_line"
+    uprn = "uprn"
+    address_type = "address_type"
+    address_from = "address_from"
 
 
 class Level(StrEnum):
@@ -520,6 +525,17 @@ class Suppression(Strict):
     round_to: int = Field(default=5, ge=1)
 
 
+class Households(Strict):
+    """Guards against false families (see privacy/address.py and pathways/households.py)."""
+
+    max_persons_per_address: int = Field(
+        default=10, ge=2,
+        description="An address where more distinct persons were seen in one year is communal, never a household.")
+    communal_types: list[str] = Field(
+        default=["care_home", "hostel", "hospital", "prison", "hmo"],
+        description="Values of an address_type field that mark an address communal (case-insensitive).")
+
+
 class ProjectInfo(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str
@@ -538,3 +554,4 @@ class ProjectConfig(Strict):
     suppression: Suppression = Suppression()
     national_data_opt_out: OptOut = OptOut()
     top_share: float = Field(default=0.2, gt=0, lt=1)
+    households: Households = Households()

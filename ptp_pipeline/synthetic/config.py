@@ -39,6 +39,14 @@ class SyntheticConfig:
       extra mis-keyed rows (impossible date, wrong NHS check digit, blank event date,
       negative cost or unknown event type). Both are marked in the truth files.
     nhs_prefixes: leading digits of NHS numbers; ("999",) keeps to NHS test numbers.
+    Households and addresses (assumptions, see ``households.py``): communal_share 8% of persons
+      start in a hostel, HMO, care home or prison; flat_share 30% of private properties are
+      flats; join_household_rate 30% of movers move in with another household;
+      shared_surname_rate 80% of family members share the first member's surname.
+      Addresses per row: uprn_rate_council 90% and uprn_rate_police 5% of rows carry the UPRN
+      (health none); address_from_rate 80% of council rows say since when the person lives
+      there; flat_omitted_rate 1% of flat rows leave the flat out; communal_flag_rate 95% of
+      council rows at a communal establishment say what kind it is.
     """
 
     n_persons: int = 5000
@@ -68,6 +76,15 @@ class SyntheticConfig:
     middle_name_rate: float = 0.30
     duplicate_rate: float = 0.01
     invalid_rate: float = 0.005
+    communal_share: float = 0.08
+    flat_share: float = 0.30
+    join_household_rate: float = 0.30
+    shared_surname_rate: float = 0.80
+    uprn_rate_council: float = 0.90
+    uprn_rate_police: float = 0.05
+    address_from_rate: float = 0.80
+    flat_omitted_rate: float = 0.01
+    communal_flag_rate: float = 0.95
 
     def __post_init__(self) -> None:
         """Fail early on settings that would silently produce nonsense data."""

@@ -16,10 +16,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ptp_pipeline.synthetic import noise
+from ptp_pipeline.synthetic.address_text import address_lines
 from ptp_pipeline.synthetic.config import SyntheticConfig
 from ptp_pipeline.synthetic.events import Events
 from ptp_pipeline.synthetic.nhs import format_nhs
-from ptp_pipeline.synthetic.population import Population, stream
+from ptp_pipeline.synthetic.population import Population, day_number, stream
 
 EXCEL_EPOCH_OFFSET = 25569  # days from 1899-12-30 (Excel's day 0) to 1970-01-01
 POLICE_MIDDLE_NAME_P = 0.8  # police write a known middle name on most rows
@@ -56,6 +57,10 @@ SPECS: dict[str, ExtractSpec] = {
             "surname",
             "date_of_birth",
             "postcode",
+            "address_line1",
+            "uprn",
+            "address_type",
+            "address_from",
             "sex",
             "contact_date",
             "service",
@@ -78,6 +83,7 @@ SPECS: dict[str, ExtractSpec] = {
             "family_name",
             "dob",
             "postcode",
+            "address",
             "sex",
             "attendance_date",
             "activity",
@@ -101,6 +107,8 @@ SPECS: dict[str, ExtractSpec] = {
             "forenames",
             "birth_date",
             "home_postcode",
+            "home_address",
+            "uprn",
             "sex",
             "nhs_number",
             "occurred_on",
@@ -139,6 +147,36 @@ def format_pence(pence: NDArray[np.int64]) -> pd.Series:
 def _yes_no(flags: NDArray[np.bool_]) -> NDArray[np.object_]:
     out: NDArray[np.object_] = np.where(flags, "Y", "N").astype(object)
     return out
+
+
+COMMUNAL_LABELS = {"hostel": "Hostel", "hmo": "HMO", "care_home": "Care Home", "prison": "Prison"}
+ADDRESS_FROM_YEARS = 10  # a home spell began up to this long before the period
+
+
+def address_columns(pop: Population, events: Events, postcode: NDArray[np.object_], partner: str,
+                    config: SyntheticConfig) -> dict[str, NDArray[np.object_]]:
+    """Address line, UPRN, communal flag and address-from date of each row, as ``partner`` keeps them."""
+    rng = stream(config.seed, f"address:{partner}")
+    living, places = pop.living, pop.living.addresses
+    p = events.person
+    moved = events.day >= pop.moved_on[p]
+    address = np.where(moved, living.moved_to[p], living.home[p])
+    nfa = postcode == ""  # no fixed abode: no postcode and no address
+    line = np.where(nfa, "", address_lines(places, address, partner, config.flat_omitted_rate, rng)).astype(object)
+    uprn_rate = {"council": config.uprn_rate_council, "police": config.uprn_rate_police}.get(partner, 0.0)
+    uprn = np.where(~nfa & (rng.random(p.size) < uprn_rate), places.uprn[address], "").astype(object)
+    kind = places.kind[address]
+    flagged = (kind != "") & ~nfa & (rng.random(p.size) < config.communal_flag_rate)
+    label = pd.Series(kind, dtype=object).map(COMMUNAL_LABELS).fillna("").to_numpy(dtype=object)
+    since_home = day_number(config.start) - stream(config.seed, "address_from").integers(
+        30, 365 * ADDRESS_FROM_YEARS, pop.n)
+    since = np.where(moved, pop.moved_on[p], since_home[p])
+    given = ~nfa & (rng.random(p.size) < config.address_from_rate)
+    return {
+        "address_line1": line, "address": line, "home_address": line, "uprn": uprn,
+        "address_type": np.where(flagged, label, "").astype(object),
+        "address_from": np.where(given, format_dates(since, "dmy").to_numpy(dtype=object), "").astype(object),
+    }
 
 
 def render(pop: Population, events: Events, spec: ExtractSpec, config: SyntheticConfig) -> pd.DataFrame:
@@ -194,6 +232,7 @@ def render(pop: Population, events: Events, spec: ExtractSpec, config: Synthetic
             "forenames": np.where(with_middle, forename + " " + middle, forename),
             "home_postcode": postcode,
         }
-    data = {**common, **columns}
+    data = {**address_columns(pop, events, np.asarray(postcode, dtype=object), spec.partner, config),
+            **common, **columns}
     frame = pd.DataFrame({c: np.asarray(data[c], dtype=object) for c in spec.columns})
     return frame

@@ -3,6 +3,8 @@
 Output (same config -> byte-identical files):
   landing/<partner>/<dataset>/<partner>_<dataset>_<start>_<end>.csv   the extracts
   truth/persons.csv                     the true person table (never in an extract)
+  truth/households.csv                  person_id, address_id, from, to, household_id (blank when
+                                        communal), communal_kind, role: one row per residence spell
   truth/<partner>_<dataset>.csv         source_row, person_id, is_duplicate, is_invalid
   truth/summary.json                    true counts and cost shares from valid, non-duplicate rows
 """
@@ -21,7 +23,8 @@ from ptp_pipeline.synthetic.config import ExtractFile, SyntheticConfig, Syntheti
 from ptp_pipeline.synthetic.events import build_events
 from ptp_pipeline.synthetic.extracts import SPECS, render
 from ptp_pipeline.synthetic.faults import FaultedExtract, add_faults
-from ptp_pipeline.synthetic.population import PARTNERS, build_population, persons_frame, stream
+from ptp_pipeline.synthetic.households import residence_truth
+from ptp_pipeline.synthetic.population import PARTNERS, build_population, day_number, persons_frame, stream
 
 TOP_SHARE = 0.20  # "top 20% of people": the pilot's headline cost concentration
 
@@ -126,6 +129,9 @@ def generate(out_dir: Path, config: SyntheticConfig = SyntheticConfig()) -> Synt
     top, share = top_share(totals)
     persons = persons_frame(pop, totals, top)
     _write_csv(persons, truth_dir / "persons.csv")
+    spells = residence_truth(pop.living, pop.moved_on, day_number(config.start), day_number(config.end),
+                             person_ids)
+    _write_csv(spells, truth_dir / "households.csv")
     summary = _summary(config, known, totals, by_agency, top, share, stats)
     (truth_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8", newline="\n"

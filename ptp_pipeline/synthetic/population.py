@@ -23,7 +23,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ptp_pipeline.synthetic.config import SyntheticConfig
-from ptp_pipeline.synthetic.names import INWARD_LETTERS, NAME_GROUPS, POSTCODE_DISTRICTS, name_weights
+from ptp_pipeline.synthetic.households import Living, build_living
+from ptp_pipeline.synthetic.names import NAME_GROUPS, name_weights
 from ptp_pipeline.synthetic.nhs import unique_nhs_numbers
 
 PARTNERS: tuple[str, str, str] = ("council", "health", "police")
@@ -73,6 +74,7 @@ class Population:
     alcohol: NDArray[np.bool_]
     drug: NDArray[np.bool_]
     has_children: NDArray[np.bool_]
+    living: Living  # properties, household of each person, where movers went
 
     @property
     def n(self) -> int:
@@ -100,18 +102,6 @@ def _membership(rng: np.random.Generator, config: SyntheticConfig) -> tuple[NDAr
     known[pair] = True
     known[pair, rng.choice(3, pair.size, p=PAIR_MISSING_P)] = False
     return tier, known
-
-
-def _postcodes(rng: np.random.Generator, n: int) -> NDArray[np.object_]:
-    """Well-formed LS postcodes such as "LS6 2AB", weighted to inner-city districts."""
-    names = [d for d, _ in POSTCODE_DISTRICTS]
-    weights = np.array([w for _, w in POSTCODE_DISTRICTS])
-    district = np.array(names, dtype=object)[rng.choice(len(names), n, p=weights / weights.sum())]
-    sector = rng.integers(0, 10, n).astype(str).astype(object)
-    letters = np.array(list(INWARD_LETTERS), dtype=object)
-    unit = letters[rng.integers(0, len(letters), n)] + letters[rng.integers(0, len(letters), n)]
-    out: NDArray[np.object_] = district + " " + sector + unit
-    return out
 
 
 def _pick(rng: np.random.Generator, names: tuple[str, ...], n: int) -> NDArray[np.object_]:
@@ -169,6 +159,12 @@ def build_population(config: SyntheticConfig) -> Population:
     frailty = rng.lognormal(-(sigma**2) / 2, sigma, n) * intensity
     n_second = rng.random(n) < config.second_client_ref_rate
     refs = _client_refs(rng, 2 * n)
+    living = build_living(stream(config.seed, "households"), n, moved, config.communal_share, config.flat_share,
+                          config.join_household_rate)
+    family = (living.head != np.arange(n)) & (stream(config.seed, "surnames").random(n) < config.shared_surname_rate)
+    surname = np.where(family, surname[living.head], surname).astype(object)
+    group = np.where(family, group[living.head], group).astype(object)
+    place = living.addresses
     return Population(
         name_group=group,
         forename=forename,
@@ -176,8 +172,8 @@ def build_population(config: SyntheticConfig) -> Population:
         surname=surname,
         sex=np.where(male, "M", "F").astype(object),
         dob=_dates_of_birth(rng, n, start_day),
-        postcode=_postcodes(rng, n),
-        moved_postcode=np.where(moved, _postcodes(rng, n), "").astype(object),
+        postcode=place.postcode[living.home],
+        moved_postcode=np.where(moved, place.postcode[living.moved_to], "").astype(object),
         moved_on=np.where(moved, move_day, end_day + 1).astype(np.int64),
         nhs_number=unique_nhs_numbers(stream(config.seed, "nhs"), n, config.nhs_prefixes),
         client_ref=refs[:n],
@@ -188,6 +184,7 @@ def build_population(config: SyntheticConfig) -> Population:
         alcohol=rng.random(n) < np.asarray(ALCOHOL_P)[tier - 1],
         drug=rng.random(n) < np.asarray(DRUG_P)[tier - 1],
         has_children=rng.random(n) < config.children_share,
+        living=living,
     )
 
 

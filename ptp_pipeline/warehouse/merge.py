@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.pathways.households import rebuild_households
 from ptp_pipeline.privacy.linkage import link
-from ptp_pipeline.privacy.pseudonymise import KEY, VAULT_FILE
+from ptp_pipeline.privacy.pseudonymise import ADDR, KEY, VAULT_FILE
 from ptp_pipeline.privacy.vault import read_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
@@ -140,6 +141,19 @@ class _MergedMeanwhile(Exception):
     """Another process merged this extract while we waited for the lock: roll ours back."""
 
 
+def address_records(accepted: pd.DataFrame, record_id: pd.Series, extract_id: str) -> pd.DataFrame:
+    """Keyed address tokens per record that has any (households only; never person match keys)."""
+    cols = [c for c in accepted.columns if c.startswith(ADDR)]
+    if not cols:
+        return pd.DataFrame()
+    out = accepted[cols].rename(columns=lambda c: c.removeprefix(KEY))
+    out.insert(0, "record_id", record_id)
+    out.insert(1, "extract_id", extract_id)
+    out["communal"] = accepted["address_communal"]
+    out["address_from"] = pd.to_datetime(accepted["address_from"]).dt.date
+    return out[out[[c.removeprefix(KEY) for c in cols]].notna().any(axis=1)]
+
+
 def merge(rt: Runtime, extract_id: str) -> None:
     try:
         _merge(rt, extract_id)
@@ -162,7 +176,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         "partner": item.partner, "birth_year": accepted["birth_year"], "sex": accepted["sex"],
         "district": accepted["district"], "event_date": pd.to_datetime(accepted["event_date"]).dt.date,
     })
-    key_cols = [c for c in accepted.columns if c.startswith(KEY)]
+    key_cols = [c for c in accepted.columns if c.startswith(KEY) and not c.startswith(ADDR)]
     keys = (accepted[key_cols].assign(record_id=record_id)
             .melt(id_vars="record_id", var_name="key_type", value_name="token").dropna(subset=["token"]))
     keys["key_type"] = keys["key_type"].str.removeprefix(KEY)
@@ -172,6 +186,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         "setting": accepted["setting"], "cost": accepted["cost"], "attributes": accepted["attributes"],
         "extract_id": extract_id,
     })
+    addresses = address_records(accepted, record_id, extract_id)
     rows_quarantined = int(quarantine["source_row"].nunique())
     dates = link_records["event_date"].dropna()
     start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
@@ -181,6 +196,8 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
+        wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
+        wh.insert_frame("restricted.record_address", addresses)
         sealed_path = folder / VAULT_FILE
         wh.execute("DELETE FROM restricted.vault WHERE extract_id = ?", (extract_id,))
         if sealed_path.exists():
@@ -197,6 +214,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         _pause_for_test(PAUSE_ENV)
         if withhold(wh, rt.project, extract_id):
             relink(wh, rt.project, extract_id)
+        rebuild_households(wh, rt.project)
         wh.execute(
             "UPDATE ops.extract_ledger SET status = 'merged', rows_received = ?, rows_accepted = ?, "
             "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL, period_start = ?, period_end = ? "

@@ -106,4 +106,28 @@ MIGRATIONS.append((5, "pull records and watermarks; the ledger says where each e
         extract_id VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL, PRIMARY KEY (partner, dataset))""",
 ]))
 
+MIGRATIONS.append((9, "households: address tokens, households, members, family pathways and cohort", [
+    # Keyed address tokens per record (no raw address: that lives only in the sealed vault).
+    """CREATE TABLE IF NOT EXISTS restricted.record_address (
+        record_id VARCHAR NOT NULL, extract_id VARCHAR NOT NULL, addr_uprn VARCHAR, addr_flat VARCHAR,
+        addr_street VARCHAR, communal BOOLEAN, address_from DATE)""",
+    # Where each person was placed and for when; the address is an internal number, never a token.
+    """CREATE TABLE IF NOT EXISTS restricted.residence (
+        person_id BIGINT NOT NULL, address_id BIGINT NOT NULL, from_date DATE NOT NULL, to_date DATE NOT NULL,
+        communal BOOLEAN NOT NULL, household_id BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS shared.household (
+        household_id BIGINT PRIMARY KEY, size_band VARCHAR NOT NULL, area VARCHAR, first_seen DATE,
+        last_seen DATE, agencies VARCHAR, n_agencies INTEGER, total_cost DECIMAL(14, 2))""",
+    """CREATE TABLE IF NOT EXISTS shared.household_member (
+        household_id BIGINT NOT NULL, person_id BIGINT NOT NULL, from_date DATE NOT NULL, to_date DATE NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS shared.household_pathway (
+        household_id BIGINT NOT NULL, event_id VARCHAR NOT NULL, person_id BIGINT NOT NULL, agency VARCHAR NOT NULL,
+        event_type VARCHAR NOT NULL, event_date DATE NOT NULL, cost DECIMAL(12, 2))""",
+    """CREATE TABLE IF NOT EXISTS shared.cohort_priority_families (
+        household_id BIGINT PRIMARY KEY, cost_rank BIGINT NOT NULL, total_cost DECIMAL(14, 2))""",
+    # Published aggregate: counts already suppressed and rounded (disclosure control).
+    """CREATE TABLE IF NOT EXISTS shared.household_cost_concentration (
+        band VARCHAR NOT NULL, households VARCHAR NOT NULL, cost_share DOUBLE PRECISION)""",
+]))
+
 LATEST = max(v for v, _, _ in MIGRATIONS)

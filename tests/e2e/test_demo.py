@@ -37,6 +37,7 @@ def test_demo_prints_summary_and_conserves_rows(demo_home: tuple[Path, str], env
     _, out = demo_home
     for expected in ("council_contacts_", "health_attendances_", "police_incidents_", "merged",
                      "Persons known to 2 or more agencies", "Share of cost carried by the top 20% of persons",
+                     "priority families (top 20% of households by combined cost) carry",
                      "Data Docs: file://"):
         assert expected in out, expected
     rt = Runtime(load_settings(env))

@@ -46,22 +46,23 @@ class Layout:
 
 LAYOUT = {
     ("council", "contacts"): Layout(
-        ["client_ref", "nhs_number", "forename", "surname", "date_of_birth", "postcode", "sex",
-         "contact_date", "service", "unit_cost"],
+        ["client_ref", "nhs_number", "forename", "surname", "date_of_birth", "postcode", "address_line1",
+         "uprn", "address_type", "address_from", "sex", "contact_date", "service", "unit_cost"],
         {"date_of_birth": "%d/%m/%Y", "contact_date": "%d/%m/%Y"},
         "contact_date", "service",
         {"housing_application", "homelessness_presentation", "asb_report", "social_care_contact"},
         "unit_cost", "forename", "surname", "postcode",
     ),
     ("health", "attendances"): Layout(
-        ["nhs_number", "given_name", "family_name", "dob", "postcode", "sex", "attendance_date",
+        ["nhs_number", "given_name", "family_name", "dob", "postcode", "address", "sex", "attendance_date",
          "activity", "alcohol_related", "drug_related", "tariff_cost"],
         {"dob": "%Y-%m-%d", "attendance_date": "%Y-%m-%d"},
         "attendance_date", "activity", {"ae_attendance", "treatment_referral"},
         "tariff_cost", "given_name", "family_name", "postcode",
     ),
     ("police", "incidents"): Layout(
-        ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
+        ["surname", "forenames", "birth_date", "home_postcode", "home_address", "uprn", "sex", "nhs_number",
+         "occurred_on",
          "incident_type", "estimated_cost"],
         {"occurred_on": "%d/%m/%Y"},
         "occurred_on", "incident_type", {"incident", "arrest", "custody"},
@@ -129,7 +130,7 @@ def test_files_land_where_documented(small: SyntheticResult) -> None:
     truth = {p.name for p in small.truth_dir.iterdir()}
     assert truth == {
         "persons.csv", "summary.json", "council_contacts.csv", "health_attendances.csv",
-        "police_incidents.csv",
+        "police_incidents.csv", "households.csv",
     }  # fmt: skip
     for ef in small.extracts:
         raw = ef.path.read_bytes()
