@@ -123,8 +123,8 @@ def _postgres(sql: str, database: str = "postgres") -> None:
             conn.execute(statement)  # type: ignore[call-overload]
 
 
-ALLOWED = ["client_ref", "nhs_number", "forename", "surname", "date_of_birth", "postcode", "sex", "contact_date",
-           "service", "unit_cost"]
+ALLOWED = ["client_ref", "nhs_number", "forename", "surname", "date_of_birth", "postcode", "address_line1", "uprn",
+           "address_type", "address_from", "sex", "contact_date", "service", "unit_cost"]
 
 
 def _table_sql(quote: str) -> str:

@@ -50,6 +50,13 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("date", "direct_identifier", "pseudonymise", identifies="date_of_birth", generalise="year", **dates)
     elif kind in ("forename", "surname"):
         e = f("string", "direct_identifier", "pseudonymise", identifies=kind)
+    elif kind in ("address_line", "uprn"):
+        e = f("string", "direct_identifier", "pseudonymise", identifies=kind)
+    elif kind == "address_type":
+        e = f("code", "quasi_identifier", "keep", identifies="address_type",
+              constraints={"allowed_values": p.codes})
+    elif kind == "address_from":
+        e = f("date", "quasi_identifier", "pseudonymise", identifies="address_from", **dates)
     elif kind == "local_id":
         e = f("string", "direct_identifier", "pseudonymise", identifies="local_id")
     elif kind in ("email", "phone", "full_name", "forename_or_surname"):

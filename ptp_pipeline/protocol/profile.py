@@ -81,6 +81,19 @@ def profile_column(name: str, raw: pd.Series) -> ColumnProfile:
     postcode = _share(normalise_postcode(values)["postcode_status"] == "valid", n)
     if postcode >= FIT:
         return ColumnProfile(name, "postcode", f"UK postcodes in {pct(postcode)}")
+    if _hint(name, "uprn") or (values.str.fullmatch(r"\d{12}").mean() >= FIT):
+        return ColumnProfile(name, "uprn", "Unique Property Reference Numbers (12 digits, or the name says UPRN)")
+    if _hint(name, "address", "addr", "street"):
+        if _hint(name, "type", "kind", "class"):
+            counts = values.value_counts()
+            return ColumnProfile(name, "address_type", "the name says address type (communal flag)",
+                                 codes=sorted(counts.index))
+        if _hint(name, "from", "since", "start"):
+            fmt_found = _date_format(values, name)
+            if fmt_found:
+                return ColumnProfile(name, "address_from", "dates the person began living at the address",
+                                     date_format=fmt_found[0])
+        return ColumnProfile(name, "address_line", "the name says it holds an address line")
     email = _share(values.str.fullmatch(_EMAIL), n)
     if email >= FIT:
         return ColumnProfile(name, "email", f"email addresses in {pct(email)}")

@@ -32,7 +32,7 @@ CASES: list[tuple[str, str, str, str | None, str, str]] = [
      "the protocol says it shares special-category data, so lawful_basis.article9 must name an Article 9 condition"),
     ("health-field-without-article9", ARTICLE9 + "  gateway: Crime and Disorder Act 1998 s115\n",
      "  gateway: Crime and Disorder Act 1998 s115\n",
-     "drug_related", "fields.9", "field 'drug_related' looks like health data, so lawful_basis.article9 must"),
+     "drug_related", "fields.11", "field 'drug_related' looks like health data, so lawful_basis.article9 must"),
     ("valid-to-before-valid-from", "valid_to: 2027-03-31", "valid_to: 2023-03-31", None, "valid_to",
      "valid_to 2023-03-31 is before valid_from 2024-01-01: the protocol would never be in force"),
     ("duplicate-field", "{name: forenames,", "{name: surname,", "{name: surname, type: string, role: "

@@ -57,7 +57,8 @@ def test_rendered_agreement_holds_what_signatories_must_see(tmp_path: Path) -> N
     assert happens["contact_date"] == "Shared as it is (as the event date)"
     assert happens["unit_cost"] == "Shared as it is (as the event cost)"
     md_rows = [line for line in md.splitlines() if line.startswith("| ") and "keyed code" in line]
-    assert len(md_rows) == 6  # client_ref, nhs_number, forename, surname, date_of_birth, postcode
+    # client_ref, nhs_number, forename, surname, date_of_birth, postcode, address_line1, uprn, address_from
+    assert len(md_rows) == 9
 
 
 def test_protocol_text_is_escaped_in_html_and_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
