@@ -1,9 +1,9 @@
 """Great Expectations suites generated from a protocol.
 
 GX sees only the pseudonymised frame: per-field status columns (valid / invalid / missing),
-event columns and kept non-identifying attributes, never a raw identifier. Each expectation's
-`meta` carries the field, the problem and the fix in a data officer's words, for quarantine
-reasons and partner feedback.
+event columns, kept non-identifying attributes and, per NHS-number field, its modulus-11 digit
+sum (see quality/expectations.py), never a raw identifier. Each expectation's `meta` carries the
+field, the problem and the fix in a data officer's words, for quarantine and partner feedback.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from ptp_pipeline.extract.check import DUP_OF, STATUS
+from ptp_pipeline.extract.check import DUP_OF, MOD11_SUM, STATUS
 from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
+from ptp_pipeline.quality.expectations import (
+    ExpectColumnValuesToBeEventDatesInProtocolPeriod,
+    ExpectColumnValuesToBeValidNhsMod11Sums,
+)
 
 PROBLEM_BY_TYPE = {
     FieldType.nhs_number: ("is not a valid NHS number (wrong length, characters or check digit)",
@@ -33,6 +37,35 @@ PROBLEM_BY_TYPE = {
 
 def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
     return {"field": field, "problem": problem, "hint": hint}
+
+
+def _nhs_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
+    """Check digit in a custom expectation on the digit sum; `required` on the status column."""
+    out: list[gxe.Expectation] = [ExpectColumnValuesToBeValidNhsMod11Sums(
+        column=STATUS + spec.name + MOD11_SUM,
+        meta=_meta(spec.name, "is not a valid NHS number (not 10 digits, or the check digit is wrong)",
+                   "correct the NHS number at source, or leave it blank if unknown"))]
+    if spec.required:
+        out.append(gxe.ExpectColumnValuesToBeInSet(
+            column=STATUS + spec.name, value_set=["valid", "invalid"],
+            meta=_meta(spec.name, "is missing", "this field is required: send the NHS number")))
+    return out
+
+
+def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expectation]:
+    """Two checks, so partners read which rule a date broke: not in the future; inside the protocol."""
+    field = protocol.event.date
+    return [
+        ExpectColumnValuesToBeEventDatesInProtocolPeriod(
+            column="event_date", valid_from=str(date.min), valid_to=str(date.max), as_of=str(today),
+            meta=_meta(field, f"is in the future (after {today})",
+                       "check the date at source: events that have not happened yet cannot be shared")),
+        ExpectColumnValuesToBeEventDatesInProtocolPeriod(
+            column="event_date", valid_from=str(protocol.valid_from), valid_to=str(protocol.valid_to),
+            as_of=str(date.max),
+            meta=_meta(field, f"is outside the protocol's period ({protocol.valid_from} to {protocol.valid_to})",
+                       "send only events inside the period the protocol covers")),
+    ]
 
 
 def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
@@ -53,7 +86,11 @@ def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
     for spec in protocol.fields:
         if spec.treatment is Treatment.drop:
             continue
-        suite.add_expectation(_status_expectation(spec))
+        if spec.type is FieldType.nhs_number:
+            for expectation in _nhs_expectations(spec):
+                suite.add_expectation(expectation)
+        else:
+            suite.add_expectation(_status_expectation(spec))
         kept = spec.identifies in (None, Identifies.sex) and spec.treatment is Treatment.keep
         c = spec.constraints
         if kept and c.allowed_values:
@@ -69,13 +106,8 @@ def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
                 column=column, min_value=c.min, max_value=c.max,
                 meta=_meta(spec.name, f"is outside the agreed range {c.min} to {c.max}",
                            "check the value at source")))
-    latest = min(today, protocol.valid_to)
-    # ISO text bounds: GX compares them with the ISO text event dates it is given.
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
-        column="event_date", min_value=str(protocol.valid_from), max_value=str(latest),  # type: ignore[arg-type]
-        meta=_meta(protocol.event.date,
-                   f"is outside the protocol's period ({protocol.valid_from} to {latest}) or in the future",
-                   "check the date at source; events after today cannot be shared")))
+    for expectation in _event_date_expectations(protocol, today):
+        suite.add_expectation(expectation)
     suite.add_expectation(gxe.ExpectColumnValuesToBeNull(
         column=DUP_OF, meta=_meta("(whole row)", "repeats an earlier row exactly",
                                   "remove duplicate rows from the extract")))

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ptp_pipeline.errors import PtpUserError
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
 
 
 def refuse(wh: Warehouse, extract_id: str, error: PtpUserError, rows_received: int | None = None) -> None:
-    """Refuse the whole extract: nothing merged; every received row counted as held back."""
+    """Refuse the whole extract: nothing merged; every received row counted as held back.
+
+    An error carrying row-level reasons (`quarantine`, as above the threshold) keeps them, so the
+    partner's feedback report can list each failing row; `docs_url` links its validation page.
+    """
     reason = error.message.strip()
+    details: pd.DataFrame | None = getattr(error, "quarantine", None)
     with wh.transaction():
         wh.execute(
             "UPDATE ops.extract_ledger SET status = 'refused', reason = ?, rows_received = ?, "
-            "rows_accepted = 0, rows_quarantined = ? WHERE extract_id = ?",
-            (reason, rows_received, rows_received, extract_id),
+            "rows_accepted = 0, rows_quarantined = ?, docs_url = coalesce(?, docs_url) WHERE extract_id = ?",
+            (reason, rows_received, rows_received, getattr(error, "docs_url", None), extract_id),
         )
         wh.execute("DELETE FROM restricted.quarantine WHERE extract_id = ?", (extract_id,))
         wh.execute(
@@ -22,6 +29,8 @@ def refuse(wh: Warehouse, extract_id: str, error: PtpUserError, rows_received: i
             "VALUES (?, NULL, NULL, 'extract_refused', ?, ?)",
             (extract_id, reason, error.hint),
         )
+        if details is not None:
+            wh.insert_frame("restricted.quarantine", details.assign(extract_id=extract_id))
         audit.append(wh, "refuse", extract_id=extract_id, detail=f"[{error.code}] {reason}")
 
 

@@ -43,6 +43,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             event_type VARCHAR NOT NULL, event_date DATE NOT NULL, setting VARCHAR, cost DECIMAL(12, 2),
             attributes VARCHAR, extract_id VARCHAR NOT NULL)""",
     ]),
+    (3, "quality: quarantine file lines and resolution, extract corrections", [
+        "ALTER TABLE restricted.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT",
+        "ALTER TABLE restricted.quarantine ADD COLUMN IF NOT EXISTS resolved_by VARCHAR",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS corrects VARCHAR",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS superseded_by VARCHAR",
+    ]),
 ]
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
