@@ -25,9 +25,12 @@ def ledger(rt: Runtime) -> list[dict[str, object]]:
 
 
 def assert_conserved(rt: Runtime) -> None:
-    """received = accepted + quarantined for every extract, or it was refused whole."""
+    """received = accepted + quarantined for every extract, or it was refused whole.
+
+    A superseded extract (replaced by a correction) keeps the counts it had when merged or refused.
+    """
     for row in ledger(rt):
-        if row["status"] == "merged":
+        if row["status"] in ("merged", "superseded"):
             assert row["rows_received"] == row["rows_accepted"] + row["rows_quarantined"], row  # type: ignore[operator]
         else:
             assert row["status"] == "refused", row

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+import ptp_pipeline.cli.quality  # noqa: F401  (registers `ptp feedback`)
 from ptp_pipeline.cli import keys, operations, protocols  # noqa: F401  (registers commands)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError

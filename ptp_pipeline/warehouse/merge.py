@@ -15,6 +15,7 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.privacy.linkage import link
 from ptp_pipeline.privacy.pseudonymise import KEY
 from ptp_pipeline.protocol import ProjectConfig
+from ptp_pipeline.quality import corrections
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -84,6 +85,7 @@ def merge(rt: Runtime, extract_id: str) -> None:
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
         wh.execute("DELETE FROM restricted.record_key WHERE record_id LIKE ?", (extract_id + ":%",))
+        corrections.supersede(wh, extract_id)  # a correction retires the extract it corrects
         wh.insert_frame("restricted.link_record", link_records)
         wh.insert_frame("restricted.record_key", keys[["record_id", "key_type", "token"]])
         wh.insert_frame("shared.pathway_event", events)
