@@ -121,7 +121,7 @@ def run_ephemeral(frame: pd.DataFrame, home: Path, result_format: dict[str, obje
 
 DUCKDB_RULES = """
 SELECT source_row FROM f WHERE
-  status__nhs_number__mod11_sum IS NOT NULL AND (status__nhs_number__mod11_sum < 0 OR status__nhs_number__mod11_sum % 11 <> 0)
+  status__nhs_number__mod11_sum < 0 OR status__nhs_number__mod11_sum % 11 <> 0
   OR status__given_name <> 'valid' OR status__family_name <> 'valid' OR status__dob <> 'valid'
   OR status__postcode NOT IN ('valid', 'missing') OR status__sex NOT IN ('valid', 'missing')
   OR status__attendance_date <> 'valid' OR status__activity <> 'valid'
