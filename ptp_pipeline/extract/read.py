@@ -38,7 +38,17 @@ def _delimiter_name(d: str) -> str:
 
 
 def _decode(raw: bytes, encoding: str, where: Where) -> str:
-    if raw.startswith(codecs.BOM_UTF8) and encoding.replace("_", "-").lower() in _UTF8:
+    utf8 = encoding.replace("_", "-").lower() in _UTF8
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ExtractError("the file is UTF-16 text (as Excel's \"Unicode text\" export writes), not "
+                           f"{encoding}", where=Where(file=where.file, line=1),
+                           hint="Ask the partner to save the extract as \"CSV UTF-8\" and send it again.")
+    if raw.startswith(codecs.BOM_UTF8):
+        if not utf8:
+            raise ExtractError(f"the file starts with a UTF-8 byte-order mark, but the protocol declares "
+                               f"file.encoding {encoding}", where=Where(file=where.file, line=1),
+                               hint="Ask the partner to export as the agreed encoding; or, if the partnership "
+                                    "agrees UTF-8, the data officer sets file.encoding: utf-8 in the protocol.")
         raw = raw[len(codecs.BOM_UTF8):]
     if raw.startswith(BINARY_SIGNATURES) or b"\x00" in raw[:4096]:
         raise ExtractError("the file is binary (for example an Excel workbook or a zip), not delimited text",

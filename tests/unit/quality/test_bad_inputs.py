@@ -114,6 +114,17 @@ def test_utf8_byte_order_mark(rt: Runtime, tmp_path: Path) -> None:
     assert (outcome.status, outcome.rows_accepted) == ("merged", 30), outcome
 
 
+def test_utf8_byte_order_mark_when_the_protocol_declares_cp1252(rt_encoding: object, tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + ("\n".join([HEADER, *good_lines(3)]) + "\n").encode()
+    refused(ingest_bytes(rt_encoding("cp1252"), tmp_path, data),  # type: ignore[operator]
+            "UTF-8 byte-order mark", "declares file.encoding cp1252")
+
+
+def test_utf16_export(rt: Runtime, tmp_path: Path) -> None:
+    data = ("\n".join([HEADER, *good_lines(3)]) + "\n").encode("utf-16")
+    refused(ingest_bytes(rt, tmp_path, data), "the file is UTF-16 text")
+
+
 def test_newlines_inside_quoted_fields_keep_rows_and_lines_apart(rt: Runtime, tmp_path: Path) -> None:
     rows = good_lines(30)
     rows[0] = '"Smith\nSmythe",Ann,30000,LS1 1AA,F,,01/05/2024,arrest,10'  # row 1 spans lines 2-3
