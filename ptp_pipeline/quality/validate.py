@@ -81,6 +81,24 @@ def gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
+def narrow(frame: pd.DataFrame, suite: Any) -> pd.DataFrame:
+    """Only the columns the suite reads, text columns as categories: GX copies the frame for each
+    metric, so this cuts validation time about fourfold (bench/validate.py). Event dates stay text
+    for the custom date expectation."""
+    used: set[str] = {SOURCE_ROW}
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        names = [kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(kwargs.get("column_list") or [])
+        if not any(names):
+            return frame  # a table-level expectation from the protocol: it may read any column
+        used.update(n for n in names if n)
+    view = frame[[c for c in frame.columns if c in used]].copy()
+    for col in view.columns:
+        if col != "event_date" and (view[col].dtype == object or isinstance(view[col].dtype, pd.StringDtype)):
+            view[col] = view[col].astype("category")
+    return view
+
+
 def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.DataFrame, str | None]:
     """Validate through a GX checkpoint (updating Data Docs); returns quarantine reasons per row."""
     import great_expectations as gx
@@ -109,7 +127,7 @@ def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.Data
         result_format=RESULT_FORMAT))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = checkpoint.run(batch_parameters={"dataframe": frame},
+        result = checkpoint.run(batch_parameters={"dataframe": narrow(frame, suite)},
                                 run_id=gx.RunIdentifier(run_name=item.extract_id))
     reasons: list[pd.DataFrame] = []
     docs_url: str | None = None
