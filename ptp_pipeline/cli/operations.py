@@ -99,7 +99,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
                       str(r["received_at"]), str(r["status"]),
                       *("-" if r[k] is None else str(r[k]) for k in ("rows_received", "rows_accepted",
                                                                        "rows_quarantined")),
-                      str(r["reason"] or ""))
+                      "; ".join(t for t in (str(r["reason"] or ""),
+                                            f"corrects {r['corrects']}" if r.get("corrects") else "",
+                                            f"superseded by {r['superseded_by']}" if r.get("superseded_by") else "")
+                                if t))
     out.print(table)
     for r in rows:
         if r.get("docs_url"):

@@ -37,7 +37,7 @@ def refuse(wh: Warehouse, extract_id: str, error: PtpUserError, rows_received: i
 def status_table(wh: Warehouse) -> list[dict[str, object]]:
     frame = wh.query(
         "SELECT extract_id, partner, dataset, protocol_id, protocol_version, file_name, received_at, status, "
-        "rows_received, rows_accepted, rows_quarantined, reason, key_id, docs_url "
+        "rows_received, rows_accepted, rows_quarantined, reason, key_id, docs_url, corrects, superseded_by "
         "FROM ops.extract_ledger ORDER BY received_at, extract_id"
     )
     return [

@@ -60,6 +60,8 @@ def test_ingest_links_data_docs_then_feedback_then_correction(env: dict[str, str
     assert main(["status", "--json"]) == 0
     statuses = {r["extract_id"]: r["status"] for r in json.loads(capsys.readouterr().out)}
     assert statuses[row["extract_id"]] == "superseded" and sorted(statuses.values()) == ["merged", "superseded"]
+    assert main(["status"]) == 0
+    assert "superseded by police.incidents." in capsys.readouterr().out.replace("\n", "")
     conserved(env)
 
 
