@@ -4,7 +4,7 @@ Each variant runs in its own process (so peak memory is its own) on the same syn
 pseudonymised frame for the health protocol (what the validate stage receives: status columns,
 the NHS mod-11 digit sums, event columns, kept attributes, dup_of), with 1% of rows failing:
 
-  stage     what ptp runs: `run_suite` = file-context checkpoint, COMPLETE with source_row as the
+  stage     what ptp runs: `gx_frame` + `run_suite` = file-context checkpoint, COMPLETE with source_row as the
             index column, values excluded, UpdateDataDocsAction (Data Docs page per extract)
   complete  the same suite, ephemeral context, COMPLETE + index column, no Data Docs
   summary   the same suite, ephemeral context, SUMMARY (counts only: no row ids, so no quarantine)
@@ -58,7 +58,7 @@ def reset_peak() -> None:
 
 
 def build_frame(n: int, seed: int = 1) -> pd.DataFrame:
-    """A pseudonymised-like frame, as `gx_frame` hands it to GX; 1% of rows break one rule each."""
+    """A pseudonymised-like frame, as the validate stage reads it; 1% of rows break one rule each."""
     rng = np.random.default_rng(seed)
     bad = rng.random(n) < BAD_SHARE
     kind = rng.integers(0, 6, n)
@@ -72,8 +72,8 @@ def build_frame(n: int, seed: int = 1) -> pd.DataFrame:
     nhs_sum = (rng.integers(0, 45, n) * 11).astype("int64")
     nhs_sum[bad & (kind == 0)] += 3
     days = rng.integers(0, 700, n)
-    event_date = (np.datetime64("2024-01-01") + days.astype("timedelta64[D]")).astype(str).astype(object)
-    event_date[bad & (kind == 1)] = "2099-01-01"
+    event_date = np.datetime64("2024-01-01") + days.astype("timedelta64[D]")
+    event_date[bad & (kind == 1)] = np.datetime64("2099-01-01")
     activity = np.where(rng.random(n) < 0.5, "ae_attendance", "treatment_referral").astype(object)
     activity[bad & (kind == 2)] = "unknown"
     cost = rng.uniform(50, 5000, n).round(2)
@@ -84,7 +84,7 @@ def build_frame(n: int, seed: int = 1) -> pd.DataFrame:
     frame = pd.DataFrame({
         "source_row": np.arange(1, n + 1),
         "birth_year": rng.integers(1940, 2005, n), "district": "LS6", "sex": rng.choice(["M", "F"], n),
-        "event_date": event_date, "event_type": activity, "cost": cost, "setting": None,
+        "event_date": event_date.astype("datetime64[ns]"), "event_type": activity, "cost": cost, "setting": None,
         "attributes": '{"alcohol_related":"Y","drug_related":"N"}',
         "alcohol_related": "Y", "drug_related": "N",
         "status__nhs_number": status_col(0), "status__nhs_number__mod11_sum": pd.array(nhs_sum, dtype="Int64"),
@@ -103,12 +103,12 @@ def _runtime(home: Path) -> Runtime:
 
 
 def run_stage(frame: pd.DataFrame, home: Path) -> int:
-    from ptp_pipeline.quality.validate import run_suite
+    from ptp_pipeline.quality.validate import gx_frame, run_suite
     from ptp_pipeline.runtime import WorkItem
 
     rt = _runtime(home)
     item = WorkItem("bench", "health", "attendances", "bench.csv", "0" * 64, *PROTOCOL, "2026-11-25T00:00:00")
-    table, _url = run_suite(rt, frame, item)  # type: ignore[arg-type]
+    table, _url = run_suite(rt, gx_frame(frame), item)
     return int(table["source_row"].nunique())
 
 
@@ -124,10 +124,9 @@ def run_ephemeral(frame: pd.DataFrame, home: Path, result_format: dict[str, obje
 
     suite = ctx.suites.add(suite_for(_runtime(home).protocol(*PROTOCOL), date(2026, 11, 25)))
     batch = ctx.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("w")
-    if not wide:
-        from ptp_pipeline.quality.validate import narrow
+    from ptp_pipeline.quality.validate import gx_frame, narrow
 
-        frame = narrow(frame, suite)
+    frame = gx_frame(frame) if wide else narrow(gx_frame(frame), suite)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
@@ -149,7 +148,7 @@ SELECT source_row FROM f WHERE
   OR status__tariff_cost <> 'valid'
   OR sex NOT IN ('M', 'F', 'U') OR event_type NOT IN ('ae_attendance', 'treatment_referral')
   OR alcohol_related NOT IN ('Y', 'N') OR drug_related NOT IN ('Y', 'N') OR cost < 0 OR cost > 100000
-  OR event_date > '2026-11-25' OR event_date < '2024-01-01' OR event_date > '2027-03-31'
+  OR event_date > DATE '2026-11-25' OR event_date < DATE '2024-01-01' OR event_date > DATE '2027-03-31'
   OR dup_of IS NOT NULL
 """
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation
@@ -57,8 +58,13 @@ class ColumnValuesEventDateInPeriod(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, valid_from: str, valid_to: str, as_of: str, **kwargs: Any) -> pd.Series:
+        latest = min(valid_to, as_of)
+        if isinstance(column.dtype, pd.CategoricalDtype):  # decide once per distinct date
+            dates = column.cat.categories.astype(str)
+            ok = np.append(np.asarray((dates >= valid_from) & (dates <= latest), dtype=bool), False)
+            return pd.Series(ok[column.cat.codes.to_numpy()], index=column.index)  # code -1 (blank) -> False
         text = column.astype("string")
-        return ((text >= valid_from) & (text <= min(valid_to, as_of))).fillna(False).astype(bool)
+        return ((text >= valid_from) & (text <= latest)).fillna(False).astype(bool)
 
 
 class ExpectColumnValuesToBeEventDatesInProtocolPeriod(ColumnMapExpectation):
