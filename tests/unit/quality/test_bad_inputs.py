@@ -95,9 +95,16 @@ def test_ragged_rows_name_the_line(rt: Runtime, tmp_path: Path) -> None:
     assert "Smith" not in reason and "Jones" not in reason
 
 
-@pytest.mark.parametrize(("encoding", "name", "byte_no"), [("cp1252", "O’Brien", 9), ("latin-1", "Zoë", 6)])
+def test_ragged_row_after_a_quoted_line_break_names_its_own_line(rt: Runtime, tmp_path: Path) -> None:
+    rows = good_lines(3)
+    rows[0] = '"Smith\nSmythe",Ann,30000,LS1 1AA,F,,01/05/2024,arrest,10'  # row 1 on lines 2-3
+    rows[2] += ",extra"  # row 3 starts on line 5, not 4
+    refused(ingest_lines(rt, tmp_path, [HEADER, *rows]), "line 5 (data row 3) has 10 values")
+
+
+@pytest.mark.parametrize(("encoding", "name"), [("cp1252", "O’Brien"), ("latin-1", "Zoë")])
 def test_legacy_encoding_declared_is_accepted_undeclared_is_refused(
-        rt: Runtime, rt_encoding: object, tmp_path: Path, encoding: str, name: str, byte_no: int) -> None:
+        rt: Runtime, rt_encoding: object, tmp_path: Path, encoding: str, name: str) -> None:
     lines = [HEADER, *good_lines(30)]
     lines[4] = lines[4].replace("Ann", name, 1) if name == "Zoë" else name + lines[4][lines[4].index(","):]
     data = ("\n".join(lines) + "\n").encode(encoding)

@@ -141,7 +141,7 @@ def test_data_docs_and_gx_stores_hold_no_raw_identifier(rt: Runtime, tmp_path: P
     text = "\n".join(p.read_text(errors="replace") for p in files)
     assert "expect_column_values_to_be_valid_nhs_mod11_sums" in text, "the scan must reach the GX results"
     identifiers = ["4010232137", "9434765918", "ZZ99 9ZZ", "ZZ999ZZ", "LS1 1AA", "31/02/1980", "1980-02-31",
-                   "30003", "1982-02-18", "Ŀúçïńdà", *NAMES, "Annaa"]
+                   "1982-02-18", "Ŀúçïńdà", *NAMES, "Annaa"]
     leaked = [v for v in identifiers if v in text]
     assert not leaked, leaked
     assert_conserved(rt)
