@@ -18,6 +18,8 @@ import pandas as pd
 from ptp_pipeline.errors import PtpUserError
 from ptp_pipeline.warehouse.base import Warehouse
 
+#: The HTML lists this many problems at most (a browser page stays usable); the CSV lists them all.
+HTML_MAX_ROWS = 5000
 COLUMNS = {"source_row": "row", "source_line": "line", "field": "field", "problem": "problem",
            "hint": "how to fix", "status": "status"}
 
@@ -71,8 +73,11 @@ def _html(ledger: dict[str, object], table: pd.DataFrame) -> str:
         facts.append(("Why refused", ledger["reason"]))
     head = "".join(f"<tr><th>{e(k)}</th><td>{cell(v)}</td></tr>" for k, v in facts)
     header = "".join(f"<th>{e(c)}</th>" for c in table.columns)
+    shown = table.head(HTML_MAX_ROWS)
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                   for row in table.itertuples(index=False))  # report-sized: one line per problem
+                   for row in shown.itertuples(index=False))  # at most HTML_MAX_ROWS lines
+    more = (f"<p>The first {len(shown):,} of {len(table):,} problems are shown; the CSV file lists them all.</p>"
+            if len(shown) < len(table) else "")
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Feedback on {cell(ledger['file_name'])}</title>"
@@ -82,7 +87,7 @@ def _html(ledger: dict[str, object], table: pd.DataFrame) -> str:
         "<p>Rows are counted from the first row after the header; <em>line</em> is the line in the file "
         "(they differ when a quoted value holds a line break). This report holds no values from your file: "
         "look each row up in your own copy, correct it at source and send the corrected extract.</p>"
-        f"<h2>Problems ({len(table)})</h2><table><tr>{header}</tr>{body}</table></body></html>"
+        f"<h2>Problems ({len(table):,})</h2>{more}<table><tr>{header}</tr>{body}</table></body></html>"
     )
 
 
