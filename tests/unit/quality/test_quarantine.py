@@ -59,12 +59,12 @@ def test_feedback_lists_rows_fields_and_fixes_without_values(rt: Runtime, tmp_pa
 
 def test_feedback_for_a_refused_extract_lists_every_failing_row(rt: Runtime, tmp_path: Path) -> None:
     bad = with_bad_rows({i: ("arrest", "riot") for i in range(1, 6)})
-    outcome = pipeline.ingest(rt, write(tmp_path, bad, "<script>x</script>.csv"), "police", "incidents")
+    outcome = pipeline.ingest(rt, write(tmp_path, bad, "<script>x.csv"), "police", "incidents")
     assert outcome.status == "refused" and "above its threshold" in str(outcome.reason)
     assert outcome.docs_url and outcome.docs_url.endswith(".html") and "/validations/" in outcome.docs_url
     report = write_feedback(rt.warehouse, str(outcome.extract_id), tmp_path / "fb")
     html = report.html.read_text()
-    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;.csv" in html, "file names are escaped"
+    assert "<script>" not in html and "&lt;script&gt;x.csv" in html, "file names are escaped"
     table = pd.read_csv(report.csv, dtype=str)
     assert table["row"].tolist() == ["whole file", "1", "2", "3", "4", "5"]
     assert "above its threshold" in table["problem"].iloc[0]
