@@ -48,6 +48,9 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
         out.print(f"Warehouse: {rt.settings.warehouse_url}")
         if result.docs_index:
             out.print(f"Data Docs: file://{result.docs_index}")
+        for o in result.outcomes:
+            if o.docs_url:
+                out.print(f"  validation of {o.file_name}: {o.docs_url}")
     finally:
         rt.close()
 
