@@ -98,12 +98,15 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
     """
     if corrects:
         corrections.check_target(rt.warehouse, corrects, partner, dataset)
-    superseded = corrections.superseded_copy(rt.warehouse, path)
-    if superseded:
-        prior = outcome(rt, superseded[0])
-        note = (f"this file (same SHA-256) was received before as extract {superseded[0]} and has been "
-                f"superseded by the correction {superseded[1]}: nothing changed")
-        return Outcome(**{**asdict(prior), "reason": note})
+    prior = corrections.prior_receipt(rt.warehouse, path)
+    if prior and (prior.partner, prior.dataset) != (partner, dataset):
+        return Outcome(None, partner, dataset, path.name, "refused", reason=(
+            f"this file (same SHA-256) was already received for {prior.partner}/{prior.dataset} as extract "
+            f"{prior.extract_id} ({prior.status}); a file belongs to one dataset: check --partner and --dataset"))
+    if prior and prior.status == "superseded":
+        note = (f"this file (same SHA-256) was received before as extract {prior.extract_id} and has been "
+                f"superseded by the correction {prior.superseded_by}: nothing changed")
+        return Outcome(**{**asdict(outcome(rt, prior.extract_id)), "reason": note})
     try:
         extract_id, already = receive(rt, path, partner, dataset)
     except ExtractError as err:
@@ -111,10 +114,10 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
             return outcome(rt, err.extract_id)
         return Outcome(None, partner, dataset, path.name, "refused", reason=err.message)
     if already:
-        prior = outcome(rt, extract_id)
-        note = (f"this file (same SHA-256) was already received as {prior.file_name} and merged as extract "
+        merged = outcome(rt, extract_id)
+        note = (f"this file (same SHA-256) was already received as {merged.file_name} and merged as extract "
                 f"{extract_id}: nothing changed")
-        return Outcome(**{**asdict(prior), "status": "already_merged", "reason": note})
+        return Outcome(**{**asdict(merged), "status": "already_merged", "reason": note})
     if corrects:
         corrections.declare(rt.warehouse, extract_id, corrects)
     try:

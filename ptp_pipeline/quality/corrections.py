@@ -11,6 +11,7 @@ extract's events and linkage records leave the shared tables, its ledger row say
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ptp_pipeline.errors import PtpUserError
@@ -41,16 +42,30 @@ def check_target(wh: Warehouse, target: str, partner: str, dataset: str) -> None
         raise CorrectionError(f"extract {target} is {r.status}; only a merged or refused extract can be corrected")
 
 
-def superseded_copy(wh: Warehouse, path: Path) -> tuple[str, str] | None:
-    """(extract id, superseded by) when this exact file was already received and then corrected.
+@dataclass(frozen=True)
+class PriorReceipt:
+    extract_id: str
+    partner: str
+    dataset: str
+    status: str
+    superseded_by: str | None
 
-    Receiving it again must not bring the superseded rows back: the caller reports and stops.
+
+def prior_receipt(wh: Warehouse, path: Path) -> PriorReceipt | None:
+    """The ledger row of an earlier receipt of this exact file (same SHA-256), if any.
+
+    The caller stops before receiving it again when it was superseded (its rows must not come
+    back) or received for another partner or dataset (one file belongs to one dataset).
     """
     if not path.is_file():
         return None
-    row = wh.query("SELECT extract_id, superseded_by FROM ops.extract_ledger WHERE sha256 = ? "
-                   "AND status = 'superseded'", (sha256_file(path),))
-    return None if row.empty else (str(row.iat[0, 0]), str(row.iat[0, 1]))
+    row = wh.query("SELECT extract_id, partner, dataset, status, superseded_by FROM ops.extract_ledger "
+                   "WHERE sha256 = ?", (sha256_file(path),))
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    return PriorReceipt(str(r.extract_id), str(r.partner), str(r.dataset), str(r.status),
+                        None if r.superseded_by is None or r.superseded_by != r.superseded_by else str(r.superseded_by))
 
 
 def declare(wh: Warehouse, extract_id: str, target: str) -> None:

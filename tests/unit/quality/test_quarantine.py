@@ -86,6 +86,20 @@ def test_same_file_twice_changes_nothing_and_says_so(rt: Runtime, tmp_path: Path
     assert_conserved(rt)
 
 
+def test_same_file_for_another_dataset_is_refused_without_touching_the_ledger(rt: Runtime, tmp_path: Path) -> None:
+    three = rows(3)
+    three[0] = three[0].replace("arrest", "riot")  # 1 bad row in 3: refused above the threshold
+    path = write(tmp_path, three)
+    first = pipeline.ingest(rt, path, "police", "incidents")
+    assert first.status == "refused"
+    before = ledger(rt)
+    other = pipeline.ingest(rt, path, "health", "attendances")
+    assert other.status == "refused" and other.extract_id is None
+    assert f"already received for police/incidents as extract {first.extract_id}" in str(other.reason)
+    assert ledger(rt) == before
+    assert_conserved(rt)
+
+
 def test_correction_supersedes_the_extract_and_resolves_its_quarantine(rt: Runtime, tmp_path: Path) -> None:
     original = pipeline.ingest(rt, write(tmp_path, with_bad_rows({2: ("arrest", "riot")})), "police", "incidents")
     assert (original.status, original.rows_quarantined) == ("merged", 1)
