@@ -74,6 +74,16 @@ def _row_numbers(index_list: list[Any]) -> list[int]:
     return rows
 
 
+def _raised(info: Any) -> bool:
+    """GX 1.x puts exceptions at the top level or keyed by metric id: look in both places."""
+    if not isinstance(info, dict):
+        return False
+    if info.get("raised_exception"):
+        return True
+    return any(isinstance(v, dict) and (v.get("raised_exception") or v.get("exception_traceback"))
+               for v in info.values())
+
+
 def gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """What GX may see: no tokens; dates as ISO text so range checks compare cleanly.
 
@@ -144,9 +154,17 @@ def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.Data
             cfg = r.expectation_config
             meta = cfg.meta or {}
             rows = _row_numbers(r.result.get("unexpected_index_list") or [])
-            if not rows and r.exception_info and r.exception_info.get("raised_exception"):
-                raise ExtractError(f"validation rule {cfg.type} could not run", where=Where(file=item.file_name),
-                                   hint="Ask the data officer to check the protocol's extra expectations.")
+            rule = f"{cfg.type}" + (f" on column {cfg.kwargs['column']}" if cfg.kwargs.get("column") else "")
+            if _raised(r.exception_info):
+                # Never pass GX's traceback on: it can quote values.
+                raise ExtractError(f"validation rule {rule} could not run, so the extract cannot be checked",
+                                   where=Where(file=item.file_name),
+                                   hint="Ask the data officer to check the protocol's `expectations:` (column "
+                                        "names, arguments), then ingest the file again.")
+            if not rows:
+                raise ExtractError(f"the extract as a whole fails the protocol's rule {rule}: "
+                                   f"{meta.get('problem', 'see the Data Docs page')}", where=Where(file=item.file_name),
+                                   hint=meta.get("hint") or "Send the validation page (Data Docs) to the partner.")
             reasons.append(pd.DataFrame({
                 "source_row": rows, "field": meta.get("field"), "check_name": cfg.type,
                 "problem": meta.get("problem", "fails " + cfg.type), "hint": meta.get("hint"),

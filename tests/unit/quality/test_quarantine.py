@@ -162,3 +162,30 @@ def test_data_docs_and_gx_stores_hold_no_raw_identifier(rt: Runtime, tmp_path: P
     leaked = [v for v in identifiers if v in text]
     assert not leaked, leaked
     assert_conserved(rt)
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ('{type: expect_column_values_to_be_in_set, kwargs: {column: no_such_column, value_set: [a]}}',
+     "validation rule expect_column_values_to_be_in_set on column no_such_column could not run"),
+    ('{type: expect_table_row_count_to_be_between, kwargs: {min_value: 1000}, '
+     'meta: {problem: "has fewer rows than a month\'s extract", hint: "send the whole month"}}',
+     "fails the protocol's rule expect_table_row_count_to_be_between: has fewer rows than a month's extract"),
+])
+def test_protocol_rules_that_break_or_fail_as_a_whole_refuse_the_extract(
+        env: dict[str, str], tmp_path: Path, extra: str, expected: str) -> None:
+    import shutil
+
+    from ptp_pipeline.settings import load_settings
+
+    protocols = tmp_path / "protocols"
+    shutil.copytree(Path(__file__).resolve().parents[3] / "protocols", protocols)
+    police = protocols / "police_incidents.yaml"
+    police.write_text(police.read_text() + f"expectations:\n  - {extra}\n")
+    rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
+    try:
+        outcome = pipeline.ingest(rt, write(tmp_path, rows()), "police", "incidents")
+        assert outcome.status == "refused" and expected in str(outcome.reason), outcome.reason
+        assert rt.warehouse.scalar("SELECT count(*) FROM shared.pathway_event") == 0
+        assert_conserved(rt)
+    finally:
+        rt.close()
