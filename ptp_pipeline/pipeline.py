@@ -19,6 +19,7 @@ from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.receipt import receive as _receive
 from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
+from ptp_pipeline.quality import corrections
 from ptp_pipeline.quality.validate import validate as _validate
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit, ledger
@@ -33,11 +34,12 @@ class Outcome:
     partner: str
     dataset: str
     file_name: str
-    status: str  # merged | refused | already_merged
+    status: str  # merged | refused | already_merged | superseded
     rows_received: int | None = None
     rows_accepted: int | None = None
     rows_quarantined: int | None = None
     reason: str | None = None
+    docs_url: str | None = None  # the extract's Data Docs validation page
 
 
 def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> T:
@@ -85,11 +87,26 @@ def outcome(rt: Runtime, extract_id: str) -> Outcome:
         return None if pd.isna(v) else int(v)  # type: ignore[call-overload]
 
     return Outcome(extract_id, r.partner, r.dataset, r.file_name, r.status, _int(r.rows_received),
-                   _int(r.rows_accepted), _int(r.rows_quarantined), None if pd.isna(r.reason) else r.reason)
+                   _int(r.rows_accepted), _int(r.rows_quarantined), None if pd.isna(r.reason) else r.reason,
+                   None if pd.isna(r.docs_url) else r.docs_url)
 
 
-def ingest(rt: Runtime, path: Path, partner: str, dataset: str) -> Outcome:
-    """All stages for one file. A refused extract returns its reason instead of raising."""
+def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | None = None) -> Outcome:
+    """All stages for one file. A refused extract returns its reason instead of raising.
+
+    `corrects` names the extract this file corrects (see quality/corrections.py).
+    """
+    if corrects:
+        corrections.check_target(rt.warehouse, corrects, partner, dataset)
+    prior = corrections.prior_receipt(rt.warehouse, path)
+    if prior and (prior.partner, prior.dataset) != (partner, dataset):
+        return Outcome(None, partner, dataset, path.name, "refused", reason=(
+            f"this file (same SHA-256) was already received for {prior.partner}/{prior.dataset} as extract "
+            f"{prior.extract_id} ({prior.status}); a file belongs to one dataset: check --partner and --dataset"))
+    if prior and prior.status == "superseded":
+        note = (f"this file (same SHA-256) was received before as extract {prior.extract_id} and has been "
+                f"superseded by the correction {prior.superseded_by}: nothing changed")
+        return Outcome(**{**asdict(outcome(rt, prior.extract_id)), "reason": note})
     try:
         extract_id, already = receive(rt, path, partner, dataset)
     except ExtractError as err:
@@ -97,7 +114,12 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str) -> Outcome:
             return outcome(rt, err.extract_id)
         return Outcome(None, partner, dataset, path.name, "refused", reason=err.message)
     if already:
-        return Outcome(**{**asdict(outcome(rt, extract_id)), "status": "already_merged"})
+        merged = outcome(rt, extract_id)
+        note = (f"this file (same SHA-256) was already received as {merged.file_name} and merged as extract "
+                f"{extract_id}: nothing changed")
+        return Outcome(**{**asdict(merged), "status": "already_merged", "reason": note})
+    if corrects:
+        corrections.declare(rt.warehouse, extract_id, corrects)
     try:
         for stage in (check, pseudonymise, validate, merge):
             stage(rt, extract_id)

@@ -12,6 +12,7 @@ import typer
 
 from ptp_pipeline.cli import analysis, keys, operations, privacy, protocols  # noqa: F401  (registers commands)
 from ptp_pipeline.cli import pull as _pull  # noqa: F401  (registers `ptp pull`)
+from ptp_pipeline.cli import quality as _quality  # noqa: F401  (registers `ptp feedback`)
 from ptp_pipeline.cli import warehouse as _warehouse  # noqa: F401  (audit, optout, export, purge)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError

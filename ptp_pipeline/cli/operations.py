@@ -54,6 +54,9 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
         out.print(f"Warehouse: {rt.settings.warehouse_url}")
         if result.docs_index:
             out.print(f"Data Docs: file://{result.docs_index}")
+        for o in result.outcomes:
+            if o.docs_url:
+                out.print(f"  validation of {o.file_name}: {o.docs_url}")
         if result.report:
             out.print(f"Pathways report: file://{result.report}")
     finally:
@@ -63,16 +66,22 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
 @app.command()
 def ingest(file: Annotated[Path, typer.Argument(help="The partner's extract file.")],
            partner: Annotated[str, typer.Option(help="Partner id, as in the protocol.")],
-           dataset: Annotated[str, typer.Option(help="Dataset id, as in the protocol.")]) -> None:
+           dataset: Annotated[str, typer.Option(help="Dataset id, as in the protocol.")],
+           corrects: Annotated[str | None, typer.Option(
+               help="Extract id this file corrects: it supersedes that extract's rows.")] = None) -> None:
     """Run every stage for one extract: receive, check, pseudonymise, validate, merge."""
     from ptp_pipeline.pipeline import ingest as run
 
     rt = runtime()
     try:
-        result = run(rt, file, partner, dataset)
+        result = run(rt, file, partner, dataset, corrects=corrects)
     finally:
         rt.close()
     out.print(_outcome_table([result], "Extract"))
+    if result.docs_url:
+        out.print(f"Data Docs: {result.docs_url}")
+    if result.status != "refused" and result.reason:
+        out.print(f"Note: {result.reason}")
     if result.status == "refused":
         err.print(f"Refused: {result.reason}")
         raise typer.Exit(4)
@@ -101,8 +110,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
                       str(r["received_at"]), str(r["status"]),
                       *("-" if r[k] is None else str(r[k]) for k in ("rows_received", "rows_accepted",
                                                                        "rows_quarantined")),
-                      str(r["reason"] or ""))
+                      "; ".join(t for t in (str(r["reason"] or ""),
+                                            f"corrects {r['corrects']}" if r.get("corrects") else "",
+                                            f"superseded by {r['superseded_by']}" if r.get("superseded_by") else "")
+                                if t))
     out.print(table)
-    docs = next((r["docs_url"] for r in reversed(rows) if r.get("docs_url")), None)
-    if docs:
-        out.print(f"Data Docs: {docs}")
+    for r in rows:
+        if r.get("docs_url"):
+            out.print(f"Data Docs for {r['extract_id']}: {r['docs_url']}")

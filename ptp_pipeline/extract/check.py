@@ -6,16 +6,21 @@ status "invalid" and the validate stage quarantines its row with a reason.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, Where
-from ptp_pipeline.extract.read import SOURCE_ROW, read_csv_text
-from ptp_pipeline.privacy.normalise import parse_dates
+from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
+from ptp_pipeline.privacy.names import to_text
+from ptp_pipeline.privacy.nhs_number import WEIGHTS
+from ptp_pipeline.privacy.normalise import _NHS_SEPARATORS, parse_dates
 from ptp_pipeline.protocol import FieldType, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 STATUS = "status__"
 DUP_OF = "dup_of"
+#: Suffix of the derived NHS-number column GX checks: STATUS + field + MOD11_SUM (see nhs_mod11_sum).
+MOD11_SUM = "__mod11_sum"
 TRUE_VALUES = {"Y", "YES", "TRUE", "T", "1"}
 FALSE_VALUES = {"N", "NO", "FALSE", "F", "0"}
 
@@ -26,6 +31,25 @@ def status_of(present: pd.Series, ok: pd.Series) -> pd.Series:
     out[present & ok] = "valid"
     out[present & ~ok] = "invalid"
     return out
+
+
+def nhs_mod11_sum(raw: pd.Series) -> pd.Series:
+    """The modulus-11 weighted digit sum of each NHS number (10*d1 + 9*d2 + ... + 2*d9 + 1*d10).
+
+    A number is valid exactly when this sum divides by 11. The sum lies between 0 and 495, so
+    thousands of NHS numbers share each value and it identifies no one: GX can check the check
+    digit on it without ever seeing a number. -1 = not ten digits after removing spaces, dashes
+    and dots (the normaliser's rule); <NA> = blank. Vectorised.
+    """
+    text = to_text(raw)
+    digits = text.str.replace(_NHS_SEPARATORS, "", regex=True)
+    ten = digits.str.fullmatch("[0-9]{10}").fillna(False).to_numpy(dtype=bool)
+    out = np.full(len(raw), -1, dtype="int64")
+    if ten.any():
+        number = digits[ten].astype("int64").to_numpy()
+        out[ten] = sum(((number // 10 ** (9 - i)) % 10) * w for i, w in enumerate((*WEIGHTS, 1)))
+    result = pd.Series(out, index=raw.index, dtype="Int64")
+    return result.where(text.str.strip().fillna("") != "")
 
 
 def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list[str]:
@@ -80,6 +104,8 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             ok &= raw.str.fullmatch(c.pattern).fillna(True).astype(bool)
         out[spec.name] = value
         out[STATUS + spec.name] = status_of(present, ok.fillna(False).astype(bool))
+        if spec.type is FieldType.nhs_number:
+            out[STATUS + spec.name + MOD11_SUM] = nhs_mod11_sum(raw)
     raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
     hashed = pd.util.hash_pandas_object(frame[raw_cols].fillna(""), index=False)
     first = pd.Series(frame[SOURCE_ROW].to_numpy(), index=hashed.to_numpy())
@@ -100,9 +126,12 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name)
     item.rows_received = len(frame)
     item.save(folder)
+    # Which file line each row starts on (not identifying), for quarantine and partner feedback.
+    pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW], SOURCE_LINE: frame.attrs["lines"]}).to_parquet(
+        folder / "lines.parquet", index=False)
     dropped = check_header(list(frame.columns), protocol, item.file_name)
     if frame.empty:
-        raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name),
+        raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name, line=2),
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
     parsed = parse_fields(frame.drop(columns=dropped), protocol)

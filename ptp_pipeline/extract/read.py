@@ -2,6 +2,11 @@
 
 Everything is read as text: the check stage, not the reader, decides types, so a bad value
 becomes a row-level problem instead of a failed load.
+
+Rows and lines differ: `source_row` is the 1-based data record (what GX, quarantine and the
+partner feedback count), while a quoted value holding a line break makes one record span several
+file lines. `record_lines` maps each record to the file line it starts on, so messages can name
+both. Errors never quote a row: pyarrow's CSV errors do, so they are never passed on.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -19,58 +25,145 @@ from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.protocol.model import FileSettings
 
 SOURCE_ROW = "source_row"
+SOURCE_LINE = "source_line"
+#: Delimiters a partner's export might use instead of the agreed one.
+OTHER_DELIMITERS = (",", ";", "\t", "|")
+#: File signatures of formats often misnamed .csv (Excel, zip, gzip, PDF, old Excel/OLE2).
+BINARY_SIGNATURES = (b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\xd0\xcf\x11\xe0")
+_UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf_8"}
+
+
+def _delimiter_name(d: str) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(d, repr(d))
 
 
 def _decode(raw: bytes, encoding: str, where: Where) -> str:
-    if raw.startswith(codecs.BOM_UTF8) and encoding.replace("_", "-").lower() in {"utf-8", "utf8", "utf-8-sig"}:
+    utf8 = encoding.replace("_", "-").lower() in _UTF8
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ExtractError("the file is UTF-16 text (as Excel's \"Unicode text\" export writes), not "
+                           f"{encoding}", where=Where(file=where.file, line=1),
+                           hint="Ask the partner to save the extract as \"CSV UTF-8\" and send it again.")
+    if raw.startswith(codecs.BOM_UTF8):
+        if not utf8:
+            raise ExtractError(f"the file starts with a UTF-8 byte-order mark, but the protocol declares "
+                               f"file.encoding {encoding}", where=Where(file=where.file, line=1),
+                               hint="Ask the partner to export as the agreed encoding; or, if the partnership "
+                                    "agrees UTF-8, the data officer sets file.encoding: utf-8 in the protocol.")
         raw = raw[len(codecs.BOM_UTF8):]
-    if b"\x00" in raw[:4096]:
-        raise ExtractError("the file is binary, not delimited text", where=where,
-                           hint="Ask the partner to export the extract as CSV text.")
+    if raw.startswith(BINARY_SIGNATURES) or b"\x00" in raw[:4096]:
+        raise ExtractError("the file is binary (for example an Excel workbook or a zip), not delimited text",
+                           where=where, hint="Ask the partner to save the extract as CSV text and send it again.")
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ExtractError(
-            f"the file is not valid {encoding} text (byte {exc.start} on line {line})",
+            f"the file is not valid {encoding} text (byte {exc.start + 1} of the file, on line {line}); "
+            f"the protocol declares file.encoding {encoding}",
             where=Where(file=where.file, line=line),
-            hint=f"Ask the partner to export as {encoding}, or set file.encoding in the protocol "
-                 "to the encoding they use (for example cp1252 for Excel on Windows).",
+            hint=f"Ask the partner to export as {encoding}; or, if the partnership agrees the partner's "
+                 "encoding (for example cp1252 or latin-1 for Excel on Windows), the data officer sets "
+                 "file.encoding in the protocol.",
         ) from None
+    except LookupError:
+        raise ExtractError(f"the protocol names an encoding Python does not know: {encoding}", where=where,
+                           hint="Correct file.encoding in the protocol (for example utf-8 or cp1252).") from None
 
 
-def _ragged_row_error(text: str, delimiter: str, width: int, where: Where) -> ExtractError:
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for record in reader:
-        if len(record) != width:
-            line = reader.line_num
-            return ExtractError(
-                f"line {line} has {len(record)} values but the header has {width}",
-                where=Where(file=where.file, line=line),
-                hint="Check the delimiter in the protocol, and ask the partner to quote values that "
-                     "contain it; a short last line often means the transfer was cut off: resend the file.",
+def record_lines(data: bytes) -> np.ndarray:
+    """The file line on which each non-empty record starts (header included), vectorised.
+
+    A newline ends a record only outside quotes: quote parity is the count of `"` before it
+    (an escaped `""` counts twice, so parity holds). Blank lines are skipped, as the reader does.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    quotes = np.flatnonzero(buf == 34)
+    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(buf)]))
+    # Blank record: nothing, or only a carriage return, between its start and its end.
+    width = stops - starts
+    blank = (width == 0) | ((width == 1) & (buf[np.minimum(starts, max(len(buf) - 1, 0))] == 13))
+    starts = starts[~blank]
+    return np.searchsorted(newlines, starts) + 1
+
+
+def _structure_error(text: str, delimiter: str, width: int, lines: np.ndarray, where: Where) -> ExtractError:
+    """Find the first record whose width differs from the header's, and name its first line."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    index = 0
+    try:
+        for record in reader:
+            if not record:
+                continue
+            if len(record) != width:
+                line = int(lines[index]) if index < len(lines) else reader.line_num
+                last = index == len(lines) - 1  # lines[0] is the header, so index is the data row
+                return ExtractError(
+                    f"line {line} (data row {index}) has {len(record)} values but the header has {width}"
+                    + (": it is the last line, so the transfer may have been cut off" if last else ""),
+                    where=Where(file=where.file, line=line, row=index),
+                    hint="Resend the complete file if it was cut off; otherwise check the protocol's delimiter "
+                         "and ask the partner to put quotes around values that contain it.",
+                )
+            index += 1
+    except csv.Error:
+        line = int(lines[index]) if index < len(lines) else reader.line_num
+        return ExtractError(
+            f"a quote opened on line {line} (data row {index}) is never closed",
+            where=Where(file=where.file, line=line, row=index),
+            hint="A file that ends inside quotes was usually cut off in transfer: ask the partner to resend it; "
+                 "otherwise ask them to close the quotes or remove stray quote marks.",
+        )
+    return ExtractError("the file is not well-formed CSV", where=where,
+                        hint="Ask the partner to re-export the extract as CSV.")
+
+
+def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
+    first = next(csv.reader(io.StringIO(text), delimiter=settings.delimiter), [])
+    names = [h.strip() for h in first]
+    if len(names) <= 1:
+        # One column: the partner may have used another delimiter than the agreed one.
+        line = text.split("\n", 1)[0]
+        found = [d for d in OTHER_DELIMITERS if d != settings.delimiter and d in line]
+        if found:
+            raise ExtractError(
+                f"the header has one column when split on the protocol's delimiter "
+                f"({_delimiter_name(settings.delimiter)}), but it contains {_delimiter_name(found[0])}s",
+                where=Where(file=where.file, line=1),
+                hint=f"Ask the partner to export with the agreed {_delimiter_name(settings.delimiter)} delimiter; "
+                     "or, if the partnership agrees theirs, the data officer sets file.delimiter in the protocol.",
             )
-    return ExtractError("the file is not well-formed CSV (an unclosed quote?)", where=where,
-                        hint="Ask the partner to re-export the extract.")
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ExtractError(f"the header names column(s) {', '.join(dupes)} more than once",
+                           where=Where(file=where.file, line=1),
+                           hint="Ask the partner to send exactly one column per field.")
+    return names
 
 
 def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None) -> pd.DataFrame:
-    """Read a CSV extract; every column is text; `source_row` is the 1-based data row."""
+    """Read a CSV extract; every column is text; `source_row` is the 1-based data record.
+
+    The frame's `attrs["lines"]` holds the file line each data record starts on.
+    """
     where = Where(file=display_name or path.name)
     raw = path.read_bytes()
+    if not raw:
+        raise ExtractError("the file is empty (0 bytes)", where=where,
+                           hint="The transfer may have failed: ask the partner to send the extract again.")
     if not raw.strip():
-        raise ExtractError("the file is empty", where=where, hint="Ask the partner to send the extract again.")
+        raise ExtractError("the file holds only blank space, no header and no rows", where=where,
+                           hint="Ask the partner to send the extract again.")
     text = _decode(raw, settings.encoding, where)
-    header = next(iter(io.StringIO(text)), "").rstrip("\r\n")
-    names = [h.strip() for h in header.split(settings.delimiter)]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ExtractError(f"the header names column(s) {', '.join(dupes)} more than once", where=where,
-                           hint="Ask the partner to send one column per field.")
+    names = _header(text, settings, where)
+    data = text.encode("utf-8")
+    lines = record_lines(data)
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(use_threads=False),
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=settings.delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=True,
@@ -79,8 +172,9 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
         )
     except pa.ArrowInvalid:
         # Arrow's message quotes the offending row (identifiers): find the line ourselves instead.
-        raise _ragged_row_error(text, settings.delimiter, len(names), where) from None
+        raise _structure_error(text, settings.delimiter, len(names), lines, where) from None
     frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype() if t == pa.string() else None)
-    frame.columns = [c.strip() for c in frame.columns]
     frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
+    data_lines = lines[1:]
+    frame.attrs["lines"] = data_lines if len(data_lines) == len(frame) else frame[SOURCE_ROW].to_numpy() + 1
     return frame

@@ -48,9 +48,7 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("uk_postcode", "direct_identifier", "pseudonymise", identifies="postcode", generalise="district")
     elif kind == "date_of_birth":
         e = f("date", "direct_identifier", "pseudonymise", identifies="date_of_birth", generalise="year", **dates)
-    elif kind in ("forename", "surname"):
-        e = f("string", "direct_identifier", "pseudonymise", identifies=kind)
-    elif kind in ("address_line", "uprn"):
+    elif kind in ("forename", "surname") or kind in ("address_line", "uprn"):
         e = f("string", "direct_identifier", "pseudonymise", identifies=kind)
     elif kind == "address_type":
         e = f("code", "quasi_identifier", "keep", identifies="address_type",

@@ -1,9 +1,9 @@
 """Great Expectations suites generated from a protocol.
 
 GX sees only the pseudonymised frame: per-field status columns (valid / invalid / missing),
-event columns and kept non-identifying attributes, never a raw identifier. Each expectation's
-`meta` carries the field, the problem and the fix in a data officer's words, for quarantine
-reasons and partner feedback.
+event columns, kept non-identifying attributes and, per NHS-number field, its modulus-11 digit
+sum (see quality/expectations.py), never a raw identifier. Each expectation's `meta` carries the
+field, the problem and the fix in a data officer's words, for quarantine and partner feedback.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from ptp_pipeline.extract.check import DUP_OF, STATUS
+from ptp_pipeline.extract.check import DUP_OF, MOD11_SUM, STATUS
 from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
+from ptp_pipeline.quality.expectations import (
+    ExpectColumnValuesToBeEventDatesInProtocolPeriod,
+    ExpectColumnValuesToBeValidNhsMod11Sums,
+)
 
 PROBLEM_BY_TYPE = {
     FieldType.nhs_number: ("is not a valid NHS number (wrong length, characters or check digit)",
@@ -35,6 +39,35 @@ def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
     return {"field": field, "problem": problem, "hint": hint}
 
 
+def _nhs_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
+    """Check digit in a custom expectation on the digit sum; `required` on the status column."""
+    out: list[gxe.Expectation] = [ExpectColumnValuesToBeValidNhsMod11Sums(
+        column=STATUS + spec.name + MOD11_SUM,
+        meta=_meta(spec.name, "is not a valid NHS number (not 10 digits, or the check digit is wrong)",
+                   "correct the NHS number at source, or leave it blank if unknown"))]
+    if spec.required:
+        out.append(gxe.ExpectColumnValuesToBeInSet(
+            column=STATUS + spec.name, value_set=["valid", "invalid"],
+            meta=_meta(spec.name, "is missing", "this field is required: send the NHS number")))
+    return out
+
+
+def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expectation]:
+    """Two checks, so partners read which rule a date broke: not in the future; inside the protocol."""
+    field = protocol.event.date
+    return [
+        ExpectColumnValuesToBeEventDatesInProtocolPeriod(
+            column="event_date", valid_from=str(date.min), valid_to=str(date.max), as_of=str(today),
+            meta=_meta(field, f"is in the future (after {today})",
+                       "check the date at source: events that have not happened yet cannot be shared")),
+        ExpectColumnValuesToBeEventDatesInProtocolPeriod(
+            column="event_date", valid_from=str(protocol.valid_from), valid_to=str(protocol.valid_to),
+            as_of=str(date.max),
+            meta=_meta(field, f"is outside the protocol's period ({protocol.valid_from} to {protocol.valid_to})",
+                       "send only events inside the period the protocol covers")),
+    ]
+
+
 def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
     allowed = ["valid"] if spec.required else ["valid", "missing"]
     problem, hint = PROBLEM_BY_TYPE.get(spec.type, ("breaks the protocol's rules for this field",
@@ -48,39 +81,40 @@ def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
 
 
 def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
-    """One suite per protocol version; `today` bounds event dates (no events from the future)."""
-    suite = gx.ExpectationSuite(name=f"{protocol.id}.v{protocol.version}")
+    """One suite per protocol version; `today` bounds event dates (no events from the future).
+
+    Expectations are collected first and the suite built in one go: adding them one by one to a
+    suite whose name is already stored makes GX save it after each (about 3 s per extract).
+    """
+    expectations: list[gxe.Expectation] = []
     for spec in protocol.fields:
         if spec.treatment is Treatment.drop:
             continue
-        suite.add_expectation(_status_expectation(spec))
+        if spec.type is FieldType.nhs_number:
+            expectations += _nhs_expectations(spec)
+        else:
+            expectations.append(_status_expectation(spec))
         kept = spec.identifies in (None, Identifies.sex) and spec.treatment is Treatment.keep
         c = spec.constraints
         if kept and c.allowed_values:
             column = {protocol.event.type: "event_type", protocol.event.setting: "setting"}.get(spec.name, spec.name)
-            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
+            expectations.append(gxe.ExpectColumnValuesToBeInSet(
                 column=column, value_set=list(c.allowed_values),
                 meta=_meta(spec.name, "is not one of the agreed codes",
                            "use only: " + ", ".join(c.allowed_values))))
         if kept and (c.min is not None or c.max is not None) and spec.type in (FieldType.decimal,
                                                                                FieldType.integer):
             column = "cost" if spec.name == protocol.event.cost else spec.name
-            suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(
                 column=column, min_value=c.min, max_value=c.max,
                 meta=_meta(spec.name, f"is outside the agreed range {c.min} to {c.max}",
                            "check the value at source")))
-    latest = min(today, protocol.valid_to)
-    # ISO text bounds: GX compares them with the ISO text event dates it is given.
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
-        column="event_date", min_value=str(protocol.valid_from), max_value=str(latest),  # type: ignore[arg-type]
-        meta=_meta(protocol.event.date,
-                   f"is outside the protocol's period ({protocol.valid_from} to {latest}) or in the future",
-                   "check the date at source; events after today cannot be shared")))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeNull(
+    expectations += _event_date_expectations(protocol, today)
+    expectations.append(gxe.ExpectColumnValuesToBeNull(
         column=DUP_OF, meta=_meta("(whole row)", "repeats an earlier row exactly",
                                   "remove duplicate rows from the extract")))
     for extra in protocol.expectations:
         config = ExpectationConfiguration(type=extra["type"], kwargs=extra.get("kwargs", {}),
                                           meta=extra.get("meta", {}))
-        suite.add_expectation(config.to_domain_obj())
-    return suite
+        expectations.append(config.to_domain_obj())
+    return gx.ExpectationSuite(name=f"{protocol.id}.v{protocol.version}", expectations=expectations)

@@ -27,6 +27,7 @@ from ptp_pipeline.privacy.pseudonymise import ADDR, KEY, VAULT_FILE
 from ptp_pipeline.privacy.vault import read_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
+from ptp_pipeline.quality import corrections
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -208,6 +209,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         wh.lock(MERGE_LOCK)
         if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
             raise _MergedMeanwhile
+        corrections.supersede(wh, extract_id)  # a declared correction retires the extract it corrects
         if start is not None:
             supersede(wh, item.partner, item.dataset, extract_id, start, end)
         matched = relink(wh, rt.project, extract_id, Incoming(link_records, keys, events))

@@ -85,6 +85,12 @@ MIGRATIONS: list[tuple[int, str, list[Statement]]] = [
             month DATE NOT NULL, agency VARCHAR NOT NULL, event_type VARCHAR NOT NULL, events BIGINT NOT NULL,
             persons BIGINT NOT NULL, cost DECIMAL(16, 2))""",
     ]),
+    (3, "quality: quarantine file lines and resolution, extract corrections", [
+        "ALTER TABLE restricted.quarantine ADD COLUMN IF NOT EXISTS source_line BIGINT",
+        "ALTER TABLE restricted.quarantine ADD COLUMN IF NOT EXISTS resolved_by VARCHAR",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS corrects VARCHAR",
+        "ALTER TABLE ops.extract_ledger ADD COLUMN IF NOT EXISTS superseded_by VARCHAR",
+    ]),
 ]
 
 MIGRATIONS.append((8, "re-identification vault", [

@@ -167,12 +167,16 @@ def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[s
 
 
 def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: Path, env: dict[str, str],
-                                                                     tmp_path: Path) -> None:
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
-    from helpers import write_csv
+    from helpers import protocols_valid_from, write_csv
 
     from ptp_pipeline import pipeline
 
+    protocols = protocols_valid_from(tmp_path / "protocols", "2010-01-01")
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    env = {**env, "PTP_PROTOCOLS_DIR": str(protocols)}
     header = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
               "incident_type", "estimated_cost"]
     rows = [["Smith", "John", "32874", "LS6 2AB", "M", "", day, "arrest", "10"] for day in ("01/05/2015", "01/05/2024")]

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import assert_conserved, ledger, write_csv
+from helpers import assert_conserved, ledger, protocols_valid_from, write_csv
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.cli import main
 from ptp_pipeline.privacy.nhs_number import check_digit
 from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.settings import load_settings
 
 POLICE = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
           "incident_type", "estimated_cost"]
@@ -217,7 +218,11 @@ def test_export_writes_shared_tables_only(wh_rt: Runtime, tmp_path: Path) -> Non
     assert main(["export", "--format", "csv", str(target)]) == 2
 
 
-def test_purge_applies_protocol_retention(wh_rt: Runtime, tmp_path: Path) -> None:
+def test_purge_applies_protocol_retention(wh_env: dict[str, str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    protocols = protocols_valid_from(tmp_path / "protocols", "2015-01-01")
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    wh_rt = Runtime(load_settings({**wh_env, "PTP_PROTOCOLS_DIR": str(protocols)}))
     old = write_csv(tmp_path / "old.csv", POLICE, police_rows(["01/05/2019", "02/05/2024"]))
     out = pipeline.ingest(wh_rt, old, "police", "incidents")
     folder = wh_rt.settings.work_dir / str(out.extract_id)
