@@ -28,12 +28,12 @@ def known_expectations() -> dict[str, list[str]]:
 def registry_from_gx() -> dict[str, list[str]]:
     """The same mapping read from the installed GX (slow: imports GX)."""
     import great_expectations.expectations  # noqa: F401  (registers the core expectations)
-
-    import ptp_pipeline.quality.expectations  # noqa: F401  (and ours, so the list never depends on test order)
     from great_expectations.expectations.registry import (
         get_expectation_impl,
         list_registered_expectation_implementations,
     )
+
+    import ptp_pipeline.quality.expectations  # noqa: F401  (and ours, so the list never depends on test order)
 
     out: dict[str, list[str]] = {}
     for name in sorted(list_registered_expectation_implementations()):
