@@ -60,7 +60,7 @@ def families_html(section: FamiliesSection, top_share: float = 0.2) -> str:
         f"<tr><td>{e(band)}</td><td>{e(n)}</td><td>{'withheld' if c is None else f'{c:.0%}'}</td></tr>"
         for band, n, c in section.concentration)
     return (
-        '<section id="families"><h2>Families and households</h2>'
+        '<section><h2 id="families">Families and households</h2>'
         f"<p>{e(section.households)} households ({e(section.multi_person_households)} of two or more people), "
         f"{e(section.persons_in_households)} people placed in a household; "
         f"{e(section.communal_addresses)} communal establishments are never counted as households.</p>"

@@ -46,7 +46,7 @@ def _charts(data: ReportData) -> dict[str, Markup]:
     }
 
 
-def render_html(data: ReportData, project: ProjectConfig, generated_on: str) -> str:
+def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "") -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = env.from_string(files("ptp_pipeline.report").joinpath("templates/report.html").read_text("utf-8"))
     agencies = sorted(set(data.flows["from_agency"]) | set(data.monthly.table.columns[:-1]))
@@ -54,7 +54,7 @@ def render_html(data: ReportData, project: ProjectConfig, generated_on: str) -> 
         project=project.project, h=data.headline, rule=data.rule, generated_on=escape(generated_on),
         n_agencies=len(agencies), charts=_charts(data), flows=data.flows.to_dict(orient="records"),
         overlap=data.overlap.to_dict(orient="records"), monthly=data.monthly.table, quality=data.quality.table,
-        quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, cell=_cell,
+        quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, cell=_cell, families=Markup(families),
     )
 
 
@@ -65,8 +65,11 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
     from ptp_pipeline.report.export import write_tables
 
     stamp = generated_on or datetime.now(UTC).strftime("%d %B %Y %H:%M UTC")
+    from ptp_pipeline.pathways.families import families_html, families_section
+
     data = report_data(wh, project)
-    html = render_html(data, project, stamp)
+    # The families section's fragment is escaped and its counts suppressed where it is built.
+    html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share))
     if tables_dir is not None:
         write_tables(data, tables_dir)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -250,3 +250,14 @@ def test_a_tiny_partnership_gets_a_report_with_everything_small_withheld(rt: Run
         rt2.close()
     assert data.headline.persons is None and data.headline.top_cost_share is None
     assert len(published_counts(data)) == 0 or not ((published_counts(data) >= 1) & (published_counts(data) < 8)).any()
+
+
+def test_report_has_the_families_section(pathways_env: dict[str, str], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in pathways_env.items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "r.html"
+    assert main(["report", "--out", str(out), "--no-rebuild"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert 'id="families"' in text and "Families and households" in text
+    assert "priority famil" in text.lower()
