@@ -64,6 +64,7 @@ def claim_all(landing: Path, claimed: Path) -> list[Path]:
 
 
 def sha256_file(path: Path) -> str:
+    """The file's SHA-256, read in 1 MiB blocks: the ledger's key for "this exact file"."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.intake import sha256_file  # one definition: intake is stdlib-only for the DAGs
 from ptp_pipeline.protocol import protocol_in_force
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit, ledger
@@ -18,14 +18,6 @@ from ptp_pipeline.warehouse import audit, ledger
 class Receipt:
     extract_id: str
     already_merged: bool
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def extract_id_for(partner: str, dataset: str, sha256: str) -> str:
