@@ -50,7 +50,7 @@ def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> 
         rows: int | None = None
         meta = rt.work(extract_id) / "meta.json"
         if meta.exists():
-            rows = WorkItem.load(meta.parent).rows_received or None
+            rows = WorkItem.load(meta.parent).rows_received
         ledger.refuse(rt.warehouse, extract_id, err, rows)
         for name in ("checked.parquet", "pseudonymised.parquet", "validated.parquet"):
             (rt.work(extract_id) / name).unlink(missing_ok=True)

@@ -89,7 +89,7 @@ class WorkItem:
     protocol_id: str
     protocol_version: int
     received_at: str
-    rows_received: int = 0
+    rows_received: int | None = None  # None until the check stage has read the file
     dropped_columns: list[str] = field(default_factory=list)
 
     def save(self, folder: Path) -> None:

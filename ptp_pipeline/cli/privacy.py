@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from ptp_pipeline.cli.common import app, out, runtime
 from ptp_pipeline.cli.keys import key_app
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _show(result: pd.DataFrame, title: str) -> None:
+    """Print re-identified records: the lawful output of an audited act, nothing else prints identifiers."""
+    table = Table(title=title)
+    for col in result.columns:
+        table.add_column(str(col))
+    for row in result.astype(str).itertuples(index=False):
+        table.add_row(*row)
+    out.print(table)
 
 
 @app.command()
@@ -27,12 +40,7 @@ def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from sha
                      private_key_file=rt.settings.reid_key_file)
     finally:
         rt.close()
-    table = Table(title=f"Person {person_id} (this act is recorded in the audit log)")
-    for col in result.columns:
-        table.add_column(str(col))
-    for row in result.astype(str).itertuples(index=False):
-        table.add_row(*row)
-    out.print(table)
+    _show(result, f"Person {person_id} (this act is recorded in the audit log)")
 
 
 @app.command("reidentify-family")
@@ -49,12 +57,7 @@ def reidentify_family(household_id: Annotated[int, typer.Argument(help="From sha
                      private_key_file=rt.settings.reid_key_file)
     finally:
         rt.close()
-    table = Table(title=f"Household {household_id} (each person's re-identification is in the audit log)")
-    for col in result.columns:
-        table.add_column(str(col))
-    for row in result.astype(str).itertuples(index=False):
-        table.add_row(*row)
-    out.print(table)
+    _show(result, f"Household {household_id} (each person's re-identification is in the audit log)")
 
 
 @key_app.command("new-reid")

@@ -6,14 +6,11 @@ status "invalid" and the validate stage quarantines its row with a reason.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
-from ptp_pipeline.privacy.names import to_text
-from ptp_pipeline.privacy.nhs_number import WEIGHTS
-from ptp_pipeline.privacy.normalise import _NHS_SEPARATORS, parse_dates
+from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
 
@@ -31,25 +28,6 @@ def status_of(present: pd.Series, ok: pd.Series) -> pd.Series:
     out[present & ok] = "valid"
     out[present & ~ok] = "invalid"
     return out
-
-
-def nhs_mod11_sum(raw: pd.Series) -> pd.Series:
-    """The modulus-11 weighted digit sum of each NHS number (10*d1 + 9*d2 + ... + 2*d9 + 1*d10).
-
-    A number is valid exactly when this sum divides by 11. The sum lies between 0 and 495, so
-    thousands of NHS numbers share each value and it identifies no one: GX can check the check
-    digit on it without ever seeing a number. -1 = not ten digits after removing spaces, dashes
-    and dots (the normaliser's rule); <NA> = blank. Vectorised.
-    """
-    text = to_text(raw)
-    digits = text.str.replace(_NHS_SEPARATORS, "", regex=True)
-    ten = digits.str.fullmatch("[0-9]{10}").fillna(False).to_numpy(dtype=bool)
-    out = np.full(len(raw), -1, dtype="int64")
-    if ten.any():
-        number = digits[ten].astype("int64").to_numpy()
-        out[ten] = sum(((number // 10 ** (9 - i)) % 10) * w for i, w in enumerate((*WEIGHTS, 1)))
-    result = pd.Series(out, index=raw.index, dtype="Int64")
-    return result.where(text.str.strip().fillna("") != "")
 
 
 def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list[str]:

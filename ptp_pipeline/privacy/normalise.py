@@ -32,6 +32,7 @@ __all__ = [
     "canonical_forename",
     "first_token",
     "generalise_birth_date",
+    "nhs_mod11_sum",
     "normalise_name",
     "normalise_nhs_number",
     "normalise_postcode",
@@ -65,6 +66,30 @@ def _blank(text: pd.Series) -> np.ndarray:
     return text.str.fullmatch(f"[{SPACE_CHARS}]*").fillna(True).to_numpy(dtype=bool)
 
 
+def _mod11_sums(digits: pd.Series) -> np.ndarray:
+    """10*d1 + 9*d2 + ... + 2*d9 + 1*d10 per value of exactly ten digits; -1 for anything else."""
+    ten = digits.str.fullmatch("[0-9]{10}").fillna(False).to_numpy(dtype=bool)
+    out = np.full(len(digits), -1, dtype="int64")
+    if ten.any():
+        number = digits[ten].astype("int64").to_numpy()
+        out[ten] = sum(((number // 10 ** (9 - i)) % 10) * w for i, w in enumerate((*WEIGHTS, 1)))
+    return out
+
+
+def nhs_mod11_sum(raw: pd.Series) -> pd.Series:
+    """The modulus-11 weighted digit sum of each NHS number (10*d1 + 9*d2 + ... + 2*d9 + 1*d10).
+
+    A number is valid exactly when this sum divides by 11. The sum lies between 0 and 495, so
+    thousands of NHS numbers share each value and it identifies no one: GX can check the check
+    digit on it without ever seeing a number. -1 = not ten digits after removing spaces, dashes
+    and dots (the normaliser's rule); <NA> = blank. Vectorised.
+    """
+    text = to_text(raw)
+    out = _mod11_sums(text.str.replace(_NHS_SEPARATORS, "", regex=True))
+    result = pd.Series(out, index=raw.index, dtype="Int64")
+    return result.where(text.str.strip().fillna("") != "")
+
+
 def normalise_nhs_number(s: pd.Series) -> pd.DataFrame:
     """Ten-digit NHS number where its modulus-11 check digit holds, else <NA>, with a status.
 
@@ -74,13 +99,9 @@ def normalise_nhs_number(s: pd.Series) -> pd.DataFrame:
     text = to_text(s)
     digits = text.str.replace(_NHS_SEPARATORS, "", regex=True)
     missing = _blank(text)
-    ten = digits.str.fullmatch("[0-9]{10}").fillna(False).to_numpy(dtype=bool)
-    valid = np.zeros(len(s), dtype=bool)
-    if ten.any():
-        number = digits[ten].astype("int64").to_numpy()
-        total = sum(((number // 10 ** (9 - i)) % 10) * weight for i, weight in enumerate(WEIGHTS))
-        expected = (11 - total % 11) % 11  # 11 -> 0; 10 means no number exists, never a digit
-        valid[ten] = expected == number % 10
+    sums = _mod11_sums(digits)
+    # Valid exactly when 10*d1 + ... + 2*d9 + d10 divides by 11 (a check of "10" can never hold).
+    valid = (sums >= 0) & (sums % 11 == 0)
     nhs = digits.where(valid).astype("string").array
     return pd.DataFrame({"nhs_number": nhs, "nhs_status": _status(valid, missing, s.index).array}, index=s.index)
 
