@@ -132,3 +132,8 @@ def linkage_tokens(key: ProjectKey, parts: pd.DataFrame) -> pd.DataFrame:
     else:
         out[IDENT] = pd.Series(pd.NA, index=parts.index, dtype="string")
     return out
+
+
+def strong_tokens(key: ProjectKey, kind: str, values: pd.Series) -> pd.Series:
+    """Tokens of normalised strong identifiers as the identities hold them (opt-out look-ups)."""
+    return _tokens_of(key.subkey("field/" + TOKEN_FAMILY[kind]), values.astype("string"))
