@@ -255,7 +255,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
 def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None) -> Linked:
     """Link a batch of identities into the warehouse's persons (reads only; the caller writes)."""
     new = new.drop_duplicates(IDENT).reset_index(drop=True)
-    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {', '.join(f'{t} VARCHAR' for t in TOKEN_COLUMNS)})")
+    columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
+    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {columns})")
     wh.execute("DELETE FROM _ptp_new")
     wh.insert_frame("_ptp_new", new[[IDENT, *TOKEN_COLUMNS]])
     known = wh.query(f"SELECT i.ident, i.person_id FROM {IDENTITY_TABLE} i JOIN _ptp_new n ON n.ident = i.ident")

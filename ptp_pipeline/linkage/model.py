@@ -9,6 +9,7 @@ trained model is kept in the warehouse (restricted.linkage_model) for every late
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -145,11 +146,9 @@ def train(identities: pd.DataFrame, expected_persons: float | None = None) -> di
         prior = max(min((n - expected_persons) / pairs, 0.5), 1e-9)
     linker = _linker(identities, settings(prior))
     if not expected_persons:
-        try:
+        with contextlib.suppress(Exception):
             linker.training.estimate_probability_two_random_records_match(
                 ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
-        except Exception:
-            pass
     linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
     for rule in TRAINING_BLOCKS:
         try:
