@@ -134,6 +134,16 @@ def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
 
 
 def train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
+    """Trained model, or the priors when the data cannot support training (too few links to learn from)."""
+    try:
+        return sanitise(_train(identities, expected_persons))
+    except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
+        logging.getLogger(__name__).warning("linkage model not trained (%s): prior m/u values kept",
+                                            type(exc).__name__)
+        return settings()
+
+
+def _train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
     """Estimate u (random sampling) and m (EM, no labels) on token identities; returns the model.
 
     `expected_persons` sets the prior that two random identities match; without it Splink
@@ -156,6 +166,20 @@ def train(identities: pd.DataFrame, expected_persons: float | None = None) -> di
         except Exception:
             continue
     model: dict[str, Any] = linker.misc.save_model_to_json()
+    return model
+
+
+def sanitise(model: dict[str, Any]) -> dict[str, Any]:
+    """Keep every probability strictly inside (0, 1): EM can drive an unobserved level to 0 or 1,
+    which Splink cannot turn into a weight."""
+    eps = 1e-9
+    model["probability_two_random_records_match"] = min(max(
+        float(model.get("probability_two_random_records_match") or 1e-4), 1e-12), 0.5)
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            for name in ("m_probability", "u_probability"):
+                if name in level and level[name] is not None:
+                    level[name] = min(max(float(level[name]), eps), 1 - eps)
     return model
 
 
