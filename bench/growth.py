@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from merge import build  # noqa: E402
+from merge import build
 
 KEY = "6b" * 32
 CHUNK = 1_000_000

@@ -33,6 +33,8 @@ NAME_LEVELS: dict[str, list[Level]] = {
         ("forename given as surname", "fn_l = sn_r", 0.02, 0.0002),
         ("phonetic", _eq("fn_ph"), 0.03, 0.01),
         ("first three letters", _eq("fn3"), 0.02, 0.03),
+        ("last three letters", _eq("fn_l3"), 0.01, 0.03),
+        ("same letters in another order", _eq("fn_srt"), 0.01, 0.001),
         ("initial", _eq("fn_i"), 0.02, 0.07),
     ],
     "surname": [
@@ -40,6 +42,7 @@ NAME_LEVELS: dict[str, list[Level]] = {
         ("surname given as forename", "sn_l = fn_r", 0.02, 0.0002),
         ("phonetic", _eq("sn_ph"), 0.05, 0.004),
         ("first and last three letters", _eq("sn3", "sn_l3"), 0.02, 0.0008),
+        ("same letters in another order", _eq("sn_srt"), 0.01, 0.0005),
         ("first three letters", _eq("sn3"), 0.02, 0.02),
         ("last three letters", _eq("sn_l3"), 0.02, 0.03),
     ],
@@ -72,6 +75,9 @@ BLOCKING_RULES = [
     "l.fn = r.fn AND l.sn = r.sn AND l.pc_sec = r.pc_sec",
     "l.sn_ph = r.sn_ph AND l.fn_ph = r.fn_ph AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
     "l.dob_sw = r.dob AND l.sn_ph = r.sn_ph",
+    "l.sn = r.sn AND l.pc = r.pc",
+    "l.fn3 = r.fn3 AND l.sn = r.sn AND l.dob_y = r.dob_y AND l.dob_m = r.dob_m",
+    "l.fn = r.fn AND l.dob = r.dob AND l.sn3 = r.sn3",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]

@@ -246,5 +246,6 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                      detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; identities by pass: {links}; "
                      f"unlinkable records {unlinkable}; persons merged {len(linked.merges)}; "
                      f"pairs for review {len(linked.review)}")
+    wh.checkpoint()
     for name in ("validated.parquet", "pseudonymised.parquet", VAULT_FILE):
         (folder / name).unlink(missing_ok=True)
