@@ -26,7 +26,8 @@ STRONG = ("nhs", "ni", "uln", "shared_ref")
 TOKEN_FAMILY: dict[str, str] = {
     "nhs": "nhs", "ni": "ni", "uln": "uln", "shared_ref": "shared_ref", "local_id": "local_id",
     "fn": "name", "fn_full": "name", "sn": "name", "fn_ph": "name_ph", "sn_ph": "name_ph",
-    "fn3": "name3", "sn3": "name3", "fn_l3": "name_l3", "fn_srt": "name_srt", "sn_srt": "name_srt", "sn_l3": "name_l3", "fn_i": "initial",
+    "fn3": "name3", "sn3": "name3", "fn_l3": "name_l3", "sn_l3": "name_l3",
+    "fn_srt": "name_srt", "sn_srt": "name_srt", "fn_i": "initial",
     "dob": "dob", "dob_sw": "dob", "dob_y": "dob_y", "dob_m": "dob_m", "dob_d": "dob_d",
     "pc": "pc", "pc_sec": "pc_sec", "pc_dist": "pc_dist", "sex": "sex",
 }

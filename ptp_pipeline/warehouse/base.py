@@ -52,6 +52,7 @@ class Warehouse(ABC):
 
     def checkpoint(self) -> None:
         """Backends with a write-ahead log of their own fold it in after a large write (DuckDB)."""
+        return None
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         frame = self.query(sql, params)
