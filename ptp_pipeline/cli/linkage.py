@@ -79,3 +79,47 @@ def score(
     result = link_frame(frame[columns], secrets.token_bytes(32))
     result.to_csv(output, index=False)
     out.print(f"{len(result):,} records -> {result.person_id.nunique():,} persons; written to {output}")
+
+
+review_app = typer.Typer(help="Clerical review of pairs between the review threshold and the link threshold.",
+                         no_args_is_help=True)
+linkage_app.add_typer(review_app, name="review")
+
+
+@review_app.command("list")
+def review_list(limit: Annotated[int, typer.Option(help="Show at most this many pairs.")] = 50) -> None:
+    """Open pairs, most probable first, with the two person ids to open through `ptp reidentify` (audited)."""
+    from ptp_pipeline.linkage.store import review_pairs
+
+    rt = runtime()
+    try:
+        pairs = review_pairs(rt.warehouse)
+    finally:
+        rt.close()
+    table = Table(title=f"{len(pairs):,} pairs awaiting review")
+    for col in ("pair", "match probability", "person A", "person B"):
+        table.add_column(col)
+    for r in pairs.head(limit).itertuples(index=False):
+        table.add_row(str(r.review_id), f"{r.match_probability:.3f}", str(r.person_a), str(r.person_b))
+    out.print(table)
+
+
+@review_app.command("decide")
+def review_decide(
+    pair: Annotated[int, typer.Argument(help="Pair number from `ptp linkage review list`.")],
+    decision: Annotated[str, typer.Argument(help="accept (the two are one person) or reject (they are not).")],
+    by: Annotated[str, typer.Option("--by", help="Who decided (recorded in the audit log).")],
+) -> None:
+    """Record a decision: accept joins the two persons now; reject keeps them apart for good."""
+    from ptp_pipeline.errors import ConfigError
+    from ptp_pipeline.linkage.store import decide
+
+    if decision not in ("accept", "reject"):
+        raise ConfigError("the decision must be accept or reject", hint="e.g. `ptp linkage review decide 12 reject`")
+    rt = runtime()
+    try:
+        merges = decide(rt.warehouse, pair, decision, by)
+    finally:
+        rt.close()
+    joined = f"; person {merges.absorbed.iloc[0]} joined person {merges.kept.iloc[0]}" if len(merges) else ""
+    out.print(f"pair {pair}: {decision}ed{joined}")

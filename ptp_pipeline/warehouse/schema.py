@@ -156,7 +156,8 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
         model_id BIGINT PRIMARY KEY, trained_at TIMESTAMP NOT NULL, identities BIGINT NOT NULL,
         settings VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS restricted.link_review (
-        ident_l VARCHAR NOT NULL, ident_r VARCHAR NOT NULL, match_probability DOUBLE PRECISION NOT NULL,
+        review_id BIGINT PRIMARY KEY, ident_l VARCHAR NOT NULL, ident_r VARCHAR NOT NULL,
+        match_probability DOUBLE PRECISION NOT NULL,
         found_in VARCHAR, decision VARCHAR, decided_by VARCHAR, decided_at TIMESTAMP)""",
     "DROP TABLE IF EXISTS restricted.person_key",
     "DROP TABLE IF EXISTS restricted.record_key",
