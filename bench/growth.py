@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="50000,500000,2000000,5000000")
     parser.add_argument("--backend", choices=["duckdb", "postgresql"], default="duckdb")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help="with --child: cProfile the increment's merge")
     args = parser.parse_args()
     if args.child:
         home, url, events = args.child

@@ -138,7 +138,8 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
     try:
         db = DuckDBAPI(connection=con)
         u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
-        linker = Linker(u, model, log_level=logging.WARNING)
+        # The settings were validated when the model was made (and are ours): skip Splink's re-check.
+        linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
         frames = []
         within = linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")
         frames.append(within.as_pandas_dataframe())
