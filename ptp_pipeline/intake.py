@@ -63,6 +63,25 @@ def claim_all(landing: Path, claimed: Path) -> list[Path]:
     return out
 
 
+def claim_settled(landing: Path, claimed: Path, min_age: float, now: float | None = None) -> list[Path]:
+    """Claim files left in the landing folder that nothing has changed for `min_age` seconds.
+
+    The sweep's safety net for files the watcher never claimed (the triggerer was down, or the DAG
+    was paused): a file untouched for that long is complete. Files still being written stay.
+    """
+    import time
+
+    cutoff = (time.time() if now is None else now) - min_age
+    out = []
+    for name, sig in sorted(scan(landing).items()):
+        if sig[1] / 1e9 > cutoff:
+            continue
+        target = claim(Path(name), claimed, sig)
+        if target is not None:
+            out.append(target)
+    return out
+
+
 def sha256_file(path: Path) -> str:
     """The file's SHA-256, read in 1 MiB blocks: the ledger's key for "this exact file"."""
     digest = hashlib.sha256()
