@@ -65,6 +65,22 @@ DEFAULT_ARGS: dict[str, Any] = {"owner": "ptp-operations", "retries": 4, "retry_
 PATHWAYS_INPUT = Asset("ptp://shared/pathway_event", group="ptp")
 
 
+def _notifiers(partner: str | None = None) -> list[Any]:
+    """E-mail on failure (Airflow's SMTP notifier) when alert recipients are configured (ptp_pipeline.alerts)."""
+    partner_env = f"PTP_ALERT_EMAILS_{partner.upper()}" if partner else ""
+    if not os.environ.get("PTP_ALERT_EMAILS") and not (partner_env and os.environ.get(partner_env)):
+        return []
+    from ptp_pipeline.alerts import failure_notifiers
+
+    return failure_notifiers(partner)
+
+
+def _ops_args() -> dict[str, Any]:
+    """DEFAULT_ARGS plus the failure e-mail, for the dispatch, pathways and housekeeping DAGs."""
+    notifiers = _notifiers()
+    return {**DEFAULT_ARGS, "on_failure_callback": notifiers} if notifiers else DEFAULT_ARGS
+
+
 def dataset_asset(protocol: Protocol) -> Asset:
     return Asset(f"ptp://shared/{protocol.partner.id}/{protocol.dataset}", group="ptp")
 
@@ -132,7 +148,8 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
     outlet = dataset_asset(protocol)
 
     @dag(dag_id=ingest_dag_id(partner, dataset), schedule=pull_schedule(protocol), start_date=START, catchup=False,
-         default_args={**DEFAULT_ARGS, "on_failure_callback": record_failure}, max_active_runs=8,
+         default_args={**DEFAULT_ARGS, "on_failure_callback": [record_failure, *_notifiers(partner)]},
+         max_active_runs=8,
          tags=["ptp", "ingest", partner],
          doc_md=f"Ingest extracts of **{protocol.title}** under protocol `{protocol.id}` v{protocol.version}. "
                 f"Started by `ptp_dispatch` when a file lands in `landing/{partner}/{dataset}/` (one run per "
@@ -250,7 +267,7 @@ def build_dispatch_dag(protocols: list[Protocol], home: Path, poke_interval: flo
     watched = [landing_asset(p, home, poke_interval) for p in protocols]
     targets = [(p.partner.id, p.dataset) for p in protocols]
 
-    @dag(dag_id="ptp_dispatch", start_date=START, catchup=False, default_args=DEFAULT_ARGS,
+    @dag(dag_id="ptp_dispatch", start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False, max_active_runs=1,
          schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
                                       assets=AssetAny(*watched)),
@@ -287,7 +304,7 @@ def build_dispatch_dag(protocols: list[Protocol], home: Path, poke_interval: flo
 def build_pathways_dag() -> DAG:
     """Rebuild the headline figures when any ingest merged, or nightly, whichever comes first."""
 
-    @dag(dag_id="ptp_pathways", start_date=START, catchup=False, default_args=DEFAULT_ARGS,
+    @dag(dag_id="ptp_pathways", start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False,
          schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
                                       assets=[PATHWAYS_INPUT]),
@@ -314,7 +331,7 @@ def build_pathways_dag() -> DAG:
 def build_housekeeping_dag() -> DAG:
     """Nightly: raw-extract retention, protocols expiring within 30 days, audit-chain verification."""
 
-    @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=DEFAULT_ARGS,
+    @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False,
          schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), tags=["ptp", "housekeeping"],
          doc_md="Retention purge, protocol expiry warnings and the audit-chain check.")
@@ -325,9 +342,16 @@ def build_housekeeping_dag() -> DAG:
 
         @task
         def expiring_protocols() -> list[dict[str, object]]:
+            from ptp_pipeline import alerts
             from ptp_pipeline import housekeeping as hk
 
-            return hk.expiring_protocols(_runtime(), _run_time().date())
+            soon = hk.expiring_protocols(_runtime(), _run_time().date())
+            if soon:
+                alerts.send(f"{len(soon)} protocol(s) expire within {hk.EXPIRY_WARNING_DAYS} days", [
+                    f"{p['protocol']} v{p['version']} ({p['partner']}/{p['dataset']}): "
+                    f"{'expires' if int(str(p['days_left'])) >= 0 else 'expired'} on {p['valid_to']}"
+                    for p in soon] + ["Renew each with its partner, or stop the feed."], context=get_current_context())
+            return soon
 
         @task(pool=WRITER_POOL)
         def verify_audit_chain() -> int:
