@@ -357,8 +357,28 @@ def build_housekeeping_dag() -> DAG:
         def verify_audit_chain() -> int:
             return int(_housekeeping("verify_audit")["entries_checked"])
 
+        @task
+        def late_deliveries() -> list[dict[str, object]]:
+            from ptp_pipeline import alerts
+            from ptp_pipeline import housekeeping as hk
+
+            rt = _runtime()
+            try:
+                late = hk.late_deliveries(rt, _run_time().date())
+            finally:
+                rt.close()
+            for item in late:
+                partner, dataset = str(item["partner"]), str(item["dataset"])
+                alerts.send(f"{partner}/{dataset}: this month's extract is late", [
+                    f"Nothing received for {partner}/{dataset} since the 1st; it was due by {item['due']}.",
+                    f"Last extract received: {item['last_received'] or 'never'}.",
+                    "Ask the partner to send it (landing folder or SFTP)."], partner=partner,
+                    context=get_current_context())
+            return late
+
         purge_retention() >> verify_audit_chain()
         expiring_protocols()
+        late_deliveries()
 
     return housekeeping()
 

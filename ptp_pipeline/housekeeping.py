@@ -112,6 +112,59 @@ def expiring_protocols(rt: Runtime, today: date, within_days: int = EXPIRY_WARNI
     return soon
 
 
+DUE_DAY_ENV = "PTP_DELIVERY_DUE_DAY"
+
+
+def delivery_due_day(partner: str, dataset: str) -> int | None:
+    """Day of the month by which each month's extract is due: `PTP_DELIVERY_DUE_DAY_<PARTNER>_<DATASET>`,
+    else `PTP_DELIVERY_DUE_DAY`; None (no check) when unset or `off`."""
+    import os
+
+    value = os.environ.get(f"{DUE_DAY_ENV}_{partner.upper()}_{dataset.upper()}", os.environ.get(DUE_DAY_ENV, ""))
+    if value.strip().lower() in ("", "off", "none"):
+        return None
+    day = int(value)
+    if not 1 <= day <= 28:
+        raise ConfigError(f"{DUE_DAY_ENV}={value}: a day of the month from 1 to 28 is expected")
+    return day
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """A ledger timestamp from either backend (datetime, pandas Timestamp, NULL/NaT) as a naive datetime."""
+    if value is None or str(value) in ("NaT", "None", "nan"):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def late_deliveries(rt: Runtime, today: date) -> list[dict[str, object]]:
+    """Approved protocols in force whose extract for this month has not arrived by its due day.
+
+    Monthly delivery by day N (see `delivery_due_day`): from day N+1 on, a dataset with nothing received
+    since the 1st of the month is late (no file at all yet: missing). Counts and dates only.
+    """
+    late: list[dict[str, object]] = []
+    month_start = datetime(today.year, today.month, 1)
+    for p in rt.protocols:
+        due = delivery_due_day(p.partner.id, p.dataset)
+        if due is None or p.status is not Status.approved or not p.valid_from <= today <= p.valid_to:
+            continue
+        if today.day <= due:
+            continue
+        last = rt.warehouse.scalar("SELECT max(received_at) FROM ops.extract_ledger WHERE partner = ? AND dataset = ?",
+                                   (p.partner.id, p.dataset))
+        last_at = _as_datetime(last)
+        if last_at is not None and last_at >= month_start:
+            continue
+        late.append({"partner": p.partner.id, "dataset": p.dataset,
+                     "due": date(today.year, today.month, due).isoformat(),
+                     "last_received": None if last_at is None else last_at.date().isoformat()})
+        log.warning("no %s/%s extract received this month (due by day %d; last received: %s): ask the partner",
+                    p.partner.id, p.dataset, due, "never" if last_at is None else last_at.date().isoformat())
+    return late
+
+
 def verify_audit(rt: Runtime) -> list[str]:
     """Problems in the audit chain (empty when intact)."""
     return audit.verify(rt.warehouse)

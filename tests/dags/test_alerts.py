@@ -106,6 +106,43 @@ def test_housekeeping_emails_protocols_about_to_expire(airflow_db: Path, env: di
     assert "police-incidents v1 (police/incidents): expires on 2027-03-31" in _body(message)
 
 
+def test_housekeeping_emails_late_extracts_to_operations_and_the_partner(
+        airflow_db: Path, env: dict[str, str], smtp_sink: Sink, synthetic: SyntheticResult,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Monthly by day 5: on the 20th, police (nothing received) is late; health sent this month; council is off."""
+    from datetime import UTC, datetime
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ptp_pipeline.pipeline import ingest
+
+    monkeypatch.setenv("PTP_DELIVERY_DUE_DAY", "5")
+    monkeypatch.setenv("PTP_DELIVERY_DUE_DAY_COUNCIL_CONTACTS", "off")
+    health = next(e for e in synthetic.extracts if e.partner == "health")
+    rt = Runtime(load_settings(env))
+    try:
+        assert ingest(rt, health.path, "health", "attendances").status == "merged"
+        received = rt.warehouse.scalar("SELECT max(received_at) FROM ops.extract_ledger")
+    finally:
+        rt.close()
+    run_after = datetime(received.year, received.month, 20, 4, tzinfo=UTC)
+    dag = DagBag(str(REPO / "dags")).get_dag("ptp_housekeeping")
+    assert dag is not None
+    run = dag.test(run_after=run_after)
+    assert run.state == "success"
+    late = [(to, m) for to, m in smtp_sink.received if "late" in m["Subject"]]
+    assert [(to, m["Subject"]) for to, m in late] == [
+        (["operations@council.example", "data.officer@police.example"],
+         "[ptp] police/incidents: this month's extract is late")]
+    body = _body(late[0][1])
+    assert f"due by {run_after.date().replace(day=5).isoformat()}" in body and "Last extract received: never" in body
+    rt = Runtime(load_settings(env))
+    try:
+        assert_conserved(rt)
+    finally:
+        rt.close()
+
+
 def test_no_recipients_no_notifier(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
 

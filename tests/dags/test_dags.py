@@ -122,7 +122,7 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
     run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "success",
-                      "expiring_protocols": "success"}, states
+                      "expiring_protocols": "success", "late_deliveries": "success"}, states
     assert not raw.exists()
     rt = Runtime(load_settings(env))
     try:
@@ -199,7 +199,8 @@ def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: 
     run = dag.test()
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success"}
+    assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success",
+                      "late_deliveries": "success"}
 
 
 def test_retry_policy_retries_transient_errors_only() -> None:
