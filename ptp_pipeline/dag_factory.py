@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -482,20 +483,44 @@ def _broken_message(path: Path, exc: Exception) -> str:
     return f"{path}: {type(exc).__name__}: {exc}"  # any other problem with one file stops only that file
 
 
-def _same_dataset(paths: list[Path], key: tuple[str, str]) -> list[Path]:
-    """Protocol files that name the (partner, dataset) `key`, read as plain YAML (cheap, no checks)."""
-    import yaml
+_DATASET_LINE = re.compile(r"""(?m)^dataset:[ \t]*["']?([A-Za-z0-9_]+)""")
+_PARTNER_ID = re.compile(r"""(?m)^partner:[ \t]*(?:\{[^}]*?\bid:[ \t]*["']?([A-Za-z0-9_]+)"""  # flow style
+                         r"""|\n(?:[ \t]+.*\n)*?[ \t]+id:[ \t]*["']?([A-Za-z0-9_]+))""")  # block style
+_KEYS: dict[tuple[str, int], tuple[str, str] | None] = {}
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    found = []
-    for path in paths:
+
+def _quick_key(path: Path) -> tuple[str, str] | None:
+    """(partner, dataset) a protocol file names, without checking it: a text scan, else plain YAML.
+
+    Every DAG file asks this of every protocol file, so it must be cheap; results are kept per file
+    version (path and modification time) for the life of the process.
+    """
+    try:
+        version = (str(path), path.stat().st_mtime_ns)
+        if version in _KEYS:
+            return _KEYS[version]
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    dataset, partner = _DATASET_LINE.search(text), _PARTNER_ID.search(text)
+    key: tuple[str, str] | None = None
+    if dataset and partner:
+        key = (partner.group(1) or partner.group(2), dataset.group(1))
+    else:
+        import yaml
+
         try:
-            spec = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-            if (str(spec["partner"]["id"]), str(spec["dataset"])) == key:
-                found.append(path)
+            spec = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            key = (str(spec["partner"]["id"]), str(spec["dataset"]))
         except Exception:  # a broken file is reported by its own DAG file
-            continue
-    return found
+            key = None
+    _KEYS[version] = key
+    return key
+
+
+def _same_dataset(paths: list[Path], key: tuple[str, str]) -> list[Path]:
+    """Protocol files that name the (partner, dataset) `key` (cheap: see `_quick_key`)."""
+    return [path for path in paths if _quick_key(path) == key]
 
 
 def _loaded(path: Path) -> Protocol | None:
@@ -512,7 +537,7 @@ def owner_of(paths: list[Path], key: tuple[str, str]) -> Path | None:
     that loads. Later versions share that DAG; receive picks the version in force for each extract."""
     for path in _same_dataset(paths, key):
         protocol = _loaded(path)
-        if protocol is not None and protocol.status is Status.approved:
+        if protocol is not None and protocol.status is Status.approved and protocol.key == key:
             return path
     return None
 
