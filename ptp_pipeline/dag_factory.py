@@ -330,7 +330,8 @@ def build_pathways_dag() -> DAG:
 
 
 def build_housekeeping_dag() -> DAG:
-    """Nightly: raw-extract retention, protocols expiring within 30 days, audit-chain verification."""
+    """Nightly: raw-extract retention, protocols expiring within 30 days, late extracts, audit-chain
+    verification, and old Airflow task logs deleted (`PTP_TASK_LOG_DAYS`, default 90)."""
 
     @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False,
@@ -377,9 +378,19 @@ def build_housekeeping_dag() -> DAG:
                     context=get_current_context())
             return late
 
+        @task
+        def purge_task_logs() -> dict[str, int]:
+            from airflow.configuration import conf
+
+            from ptp_pipeline import housekeeping as hk
+
+            done = hk.purge_task_logs(Path(conf.get("logging", "base_log_folder")), _run_time())
+            return {"files": done.files, "bytes": done.bytes}
+
         purge_retention() >> verify_audit_chain()
         expiring_protocols()
         late_deliveries()
+        purge_task_logs()
 
     return housekeeping()
 

@@ -165,6 +165,46 @@ def late_deliveries(rt: Runtime, today: date) -> list[dict[str, object]]:
     return late
 
 
+TASK_LOG_DAYS_ENV = "PTP_TASK_LOG_DAYS"
+TASK_LOG_DAYS = 90
+
+
+@dataclass(frozen=True)
+class LogPurge:
+    files: int
+    bytes: int
+
+
+def purge_task_logs(folder: Path, now: datetime, keep_days: int | None = None) -> LogPurge:
+    """Delete Airflow task log files not written to for `keep_days` (default `PTP_TASK_LOG_DAYS`, 90;
+    `off` keeps them), then the folders left empty. Task logs hold ids and counts, never row values;
+    the audit log and the ledger are the lasting record."""
+    import os
+
+    if keep_days is None:
+        value = os.environ.get(TASK_LOG_DAYS_ENV, str(TASK_LOG_DAYS)).strip().lower()
+        if value in ("off", "none", ""):
+            return LogPurge(0, 0)
+        keep_days = int(value)
+    if not folder.is_dir():
+        return LogPurge(0, 0)
+    cutoff = (now - timedelta(days=keep_days)).replace(tzinfo=UTC).timestamp()  # `now` is naive UTC
+    files = size = 0
+    for path in sorted(folder.rglob("*"), reverse=True):  # children before their folders
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                size += path.stat().st_size
+                path.unlink()
+                files += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        except FileNotFoundError:  # a concurrent purge or rotation got there first
+            continue
+    if files:
+        log.info("deleted %d task log file(s), %d bytes, older than %d days", files, size, keep_days)
+    return LogPurge(files, size)
+
+
 def verify_audit(rt: Runtime) -> list[str]:
     """Problems in the audit chain (empty when intact)."""
     return audit.verify(rt.warehouse)

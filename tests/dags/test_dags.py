@@ -100,11 +100,25 @@ def test_each_partners_ingest_dag_then_pathways_run_end_to_end(airflow_db: Path,
 
 
 def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, str],
-                                              synthetic: SyntheticResult) -> None:
-    """A nightly run 40 days after an extract arrived deletes its raw copy and finds the audit chain intact."""
+                                              synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nightly run 400 days after an extract arrived deletes its raw copy and old task logs, and finds
+    the audit chain intact."""
+    import os
+    import time
     from datetime import UTC, datetime, timedelta
 
+    from airflow.configuration import conf
     from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("PTP_TASK_LOG_DAYS", "1000")  # relative to the run's date, 400 days ahead
+    logs = Path(conf.get("logging", "base_log_folder"))
+    old = logs / "dag_id=gone" / "run_id=r" / "task_id=t" / "attempt=1.log"
+    recent = logs / "dag_id=kept" / "run_id=r" / "task_id=t" / "attempt=1.log"
+    for path, days in ((old, 700), (recent, 500)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("task log\n")
+        then = time.time() - days * 86400
+        os.utime(path, (then, then))
 
     from ptp_pipeline import pipeline
 
@@ -122,8 +136,11 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
     run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "success",
-                      "expiring_protocols": "success", "late_deliveries": "success"}, states
+                      "expiring_protocols": "success", "late_deliveries": "success",
+                      "purge_task_logs": "success"}, states
     assert not raw.exists()
+    assert not old.exists() and not (logs / "dag_id=gone").exists()  # the file, then its empty folders
+    assert recent.exists()
     rt = Runtime(load_settings(env))
     try:
         assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'purge_raw'") == 1
@@ -200,7 +217,7 @@ def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: 
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success",
-                      "late_deliveries": "success"}
+                      "late_deliveries": "success", "purge_task_logs": "success"}
 
 
 def test_retry_policy_retries_transient_errors_only() -> None:
