@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean schema snapshots postgres
+.PHONY: demo test check fix clean schema snapshots postgres airflow airflow-stop
 
 # Debian packages: mysqlclient (for apache-airflow-providers-mysql) builds against libmysqlclient with
 # pkg-config; the SFTP pull tests start their own OpenSSH sshd on 127.0.0.1. Installed only when missing.
@@ -52,6 +52,12 @@ schema: $(STAMP)  ## regenerate protocols/schema/protocol.schema.json and the GX
 
 snapshots: $(STAMP)  ## rewrite tests/golden from the current output; review the diff before committing
 	UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q -m golden
+
+airflow: $(STAMP)  ## start the local Airflow stack on 127.0.0.1:8080 (state in .airflow/, data in .ptp/)
+	@bash scripts/airflow-local.sh start
+
+airflow-stop:  ## stop every process `make airflow` started (each by its process group)
+	@bash scripts/airflow-local.sh stop
 
 check: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

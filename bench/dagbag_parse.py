@@ -56,12 +56,21 @@ def main() -> None:
         protocols = Path(tmp) / "protocols"
         protocols.mkdir()
         make_protocols(protocols, args.protocols)
+        # one DAG file per protocol file, as `ptp airflow dag-files` writes them, beside the repo's DAG files
+        import shutil
+
+        from ptp_pipeline.dag_factory import write_dag_files
+
+        dags = Path(tmp) / "dags"
+        shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__", "ptp_protocol_*.py"))
+        dags.joinpath("ptp_protocol_files.py").write_text((REPO / "dags" / "ptp_protocol_files.py").read_text())
+        write_dag_files(dags, protocols)
         env = {**os.environ, "PTP_PROTOCOLS_DIR": str(protocols), "AIRFLOW_HOME": str(Path(tmp) / "airflow"),
                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                "PYTHONPATH": os.pathsep.join([str(REPO / "config"), str(REPO)])}
         runs = []
         for _ in range(args.repeat):
-            out = subprocess.run([sys.executable, "-c", CHILD, str(REPO / "dags")], env=env, check=True,
+            out = subprocess.run([sys.executable, "-c", CHILD, str(dags)], env=env, check=True,
                                  capture_output=True, text=True)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     first = runs[0]

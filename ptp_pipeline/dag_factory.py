@@ -3,22 +3,27 @@
 Imported by the files in `dags/` at parse time, so it must stay cheap: no pandas, DuckDB, GX or
 key material here; task bodies import the pipeline when they run.
 
-DAGs built here:
-- `ptp_ingest_<partner>_<dataset>`, one per approved protocol: find_files → receive → check →
+DAGs built here, each in a DAG file of its own (Airflow marks every DAG of a file with an import
+error as stale, so one file per protocol keeps a broken protocol from stopping anything else):
+- `ptp_ingest_<partner>_<dataset>`, one per approved protocol, in `dags/ptp_protocol_<file>.py`
+  (`protocol_file_dags`; written by `ptp airflow dag-files`): find_files → receive → check →
   pseudonymise → validate → merge, mapped per file. Started by `ptp_dispatch` (one run per file,
   run id `file__<sha256[:32]>`) or by hand (conf `path`, or every file in its landing folder).
-- `ptp_dispatch`: scheduled on the landing-folder assets, whose watchers claim stable files; it takes
-  every claimed file and starts one ingest run per file. A 15-minute time branch sweeps up files
-  whose event was lost.
+- `ptp_dispatch` (`dags/ptp_dispatch.py`): scheduled on the landing-folder assets, whose watchers
+  claim stable files; it takes every claimed file and starts one ingest run per file. A 15-minute time
+  branch sweeps up files whose event was lost, and unclaimed files still in landing.
 - `ptp_pathways`: on any ingest's merge, or nightly. `ptp_housekeeping`: nightly.
-- `ptp_broken_protocols`: a placeholder that exists only when protocol files are broken; the cluster
-  policy in `config/airflow_local_settings.py` rejects it, so the files show as an import error.
+- `ptp_broken_protocol_<file>`: a placeholder that exists only when that protocol file is broken; the
+  cluster policy in `config/airflow_local_settings.py` rejects it, so the file shows as an import error
+  of its own DAG file. `ptp_broken_protocols` (`dags/ptp_protocol_files.py`) does the same for
+  protocol files that have no DAG file yet.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +64,22 @@ DEFAULT_ARGS: dict[str, Any] = {"owner": "ptp-operations", "retries": 4, "retry_
                                 "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=10),
                                 "retry_policy": RETRY_POLICY}
 PATHWAYS_INPUT = Asset("ptp://shared/pathway_event", group="ptp")
+
+
+def _notifiers(partner: str | None = None) -> list[Any]:
+    """E-mail on failure (Airflow's SMTP notifier) when alert recipients are configured (ptp_pipeline.alerts)."""
+    partner_env = f"PTP_ALERT_EMAILS_{partner.upper()}" if partner else ""
+    if not os.environ.get("PTP_ALERT_EMAILS") and not (partner_env and os.environ.get(partner_env)):
+        return []
+    from ptp_pipeline.alerts import failure_notifiers
+
+    return failure_notifiers(partner)
+
+
+def _ops_args() -> dict[str, Any]:
+    """DEFAULT_ARGS plus the failure e-mail, for the dispatch, pathways and housekeeping DAGs."""
+    notifiers = _notifiers()
+    return {**DEFAULT_ARGS, "on_failure_callback": notifiers} if notifiers else DEFAULT_ARGS
 
 
 def dataset_asset(protocol: Protocol) -> Asset:
@@ -128,7 +149,8 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
     outlet = dataset_asset(protocol)
 
     @dag(dag_id=ingest_dag_id(partner, dataset), schedule=pull_schedule(protocol), start_date=START, catchup=False,
-         default_args={**DEFAULT_ARGS, "on_failure_callback": record_failure}, max_active_runs=8,
+         default_args={**DEFAULT_ARGS, "on_failure_callback": [record_failure, *_notifiers(partner)]},
+         max_active_runs=8,
          tags=["ptp", "ingest", partner],
          doc_md=f"Ingest extracts of **{protocol.title}** under protocol `{protocol.id}` v{protocol.version}. "
                 f"Started by `ptp_dispatch` when a file lands in `landing/{partner}/{dataset}/` (one run per "
@@ -141,13 +163,18 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
 
         @task(pool=WRITER_POOL)
         def receive(path: str) -> str:
+            import time
+
             from airflow.sdk.exceptions import AirflowSkipException
 
             from ptp_pipeline import pipeline
 
+            started = time.perf_counter()
             rt = _runtime()
             try:
                 extract_id, already = pipeline.receive(rt, Path(path), partner, dataset)
+                log.info("receive of %s as extract %s done in %.2f s%s", Path(path).name, extract_id,
+                         time.perf_counter() - started, " (merged before)" if already else "")
             finally:
                 rt.close()
             if already:
@@ -179,17 +206,55 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
     return ingest()
 
 
+def stage_summary(rt: Any, stage: str, extract_id: str, seconds: float) -> str:
+    """One line for the task log: the stage, the extract, its row counts so far and the time taken.
+
+    Counts and ids only, never a value from the file.
+    """
+    import pandas as pd
+
+    from ptp_pipeline.runtime import WorkItem
+
+    folder = rt.work(extract_id)
+    received = WorkItem.load(folder).rows_received if (folder / "meta.json").is_file() else None
+    row = rt.warehouse.query("SELECT status, rows_received, rows_accepted, rows_quarantined "
+                             "FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,))
+    counts = {"received": received}
+    status = "?"
+    if len(row):
+        r = row.iloc[0]
+        status = str(r["status"])
+        for key in ("received", "accepted", "quarantined"):
+            value = r[f"rows_{key}"]
+            if not pd.isna(value):
+                counts[key] = int(value)
+    shown = ", ".join(f"{v:,} {k}" for k, v in counts.items() if v is not None) or "no rows counted yet"
+    return f"{stage} of extract {extract_id} done in {seconds:.2f} s: {shown}; ledger status {status}"
+
+
 def _stage(name: str, extract_id: str) -> str:
+    import time
+
     from airflow.sdk.exceptions import AirflowFailException
 
     from ptp_pipeline import pipeline
     from ptp_pipeline.errors import ExtractError
 
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # the task log says counts, not GX internals
+    started = time.perf_counter()
     rt = _runtime()
     try:
         getattr(pipeline, name)(rt, extract_id)
+        seconds = time.perf_counter() - started
+        try:
+            log.info("%s", stage_summary(rt, name, extract_id, seconds))
+        except Exception as exc:  # the summary is for people; it must never fail the stage
+            log.info("%s of extract %s done in %.2f s (counts unavailable: %s)", name, extract_id, seconds,
+                     type(exc).__name__)
     except ExtractError as err:
         # A data problem: the ledger already says why; retrying cannot help.
+        log.warning("%s refused extract %s after %.2f s (reason in the ledger and below)", name, extract_id,
+                    time.perf_counter() - started)
         raise AirflowFailException(err.render()) from None
     finally:
         rt.close()
@@ -203,20 +268,29 @@ def build_dispatch_dag(protocols: list[Protocol], home: Path, poke_interval: flo
     watched = [landing_asset(p, home, poke_interval) for p in protocols]
     targets = [(p.partner.id, p.dataset) for p in protocols]
 
-    @dag(dag_id="ptp_dispatch", start_date=START, catchup=False, default_args=DEFAULT_ARGS, max_active_runs=1,
+    @dag(dag_id="ptp_dispatch", start_date=START, catchup=False, default_args=_ops_args(),
+         is_paused_upon_creation=False, max_active_runs=1,
          schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
                                       assets=AssetAny(*watched)),
          tags=["ptp", "dispatch"],
-         doc_md="Takes every file the landing watchers claimed and starts one ingest run per file.")
+         doc_md="Takes every file the landing watchers claimed (and any file left in a landing folder for a "
+                "minute or more) and starts one ingest run per file.")
     def dispatch() -> None:
         @task
         def take_pending() -> list[dict[str, Any]]:
             from ptp_pipeline import intake
             from ptp_pipeline.settings import load_settings
 
-            claimed = load_settings().claimed_dir
+            settings = load_settings()
+            claimed = settings.claimed_dir
+            settled = max(60.0, 3 * settings.watch_interval)  # unchanged this long: complete
             runs = []
             for partner, dataset in targets:
+                swept = intake.claim_settled(settings.landing_dir / partner / dataset, claimed / partner / dataset,
+                                             settled)
+                if swept:
+                    log.warning("%d file(s) in landing/%s/%s were not claimed by the watcher (is the triggerer "
+                                "running?): claimed them now", len(swept), partner, dataset)
                 for taken in intake.take_pending(claimed / partner / dataset):
                     runs.append({"trigger_dag_id": ingest_dag_id(partner, dataset), "trigger_run_id": taken.run_id,
                                  "conf": {"path": taken.path}})
@@ -231,7 +305,8 @@ def build_dispatch_dag(protocols: list[Protocol], home: Path, poke_interval: flo
 def build_pathways_dag() -> DAG:
     """Rebuild the headline figures when any ingest merged, or nightly, whichever comes first."""
 
-    @dag(dag_id="ptp_pathways", start_date=START, catchup=False, default_args=DEFAULT_ARGS,
+    @dag(dag_id="ptp_pathways", start_date=START, catchup=False, default_args=_ops_args(),
+         is_paused_upon_creation=False,
          schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
                                       assets=[PATHWAYS_INPUT]),
          tags=["ptp", "pathways"], doc_md="Rebuild pathway tables from the warehouse state.")
@@ -255,9 +330,11 @@ def build_pathways_dag() -> DAG:
 
 
 def build_housekeeping_dag() -> DAG:
-    """Nightly: raw-extract retention, protocols expiring within 30 days, audit-chain verification."""
+    """Nightly: raw-extract retention, protocols expiring within 30 days, late extracts, audit-chain
+    verification, and old Airflow task logs deleted (`PTP_TASK_LOG_DAYS`, default 90)."""
 
-    @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=DEFAULT_ARGS,
+    @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=_ops_args(),
+         is_paused_upon_creation=False,
          schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), tags=["ptp", "housekeeping"],
          doc_md="Retention purge, protocol expiry warnings and the audit-chain check.")
     def housekeeping() -> None:
@@ -267,16 +344,53 @@ def build_housekeeping_dag() -> DAG:
 
         @task
         def expiring_protocols() -> list[dict[str, object]]:
+            from ptp_pipeline import alerts
             from ptp_pipeline import housekeeping as hk
 
-            return hk.expiring_protocols(_runtime(), _run_time().date())
+            soon = hk.expiring_protocols(_runtime(), _run_time().date())
+            if soon:
+                alerts.send(f"{len(soon)} protocol(s) expire within {hk.EXPIRY_WARNING_DAYS} days", [
+                    f"{p['protocol']} v{p['version']} ({p['partner']}/{p['dataset']}): "
+                    f"{'expires' if int(str(p['days_left'])) >= 0 else 'expired'} on {p['valid_to']}"
+                    for p in soon] + ["Renew each with its partner, or stop the feed."], context=get_current_context())
+            return soon
 
         @task(pool=WRITER_POOL)
         def verify_audit_chain() -> int:
             return int(_housekeeping("verify_audit")["entries_checked"])
 
+        @task
+        def late_deliveries() -> list[dict[str, object]]:
+            from ptp_pipeline import alerts
+            from ptp_pipeline import housekeeping as hk
+
+            rt = _runtime()
+            try:
+                late = hk.late_deliveries(rt, _run_time().date())
+            finally:
+                rt.close()
+            for item in late:
+                partner, dataset = str(item["partner"]), str(item["dataset"])
+                alerts.send(f"{partner}/{dataset}: this month's extract is late", [
+                    f"Nothing received for {partner}/{dataset} since the 1st; it was due by {item['due']}.",
+                    f"Last extract received: {item['last_received'] or 'never'}.",
+                    "Ask the partner to send it (landing folder or SFTP)."], partner=partner,
+                    context=get_current_context())
+            return late
+
+        @task
+        def purge_task_logs() -> dict[str, int]:
+            from airflow.configuration import conf
+
+            from ptp_pipeline import housekeeping as hk
+
+            done = hk.purge_task_logs(Path(conf.get("logging", "base_log_folder")), _run_time())
+            return {"files": done.files, "bytes": done.bytes}
+
         purge_retention() >> verify_audit_chain()
         expiring_protocols()
+        late_deliveries()
+        purge_task_logs()
 
     return housekeeping()
 
@@ -316,47 +430,206 @@ def _housekeeping(what: str) -> dict[str, Any]:
         rt.close()
 
 
-def build_broken_placeholder(broken: dict[str, str]) -> DAG:
-    """A task-less DAG naming the broken protocol files; the cluster policy turns it into an import error."""
-    return DAG(dag_id=BROKEN_DAG_ID, schedule=None, start_date=START, catchup=False, tags=[BROKEN_TAG],
+# -- one DAG file per protocol file -------------------------------------------------------------
+# Airflow (3.3, real dag-processor) marks every DAG of a file that has an import error as stale, so a
+# protocol problem must surface in a file holding that protocol's DAG and nothing else. Each protocol
+# file in PTP_PROTOCOLS_DIR therefore has a thin DAG file of its own in dags/ (written by
+# `ptp airflow dag-files`); dispatch, pathways and housekeeping live in files of their own too.
+
+DAG_FILE_PREFIX = "ptp_protocol_"
+DAG_FILE_MARK = "Written by `ptp airflow dag-files`"
+DAG_FILE_TEMPLATE = '''"""Airflow DAG file for the protocol file `{name}` (in PTP_PROTOCOLS_DIR): its ingest DAG only.
+
+{mark}; do not edit. One file per protocol file, so a broken protocol
+breaks only this file's DAG (see ptp_pipeline/dag_factory.py).
+"""
+
+from ptp_pipeline.dag_factory import protocol_file_dags
+
+globals().update(protocol_file_dags({literal}))
+'''
+
+
+def dag_file_name(protocol_file: str | Path) -> str:
+    """`police_incidents.yaml` -> `ptp_protocol_police_incidents.py` (a valid module name)."""
+    stem = Path(protocol_file).name.removesuffix(".yaml")
+    return DAG_FILE_PREFIX + "".join(c if c.isalnum() else "_" for c in stem) + ".py"
+
+
+def render_dag_file(protocol_file: str | Path) -> str:
+    import json
+
+    name = Path(protocol_file).name
+    return DAG_FILE_TEMPLATE.format(name=name, literal=json.dumps(name), mark=DAG_FILE_MARK)
+
+
+def write_dag_files(dags_dir: Path, protocols: Path) -> tuple[list[Path], list[Path]]:
+    """Make `dags_dir` hold one thin DAG file per protocol file; returns (written, removed).
+
+    Files are rewritten only when their text differs; generated files whose protocol file is gone
+    are removed (a file without the generated mark is never touched).
+    """
+    from ptp_pipeline.protocol.load import protocol_paths
+
+    wanted = {dag_file_name(p): render_dag_file(p) for p in protocol_paths(protocols)}
+    written, removed = [], []
+    for name, text in sorted(wanted.items()):
+        target = dags_dir / name
+        if not target.is_file() or target.read_text() != text:
+            target.write_text(text)
+            written.append(target)
+    for existing in sorted(dags_dir.glob(f"{DAG_FILE_PREFIX}*.py")):
+        if existing.name not in wanted and DAG_FILE_MARK in existing.read_text():
+            existing.unlink()
+            removed.append(existing)
+    return written, removed
+
+
+def _broken_message(path: Path, exc: Exception) -> str:
+    from ptp_pipeline.errors import PtpUserError
+
+    if isinstance(exc, PtpUserError):
+        text = f"{exc.where}: {exc.message.strip()}" if exc.where and str(exc.where) else exc.message.strip()
+        return text if str(path) in text else f"{path}: {text}"
+    return f"{path}: {type(exc).__name__}: {exc}"  # any other problem with one file stops only that file
+
+
+_DATASET_LINE = re.compile(r"""(?m)^dataset:[ \t]*["']?([A-Za-z0-9_]+)""")
+_PARTNER_ID = re.compile(r"""(?m)^partner:[ \t]*(?:\{[^}]*?\bid:[ \t]*["']?([A-Za-z0-9_]+)"""  # flow style
+                         r"""|\n(?:[ \t]+.*\n)*?[ \t]+id:[ \t]*["']?([A-Za-z0-9_]+))""")  # block style
+_KEYS: dict[tuple[str, int], tuple[str, str] | None] = {}
+
+
+def _quick_key(path: Path) -> tuple[str, str] | None:
+    """(partner, dataset) a protocol file names, without checking it: a text scan, else plain YAML.
+
+    Every DAG file asks this of every protocol file, so it must be cheap; results are kept per file
+    version (path and modification time) for the life of the process.
+    """
+    try:
+        version = (str(path), path.stat().st_mtime_ns)
+        if version in _KEYS:
+            return _KEYS[version]
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    dataset, partner = _DATASET_LINE.search(text), _PARTNER_ID.search(text)
+    key: tuple[str, str] | None = None
+    if dataset and partner:
+        key = (partner.group(1) or partner.group(2), dataset.group(1))
+    else:
+        import yaml
+
+        try:
+            spec = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            key = (str(spec["partner"]["id"]), str(spec["dataset"]))
+        except Exception:  # a broken file is reported by its own DAG file
+            key = None
+    _KEYS[version] = key
+    return key
+
+
+def _same_dataset(paths: list[Path], key: tuple[str, str]) -> list[Path]:
+    """Protocol files that name the (partner, dataset) `key` (cheap: see `_quick_key`)."""
+    return [path for path in paths if _quick_key(path) == key]
+
+
+def _loaded(path: Path) -> Protocol | None:
+    from ptp_pipeline.protocol.load import load_protocol
+
+    try:
+        return load_protocol(path)
+    except Exception:
+        return None
+
+
+def owner_of(paths: list[Path], key: tuple[str, str]) -> Path | None:
+    """The protocol file whose DAG file builds the ingest DAG of `key`: the first approved file (by name)
+    that loads. Later versions share that DAG; receive picks the version in force for each extract."""
+    for path in _same_dataset(paths, key):
+        protocol = _loaded(path)
+        if protocol is not None and protocol.status is Status.approved and protocol.key == key:
+            return path
+    return None
+
+
+def broken_placeholder(dag_id: str, broken: dict[str, str]) -> DAG:
+    """A task-less DAG naming broken protocol files; the cluster policy turns it into an import error."""
+    return DAG(dag_id=dag_id, schedule=None, start_date=START, catchup=False, tags=[BROKEN_TAG],
                default_args={"owner": "ptp-operations"},
                doc_md="\n".join(message for _, message in sorted(broken.items())))
+
+
+def protocol_file_dags(file_name: str) -> dict[str, DAG]:
+    """The DAG of one protocol file (called by its thin file in dags/).
+
+    Approved and first for its dataset: the ingest DAG. Draft, withdrawn, or a later version of a
+    dataset whose DAG another file builds: nothing. Broken (bad YAML, failed check, a clash with
+    another file's id and version): a placeholder the cluster policy rejects, so this file, and only
+    this file, shows an import error naming the protocol file and the problem.
+    """
+    from ptp_pipeline.protocol.load import load_protocol, protocol_paths, protocol_set_problems
+
+    folder = protocols_dir()
+    path = folder / file_name
+    if not path.is_file():
+        log.warning("protocol file %s is gone: no DAG; run `ptp airflow dag-files` to remove %s", path,
+                    dag_file_name(file_name))
+        return {}
+    placeholder_id = f"ptp_broken_protocol_{dag_file_name(file_name).removeprefix(DAG_FILE_PREFIX)[:-3]}"
+    try:
+        protocol = load_protocol(path)
+        paths = protocol_paths(folder)
+        siblings = [(p, q) for p in _same_dataset(paths, protocol.key) if p != path
+                    for q in [_loaded(p)] if q is not None]
+        clash = [m for m in protocol_set_problems(sorted([(path, protocol), *siblings], key=lambda x: x[0]))
+                 if str(path) in m]
+        if clash:
+            return {placeholder_id: broken_placeholder(placeholder_id, {str(path): "; ".join(clash)})}
+        if protocol.status is not Status.approved or owner_of(paths, protocol.key) != path:
+            return {}
+        built = build_ingest_dag(protocol)
+    except Exception as exc:
+        return {placeholder_id: broken_placeholder(placeholder_id, {str(path): _broken_message(path, exc)})}
+    return {built.dag_id: built}
+
+
+def watched_protocols(dags_dir: Path) -> list[Protocol]:
+    """Approved protocols whose ingest DAG exists: loaded, first for their dataset, with a DAG file."""
+    from ptp_pipeline.protocol.load import protocol_paths
+
+    paths = protocol_paths(protocols_dir())
+    out, seen = [], set()
+    for path in paths:
+        protocol = _loaded(path)
+        if protocol is None or protocol.status is not Status.approved or protocol.key in seen:
+            continue
+        seen.add(protocol.key)
+        if (dags_dir / dag_file_name(path)).is_file() and owner_of(paths, protocol.key) == path:
+            out.append(protocol)
+    return out
+
+
+def dispatch_dags(dags_dir: Path) -> dict[str, DAG]:
+    """`ptp_dispatch`, watching the landing folder of every protocol in `watched_protocols`."""
+    from ptp_pipeline.settings import load_settings
+
+    settings = load_settings()
+    built = build_dispatch_dag(watched_protocols(dags_dir), settings.home.resolve(), settings.watch_interval)
+    return {built.dag_id: built}
+
+
+def missing_dag_files_dags(dags_dir: Path) -> dict[str, DAG]:
+    """A placeholder (an import error of its own file) when protocol files have no DAG file yet."""
+    from ptp_pipeline.protocol.load import protocol_paths
+
+    missing = {str(p): f"{p}: no DAG file {dags_dir / dag_file_name(p)}: run `ptp airflow dag-files` and "
+                       "deploy the file with the protocol" for p in protocol_paths(protocols_dir())
+               if not (dags_dir / dag_file_name(p)).is_file()}
+    return {BROKEN_DAG_ID: broken_placeholder(BROKEN_DAG_ID, missing)} if missing else {}
 
 
 def protocols_dir() -> Path:
     from ptp_pipeline.settings import REPO_PROTOCOLS
 
     return Path(os.environ.get("PTP_PROTOCOLS_DIR", REPO_PROTOCOLS))
-
-
-def build_all() -> tuple[dict[str, DAG], dict[str, str]]:
-    """Every DAG, plus broken protocol files with their error (one bad file breaks only itself)."""
-    from ptp_pipeline.errors import PtpUserError
-    from ptp_pipeline.protocol.load import load_protocol, protocol_paths
-    from ptp_pipeline.settings import load_settings
-
-    dags: dict[str, DAG] = {}
-    broken: dict[str, str] = {}
-    approved: list[Protocol] = []
-    for path in protocol_paths(protocols_dir()):
-        try:
-            protocol = load_protocol(path)
-            if protocol.status is not Status.approved or ingest_dag_id(*protocol.key) in dags:
-                continue  # later versions of a protocol share its DAG: receive picks the one in force
-            built = build_ingest_dag(protocol)
-        except PtpUserError as exc:
-            text = f"{exc.where}: {exc.message.strip()}" if exc.where and str(exc.where) else exc.message.strip()
-            broken[str(path)] = text if str(path) in text else f"{path}: {text}"
-            continue
-        except Exception as exc:  # any other problem with one file must not take down the others
-            broken[str(path)] = f"{path}: {type(exc).__name__}: {exc}"
-            continue
-        dags[built.dag_id] = built
-        approved.append(protocol)
-    settings = load_settings()
-    for built in (build_dispatch_dag(approved, settings.home.resolve(), settings.watch_interval),
-                  build_pathways_dag(), build_housekeeping_dag()):
-        dags[built.dag_id] = built
-    if broken:
-        dags[BROKEN_DAG_ID] = build_broken_placeholder(broken)
-    return dags, broken

@@ -1,15 +1,21 @@
-"""Nightly housekeeping: raw-extract retention, protocols about to expire, audit-chain check.
+"""Nightly housekeeping (raw-extract retention, protocols about to expire, audit-chain check) and the
+operator's runbook actions (re-process a refused extract, back up the DuckDB warehouse).
 
-Each function is one Airflow task of the `ptp_housekeeping` DAG (and callable from anywhere else).
+Each housekeeping function is one Airflow task of the `ptp_housekeeping` DAG (and callable from anywhere
+else); the runbook actions are behind `ptp reprocess` and `ptp backup`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+from ptp_pipeline import intake
+from ptp_pipeline.errors import ConfigError, PtpUserError
 from ptp_pipeline.protocol.model import Status
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
@@ -78,6 +84,8 @@ def unprocessed_files(rt: Runtime, now: datetime, older_than: timedelta = timede
         if not path.is_file() or path.stat().st_mtime > cutoff:
             continue
         parts = path.relative_to(root).parts  # partner/dataset/file or partner/dataset/.taken/sha/file
+        if len(parts) >= 3 and parts[2] == intake.RETRY:
+            continue  # a re-process marker, not a file
         if len(parts) < 3 or (parts[2] == ".taken" and len(parts) == 5 and parts[3] in settled):
             continue
         key = f"{parts[0]}/{parts[1]}"
@@ -104,6 +112,208 @@ def expiring_protocols(rt: Runtime, today: date, within_days: int = EXPIRY_WARNI
     return soon
 
 
+DUE_DAY_ENV = "PTP_DELIVERY_DUE_DAY"
+
+
+def delivery_due_day(partner: str, dataset: str) -> int | None:
+    """Day of the month by which each month's extract is due: `PTP_DELIVERY_DUE_DAY_<PARTNER>_<DATASET>`,
+    else `PTP_DELIVERY_DUE_DAY`; None (no check) when unset or `off`."""
+    import os
+
+    value = os.environ.get(f"{DUE_DAY_ENV}_{partner.upper()}_{dataset.upper()}", os.environ.get(DUE_DAY_ENV, ""))
+    if value.strip().lower() in ("", "off", "none"):
+        return None
+    day = int(value)
+    if not 1 <= day <= 28:
+        raise ConfigError(f"{DUE_DAY_ENV}={value}: a day of the month from 1 to 28 is expected")
+    return day
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """A ledger timestamp from either backend (datetime, pandas Timestamp, NULL/NaT) as a naive datetime."""
+    if value is None or str(value) in ("NaT", "None", "nan"):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def late_deliveries(rt: Runtime, today: date) -> list[dict[str, object]]:
+    """Approved protocols in force whose extract for this month has not arrived by its due day.
+
+    Monthly delivery by day N (see `delivery_due_day`): from day N+1 on, a dataset with nothing received
+    since the 1st of the month is late (no file at all yet: missing). Counts and dates only.
+    """
+    late: list[dict[str, object]] = []
+    month_start = datetime(today.year, today.month, 1)
+    for p in rt.protocols:
+        due = delivery_due_day(p.partner.id, p.dataset)
+        if due is None or p.status is not Status.approved or not p.valid_from <= today <= p.valid_to:
+            continue
+        if today.day <= due:
+            continue
+        last = rt.warehouse.scalar("SELECT max(received_at) FROM ops.extract_ledger WHERE partner = ? AND dataset = ?",
+                                   (p.partner.id, p.dataset))
+        last_at = _as_datetime(last)
+        if last_at is not None and last_at >= month_start:
+            continue
+        late.append({"partner": p.partner.id, "dataset": p.dataset,
+                     "due": date(today.year, today.month, due).isoformat(),
+                     "last_received": None if last_at is None else last_at.date().isoformat()})
+        log.warning("no %s/%s extract received this month (due by day %d; last received: %s): ask the partner",
+                    p.partner.id, p.dataset, due, "never" if last_at is None else last_at.date().isoformat())
+    return late
+
+
+TASK_LOG_DAYS_ENV = "PTP_TASK_LOG_DAYS"
+TASK_LOG_DAYS = 90
+
+
+@dataclass(frozen=True)
+class LogPurge:
+    files: int
+    bytes: int
+
+
+def purge_task_logs(folder: Path, now: datetime, keep_days: int | None = None) -> LogPurge:
+    """Delete Airflow task log files not written to for `keep_days` (default `PTP_TASK_LOG_DAYS`, 90;
+    `off` keeps them), then the folders left empty. Task logs hold ids and counts, never row values;
+    the audit log and the ledger are the lasting record."""
+    import os
+
+    if keep_days is None:
+        value = os.environ.get(TASK_LOG_DAYS_ENV, str(TASK_LOG_DAYS)).strip().lower()
+        if value in ("off", "none", ""):
+            return LogPurge(0, 0)
+        keep_days = int(value)
+    if not folder.is_dir():
+        return LogPurge(0, 0)
+    cutoff = (now - timedelta(days=keep_days)).replace(tzinfo=UTC).timestamp()  # `now` is naive UTC
+    files = size = 0
+    for path in sorted(folder.rglob("*"), reverse=True):  # children before their folders
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                size += path.stat().st_size
+                path.unlink()
+                files += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        except FileNotFoundError:  # a concurrent purge or rotation got there first
+            continue
+    if files:
+        log.info("deleted %d task log file(s), %d bytes, older than %d days", files, size, keep_days)
+    return LogPurge(files, size)
+
+
 def verify_audit(rt: Runtime) -> list[str]:
     """Problems in the audit chain (empty when intact)."""
     return audit.verify(rt.warehouse)
+
+
+# -- runbook -------------------------------------------------------------------------------------
+REPROCESSABLE = ("refused", "failed")
+
+
+@dataclass(frozen=True)
+class Reprocess:
+    extract_id: str
+    file_name: str
+    partner: str
+    dataset: str
+    attempt: int  # the ingest run for it is `file__<sha256[:32]>__attempt<N>`
+    file: Path | None  # where the kept file now is, or None: no longer kept, the partner must re-send it
+    requeued: bool  # the file was put back in its landing folder (for the Airflow watcher)
+
+
+def reprocess(rt: Runtime, extract_id: str, actor: str, requeue: bool = True) -> Reprocess:
+    """Clear the way for a refused (or failed) extract to be ingested again once its cause is fixed.
+
+    What blocks it: under Airflow, one run per content (run id `file__<sha256[:32]>`), so the same file
+    re-sent is skipped. This allows one more run for that content (a new attempt number, hence a new run
+    id) and, while the file is still kept (the taken landing copy, within `raw_extract_days`), moves it
+    back into its landing folder so the watcher picks it up at once (`requeue=False` leaves it where it
+    is, for a caller that ingests it itself); otherwise the partner re-sends it. The ledger keeps the
+    refusal until the new run receives the file. Audited (`reprocess`).
+    """
+    row = rt.warehouse.query("SELECT partner, dataset, file_name, sha256, status FROM ops.extract_ledger "
+                             "WHERE extract_id = ?", (extract_id,))
+    if row.empty:
+        raise PtpUserError(f"no extract {extract_id} in the ledger",
+                           hint="Run `ptp status` to see extract ids.")
+    r = row.iloc[0]
+    partner, dataset, name, sha, status = (str(r["partner"]), str(r["dataset"]), str(r["file_name"]),
+                                           str(r["sha256"]), str(r["status"]))
+    if status not in REPROCESSABLE:
+        raise PtpUserError(f"extract {extract_id} is {status}: only a refused or failed extract is re-processed",
+                           hint="A merged extract needs nothing; to replace its rows send a correction "
+                                "(`ptp ingest --corrects`).")
+    claimed = rt.settings.claimed_dir / partner / dataset
+    kept = claimed / intake.TAKEN / sha[:32]
+    sources = sorted(p for p in kept.iterdir() if p.is_file()) if kept.is_dir() else []
+    number = intake.allow_another_attempt(claimed, sha)
+    file = sources[0] if sources else None
+    if file is not None and requeue:
+        landing = rt.settings.landing_dir / partner / dataset
+        landing.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = landing / file.name
+        if target.exists():
+            target = landing / f"reprocess{number}_{file.name}"
+        os.rename(file, target)  # same filesystem: atomic; the watcher claims it when stable
+        file = target
+    where = ("put back in landing" if file is not None and requeue else "kept for a direct ingest" if file is not None
+             else "no longer kept: the partner re-sends it")
+    audit.append(rt.warehouse, "reprocess", actor=actor, extract_id=extract_id,
+                 detail=f"{status} extract cleared for attempt {number}; file {name} {where}")
+    log.info("extract %s cleared for attempt %d (%s)", extract_id, number, where)
+    return Reprocess(extract_id, name, partner, dataset, number, file, file is not None and requeue)
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    tables: int
+    rows: int
+    seconds: float
+
+
+def backup_duckdb(rt: Runtime, dest: Path, actor: str) -> Backup:
+    """A consistent copy of the DuckDB warehouse in a new file readable by its owner only (0600).
+
+    One transaction (`COPY FROM DATABASE`), so the copy is a snapshot even while nothing else can write
+    (DuckDB has one writer: run it when no Airflow task holds the warehouse). Audited (`backup`).
+    The project key is not in the warehouse: back it up separately, with the key custodian.
+    """
+    import time
+
+    if rt.warehouse.dialect != "duckdb":
+        raise ConfigError("`ptp backup` copies the DuckDB warehouse; this installation uses PostgreSQL",
+                          hint="Back PostgreSQL up with pg_dump (see the README, 'Backups').")
+    dest = dest.expanduser().resolve()
+    if dest.exists():
+        raise PtpUserError(f"{dest} exists: a backup never overwrites a file", hint="Choose a new file name.")
+    if not dest.parent.is_dir():
+        raise PtpUserError(f"{dest.parent}: no such folder", hint="Create it (owner-only, e.g. mode 0700) first.")
+    started = time.perf_counter()
+    wh = rt.warehouse
+    source = str(wh.query("SELECT current_database() AS db").iat[0, 0])
+    old = os.umask(0o077)
+    try:
+        wh.execute("CHECKPOINT")
+        literal = str(dest).replace("'", "''")
+        wh.execute(f"ATTACH '{literal}' AS ptp_backup")
+        try:
+            wh.execute(f'COPY FROM DATABASE "{source}" TO ptp_backup')
+            tables = wh.query("SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+                              "WHERE database_name = 'ptp_backup'")
+        finally:
+            wh.execute("DETACH ptp_backup")
+    finally:
+        os.umask(old)
+    for leftover in (dest, dest.with_name(dest.name + ".wal")):
+        if leftover.exists():
+            os.chmod(leftover, 0o600)
+    rows = int(tables["estimated_size"].sum()) if len(tables) else 0
+    seconds = time.perf_counter() - started
+    audit.append(wh, "backup", actor=actor,
+                 detail=f"DuckDB warehouse copied to {dest.name}: {len(tables)} tables, {rows} rows")
+    return Backup(dest, len(tables), rows, seconds)

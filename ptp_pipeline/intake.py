@@ -23,6 +23,7 @@ from pathlib import Path
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload")
 TAKEN = ".taken"
+RETRY = ".retry"  # claimed/<partner>/<dataset>/.retry/<sha256[:32]>: attempt number set by `ptp reprocess`
 Signature = tuple[int, int]  # size, mtime_ns
 
 
@@ -63,6 +64,25 @@ def claim_all(landing: Path, claimed: Path) -> list[Path]:
     return out
 
 
+def claim_settled(landing: Path, claimed: Path, min_age: float, now: float | None = None) -> list[Path]:
+    """Claim files left in the landing folder that nothing has changed for `min_age` seconds.
+
+    The sweep's safety net for files the watcher never claimed (the triggerer was down, or the DAG
+    was paused): a file untouched for that long is complete. Files still being written stay.
+    """
+    import time
+
+    cutoff = (time.time() if now is None else now) - min_age
+    out = []
+    for name, sig in sorted(scan(landing).items()):
+        if sig[1] / 1e9 > cutoff:
+            continue
+        target = claim(Path(name), claimed, sig)
+        if target is not None:
+            out.append(target)
+    return out
+
+
 def sha256_file(path: Path) -> str:
     """The file's SHA-256, read in 1 MiB blocks: the ledger's key for "this exact file"."""
     digest = hashlib.sha256()
@@ -78,11 +98,33 @@ class Taken:
 
     path: str
     sha256: str
+    attempt: int = 1  # above 1 after `ptp reprocess` cleared the way for a refused extract
 
     @property
     def run_id(self) -> str:
-        """The ingest run for this content: the same file can never start two runs."""
-        return f"file__{self.sha256[:32]}"
+        """The ingest run for this content: the same file can never start two runs (per attempt)."""
+        base = f"file__{self.sha256[:32]}"
+        return base if self.attempt <= 1 else f"{base}__attempt{self.attempt}"
+
+
+def attempt(claimed: Path, sha256: str) -> int:
+    """Which attempt at this content the next run is (1 unless `allow_another_attempt` was called)."""
+    try:
+        return int((claimed / RETRY / sha256[:32]).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return 1
+
+
+def allow_another_attempt(claimed: Path, sha256: str) -> int:
+    """Let this content start one more ingest run (a new run id); returns that attempt's number."""
+    folder = claimed / RETRY
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    number = attempt(claimed, sha256) + 1
+    marker = folder / f"{sha256[:32]}"
+    tmp = folder / f".{sha256[:32]}.tmp"
+    tmp.write_text(f"{number}\n")
+    os.replace(tmp, marker)
+    return number
 
 
 def take_pending(claimed: Path) -> list[Taken]:
@@ -106,5 +148,5 @@ def take_pending(claimed: Path) -> list[Taken]:
             os.rename(src, dest)
         except FileNotFoundError:
             continue
-        out.append(Taken(str(dest), sha))
+        out.append(Taken(str(dest), sha, attempt(claimed, sha)))
     return out

@@ -59,6 +59,8 @@ class AirflowStack:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{PG}/{self.db}",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # a changed protocol file (not its DAG file) is seen at the next parse of the DAG file
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__CELERY__BROKER_URL": f"{REDIS}/{self.redis_db}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{PG}/{self.db}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",

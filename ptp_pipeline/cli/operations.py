@@ -118,3 +118,122 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     for r in rows:
         if r.get("docs_url"):
             out.print(f"Data Docs for {r['extract_id']}: {r['docs_url']}")
+
+
+airflow_app = typer.Typer(no_args_is_help=True, help="Airflow deployment: the per-protocol DAG files.")
+app.add_typer(airflow_app, name="airflow")
+
+
+def _default_dags_folder() -> Path:
+    import os
+
+    configured = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "dags"
+
+
+@airflow_app.command("dag-files")
+def dag_files(dags_folder: Annotated[Path | None, typer.Option(
+                  help="Airflow's DAG folder (default: $AIRFLOW__CORE__DAGS_FOLDER, else dags/).")] = None,
+              check: Annotated[bool, typer.Option(
+                  "--check", help="Change nothing; exit 1 if a DAG file is missing or out of date.")] = False) -> None:
+    """Write one thin DAG file per protocol file (dags/ptp_protocol_<file>.py), remove those of deleted files.
+
+    Each protocol's ingest DAG lives in a file of its own, so a broken protocol file stops only its own
+    DAG. Run after adding or removing a protocol file, and deploy the DAG file with it.
+    """
+    import tempfile
+
+    from ptp_pipeline.dag_factory import write_dag_files
+    from ptp_pipeline.settings import load_settings
+
+    folder = dags_folder or _default_dags_folder()
+    if not folder.is_dir():
+        err.print(f"{folder}: no such DAG folder. What to do: pass --dags-folder, or set AIRFLOW__CORE__DAGS_FOLDER.")
+        raise typer.Exit(2)
+    protocols = load_settings().protocols_dir
+    if check:
+        import shutil
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for existing in folder.glob("ptp_protocol_*.py"):
+                shutil.copyfile(existing, Path(tmp) / existing.name)
+            written, removed = write_dag_files(Path(tmp), protocols)
+        for path in written:
+            err.print(f"{folder / path.name}: missing or out of date for {protocols}")
+        for path in removed:
+            err.print(f"{folder / path.name}: its protocol file is gone from {protocols}")
+        if written or removed:
+            err.print("What to do: run `ptp airflow dag-files` and deploy the DAG files with the protocols.")
+            raise typer.Exit(1)
+        out.print(f"{folder}: one DAG file per protocol file in {protocols}, all up to date")
+        return
+    written, removed = write_dag_files(folder, protocols)
+    for path in written:
+        out.print(f"wrote {path}")
+    for path in removed:
+        out.print(f"removed {path} (its protocol file is gone)")
+    if not written and not removed:
+        out.print(f"{folder}: every protocol file in {protocols} has its DAG file")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@app.command()
+def reprocess(extract_id: Annotated[str, typer.Argument(help="The refused (or failed) extract, as in `ptp status`.")],
+              now: Annotated[bool, typer.Option(
+                  "--now", help="Ingest the kept file here and now instead of handing it back to Airflow.")] = False
+              ) -> None:
+    """Re-process a refused extract once its cause is fixed (e.g. the protocol was corrected).
+
+    Clears what blocks it: under Airflow one content starts one ingest run, so this allows one more
+    (run id `file__<sha>__attempt<N>`) and puts the kept file back in its landing folder; if the file is
+    no longer kept, the partner re-sends it. Recorded in the audit log.
+    """
+    from ptp_pipeline import housekeeping
+
+    rt = runtime()
+    try:
+        done = housekeeping.reprocess(rt, extract_id, _actor(), requeue=not now)
+        if now and done.file is not None:
+            from ptp_pipeline.pipeline import ingest as run
+
+            result = run(rt, done.file, done.partner, done.dataset)
+            out.print(_outcome_table([result], "Extract"))
+            if result.status == "refused":
+                err.print(f"Refused again: {result.reason}")
+                raise typer.Exit(4)
+            return
+    finally:
+        rt.close()
+    if done.requeued:
+        out.print(f"{extract_id}: {done.file_name} is back in {done.file.parent if done.file else 'landing'}; "
+                  f"Airflow ingests it as run file__…__attempt{done.attempt} (see `ptp status`).")
+    else:
+        out.print(f"{extract_id}: cleared for attempt {done.attempt}, but {done.file_name} is no longer kept "
+                  "(retention): ask the partner to send it again; it will be ingested, not skipped.")
+
+
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="New file for the copy (never overwritten), e.g. "
+                                                     "/backups/ptp-2026-12-06.duckdb.")]) -> None:
+    """Back up the DuckDB warehouse: a consistent copy in a new file readable by its owner only (0600).
+
+    Run it while no Airflow task writes (DuckDB has one writer). The project key is not in the
+    warehouse: back it up separately, with the key custodian. PostgreSQL: use pg_dump (README).
+    """
+    from ptp_pipeline import housekeeping
+
+    rt = runtime()
+    try:
+        done = housekeeping.backup_duckdb(rt, dest, _actor())
+    finally:
+        rt.close()
+    out.print(f"Backed up {done.tables} tables ({done.rows:,} rows) to {done.path} (0600) in {done.seconds:.1f} s. "
+              "The project key is not in it: keep the key's own backup with the key custodian.")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import assert_conserved, ledger
@@ -99,11 +100,25 @@ def test_each_partners_ingest_dag_then_pathways_run_end_to_end(airflow_db: Path,
 
 
 def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, str],
-                                              synthetic: SyntheticResult) -> None:
-    """A nightly run 40 days after an extract arrived deletes its raw copy and finds the audit chain intact."""
+                                              synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nightly run 400 days after an extract arrived deletes its raw copy and old task logs, and finds
+    the audit chain intact."""
+    import os
+    import time
     from datetime import UTC, datetime, timedelta
 
+    from airflow.configuration import conf
     from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("PTP_TASK_LOG_DAYS", "1000")  # relative to the run's date, 400 days ahead
+    logs = Path(conf.get("logging", "base_log_folder"))
+    old = logs / "dag_id=gone" / "run_id=r" / "task_id=t" / "attempt=1.log"
+    recent = logs / "dag_id=kept" / "run_id=r" / "task_id=t" / "attempt=1.log"
+    for path, days in ((old, 700), (recent, 500)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("task log\n")
+        then = time.time() - days * 86400
+        os.utime(path, (then, then))
 
     from ptp_pipeline import pipeline
 
@@ -121,8 +136,11 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
     run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "success",
-                      "expiring_protocols": "success"}, states
+                      "expiring_protocols": "success", "late_deliveries": "success",
+                      "purge_task_logs": "success"}, states
     assert not raw.exists()
+    assert not old.exists() and not (logs / "dag_id=gone").exists()  # the file, then its empty folders
+    assert recent.exists()
     rt = Runtime(load_settings(env))
     try:
         assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'purge_raw'") == 1
@@ -198,7 +216,8 @@ def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: 
     run = dag.test()
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success"}
+    assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success",
+                      "late_deliveries": "success", "purge_task_logs": "success"}
 
 
 def test_retry_policy_retries_transient_errors_only() -> None:
@@ -217,9 +236,21 @@ def test_retry_policy_retries_transient_errors_only() -> None:
     assert action(RuntimeError()) is RetryAction.DEFAULT
 
 
-def test_a_broken_protocol_breaks_only_its_own_dag(airflow_db: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Syntax error in one file, a bad field in another: both named in an import error; other DAGs load."""
+def _watched(dispatch: Any) -> set[str]:
+    """Names of the landing assets the dispatcher is scheduled on."""
+    def names(node: Any) -> set[str]:
+        return set().union(*(names(o) for o in node.objects)) if hasattr(node, "objects") else {node.name}
+
+    return names(dispatch.timetable.asset_condition)
+
+
+def test_a_broken_protocol_breaks_only_its_own_dag_file(airflow_db: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Syntax error in one file, a bad field in another: each is an import error of its own DAG file only.
+
+    A real dag-processor marks every DAG of a file with an import error as stale, so the errors must sit
+    in files that hold nothing else: dispatch, pathways, housekeeping and the health DAG keep loading.
+    """
     import shutil
 
     from airflow.dag_processing.dagbag import DagBag
@@ -232,7 +263,85 @@ def test_a_broken_protocol_breaks_only_its_own_dag(airflow_db: Path, tmp_path: P
     monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
     bag = DagBag(str(REPO / "dags"))
     assert set(bag.dag_ids) == EXPECTED - {"ptp_ingest_police_incidents", "ptp_ingest_council_contacts"}
-    (error,) = bag.import_errors.values()
-    assert "Broken protocol file(s)" in error
-    assert f"{protocols / 'police_incidents.yaml'}:3: not valid YAML" in error
-    assert str(protocols / "council_contacts.yaml") in error and "treatment" in error
+    errors = {Path(k).name: v for k, v in bag.import_errors.items()}
+    assert set(errors) == {"ptp_protocol_police_incidents.py", "ptp_protocol_council_contacts.py"}
+    police, council_error = errors["ptp_protocol_police_incidents.py"], errors["ptp_protocol_council_contacts.py"]
+    assert "Broken protocol file(s)" in police and "Broken protocol file(s)" in council_error
+    assert f"{protocols / 'police_incidents.yaml'}:3: not valid YAML" in police
+    assert str(protocols / "council_contacts.yaml") in council_error and "treatment" in council_error
+    assert "council" not in police and "police_incidents" not in council_error
+    fileloc = {dag_id: Path(bag.dags[dag_id].fileloc).name for dag_id in bag.dag_ids}
+    assert fileloc == {"ptp_ingest_health_attendances": "ptp_protocol_health_attendances.py",
+                       "ptp_dispatch": "ptp_dispatch.py", "ptp_pathways": "ptp_pathways.py",
+                       "ptp_housekeeping": "ptp_housekeeping.py"}
+    # the dispatcher watches only the landing folder of the protocol that still loads
+    assert _watched(bag.dags["ptp_dispatch"]) == {"ptp_landing_health_attendances"}
+
+
+def test_each_protocol_file_has_its_own_dag_file(airflow_db: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped DAG files are in step with protocols/; a new protocol file is named in an import error
+    of `ptp_protocol_files.py` (nothing else stops) until `ptp airflow dag-files` writes its DAG file."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ptp_pipeline.cli import main
+
+    assert main(["airflow", "dag-files", "--check", "--dags-folder", str(REPO / "dags")]) == 0
+    dags = tmp_path / "dags"
+    shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
+    protocols = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", protocols)
+    police = (protocols / "police_incidents.yaml").read_text()
+    (protocols / "transport-police_incidents.yaml").write_text(
+        police.replace("id: police-incidents", "id: transport-police-incidents", 1)
+              .replace("  id: police\n", "  id: btp\n", 1))
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    bag = DagBag(str(dags))
+    assert set(bag.dag_ids) == EXPECTED
+    (error,) = bag.import_errors.items()
+    assert Path(error[0]).name == "ptp_protocol_files.py"
+    assert f"{protocols / 'transport-police_incidents.yaml'}: no DAG file" in error[1]
+    assert main(["airflow", "dag-files", "--check", "--dags-folder", str(dags)]) == 1
+
+    assert main(["airflow", "dag-files", "--dags-folder", str(dags)]) == 0
+    assert (dags / "ptp_protocol_transport_police_incidents.py").is_file()
+    assert main(["airflow", "dag-files", "--check", "--dags-folder", str(dags)]) == 0
+    bag = DagBag(str(dags))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == EXPECTED | {"ptp_ingest_btp_incidents"}
+    assert "ptp_landing_btp_incidents" in _watched(bag.dags["ptp_dispatch"])
+
+    (protocols / "transport-police_incidents.yaml").unlink()  # the partnership ends: its DAG file goes too
+    assert main(["airflow", "dag-files", "--dags-folder", str(dags)]) == 0
+    assert not (dags / "ptp_protocol_transport_police_incidents.py").exists()
+    assert set(DagBag(str(dags)).dag_ids) == EXPECTED
+
+
+def test_a_later_protocol_version_shares_the_first_files_dag(airflow_db: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 2 of a protocol in a second file: one ingest DAG (no duplicate DAG id across files)."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ptp_pipeline.cli import main
+
+    dags = tmp_path / "dags"
+    shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
+    protocols = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", protocols)
+    police = (protocols / "police_incidents.yaml").read_text()
+    (protocols / "police_incidents_v2.yaml").write_text(police.replace("version: 1", "version: 2", 1))
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    assert main(["airflow", "dag-files", "--dags-folder", str(dags)]) == 0
+    bag = DagBag(str(dags))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == EXPECTED
+    assert Path(bag.dags["ptp_ingest_police_incidents"].fileloc).name == "ptp_protocol_police_incidents.py"
+    (protocols / "police_incidents_v2.yaml").write_text(police)  # same id and version twice: both refused
+    bag = DagBag(str(dags))
+    assert set(bag.dag_ids) == EXPECTED - {"ptp_ingest_police_incidents"}
+    assert {Path(k).name for k in bag.import_errors} == {"ptp_protocol_police_incidents.py",
+                                                        "ptp_protocol_police_incidents_v2.py"}

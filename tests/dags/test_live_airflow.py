@@ -1,14 +1,17 @@
 """Live: files dropped into a landing folder are ingested by a real Airflow on the CeleryExecutor.
 
 One test, one stack (PostgreSQL metadata DB, local Redis, api-server, dag-processor, triggerer,
-scheduler, Celery worker): the landing watcher claims the files, `ptp_dispatch` starts one ingest run
-per file (run id `file__<sha256[:32]>`), every task runs on the Celery worker, and the same content
-dropped again starts no second run.
+scheduler, Celery worker): once the watchers run, the health protocol file is broken; the real
+dag-processor records an import error for its DAG file alone and marks only its DAG stale. Police
+files are then dropped: the landing watcher claims them, `ptp_dispatch` starts one ingest run per file
+(run id `file__<sha256[:32]>`), every task runs on the Celery worker, and the same content dropped
+again starts no second run.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import secrets
 import shutil
 import time
@@ -27,6 +30,15 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 INGEST = "ptp_ingest_police_incidents"
 
 
+LIVE = {"ptp_dispatch", "ptp_pathways", "ptp_housekeeping", "ptp_ingest_police_incidents",
+        "ptp_ingest_council_contacts", "ptp_ingest_health_attendances"}
+
+
+def _live_dags(stack: AirflowStack) -> set[str]:
+    """DAGs the scheduler will run: parsed, not stale."""
+    return {r[0] for r in stack.sql("SELECT dag_id FROM dag WHERE NOT is_stale")}
+
+
 def _ingest_runs(stack: AirflowStack) -> dict[str, str]:
     return dict(stack.sql("SELECT run_id, state FROM dag_run WHERE dag_id = %s", (INGEST,)))  # type: ignore[arg-type]
 
@@ -34,7 +46,10 @@ def _ingest_runs(stack: AirflowStack) -> dict[str, str]:
 def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, synthetic: SyntheticResult) -> None:
     extract = next(e for e in synthetic.extracts if e.partner == "police")
     home = tmp_path / "home"
-    ptp_env = {"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32), "PTP_WATCH_INTERVAL": "1"}
+    protocols = tmp_path / "protocols"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "protocols", protocols)
+    ptp_env = {"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32), "PTP_WATCH_INTERVAL": "1",
+               "PTP_PROTOCOLS_DIR": str(protocols)}
     landing = home / "landing" / "police" / "incidents"
     # two different extracts: the synthetic one and the same without its last 10 rows
     second = tmp_path / "police_b.csv"
@@ -45,6 +60,16 @@ def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, s
         stack.start()
         startup = stack.wait_for("the landing watchers to run in the triggerer", lambda: stack.sql(
             "SELECT count(*) FROM trigger WHERE triggerer_id IS NOT NULL")[0][0] >= 3, timeout=180)
+        stack.wait_for("every DAG to be parsed", lambda: _live_dags(stack) == LIVE, timeout=60)
+        # a protocol file breaks while the stack runs: only its own DAG file fails, only its DAG goes stale
+        (protocols / "health_attendances.yaml").write_text("id: health-attendances\nfields: [unclosed\n")
+        broken = stack.wait_for("the import error of the broken protocol's DAG file", lambda: stack.sql(
+            "SELECT count(*) FROM import_error WHERE filename = 'ptp_protocol_health_attendances.py'")[0][0] == 1,
+            timeout=120)
+        (error,) = stack.sql("SELECT filename, stacktrace FROM import_error")
+        assert "health_attendances.yaml:3: not valid YAML" in error[1]
+        stack.wait_for("only the broken protocol's DAG to be stale",
+                       lambda: _live_dags(stack) == LIVE - {"ptp_ingest_health_attendances"}, timeout=120)
         landing.mkdir(parents=True)
         dropped = time.monotonic()
         for src, name in ((extract.path, "police_a.csv"), (second, "police_b.csv")):
@@ -65,12 +90,14 @@ def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, s
         assert set(_ingest_runs(stack)) == expected
         triggers = stack.sql("SELECT DISTINCT classpath FROM trigger")
         assert triggers == [("ptp_pipeline.triggers.ClaimingDirectoryTrigger",)]
-        assert stack.sql("SELECT count(*) FROM import_error") == [(0,)]
+        assert [r[0] for r in stack.sql("SELECT filename FROM import_error")] == ["ptp_protocol_health_attendances.py"]
+        assert _live_dags(stack) == LIVE - {"ptp_ingest_health_attendances"}
         queues = stack.sql("SELECT DISTINCT queue FROM task_instance WHERE dag_id = %s", (INGEST,))
         assert queues == [(stack.queue,)]
         worker_log = (stack.root / "worker.log").read_text()
         assert worker_log.count("succeeded in") >= 12, stack.logs()  # 6 ingest tasks x 2 runs, on Celery
-        print(f"\nstartup to watchers running: {startup:.1f} s; drop to 2 ingest runs succeeded: {to_success:.1f} s")
+        print(f"\nstartup to watchers running: {startup:.1f} s; protocol broken to import error: {broken:.1f} s; "
+              f"drop to 2 ingest runs succeeded: {to_success:.1f} s")
         ready = [line for line in worker_log.splitlines() if "ready." in line]
         done = [line for line in worker_log.splitlines() if "succeeded in" in line or "already exists" in line]
         print("\n".join(ready + done[:3] + ["..."] + done[-4:]))
@@ -86,6 +113,11 @@ def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, s
     assert len(logs) > 5  # process logs plus task logs
     text = "\n".join(p.read_text(errors="replace") for p in logs)
     assert sorted(n for n in needles if n in text) == []
+    # each stage's task log says what it did in one line: counts and seconds (not GX internals)
+    summaries = re.findall(r"(check|pseudonymise|validate|merge) of extract \S+ done in [0-9.]+ s: ([^;]*);", text)
+    assert {stage for stage, _ in summaries} == {"check", "pseudonymise", "validate", "merge"}, summaries
+    assert f"{extract.rows:,} received" in text and " accepted" in text
+    assert "Calculating Metrics" not in text
     rt = Runtime(load_settings(ptp_env))
     try:
         rows = ledger(rt)

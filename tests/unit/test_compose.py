@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = REPO.parent / "shared" / "compose-spec.schema.json"
+SCHEMA = REPO / "tests" / "data" / "compose-spec.schema.json"  # Apache-2.0, see tests/data/README.md
 AIRFLOW_SERVICES = {"airflow-init", "api-server", "scheduler", "dag-processor", "triggerer", "worker"}
 
 
@@ -24,8 +24,6 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft7Validator:
-    if not SCHEMA.exists():
-        pytest.fail(f"{SCHEMA} is missing: CI lays shared/ beside the clone")
     return jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
 
 
@@ -40,7 +38,7 @@ def test_compose_file_follows_the_compose_specification(compose: dict[str, Any],
 
 def test_stack_has_every_service_on_celery(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == AIRFLOW_SERVICES | {"postgres", "redis"}
+    assert set(services) == AIRFLOW_SERVICES | {"postgres", "redis", "ptp-init", "sftp"}
     for name in AIRFLOW_SERVICES:
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
@@ -49,6 +47,55 @@ def test_stack_has_every_service_on_celery(compose: dict[str, Any]) -> None:
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://"), name
         assert "/opt/ptp/config" in env["PYTHONPATH"].split(":"), name  # the cluster policy
     assert "ptp_warehouse_writer" in services["airflow-init"]["command"]
+
+
+def test_volumes_keys_and_logs_belong_to_the_airflow_user(compose: dict[str, Any]) -> None:
+    """The image runs as uid 50000: a root-run init gives it the data and log volumes, and copies the key
+    (host-owned, 0600, unreadable to that user as a bind-mounted secret) and a .pgpass it can read."""
+    services = compose["services"]
+    init = services["ptp-init"]
+    assert init["user"] == "0:0" and init["restart"] == "no"
+    script = "\n".join(init["command"])
+    for line in ("install -o 50000 -g 0 -m 0400 /run/secrets/ptp_project_key /run/ptp-keys/project.key",
+                 "chown 50000:0 /run/ptp-keys/pgpass", "umask 077"):
+        assert line in script
+    assert re.search(r"find /var/lib/ptp /opt/airflow/logs .*chown 50000:0", script)
+    assert services["airflow-init"]["depends_on"]["ptp-init"] == {"condition": "service_completed_successfully"}
+    for name in AIRFLOW_SERVICES:
+        service = services[name]
+        env = service["environment"]
+        assert env["PTP_KEY_FILE"] == "/run/ptp-keys/project.key", name
+        assert env["PGPASSFILE"] == "/run/ptp-keys/pgpass", name
+        assert "ptp-keys:/run/ptp-keys:ro" in service["volumes"], name
+        assert "airflow-logs:/opt/airflow/logs" in service["volumes"], name  # task logs survive a restart
+        assert "secrets" not in service, name  # the key reaches Airflow only through ptp-init's copy
+    for name in ("scheduler", "triggerer", "worker"):  # logs are on the shared volume: no log server
+        assert "--skip-serve-logs" in services[name]["command"], name
+    assert set(compose["volumes"]) >= {"ptp-home", "airflow-logs", "ptp-keys", "postgres-data"}
+
+
+def test_no_password_in_any_database_url(compose: dict[str, Any]) -> None:
+    env = compose["x-airflow-env"]
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND", "PTP_WAREHOUSE"):
+        assert re.search(r"://[^:@/]+@postgres:5432/", env[key]), key  # user@host: the password is in PGPASSFILE
+    init_sql = (REPO / "config" / "postgres-init" / "01-warehouse.sh").read_text()
+    assert re.search(r"CREATE ROLE ptp LOGIN CREATEROLE", init_sql)  # the warehouse creates its group roles
+
+
+def test_partners_deliver_over_sftp_into_landing(compose: dict[str, Any]) -> None:
+    sftp = compose["services"]["sftp"]
+    users = [line.split(":") for line in (REPO / "config" / "sftp" / "users.conf").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert users and all(password == "" and gid == "0" for _, password, _, gid in users)  # key login only
+    mounts = {v["target"]: v for v in sftp["volumes"] if isinstance(v, dict)}
+    for user, *_ in users:
+        mount = mounts[f"/home/{user}/landing"]
+        assert (mount["source"], mount["volume"]["subpath"]) == ("ptp-home", f"landing/{user}")
+        assert any(isinstance(v, str) and v.endswith(f":/home/{user}/.ssh/keys/{user}.pub:ro") for v in sftp["volumes"])
+        assert any(folder.startswith(f"{user}/") for folder in
+                   compose["services"]["ptp-init"]["environment"]["PTP_LANDING_FOLDERS"].split(":-", 1)[1]
+                   .rstrip("}").split())
+    assert sftp["depends_on"]["ptp-init"] == {"condition": "service_completed_successfully"}
 
 
 def test_every_mounted_path_exists(compose: dict[str, Any]) -> None:
