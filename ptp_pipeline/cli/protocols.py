@@ -22,17 +22,33 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @protocol_app.command("validate")
-def protocol_validate(paths: Annotated[list[Path] | None, typer.Argument(help="Protocol files.")] = None) -> None:
+def protocol_validate(paths: Annotated[list[Path] | None, typer.Argument(
+        help="Protocol files or folders (each YAML in a folder is checked); default the protocols folder.")] = None,
+) -> None:
     """Check protocol files; lists every problem with file:line. Exit code 3 on any error."""
     from ptp_pipeline.protocol import load_protocol, protocol_paths
-    from ptp_pipeline.protocol.load import protocol_set_problems
+    from ptp_pipeline.protocol.load import load_project, protocol_set_problems
 
-    settings = load_settings()
-    files = paths or protocol_paths(settings.protocols_dir)
+    folders = paths or [load_settings().protocols_dir]
+    files: list[Path] = []
+    for path in folders:
+        if path.is_dir():
+            found = protocol_paths(path)
+            if not found and not (path / "project.yaml").is_file():
+                err.print(f"[PTP300] Protocol problem: {path}: the folder holds no protocol (*.yaml) files\n"
+                          "  What to do: Check the folder name (PTP_PROTOCOLS_DIR).")
+                raise typer.Exit(3)
+            files += ([path / "project.yaml"] if (path / "project.yaml").is_file() else []) + found
+        else:
+            files.append(path)
     failed = 0
     loaded = []
     for path in files:
         try:
+            if path.name == "project.yaml":
+                project = load_project(path.parent)
+                out.print(f"ok   {path}  (project {project.project.id})")
+                continue
             p = load_protocol(path)
             loaded.append((path, p))
             out.print(f"ok   {path}  ({p.id} v{p.version}, {p.status.value})")
