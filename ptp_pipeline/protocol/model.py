@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ptp_pipeline.protocol.gx_registry import known_expectations
+from ptp_pipeline.protocol.identifiers import identifier_kind, identifier_words
 from ptp_pipeline.protocol.special import categories_in, is_health_organisation
 
 #: A date format is strftime-style (`%d/%m/%Y`) or `excel` (serial day numbers).
@@ -28,6 +29,9 @@ _DATE_DIRECTIVES = set("dmyYbBaAjHIMSfpzZ%")
 #: Identity parts whose raw value must never reach the shared tables.
 #: Joins several problems found by one validator; the loader splits them again.
 PROBLEM_SEP = "\n"
+#: Words left in a draft for people to decide; an approved protocol holds none of them.
+PLACEHOLDER = re.compile(r"\b(TO AGREE|TO BE AGREED|TBC|TBA|TBD|TODO|FIXME|XXX|DRAFT)\b"
+                         r"|(?i:\bto be (agreed|confirmed|decided)\b)")
 RAW_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "local_id"}
 
 
@@ -225,6 +229,10 @@ class FieldSpec(Strict):
     )
     constraints: Constraints = Constraints()
     description: str | None = None
+    not_identifying_because: str | None = Field(
+        default=None, min_length=20,
+        description="Only for a field kept as it is although its name reads like an identifier (e.g. "
+                    "'case_note_count'): why it identifies no one. Shown to signatories in the agreement.")
 
     @model_validator(mode="after")
     def _field_rules(self) -> FieldSpec:
@@ -238,6 +246,11 @@ class FieldSpec(Strict):
                                                    or self.type is FieldType.nhs_number):
             problems.append(at("treatment", f"field '{name}' identifies a person ({self.identifies or self.type}) "
                                             "and would be shared as it is: use pseudonymise or drop"))
+        elif self.treatment is Treatment.keep and not self.not_identifying_because and identifier_kind(name):
+            problems.append(at("treatment", f"field '{name}' is named like "
+                                            f"{identifier_words(identifier_kind(name) or '')} and would be shared "
+                                            "as it is: use pseudonymise (saying what it identifies:) or drop; if "
+                                            "it truly identifies no one, say why in not_identifying_because:"))
         if self.treatment is Treatment.generalise and self.generalise is None:
             problems.append(at("generalise", f"field '{name}' is generalised but has no 'generalise:' level: "
                                              "add one, e.g. generalise: year"))
@@ -449,6 +462,8 @@ class Protocol(Strict):
                 problems.append(at(path, f"{why}, so lawful_basis.article9 must name an Article 9 condition, "
                                          "e.g. '9(2)(h) health or social care' or '9(2)(g) substantial public "
                                          "interest, DPA 2018 Sch 1 para 6'"))
+        if self.status is Status.approved:
+            problems += self._placeholder_problems()
         names = [f.name for f in self.fields]
         problems += duplicate_problems(names)
         problems += missing_event_field_problems(self.event.model_dump(), set(names))
@@ -456,6 +471,23 @@ class Protocol(Strict):
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
+
+    def _placeholder_problems(self) -> list[str]:
+        """An approved protocol is final: no 'TO AGREE', 'TBC', 'DRAFT' ... left in what was signed."""
+        texts: list[tuple[str, str | None]] = [
+            ("title", self.title), ("purpose", self.purpose), ("partner.organisation", self.partner.organisation),
+            ("lawful_basis.article9", self.lawful_basis.article9), ("lawful_basis.gateway", self.lawful_basis.gateway),
+            *((f"signatories.{i}.{k}", getattr(s, k)) for i, s in enumerate(self.signatories)
+              for k in ("name", "role", "organisation")),
+            *((f"fields.{i}.description", f.description) for i, f in enumerate(self.fields)),
+        ]
+        problems = []
+        for path, text in texts:
+            found = PLACEHOLDER.search(text or "")
+            if found:
+                problems.append(at(path, f"{path} still says '{found.group()}', but the protocol is approved: "
+                                         "write the agreed text (or set status: draft until it is agreed)"))
+        return problems
 
     def _event_problems(self, names: set[str]) -> list[str]:
         problems: list[str] = []
@@ -466,6 +498,10 @@ class Protocol(Strict):
             if name is None or name not in names:
                 continue
             spec = self.field(name)
+            if slot == "date" and identifier_kind(name) == "date_of_birth":
+                problems.append(at("event.date", f"event.date names field '{name}', which is named like a date "
+                                                 "of birth: the event date is when the event happened (an "
+                                                 "attendance, contact or incident date); name that field instead"))
             if spec.type not in need[slot]:
                 problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}' of type {spec.type}; it "
                                                     f"needs {' or '.join(sorted(need[slot]))}"))

@@ -137,3 +137,9 @@ MIGRATIONS.append((9, "households: address tokens, households, members, family p
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((20, "protocol approval integrity: content hash of each approved version when first used", [
+    """CREATE TABLE IF NOT EXISTS ops.protocol_approval (
+        protocol_id VARCHAR NOT NULL, version INTEGER NOT NULL, content_sha256 VARCHAR NOT NULL,
+        first_used_at TIMESTAMP NOT NULL, first_extract_id VARCHAR, PRIMARY KEY (protocol_id, version))""",
+]))
