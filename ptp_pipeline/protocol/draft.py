@@ -20,7 +20,7 @@ from pathlib import Path
 from ptp_pipeline.errors import ProtocolError, Where
 from ptp_pipeline.extract.read import read_csv_text
 from ptp_pipeline.protocol.model import FileSettings
-from ptp_pipeline.protocol.profile import ColumnProfile, profile_column
+from ptp_pipeline.protocol.profile import BIRTH_YEARS_AGO, ColumnProfile, event_named, profile_column
 from ptp_pipeline.protocol.special import categories_in
 
 #: Rows profiled: enough to judge a column, few enough to stay quick on a big sample.
@@ -34,6 +34,7 @@ class Suggestion:
 
     entry: dict[str, object]
     comment: str
+    median_year: float | None = None  # date columns: when their dates mostly fall
 
 
 def _suggest(p: ColumnProfile) -> Suggestion:
@@ -57,7 +58,7 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("date", "quasi_identifier", "pseudonymise", identifies="address_from", **dates)
     elif kind == "local_id":
         e = f("string", "direct_identifier", "pseudonymise", identifies="local_id")
-    elif kind in ("email", "phone", "full_name", "forename_or_surname"):
+    elif kind in ("email", "phone", "full_name", "forename_or_surname", "ni_number"):
         e = f("string", "direct_identifier", "drop")
     elif kind == "date":
         e = f("date", "event_date", "keep", **dates)
@@ -74,7 +75,7 @@ def _suggest(p: ColumnProfile) -> Suggestion:
     why = {"drop": "dropped: not needed for linkage and could identify someone"
            if e["role"] == "direct_identifier" else "dropped until the data officer decides it is needed",
            "pseudonymise": "pseudonymised for linkage, then dropped", "keep": "shared as it is"}[str(e["treatment"])]
-    return Suggestion(e, f"{p.evidence}; {why}")
+    return Suggestion(e, f"{p.evidence}; {why}", p.median_year)
 
 
 def _sniff(path: Path) -> FileSettings:
@@ -93,15 +94,26 @@ def _sniff(path: Path) -> FileSettings:
 
 
 def _event(suggestions: list[Suggestion]) -> dict[str, str]:
-    """Pick the event date, type and cost; the first event-type-looking code becomes the event type."""
+    """Pick the event date, type and cost; the first event-type-looking code becomes the event type.
+
+    The event date is a date column named like an event (EventDate, attendance_date ...), else the
+    most recent; a date column decades before it is taken for dates of birth and dropped.
+    """
     entries = [s.entry for s in suggestions]
     event: dict[str, str] = {}
-    dates = [e for e in entries if e["role"] == "event_date"]
-    for extra in dates[1:]:
-        extra.update(role="attribute", treatment="drop")
-    if dates:
-        event["date"] = str(dates[0]["name"])
-        dates[0]["required"] = True
+    dated = [s for s in suggestions if s.entry["role"] == "event_date"]
+    dated.sort(key=lambda s: (event_named(str(s.entry["name"])), s.median_year or 0.0), reverse=True)
+    for extra in dated[1:]:
+        extra.entry.update(role="attribute", treatment="drop")
+        chosen, year = dated[0].median_year, extra.median_year
+        if chosen and year and chosen - year >= BIRTH_YEARS_AGO - 5 and not event_named(str(extra.entry["name"])):
+            extra.entry["role"] = "direct_identifier"
+            i = suggestions.index(extra)
+            suggestions[i] = Suggestion(extra.entry, f"dates about {chosen - year:.0f} years before the event dates: "
+                                                     "probably dates of birth; dropped", year)
+    if dated:
+        event["date"] = str(dated[0].entry["name"])
+        dated[0].entry["required"] = True
     codes = [e for e in entries if e["type"] == "code" and e["role"] == "attribute"]
     named = ("type", "activity", "service", "event", "category", "kind", "reason", "outcome")
 

@@ -381,6 +381,16 @@ def missing_event_field_problems(event: dict[str, Any], names: set[str]) -> list
     return problems
 
 
+def event_identifier_problems(event: dict[str, Any]) -> list[str]:
+    """The event date must be when something happened, never a date of birth."""
+    name = event.get("date")
+    if isinstance(name, str) and identifier_kind(name) == "date_of_birth":
+        return [at("event.date", f"event.date names field '{name}', which is named like a date of birth: the "
+                                 "event date is when the event happened (an attendance, contact or incident "
+                                 "date); name that field instead")]
+    return []
+
+
 def raw_cross_problems(data: dict[str, Any]) -> list[str]:
     """The rules across keys that can be checked on raw YAML data, even when a field is malformed.
 
@@ -398,6 +408,7 @@ def raw_cross_problems(data: dict[str, Any]) -> list[str]:
         event = data.get("event")
         if isinstance(event, dict):
             problems += missing_event_field_problems(event, {n for n in names if isinstance(n, str)})
+            problems += event_identifier_problems(event)
     return problems
 
 
@@ -468,6 +479,7 @@ class Protocol(Strict):
         problems += duplicate_problems(names)
         problems += missing_event_field_problems(self.event.model_dump(), set(names))
         problems += self._event_problems(set(names))
+        problems += event_identifier_problems(self.event.model_dump())
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
@@ -498,10 +510,6 @@ class Protocol(Strict):
             if name is None or name not in names:
                 continue
             spec = self.field(name)
-            if slot == "date" and identifier_kind(name) == "date_of_birth":
-                problems.append(at("event.date", f"event.date names field '{name}', which is named like a date "
-                                                 "of birth: the event date is when the event happened (an "
-                                                 "attendance, contact or incident date); name that field instead"))
             if spec.type not in need[slot]:
                 problems.append(at(f"event.{slot}", f"event.{slot} names field '{name}' of type {spec.type}; it "
                                                     f"needs {' or '.join(sorted(need[slot]))}"))

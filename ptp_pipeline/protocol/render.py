@@ -57,7 +57,9 @@ def what_happens(spec: FieldSpec, protocol: Protocol) -> str:
     if spec.treatment is Treatment.drop:
         return "Removed on receipt; never shared"
     slots = [slot for slot in ("date", "type", "cost", "setting") if getattr(protocol.event, slot) == spec.name]
-    return "Shared as it is" + (f" (as the event {slots[0]})" if slots else "")
+    why = (f"; its name reads like an identifier, kept because: {spec.not_identifying_because}"
+           if spec.not_identifying_because else "")
+    return "Shared as it is" + (f" (as the event {slots[0]})" if slots else "") + why
 
 
 _FORMAT_WORDS = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%H": "hh", "%M": "mm", "%S": "ss",
