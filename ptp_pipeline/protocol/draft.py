@@ -103,13 +103,13 @@ def _event(suggestions: list[Suggestion]) -> dict[str, str]:
     event: dict[str, str] = {}
     dated = [s for s in suggestions if s.entry["role"] == "event_date"]
     dated.sort(key=lambda s: (event_named(str(s.entry["name"])), s.median_year or 0.0), reverse=True)
-    for extra in dated[1:]:
-        extra.entry.update(role="attribute", treatment="drop")
-        chosen, year = dated[0].median_year, extra.median_year
-        if chosen and year and chosen - year >= BIRTH_YEARS_AGO - 5 and not event_named(str(extra.entry["name"])):
-            extra.entry["role"] = "direct_identifier"
-            i = suggestions.index(extra)
-            suggestions[i] = Suggestion(extra.entry, f"dates about {chosen - year:.0f} years before the event dates: "
+    for other in dated[1:]:
+        other.entry.update(role="attribute", treatment="drop")
+        chosen, year = dated[0].median_year, other.median_year
+        if chosen and year and chosen - year >= BIRTH_YEARS_AGO - 5 and not event_named(str(other.entry["name"])):
+            other.entry["role"] = "direct_identifier"
+            i = suggestions.index(other)
+            suggestions[i] = Suggestion(other.entry, f"dates about {chosen - year:.0f} years before the event dates: "
                                                      "probably dates of birth; dropped", year)
     if dated:
         event["date"] = str(dated[0].entry["name"])
