@@ -1,7 +1,8 @@
 """Approval integrity: an approved protocol version, once used, never changes under the same number.
 
-The first extract received under an approved version records the version's content hash in
-`ops.protocol_approval`; every later receipt compares. An edit after approval (a field kept that
+The first extract merged under an approved version records the version's content hash in
+`ops.protocol_approval` (from then on, data has been shared under exactly that text); every later
+receipt compares. An edit after approval (a field kept that
 was pseudonymised, a wider period ...) is refused until the edit becomes a new version, signed
 again. The hash covers what the data officer wrote (keys left to their default are not part of
 it, so an upgrade that adds an optional key does not look like an edit) except `status`, which
@@ -26,28 +27,31 @@ def content_sha256(protocol: Protocol) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def record_or_check(wh: Warehouse, protocol: Protocol, extract_id: str) -> None:
-    """Record the approved version's hash on first use; refuse the extract if the version was edited since."""
-    digest = content_sha256(protocol)
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    wh.execute(
-        "INSERT INTO ops.protocol_approval (protocol_id, version, content_sha256, first_used_at, first_extract_id) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (protocol.id, protocol.version, digest, now, extract_id),
-    )
+def check_unchanged(wh: Warehouse, protocol: Protocol) -> None:
+    """Refuse the extract if data was already shared under this approved version and it was edited since."""
     recorded = wh.query("SELECT content_sha256, first_used_at FROM ops.protocol_approval "
                         "WHERE protocol_id = ? AND version = ?", (protocol.id, protocol.version))
-    if str(recorded.at[0, "content_sha256"]) != digest:
+    if not recorded.empty and str(recorded.at[0, "content_sha256"]) != content_sha256(protocol):
         first = str(recorded.at[0, "first_used_at"])[:10]
         raise ExtractError(
             f"approved protocol {protocol.id} v{protocol.version} was edited after approval (it differs from the "
-            f"version first used on {first}): create v{protocol.version + 1}",
+            f"version data was first shared under, on {first}): create v{protocol.version + 1}",
             hint=f"Undo the edit to v{protocol.version}, or save the changed protocol as version "
                  f"{protocol.version + 1} (a new file), have it signed and approved; then re-send the extract.",
         )
 
 
+def record(wh: Warehouse, protocol: Protocol, extract_id: str) -> None:
+    """Once an extract is merged under an approved version, that version's content is fixed (first one wins)."""
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    wh.execute(
+        "INSERT INTO ops.protocol_approval (protocol_id, version, content_sha256, first_used_at, first_extract_id) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (protocol.id, protocol.version, content_sha256(protocol), now, extract_id),
+    )
+
+
 def approved_versions(wh: Warehouse) -> dict[tuple[str, int], str]:
-    """(protocol id, version) -> recorded content hash, for `ptp protocol validate --warehouse`-style checks."""
+    """(protocol id, version) -> recorded content hash."""
     frame = wh.query("SELECT protocol_id, version, content_sha256 FROM ops.protocol_approval")
     return {(str(r.protocol_id), int(r.version)): str(r.content_sha256) for r in frame.itertuples()}

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
+
 from ptp_pipeline.errors import ProtocolError, Where
 from ptp_pipeline.extract.read import read_csv_text
+from ptp_pipeline.privacy.normalise import parse_dates
 from ptp_pipeline.protocol.model import FileSettings
 from ptp_pipeline.protocol.profile import BIRTH_YEARS_AGO, ColumnProfile, event_named, profile_column
 from ptp_pipeline.protocol.special import categories_in
@@ -146,7 +149,7 @@ def _yaml(value: object) -> str:
 
 
 def _lines(partner: str, dataset: str, organisation: str, settings: FileSettings, suggestions: list[Suggestion],
-           event: dict[str, str], special: list[str], today: date) -> Iterator[str]:
+           event: dict[str, str], special: list[str], today: date, covers_from: date | None = None) -> Iterator[str]:
     yield "# yaml-language-server: $schema=schema/protocol.schema.json"
     yield f"# DRAFT made by `ptp protocol draft` on {today} from a sample extract. Check every line marked"
     yield f"# {TO_AGREE} and every field below, then follow docs/protocols.md to approve it."
@@ -166,6 +169,9 @@ def _lines(partner: str, dataset: str, organisation: str, settings: FileSettings
     yield "status: draft"
     yield f"valid_from: {today}"
     yield f"valid_to: {today + timedelta(days=365)}"
+    if covers_from is not None:
+        yield (f"data_period: {{start: {covers_from}}}  # {TO_AGREE}: the earliest event date the agreement covers "
+               f"(the sample's events start in {covers_from.year}); history before valid_from is allowed")
     yield "signatories: []  # added when the protocol is signed off"
     yield "retention: {raw_extract_days: 30, shared_data_years: 6}"
     yield f"file: {_yaml({'format': 'csv', 'delimiter': settings.delimiter, 'encoding': settings.encoding})}"
@@ -197,4 +203,16 @@ def draft_protocol(sample: Path, partner: str, dataset: str, organisation: str |
     special = categories_in(texts)
     org = organisation or f"{TO_AGREE}: the partner organisation's name"
     return "\n".join(_lines(partner, dataset, org, settings, suggestions, event, special,
-                            today or date.today())) + "\n"
+                            today or date.today(), _first_event_year(frame, suggestions, event, settings))) + "\n"
+
+
+def _first_event_year(frame: pd.DataFrame, suggestions: list[Suggestion], event: dict[str, str],
+                      settings: FileSettings) -> date | None:
+    """1 January of the sample's earliest event year: where the data period may start (history allowed)."""
+    if "date" not in event:
+        return None
+    entry = next(s.entry for s in suggestions if s.entry["name"] == event["date"])
+    formats = entry.get("formats") or settings.date_formats
+    values = frame[event["date"]].dropna().astype(str).str.strip()
+    parsed = parse_dates(values[values != ""], list(formats)).dropna()  # type: ignore[call-overload]
+    return date(int(parsed.min().year), 1, 1) if not parsed.empty else None

@@ -360,6 +360,21 @@ def period_problems(valid_from: date, valid_to: date) -> list[str]:
     return []
 
 
+def data_period_problems(period: DataPeriod, valid_to: date) -> list[str]:
+    problems = []
+    if period.end is not None and period.end < period.start:
+        problems.append(at("data_period.end", f"data_period.end {period.end} is before data_period.start "
+                                              f"{period.start}: no event could be shared; correct the dates"))
+    if period.end is not None and period.end > valid_to:
+        problems.append(at("data_period.end", f"data_period.end {period.end} is after valid_to {valid_to}: events "
+                                              "after the agreement ends cannot be received under it; end the data "
+                                              "period by valid_to (or leave end out)"))
+    if period.start > valid_to:
+        problems.append(at("data_period.start", f"data_period.start {period.start} is after valid_to {valid_to}: "
+                                                "correct the dates"))
+    return problems
+
+
 def duplicate_problems(names: list[str]) -> list[str]:
     seen: set[str] = set()
     problems = []
@@ -412,6 +427,13 @@ def raw_cross_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+class DataPeriod(Strict):
+    """The event dates the agreement covers; it may start before the agreement was signed."""
+
+    start: date = Field(description="Earliest event date that may be shared (may precede valid_from: history).")
+    end: date | None = Field(default=None, description="Latest event date that may be shared; default valid_to.")
+
+
 class EventMapping(Strict):
     date: str
     type: str
@@ -442,6 +464,10 @@ class Protocol(Strict):
     status: Status
     valid_from: date
     valid_to: date
+    data_period: DataPeriod | None = Field(
+        default=None,
+        description="The event dates the data may cover, apart from when the agreement is in force (valid_from "
+                    "to valid_to, when extracts may be received). Default: the same as valid_from to valid_to.")
     signatories: list[Signatory] = []
     retention: Retention
     file: FileSettings = FileSettings()
@@ -459,6 +485,8 @@ class Protocol(Strict):
         """Rules across keys; each problem names the key to change and how."""
         problems: list[str] = []
         problems += period_problems(self.valid_from, self.valid_to)
+        if self.data_period is not None:
+            problems += data_period_problems(self.data_period, self.valid_to)
         if self.status is Status.approved and not self.signatories:
             problems.append(at("status", "an approved protocol needs signatories: add who signed it off "
                                          "(name, role, organisation, date), or set status: draft"))
@@ -540,6 +568,16 @@ class Protocol(Strict):
     @property
     def key(self) -> tuple[str, str]:
         return (self.partner.id, self.dataset)
+
+    @property
+    def covers_from(self) -> date:
+        """Earliest event date the protocol lets partners share (data_period.start, else valid_from)."""
+        return self.data_period.start if self.data_period else self.valid_from
+
+    @property
+    def covers_to(self) -> date:
+        """Latest event date the protocol lets partners share (data_period.end, else valid_to)."""
+        return (self.data_period.end if self.data_period and self.data_period.end else None) or self.valid_to
 
     def in_force(self, on: date) -> bool:
         return self.status is Status.approved and self.valid_from <= on <= self.valid_to

@@ -136,7 +136,8 @@ def render_markdown(protocol: Protocol, rendered_on: date) -> str:
     assert isinstance(special, list)
     if special:
         out += ["", "Special-category data is shared: " + "; ".join(md(s) for s in special) + "."]
-    out += ["", "## Validity", "", f"In force from {p.valid_from} to {p.valid_to}, while its status is approved.", "",
+    out += ["", "## Validity", "", f"In force from {p.valid_from} to {p.valid_to}, while its status is approved."
+            + (f" Covers events dated {p.covers_from} to {p.covers_to}." if p.data_period else ""), "",
             "## Fields and what happens to each", "",
             "| field | type | what it is | required | what happens to it | agreed values |",
             "|---|---|---|---|---|---|"]
