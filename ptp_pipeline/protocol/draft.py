@@ -22,7 +22,7 @@ import pandas as pd
 from ptp_pipeline.errors import ProtocolError, Where
 from ptp_pipeline.extract.read import read_csv_text
 from ptp_pipeline.privacy.normalise import parse_dates
-from ptp_pipeline.protocol.model import FileSettings
+from ptp_pipeline.protocol.model import PERSON_IDENTITY, FileSettings
 from ptp_pipeline.protocol.profile import BIRTH_YEARS_AGO, ColumnProfile, event_named, profile_column
 from ptp_pipeline.protocol.special import categories_in
 
@@ -63,6 +63,8 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("string", "direct_identifier", "pseudonymise", identifies="local_id")
     elif kind in ("email", "phone", "full_name", "forename_or_surname", "ni_number"):
         e = f("string", "direct_identifier", "drop")
+    elif kind == "place_ref":
+        e = f("string", "attribute", "keep")
     elif kind == "date":
         e = f("date", "event_date", "keep", **dates)
     elif kind == "cost":
@@ -77,7 +79,9 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("string", "attribute", "drop")
     why = {"drop": "dropped: not needed for linkage and could identify someone"
            if e["role"] == "direct_identifier" else "dropped until the data officer decides it is needed",
-           "pseudonymise": "pseudonymised for linkage, then dropped", "keep": "shared as it is"}[str(e["treatment"])]
+           "pseudonymise": "pseudonymised for linkage, then dropped",
+           "keep": "shared as it is" + ("; check it names no person" if kind == "place_ref" else ""),
+           }[str(e["treatment"])]
     return Suggestion(e, f"{p.evidence}; {why}", p.median_year)
 
 
@@ -158,6 +162,9 @@ def _lines(partner: str, dataset: str, organisation: str, settings: FileSettings
     yield f"title: {_yaml(f'{TO_AGREE}: {partner} {dataset}')}"
     yield f"partner: {{id: {partner}, organisation: {_yaml(organisation)}}}"
     yield f"dataset: {dataset}"
+    if not any(s.entry.get("identifies") in PERSON_IDENTITY and s.entry["treatment"] != "drop" for s in suggestions):
+        yield (f"subject: place  # {TO_AGREE}: no column identifies a person, so rows are taken for places "
+               "(premises, addresses) and make no persons")
     yield f"purpose: {_yaml(f'{TO_AGREE}: why this data is shared, in plain words, for the agreement')}"
     if special:
         yield f"# Looks like special-category data ({', '.join(special)}): an Article 9 condition is required."

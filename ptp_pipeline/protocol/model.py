@@ -32,6 +32,8 @@ PROBLEM_SEP = "\n"
 #: Words left in a draft for people to decide; an approved protocol holds none of them.
 PLACEHOLDER = re.compile(r"\b(TO AGREE|TO BE AGREED|TBC|TBA|TBD|TODO|FIXME|XXX|DRAFT)\b"
                          r"|(?i:\bto be (agreed|confirmed|decided)\b)")
+#: Identity parts that link a row to a person (address parts describe places too).
+PERSON_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "sex", "local_id"}
 RAW_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "local_id"}
 
 
@@ -454,6 +456,10 @@ class Protocol(Strict):
     title: str
     partner: Partner
     dataset: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    subject: Literal["person", "place"] = Field(
+        default="person",
+        description="What a row is about: a person (linked into persons), or a place such as licensed premises "
+                    "(never a person: it holds no person identifiers and makes no persons).")
     purpose: str = Field(min_length=20, description="Why the data is shared, in plain words, for the agreement.")
     special_category: bool = Field(
         default=False,
@@ -503,6 +509,7 @@ class Protocol(Strict):
                                          "interest, DPA 2018 Sch 1 para 6'"))
         if self.status is Status.approved:
             problems += self._placeholder_problems()
+        problems += self._subject_problems()
         names = [f.name for f in self.fields]
         problems += duplicate_problems(names)
         problems += missing_event_field_problems(self.event.model_dump(), set(names))
@@ -511,6 +518,21 @@ class Protocol(Strict):
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
+
+    def _subject_problems(self) -> list[str]:
+        """A place dataset names no person; a person dataset names someone, or every row would be a new person."""
+        person_fields = [(i, f) for i, f in enumerate(self.fields)
+                         if f.identifies in PERSON_IDENTITY and f.treatment is not Treatment.drop]
+        if self.subject == "place":
+            return [at(f"fields.{i}.identifies", f"field '{f.name}' identifies a person ({f.identifies}), but the "
+                                                 "protocol's subject is place: drop it (a place dataset holds no "
+                                                 "person identifiers), or set subject: person")
+                    for i, f in person_fields]
+        if not person_fields:
+            return [at("fields", "no field identifies a person (nhs_number, local_id, names, date of birth ...), so "
+                                 "every row would become a new person: if the rows are premises or other places, "
+                                 "set subject: place; else add the fields that identify the person")]
+        return []
 
     def _placeholder_problems(self) -> list[str]:
         """An approved protocol is final: no 'TO AGREE', 'TBC', 'DRAFT' ... left in what was signed."""

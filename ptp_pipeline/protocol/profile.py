@@ -49,7 +49,8 @@ class ColumnProfile:
 
     name: str
     kind: str  # nhs_number, postcode, email, phone, date_of_birth, date, forename, surname, full_name,
-    #            forename_or_surname, local_id, ni_number, cost, number, sex, code, free_text, empty, text
+    #            forename_or_surname, local_id, ni_number, place_ref, cost, number, sex, code, free_text, empty,
+    #            text
     evidence: str
     date_format: str | None = None
     codes: list[str] = field(default_factory=list)
@@ -152,6 +153,10 @@ def profile_column(name: str, raw: pd.Series) -> ColumnProfile:
     if _hint(name, "name", "fullname") and not _hint(name, "nick", "file", "service", "org"):
         return ColumnProfile(name, "full_name", "the name says it holds a person's name")
     with_digits = _share(values.str.contains(r"\d"), n)
+    place = _hint(name, "premises", "property", "venue", "site", "licen", "establishment", "shop", "business")
+    if place and with_digits >= FIT and distinct > MAX_CODES:
+        return ColumnProfile(name, "place_ref", f"a reference to a place (the name says so): {distinct} distinct "
+                             "values, with digits")
     if (_hint(name, "ref", "reference", "id", "identifier", "number", "no", "urn", "mrn", "pnc", "crn", "uln", "upn")
             and with_digits >= FIT and (distinct > MAX_CODES or distinct > n / 2)):
         return ColumnProfile(name, "local_id", f"a reference: {distinct} distinct values in {n}, with digits")
