@@ -191,6 +191,8 @@ def _merge(rt: Runtime, extract_id: str) -> None:
     rows_quarantined = int(quarantine["source_row"].nunique())
     dates = link_records["event_date"].dropna()
     start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
+    if rt.protocol(item.protocol_id, item.protocol_version).subject == "place":  # rows about places: no persons
+        link_records, keys = link_records.iloc[:0], keys.iloc[:0]
     with wh.transaction():
         wh.execute("DELETE FROM restricted.record_key WHERE record_id IN "
                    "(SELECT record_id FROM restricted.link_record WHERE extract_id = ?)", (extract_id,))
