@@ -103,3 +103,16 @@ def test_an_approved_version_edited_after_use_is_refused_until_bumped(
         assert recorded.values.tolist() == [["police-incidents", 1], ["police-incidents", 2]]
     finally:
         rt.close()
+
+
+def test_list_gives_the_expiry_date_not_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "protocols"
+    folder.mkdir()
+    (folder / "police_incidents.yaml").write_text(POLICE, encoding="utf-8")
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(folder))
+    assert main(["protocol", "list", "--on", "2027-06-30"]) == 0
+    err = capsys.readouterr().err
+    assert "police-incidents v1: approved but expired: it ended on 2027-03-31" in err and "2027-06-30" not in err
+    assert main(["protocol", "list", "--on", "2023-06-30"]) == 0
+    assert "approved but not in force until 2024-01-01" in capsys.readouterr().err

@@ -3,16 +3,21 @@ name, learner number or note reaching the shared side; validate refuses a protoc
 
 from __future__ import annotations
 
+import csv
 import random
 import re
-from datetime import date, timedelta
+import shutil
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import write_csv
+from helpers import assert_conserved, write_csv
 
+from ptp_pipeline import pipeline
 from ptp_pipeline.cli import main
 from ptp_pipeline.protocol import load_protocol
+from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.settings import load_settings
 
 SURNAMES = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Wright"]
 FIRST = ["Aisha", "Ben", "Chloe", "Dylan", "Ella", "Finn", "Grace", "Harry", "Isla", "Jack"]
@@ -129,3 +134,39 @@ def test_a_written_justification_lets_a_field_through_and_the_agreement_shows_it
     assert main(["protocol", "render", "college-learners", "--out", str(tmp_path / "out")]) == 0
     agreement = (tmp_path / "out" / "college-learners-v1.md").read_text(encoding="utf-8")
     assert why in agreement
+
+
+def test_the_college_theme_set_up_by_yaml_alone_shares_no_date_of_birth(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    """Draft, agree (placeholders filled, approved and signed today), ingest: no DOB reaches the shared side."""
+    protocols = tmp_path / "protocols"
+    protocols.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[3] / "protocols" / "project.yaml", protocols)
+    sample = college_sample(tmp_path, "%d-%b-%Y", "DOB")
+    out = protocols / "college_learners.yaml"
+    assert main(["protocol", "draft", str(sample), "--partner", "college", "--dataset", "learners",
+                 "--out", str(out), "--organisation", "Leeds City College"]) == 0
+    text = out.read_text(encoding="utf-8").replace("TO AGREE: ", "").replace("status: draft", "status: approved")
+    text = text.replace("signatories: []", f"signatories: [{{name: D. Example, role: Data Protection Officer, "
+                                           f"organisation: Leeds City College, date: {date.today()}}}]")
+    out.write_text(text, encoding="utf-8")
+    assert main(["protocol", "validate", str(out)]) == 0
+    assert re.search(r"^valid_from: " + str(date.today()), text, re.M)  # signed today, covering history
+    rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
+    try:
+        outcome = pipeline.ingest(rt, sample, "college", "learners")
+        assert (outcome.status, outcome.rows_accepted) == ("merged", 80), outcome.reason
+        shared = rt.warehouse.query("SELECT event_date, attributes FROM shared.pathway_event")
+        with sample.open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        births = {datetime.strptime(r["DOB"], "%d-%b-%Y").date() for r in rows}
+        events = {datetime.strptime(r["EventDate"], "%d/%m/%Y").date() for r in rows}
+        shared_dates = {d.date() if hasattr(d, "date") else d for d in shared["event_date"]}
+        assert shared_dates == events and not shared_dates & births
+        blob = " ".join(str(a) for a in shared["attributes"])
+        assert not any(r["Last Name"] in blob or r["learner number"] in blob or r["adviser notes"] in blob
+                       for r in rows)
+        assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 80
+        assert_conserved(rt)
+    finally:
+        rt.close()
