@@ -15,7 +15,7 @@ from ptp_pipeline.cli.common import app, err, out
 from ptp_pipeline.errors import ConfigError, PtpUserError
 from ptp_pipeline.settings import load_settings
 
-protocol_app = typer.Typer(no_args_is_help=True, help="Data-sharing protocols: validate, list, draft, render.")
+protocol_app = typer.Typer(no_args_is_help=True, help="Data-sharing protocols: validate, check, list, draft, render.")
 app.add_typer(protocol_app, name="protocol")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -60,6 +60,34 @@ def protocol_validate(paths: Annotated[list[Path] | None, typer.Argument(
         err.print(f"[PTP300] Protocol problem: {problem}")
     if failed:
         raise typer.Exit(3)
+
+
+@protocol_app.command("check")
+def protocol_check(
+    protocol_file: Annotated[Path, typer.Argument(metavar="PROTOCOL", help="The protocol file to try.")],
+    sample: Annotated[Path, typer.Argument(help="A sample extract from the partner.")],
+) -> None:
+    """Try a sample extract against a protocol (draft or approved) without storing anything.
+
+    Runs receive, check, pseudonymise and validate in a throw-away installation and says how many
+    rows would be accepted and why the others would not. Exit code 4 if the sample would be refused
+    or any row quarantined.
+    """
+    from ptp_pipeline.protocol.trial import trial_run
+
+    if not sample.is_file():
+        raise ConfigError(f"sample file {sample} not found", hint="Check the path to the partner's sample extract.")
+    result = trial_run(protocol_file, sample)
+    out.print(f"tried {sample.name} against {result.protocol} (as if approved today; nothing stored)")
+    if result.rows_received is not None:
+        out.print(f"rows received {result.rows_received}, would be accepted {result.rows_accepted}, "
+                  f"quarantined {result.rows_quarantined}")
+    for name, problem, rows in sorted(result.problems, key=lambda p: -p[2]):
+        out.print(f"  {rows:>6} row(s)  field {name}: {problem}")
+    if result.refused:
+        err.print(f"the extract would be refused: {result.refused}")
+    if result.refused or result.problems:
+        raise typer.Exit(4)
 
 
 @protocol_app.command("list")

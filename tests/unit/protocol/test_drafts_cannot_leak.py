@@ -4,41 +4,20 @@ name, learner number or note reaching the shared side; validate refuses a protoc
 from __future__ import annotations
 
 import csv
-import random
 import re
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from helpers import assert_conserved, write_csv
+from helpers import assert_conserved
+from protocol_samples import college_sample
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.cli import main
 from ptp_pipeline.protocol import load_protocol
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
-
-SURNAMES = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Wright"]
-FIRST = ["Aisha", "Ben", "Chloe", "Dylan", "Ella", "Finn", "Grace", "Harry", "Isla", "Jack"]
-NOTES = ["Needs support", "Attended", "Did not attend", "Referred on"]
-
-
-def college_sample(tmp_path: Path, dob_format: str = "%d/%m/%Y", dob_name: str = "DateOfBirth") -> Path:
-    """A further-education college's extract: 16-18-year-olds, their contacts with an adviser."""
-    rng = random.Random(17)
-    today = date.today()
-    header = [dob_name, "EventDate", "Last Name", "First Name", "learner number", "NI number", "adviser notes",
-              "Outcome"]
-    rows = []
-    for i in range(80):
-        born = today - timedelta(days=rng.randint(16 * 365, 18 * 365))
-        seen = today - timedelta(days=rng.randint(10, 300))
-        ni = f"{rng.choice('ABCEHJKLMNPRSTWXYZ')}{rng.choice('ABCEHJKLMNPRSTWXYZ')}{rng.randint(0, 999999):06d}A"
-        rows.append([born.strftime(dob_format), seen.strftime("%d/%m/%Y"), rng.choice(SURNAMES), rng.choice(FIRST),
-                     f"{4000000000 + i * 7919}", ni, rng.choice(NOTES), rng.choice(["education", "employment",
-                                                                                     "training", "neet"])])
-    return write_csv(tmp_path / "college.csv", header, rows)
 
 
 def draft(tmp_path: Path, sample: Path) -> Path:
