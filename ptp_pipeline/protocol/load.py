@@ -31,6 +31,9 @@ MAX_BYTES = 512_000
 MAX_DEPTH = 32
 MAX_NODES = 10_000
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Characters that change how text displays (bidirectional overrides) or hide (zero-width): a key
+#: or value holding one reads as something it is not.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 class _Refused(Exception):
@@ -131,7 +134,8 @@ def _read_text(path: Path) -> str:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ProtocolError(f"file is {size:,} bytes; a protocol is a few kilobytes (limit {MAX_BYTES:,})",
-                                where=where, hint="Check this is the protocol file meant; split or trim it.")
+                                where=Where(file=str(path), line=1),
+                                hint="Check this is the protocol file meant; split or trim it.")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ProtocolError("file not found", where=where) from None
@@ -146,12 +150,21 @@ def _read_text(path: Path) -> str:
                             hint="The file may be damaged or not a protocol: open it in a text editor, remove "
                                  "the character (or restore the file from version control) and save as UTF-8.")
     try:
-        return data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
+        text = data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"file is not UTF-8 text: byte {exc.start:,} cannot be read as UTF-8 (the file "
                             "was probably saved as Latin-1/Windows-1252)",
                             where=Where(file=str(path), line=_line_at(data, exc.start)),
                             hint="Save the protocol as UTF-8 (in most editors: Save As, encoding UTF-8).") from None
+    hidden = _INVISIBLE.search(text)
+    if hidden:
+        offset = len(text[: hidden.start()].encode("utf-8")) + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        raise ProtocolError(f"an invisible or text-direction character (U+{ord(hidden.group()):04X}) at byte "
+                            f"{offset:,}: it makes a key or value read as something it is not",
+                            where=Where(file=str(path), line=text.count("\n", 0, hidden.start()) + 1),
+                            hint="Delete the character (retype the line in a plain-text editor), then validate "
+                                 "again.")
+    return text
 
 
 def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
@@ -177,7 +190,8 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise ProtocolError("file is empty", where=Where(file=str(path)))
+            raise ProtocolError("file is empty (no keys)", where=Where(file=str(path), line=1),
+                                hint="Write the protocol (see docs/protocols.md), or start from `ptp protocol draft`.")
         data = loader.construct_document(node)
     except _Refused as exc:
         raise ProtocolError(exc.message, where=Where(file=str(path), line=exc.mark.line + 1 if exc.mark else None),
