@@ -70,8 +70,9 @@ def protocol_check(
     """Try a sample extract against a protocol (draft or approved) without storing anything.
 
     Runs receive, check, pseudonymise and validate in a throw-away installation and says how many
-    rows would be accepted and why the others would not. Exit code 4 if the sample would be refused
-    or any row quarantined.
+    rows would be accepted and why the others would not. Exit code 3 if a kept field's values look
+    like an identifier (dates of birth, names, NHS or NI numbers, free text); 4 if the sample would
+    be refused or any row quarantined.
     """
     from ptp_pipeline.protocol.trial import trial_run
 
@@ -86,6 +87,10 @@ def protocol_check(
         out.print(f"  {rows:>6} row(s)  field {name}: {problem}")
     if result.refused:
         err.print(f"the extract would be refused: {result.refused}")
+    for problem in result.looks_identifying:
+        err.print(f"[PTP300] Protocol problem: {protocol_file}: {problem}")
+    if result.looks_identifying:
+        raise typer.Exit(3)
     if result.refused or result.problems:
         raise typer.Exit(4)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ptp_pipeline.errors import ExtractError
+from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.protocol.load import load_protocol
-from ptp_pipeline.protocol.model import Status
+from ptp_pipeline.protocol.model import FieldType, Protocol, Status, Treatment
 from ptp_pipeline.settings import load_settings
 
 
@@ -30,6 +30,37 @@ class TrialResult:
     rows_quarantined: int | None = None
     refused: str | None = None
     problems: list[tuple[str, str, int]] = field(default_factory=list)  # (field, problem, rows)
+    looks_identifying: list[str] = field(default_factory=list)  # kept fields whose values look like identifiers
+
+
+#: Profile kinds that identify a person: a kept field whose sample values look like one is refused.
+IDENTIFYING_KINDS = {"nhs_number", "postcode", "email", "phone", "date_of_birth", "forename", "surname",
+                     "full_name", "forename_or_surname", "local_id", "ni_number", "free_text", "uprn",
+                     "address_line"}
+
+
+def kept_fields_that_look_identifying(protocol: Protocol, sample: Path) -> list[str]:
+    """Kept fields whose sample values look like a direct identifier (the profile of `ptp protocol draft`)."""
+    from ptp_pipeline.extract.read import read_csv_text
+    from ptp_pipeline.protocol.draft import SAMPLE_ROWS
+    from ptp_pipeline.protocol.profile import profile_column
+
+    if protocol.file.format != "csv":
+        return []
+    try:
+        frame = read_csv_text(sample, protocol.file).head(SAMPLE_ROWS)
+    except PtpUserError:  # an unreadable sample is reported by the check stage itself
+        return []
+    found = []
+    for spec in protocol.fields:
+        if spec.treatment is not Treatment.keep or spec.name not in frame.columns or spec.not_identifying_because:
+            continue
+        profile = profile_column(spec.name, frame[spec.name])
+        if profile.kind in IDENTIFYING_KINDS and not (profile.kind == "local_id" and spec.type is FieldType.code):
+            found.append(f"field '{spec.name}' is kept as it is, but its values look like "
+                         f"{profile.kind.replace('_', ' ')} ({profile.evidence}): pseudonymise or drop it, or "
+                         "explain in not_identifying_because: why it identifies no one")
+    return found
 
 
 def trial_run(protocol_path: Path, sample: Path, project_dir: Path | None = None) -> TrialResult:
@@ -45,6 +76,7 @@ def trial_run(protocol_path: Path, sample: Path, project_dir: Path | None = None
         project_dir = protocol_path.parent if (protocol_path.parent / "project.yaml").is_file() else \
             load_settings().protocols_dir
     result = TrialResult(f"{protocol.id} v{protocol.version}")
+    result.looks_identifying = kept_fields_that_look_identifying(protocol, sample)
     with tempfile.TemporaryDirectory(prefix="ptp-protocol-check-") as tmp:
         home = Path(tmp)
         settings = load_settings({

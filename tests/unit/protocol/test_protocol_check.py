@@ -59,3 +59,26 @@ def test_a_few_bad_rows_are_counted_per_field_and_problem(
     out = capsys.readouterr().out
     assert "would be accepted 78, quarantined 2" in out
     assert "     2 row(s)  field EventDate: " in out and "31/02/2024" not in out
+
+
+def test_a_kept_field_whose_values_look_like_dates_of_birth_is_refused(
+        tmp_path: Path, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    """The name says nothing (`Date`), the values do: 16-18 years back. Kept, it is refused by the check."""
+    protocols = tmp_path / "protocols"
+    protocols.mkdir()
+    shutil.copy(REPO_PROTOCOLS / "project.yaml", protocols)
+    sample = college_sample(tmp_path, "%d/%m/%Y", "Date")
+    draft = protocols / "college_learners.yaml"
+    assert main(["protocol", "draft", str(sample), "--partner", "college", "--dataset", "learners",
+                 "--out", str(draft)]) == 0
+    text = draft.read_text(encoding="utf-8")
+    kept = text.replace("{name: Date, type: date, role: direct_identifier, treatment: pseudonymise, "
+                        "identifies: date_of_birth, generalise: year,", "{name: Date, type: date, role: attribute, "
+                        "treatment: keep,")
+    assert kept != text
+    draft.write_text(kept, encoding="utf-8")
+    assert main(["protocol", "validate", str(draft)]) == 0  # by name alone nothing is wrong
+    capsys.readouterr()
+    assert main(["protocol", "check", str(draft), str(sample)]) == 3
+    err = capsys.readouterr().err
+    assert "field 'Date' is kept as it is, but its values look like date of birth" in err
