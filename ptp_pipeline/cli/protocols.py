@@ -15,7 +15,8 @@ from ptp_pipeline.cli.common import app, err, out
 from ptp_pipeline.errors import ConfigError, PtpUserError
 from ptp_pipeline.settings import load_settings
 
-protocol_app = typer.Typer(no_args_is_help=True, help="Data-sharing protocols: validate, check, list, draft, render.")
+protocol_app = typer.Typer(no_args_is_help=True,
+                           help="Data-sharing protocols: validate, check, diff, list, draft, render.")
 app.add_typer(protocol_app, name="protocol")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -95,6 +96,22 @@ def protocol_check(
         raise typer.Exit(4)
 
 
+@protocol_app.command("diff")
+def protocol_diff(
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="The earlier protocol file (e.g. v1).")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The later protocol file (e.g. v2).")],
+) -> None:
+    """Every change from OLD to NEW, each classed breaking (partners or signatories must act) or not."""
+    from ptp_pipeline.protocol import load_protocol
+    from ptp_pipeline.protocol.diff import diff
+
+    changes = diff(load_protocol(old), load_protocol(new))
+    for change in changes:
+        out.print(str(change))
+    breaking = sum(c.breaking for c in changes)
+    out.print(f"{len(changes)} change(s), {breaking} breaking" if changes else "no change to what is shared or how")
+
+
 @protocol_app.command("list")
 def protocol_list(
     on: Annotated[str | None, typer.Option(help="Show the state on this date (YYYY-MM-DD); default today.")] = None,
@@ -165,13 +182,20 @@ def protocol_render(
     from ptp_pipeline.protocol.catalogue import find_protocol
     from ptp_pipeline.protocol.render import render_html, render_markdown
 
-    protocol = find_protocol(protocol_paths(load_settings().protocols_dir), protocol_id, version)
+    paths = protocol_paths(load_settings().protocols_dir)
+    protocol = find_protocol(paths, protocol_id, version)
+    previous = None
+    if protocol.version > 1:
+        try:
+            previous = find_protocol(paths, protocol_id, protocol.version - 1)
+        except PtpUserError:
+            previous = None  # no earlier version in the folder: no change log
     day = _date(on) if on else date.today()
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"{protocol.id}-v{protocol.version}"
     html, markdown = stem.with_suffix(".html"), stem.with_suffix(".md")
-    html.write_text(render_html(protocol, day), encoding="utf-8")
-    markdown.write_text(render_markdown(protocol, day), encoding="utf-8")
+    html.write_text(render_html(protocol, day, previous), encoding="utf-8")
+    markdown.write_text(render_markdown(protocol, day, previous), encoding="utf-8")
     out.print(f"wrote {html}\nwrote {markdown}")
 
 
