@@ -16,7 +16,7 @@ from ptp_pipeline.errors import ConfigError, PtpUserError
 from ptp_pipeline.settings import load_settings
 
 protocol_app = typer.Typer(no_args_is_help=True,
-                           help="Data-sharing protocols: validate, check, diff, list, draft, render.")
+                           help="Data-sharing protocols: validate, check, diff, sample, list, draft, render.")
 app.add_typer(protocol_app, name="protocol")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -110,6 +110,27 @@ def protocol_diff(
         out.print(str(change))
     breaking = sum(c.breaking for c in changes)
     out.print(f"{len(changes)} change(s), {breaking} breaking" if changes else "no change to what is shared or how")
+
+
+@protocol_app.command("sample")
+def protocol_sample(
+    protocol_id: Annotated[str, typer.Argument(metavar="ID", help="Protocol id, e.g. police-incidents.")],
+    rows: Annotated[int, typer.Option(min=1, max=100_000, help="How many dummy rows.")] = 50,
+    version: Annotated[int | None, typer.Option(help="Version; default the highest.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Where to write; default <id>-sample.csv.")] = None,
+) -> None:
+    """Write dummy data that conforms to a protocol, for a partner to test their export (no real data)."""
+    from ptp_pipeline.protocol import protocol_paths
+    from ptp_pipeline.protocol.catalogue import find_protocol
+    from ptp_pipeline.protocol.sample import sample_rows
+
+    protocol = find_protocol(protocol_paths(load_settings().protocols_dir), protocol_id, version)
+    text, warnings = sample_rows(protocol, rows)
+    target = out_path or Path(f"{protocol.id}-sample.csv")
+    target.write_text(text, encoding=protocol.file.encoding)
+    out.print(f"wrote {rows} dummy row(s) for {protocol.id} v{protocol.version} to {target} (made-up values only)")
+    for warning in warnings:
+        err.print(f"warning: {warning}")
 
 
 @protocol_app.command("list")
