@@ -34,6 +34,10 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: Characters that change how text displays (bidirectional overrides) or hide (zero-width): a key
 #: or value holding one reads as something it is not.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+#: What an escape in a quoted value ("\x1b", "\0", "\ud800") may produce that the bytes could not hold:
+#: control characters, lone surrogates and the invisible ones above.
+_ESCAPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                      "\u2066-\u2069\ufeff]")
 
 
 class _Refused(Exception):
@@ -94,7 +98,17 @@ class _GuardedLoader(_NoDatesLoader):
         self._depth -= 1
         if isinstance(node, yaml.MappingNode):
             _refuse_duplicate_keys(node)
+        elif isinstance(node, yaml.ScalarNode):
+            _refuse_escaped_characters(node)
         return node
+
+
+def _refuse_escaped_characters(node: yaml.ScalarNode) -> None:
+    bad = _ESCAPED.search(node.value)
+    if bad:
+        raise _Refused(f"a quoted value holds an escaped control, invisible or invalid character "
+                       f"(U+{ord(bad.group()):04X})", node.start_mark,
+                       "Remove the escape sequence (such as \\x1b, \\0 or \\u202e) from the quoted value.")
 
 
 def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
