@@ -40,6 +40,9 @@ def protocol_validate(paths: Annotated[list[Path] | None, typer.Argument(
                           "  What to do: Check the folder name (PTP_PROTOCOLS_DIR).")
                 raise typer.Exit(3)
             files += ([path / "project.yaml"] if (path / "project.yaml").is_file() else []) + found
+            for ignored in sorted(path.glob("*.yml")):
+                err.print(f"warning: {ignored} is not read (the pipeline reads *.yaml): rename it to "
+                          f"{ignored.with_suffix('.yaml').name} if it is a protocol")
         else:
             files.append(path)
     failed = 0

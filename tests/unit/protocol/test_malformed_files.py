@@ -149,6 +149,10 @@ def test_a_folder_is_validated_file_by_file(tmp_path: Path, capsys: pytest.Captu
     assert main(["protocol", "validate", str(folder)]) == 3
     captured = capsys.readouterr()
     assert f"{folder / 'bomb.yaml'}:6: " in captured.err and f"ok   {folder / 'police_incidents.yaml'}" in captured.out
+    (folder / "bomb.yaml").unlink()
+    (folder / "old.yml").write_text("id: x\n", encoding="utf-8")
+    assert main(["protocol", "validate", str(folder)]) == 0
+    assert f"warning: {folder / 'old.yml'} is not read (the pipeline reads *.yaml)" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["protocol", "validate", str(empty)]) == 3
