@@ -182,3 +182,26 @@ def test_the_corpus_in_the_protocols_folder_stops_only_its_own_dataset(
         assert_conserved(rt)
     finally:
         rt.close()
+
+
+@pytest.mark.airflow
+def test_the_dag_folder_isolates_malformed_protocols(airflow_db: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An alias bomb and a duplicated status break only their own ingest DAGs, quickly, each named."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    protocols = tmp_path / "protocols"
+    shutil.copytree(REPO_PROTOCOLS, protocols)
+    (protocols / "police_incidents.yaml").write_bytes(alias_bomb())
+    health = protocols / "health_attendances.yaml"
+    health.write_text(health.read_text(encoding="utf-8").replace("status: approved", "status: draft\nstatus: approved"),
+                      encoding="utf-8")
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
+    started = time.perf_counter()
+    bag = DagBag(str(REPO_PROTOCOLS.parent / "dags"))
+    assert time.perf_counter() - started < 60
+    assert "ptp_ingest_council_contacts" in bag.dag_ids
+    assert not {"ptp_ingest_police_incidents", "ptp_ingest_health_attendances"} & set(bag.dag_ids)
+    (error,) = bag.import_errors.values()
+    assert f"{protocols / 'police_incidents.yaml'}:6: the document would expand" in error
+    assert f"{protocols / 'health_attendances.yaml'}:" in error and "key 'status' is given twice" in error
