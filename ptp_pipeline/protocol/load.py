@@ -71,6 +71,14 @@ class _GuardedLoader(_NoDatesLoader):
                            "or split the file. An alias that repeats another many times is refused as a "
                            "precaution against 'billion laughs' files.")
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        """Refuse deep `[[[[...` while scanning: the scanner would otherwise read all of it first."""
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(f"values are nested more than {MAX_DEPTH} levels deep; a protocol needs about six",
+                           self.get_mark(), "Check the brackets from this line: a protocol's deepest value is "
+                                            "a field's allowed_values list.")
+        super().fetch_flow_collection_start(TokenClass)  # type: ignore[misc]
+
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):

@@ -49,7 +49,7 @@ CASES: list[tuple[str, Callable[[], bytes], int, str]] = [
     ("alias-bomb", alias_bomb, 6, "would expand to more than 10,000 values"),
     ("alias-loop", lambda: b"id: x\nloop: &me [1, 2, *me]\n", 2, "alias *me refers to the value it is inside"),
     ("undefined-alias", lambda: b"id: x\ntitle: *nowhere\n", 2, "not valid YAML: found undefined alias"),
-    ("deep-flow-nesting", lambda: b"id: x\nv: " + b"[" * 5000 + b"]" * 5000 + b"\n", 2,
+    ("deep-flow-nesting", lambda: b"id: x\nv: " + b"[" * 50_000 + b"]" * 50_000 + b"\n", 2,
      "nested more than 32 levels deep"),
     ("deep-block-nesting", lambda: block_nesting(200), 33, "nested more than 32 levels deep"),
     ("wide-document", lambda: b"id: x\nv:\n" + b"- 1\n" * 20_000, 9_998, "would expand to more than 10,000"),
