@@ -30,7 +30,6 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
     counts = wh.query("SELECT extract_id, count(*) AS n FROM _ptp_gone GROUP BY extract_id ORDER BY extract_id")
     if counts.empty:
         return counts
-    wh.execute("DELETE FROM restricted.record_key WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM restricted.link_record WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM shared.pathway_event WHERE event_id IN (SELECT event_id FROM _ptp_gone)")
     column = f"rows_{reason}"

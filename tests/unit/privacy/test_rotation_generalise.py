@@ -39,7 +39,7 @@ def test_rotation_remakes_tokens_keeps_persons_and_links_new_extracts(
     rt = Runtime(load_settings(env))
     for e in (council, health):
         assert ingest(rt, e.path, e.partner, e.dataset).status == "merged"
-    before_keys = rt.warehouse.query("SELECT record_id, key_type, token FROM restricted.record_key")
+    before_keys = rt.warehouse.query("SELECT ident, fn, sn, dob, nhs FROM restricted.link_identity")
     before_people = rt.warehouse.query("SELECT record_id, person_id FROM restricted.link_record ORDER BY 1")
     rt.close()
 
@@ -49,9 +49,10 @@ def test_rotation_remakes_tokens_keeps_persons_and_links_new_extracts(
     assert "Rotated" in capsys.readouterr().out
 
     rt = Runtime(load_settings({**env, "PTP_KEY_FILE": str(new_key)}))
-    after_keys = rt.warehouse.query("SELECT record_id, key_type, token FROM restricted.record_key")
+    after_keys = rt.warehouse.query("SELECT ident, fn, sn, dob, nhs FROM restricted.link_identity")
     assert len(after_keys) == len(before_keys)
-    assert not set(after_keys.token) & set(before_keys.token), "no token made with the old key survives"
+    for col in before_keys.columns:
+        assert not set(after_keys[col].dropna()) & set(before_keys[col].dropna()), f"old-key {col} token survives"
     after_people = rt.warehouse.query("SELECT record_id, person_id FROM restricted.link_record ORDER BY 1")
     pd.testing.assert_frame_equal(before_people, after_people)
     assert ingest(rt, police.path, police.partner, police.dataset).status == "merged"
