@@ -19,6 +19,7 @@ from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.receipt import receive as _receive
 from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
+from ptp_pipeline.protocol import approval
 from ptp_pipeline.quality import corrections
 from ptp_pipeline.quality.validate import validate as _validate
 from ptp_pipeline.runtime import Runtime, WorkItem
@@ -77,6 +78,10 @@ def validate(rt: Runtime, extract_id: str) -> None:
 
 def merge(rt: Runtime, extract_id: str) -> None:
     _guard(rt, extract_id, _merge)
+    item = WorkItem.load(rt.work(extract_id))  # data is now shared under this version: fix its content
+    used = [p for p in rt.protocols if (p.id, p.version) == (item.protocol_id, item.protocol_version)]
+    if used:
+        approval.record(rt.warehouse, used[0], extract_id)
 
 
 def outcome(rt: Runtime, extract_id: str) -> Outcome:

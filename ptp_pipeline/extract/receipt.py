@@ -10,6 +10,7 @@ from pathlib import Path
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.intake import sha256_file  # one definition: intake is stdlib-only for the DAGs
 from ptp_pipeline.protocol import protocol_in_force
+from ptp_pipeline.protocol.approval import check_unchanged
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit, ledger
 
@@ -54,6 +55,12 @@ def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> Receipt:
             err.hint += " Run `ptp protocol validate` to see what is wrong with them."
         err.where = Where(file=path.name)
         err.extract_id = extract_id
+        ledger.refuse(wh, extract_id, err)
+        raise
+    try:  # an approved version edited after data was shared under it: refused until it is a new version
+        check_unchanged(wh, protocol)
+    except ExtractError as err:
+        err.where, err.extract_id = Where(file=path.name), extract_id
         ledger.refuse(wh, extract_id, err)
         raise
     folder = rt.work(extract_id)

@@ -39,7 +39,10 @@ def entry_for(path: Path, protocol: Protocol, on: date) -> Entry:
     if in_force and days_left <= EXPIRY_WARNING_DAYS:
         warning = f"expires in {days_left} day(s), on {protocol.valid_to}: renew it (a new version) and have it signed"
     elif protocol.status is Status.approved and not in_force:
-        warning = f"approved but {why_not_in_force(protocol, on)} on {on}"
+        why = why_not_in_force(protocol, on)
+        warning = {"expired": f"approved but expired: it ended on {protocol.valid_to}; renew it (a new version)",
+                   "not yet valid": f"approved but not in force until {protocol.valid_from}"}.get(
+            why, f"approved but {why} on {on}")
     return Entry(path.name, protocol.id, protocol.version, protocol.partner.id, protocol.dataset,
                  protocol.status.value, str(protocol.valid_from), str(protocol.valid_to), in_force, days_left, warning)
 

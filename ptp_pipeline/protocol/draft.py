@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
+
 from ptp_pipeline.errors import ProtocolError, Where
 from ptp_pipeline.extract.read import read_csv_text
-from ptp_pipeline.protocol.model import FileSettings
-from ptp_pipeline.protocol.profile import ColumnProfile, profile_column
+from ptp_pipeline.privacy.normalise import parse_dates
+from ptp_pipeline.protocol.model import PERSON_IDENTITY, FileSettings
+from ptp_pipeline.protocol.profile import BIRTH_YEARS_AGO, ColumnProfile, event_named, profile_column
 from ptp_pipeline.protocol.special import categories_in
 
 #: Rows profiled: enough to judge a column, few enough to stay quick on a big sample.
@@ -34,6 +37,7 @@ class Suggestion:
 
     entry: dict[str, object]
     comment: str
+    median_year: float | None = None  # date columns: when their dates mostly fall
 
 
 def _suggest(p: ColumnProfile) -> Suggestion:
@@ -57,8 +61,10 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("date", "quasi_identifier", "pseudonymise", identifies="address_from", **dates)
     elif kind == "local_id":
         e = f("string", "direct_identifier", "pseudonymise", identifies="local_id")
-    elif kind in ("email", "phone", "full_name", "forename_or_surname"):
+    elif kind in ("email", "phone", "full_name", "forename_or_surname", "ni_number"):
         e = f("string", "direct_identifier", "drop")
+    elif kind == "place_ref":
+        e = f("string", "attribute", "keep")
     elif kind == "date":
         e = f("date", "event_date", "keep", **dates)
     elif kind == "cost":
@@ -73,8 +79,10 @@ def _suggest(p: ColumnProfile) -> Suggestion:
         e = f("string", "attribute", "drop")
     why = {"drop": "dropped: not needed for linkage and could identify someone"
            if e["role"] == "direct_identifier" else "dropped until the data officer decides it is needed",
-           "pseudonymise": "pseudonymised for linkage, then dropped", "keep": "shared as it is"}[str(e["treatment"])]
-    return Suggestion(e, f"{p.evidence}; {why}")
+           "pseudonymise": "pseudonymised for linkage, then dropped",
+           "keep": "shared as it is" + ("; check it names no person" if kind == "place_ref" else ""),
+           }[str(e["treatment"])]
+    return Suggestion(e, f"{p.evidence}; {why}", p.median_year)
 
 
 def _sniff(path: Path) -> FileSettings:
@@ -93,15 +101,26 @@ def _sniff(path: Path) -> FileSettings:
 
 
 def _event(suggestions: list[Suggestion]) -> dict[str, str]:
-    """Pick the event date, type and cost; the first event-type-looking code becomes the event type."""
+    """Pick the event date, type and cost; the first event-type-looking code becomes the event type.
+
+    The event date is a date column named like an event (EventDate, attendance_date ...), else the
+    most recent; a date column decades before it is taken for dates of birth and dropped.
+    """
     entries = [s.entry for s in suggestions]
     event: dict[str, str] = {}
-    dates = [e for e in entries if e["role"] == "event_date"]
-    for extra in dates[1:]:
-        extra.update(role="attribute", treatment="drop")
-    if dates:
-        event["date"] = str(dates[0]["name"])
-        dates[0]["required"] = True
+    dated = [s for s in suggestions if s.entry["role"] == "event_date"]
+    dated.sort(key=lambda s: (event_named(str(s.entry["name"])), s.median_year or 0.0), reverse=True)
+    for other in dated[1:]:
+        other.entry.update(role="attribute", treatment="drop")
+        chosen, year = dated[0].median_year, other.median_year
+        if chosen and year and chosen - year >= BIRTH_YEARS_AGO - 5 and not event_named(str(other.entry["name"])):
+            other.entry["role"] = "direct_identifier"
+            i = suggestions.index(other)
+            suggestions[i] = Suggestion(other.entry, f"dates about {chosen - year:.0f} years before the event dates: "
+                                                     "probably dates of birth; dropped", year)
+    if dated:
+        event["date"] = str(dated[0].entry["name"])
+        dated[0].entry["required"] = True
     codes = [e for e in entries if e["type"] == "code" and e["role"] == "attribute"]
     named = ("type", "activity", "service", "event", "category", "kind", "reason", "outcome")
 
@@ -134,7 +153,7 @@ def _yaml(value: object) -> str:
 
 
 def _lines(partner: str, dataset: str, organisation: str, settings: FileSettings, suggestions: list[Suggestion],
-           event: dict[str, str], special: list[str], today: date) -> Iterator[str]:
+           event: dict[str, str], special: list[str], today: date, covers_from: date | None = None) -> Iterator[str]:
     yield "# yaml-language-server: $schema=schema/protocol.schema.json"
     yield f"# DRAFT made by `ptp protocol draft` on {today} from a sample extract. Check every line marked"
     yield f"# {TO_AGREE} and every field below, then follow docs/protocols.md to approve it."
@@ -143,6 +162,9 @@ def _lines(partner: str, dataset: str, organisation: str, settings: FileSettings
     yield f"title: {_yaml(f'{TO_AGREE}: {partner} {dataset}')}"
     yield f"partner: {{id: {partner}, organisation: {_yaml(organisation)}}}"
     yield f"dataset: {dataset}"
+    if not any(s.entry.get("identifies") in PERSON_IDENTITY and s.entry["treatment"] != "drop" for s in suggestions):
+        yield (f"subject: place  # {TO_AGREE}: no column identifies a person, so rows are taken for places "
+               "(premises, addresses) and make no persons")
     yield f"purpose: {_yaml(f'{TO_AGREE}: why this data is shared, in plain words, for the agreement')}"
     if special:
         yield f"# Looks like special-category data ({', '.join(special)}): an Article 9 condition is required."
@@ -154,6 +176,9 @@ def _lines(partner: str, dataset: str, organisation: str, settings: FileSettings
     yield "status: draft"
     yield f"valid_from: {today}"
     yield f"valid_to: {today + timedelta(days=365)}"
+    if covers_from is not None:
+        yield (f"data_period: {{start: {covers_from}}}  # {TO_AGREE}: the earliest event date the agreement covers "
+               f"(the sample's events start in {covers_from.year}); history before valid_from is allowed")
     yield "signatories: []  # added when the protocol is signed off"
     yield "retention: {raw_extract_days: 30, shared_data_years: 6}"
     yield f"file: {_yaml({'format': 'csv', 'delimiter': settings.delimiter, 'encoding': settings.encoding})}"
@@ -185,4 +210,16 @@ def draft_protocol(sample: Path, partner: str, dataset: str, organisation: str |
     special = categories_in(texts)
     org = organisation or f"{TO_AGREE}: the partner organisation's name"
     return "\n".join(_lines(partner, dataset, org, settings, suggestions, event, special,
-                            today or date.today())) + "\n"
+                            today or date.today(), _first_event_year(frame, suggestions, event, settings))) + "\n"
+
+
+def _first_event_year(frame: pd.DataFrame, suggestions: list[Suggestion], event: dict[str, str],
+                      settings: FileSettings) -> date | None:
+    """1 January of the sample's earliest event year: where the data period may start (history allowed)."""
+    if "date" not in event:
+        return None
+    entry = next(s.entry for s in suggestions if s.entry["name"] == event["date"])
+    formats = entry.get("formats") or settings.date_formats
+    values = frame[event["date"]].dropna().astype(str).str.strip()
+    parsed = parse_dates(values[values != ""], list(formats)).dropna()  # type: ignore[call-overload]
+    return date(int(parsed.min().year), 1, 1) if not parsed.empty else None

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ptp_pipeline.protocol.gx_registry import known_expectations
+from ptp_pipeline.protocol.identifiers import identifier_kind, identifier_words
 from ptp_pipeline.protocol.special import categories_in, is_health_organisation
 
 #: A date format is strftime-style (`%d/%m/%Y`) or `excel` (serial day numbers).
@@ -28,6 +29,11 @@ _DATE_DIRECTIVES = set("dmyYbBaAjHIMSfpzZ%")
 #: Identity parts whose raw value must never reach the shared tables.
 #: Joins several problems found by one validator; the loader splits them again.
 PROBLEM_SEP = "\n"
+#: Words left in a draft for people to decide; an approved protocol holds none of them.
+PLACEHOLDER = re.compile(r"\b(TO AGREE|TO BE AGREED|TBC|TBA|TBD|TODO|FIXME|XXX|DRAFT)\b"
+                         r"|(?i:\bto be (agreed|confirmed|decided)\b)")
+#: Identity parts that link a row to a person (address parts describe places too).
+PERSON_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "sex", "local_id"}
 RAW_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "local_id"}
 
 
@@ -225,6 +231,10 @@ class FieldSpec(Strict):
     )
     constraints: Constraints = Constraints()
     description: str | None = None
+    not_identifying_because: str | None = Field(
+        default=None, min_length=20,
+        description="Only for a field kept as it is although its name reads like an identifier (e.g. "
+                    "'case_note_count'): why it identifies no one. Shown to signatories in the agreement.")
 
     @model_validator(mode="after")
     def _field_rules(self) -> FieldSpec:
@@ -238,6 +248,11 @@ class FieldSpec(Strict):
                                                    or self.type is FieldType.nhs_number):
             problems.append(at("treatment", f"field '{name}' identifies a person ({self.identifies or self.type}) "
                                             "and would be shared as it is: use pseudonymise or drop"))
+        elif self.treatment is Treatment.keep and not self.not_identifying_because and identifier_kind(name):
+            problems.append(at("treatment", f"field '{name}' is named like "
+                                            f"{identifier_words(identifier_kind(name) or '')} and would be shared "
+                                            "as it is: use pseudonymise (saying what it identifies:) or drop; if "
+                                            "it truly identifies no one, say why in not_identifying_because:"))
         if self.treatment is Treatment.generalise and self.generalise is None:
             problems.append(at("generalise", f"field '{name}' is generalised but has no 'generalise:' level: "
                                              "add one, e.g. generalise: year"))
@@ -347,6 +362,21 @@ def period_problems(valid_from: date, valid_to: date) -> list[str]:
     return []
 
 
+def data_period_problems(period: DataPeriod, valid_to: date) -> list[str]:
+    problems = []
+    if period.end is not None and period.end < period.start:
+        problems.append(at("data_period.end", f"data_period.end {period.end} is before data_period.start "
+                                              f"{period.start}: no event could be shared; correct the dates"))
+    if period.end is not None and period.end > valid_to:
+        problems.append(at("data_period.end", f"data_period.end {period.end} is after valid_to {valid_to}: events "
+                                              "after the agreement ends cannot be received under it; end the data "
+                                              "period by valid_to (or leave end out)"))
+    if period.start > valid_to:
+        problems.append(at("data_period.start", f"data_period.start {period.start} is after valid_to {valid_to}: "
+                                                "correct the dates"))
+    return problems
+
+
 def duplicate_problems(names: list[str]) -> list[str]:
     seen: set[str] = set()
     problems = []
@@ -368,6 +398,16 @@ def missing_event_field_problems(event: dict[str, Any], names: set[str]) -> list
     return problems
 
 
+def event_identifier_problems(event: dict[str, Any]) -> list[str]:
+    """The event date must be when something happened, never a date of birth."""
+    name = event.get("date")
+    if isinstance(name, str) and identifier_kind(name) == "date_of_birth":
+        return [at("event.date", f"event.date names field '{name}', which is named like a date of birth: the "
+                                 "event date is when the event happened (an attendance, contact or incident "
+                                 "date); name that field instead")]
+    return []
+
+
 def raw_cross_problems(data: dict[str, Any]) -> list[str]:
     """The rules across keys that can be checked on raw YAML data, even when a field is malformed.
 
@@ -385,7 +425,15 @@ def raw_cross_problems(data: dict[str, Any]) -> list[str]:
         event = data.get("event")
         if isinstance(event, dict):
             problems += missing_event_field_problems(event, {n for n in names if isinstance(n, str)})
+            problems += event_identifier_problems(event)
     return problems
+
+
+class DataPeriod(Strict):
+    """The event dates the agreement covers; it may start before the agreement was signed."""
+
+    start: date = Field(description="Earliest event date that may be shared (may precede valid_from: history).")
+    end: date | None = Field(default=None, description="Latest event date that may be shared; default valid_to.")
 
 
 class EventMapping(Strict):
@@ -408,6 +456,10 @@ class Protocol(Strict):
     title: str
     partner: Partner
     dataset: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    subject: Literal["person", "place"] = Field(
+        default="person",
+        description="What a row is about: a person (linked into persons), or a place such as licensed premises "
+                    "(never a person: it holds no person identifiers and makes no persons).")
     purpose: str = Field(min_length=20, description="Why the data is shared, in plain words, for the agreement.")
     special_category: bool = Field(
         default=False,
@@ -418,6 +470,10 @@ class Protocol(Strict):
     status: Status
     valid_from: date
     valid_to: date
+    data_period: DataPeriod | None = Field(
+        default=None,
+        description="The event dates the data may cover, apart from when the agreement is in force (valid_from "
+                    "to valid_to, when extracts may be received). Default: the same as valid_from to valid_to.")
     signatories: list[Signatory] = []
     retention: Retention
     file: FileSettings = FileSettings()
@@ -435,6 +491,8 @@ class Protocol(Strict):
         """Rules across keys; each problem names the key to change and how."""
         problems: list[str] = []
         problems += period_problems(self.valid_from, self.valid_to)
+        if self.data_period is not None:
+            problems += data_period_problems(self.data_period, self.valid_to)
         if self.status is Status.approved and not self.signatories:
             problems.append(at("status", "an approved protocol needs signatories: add who signed it off "
                                          "(name, role, organisation, date), or set status: draft"))
@@ -449,13 +507,49 @@ class Protocol(Strict):
                 problems.append(at(path, f"{why}, so lawful_basis.article9 must name an Article 9 condition, "
                                          "e.g. '9(2)(h) health or social care' or '9(2)(g) substantial public "
                                          "interest, DPA 2018 Sch 1 para 6'"))
+        if self.status is Status.approved:
+            problems += self._placeholder_problems()
+        problems += self._subject_problems()
         names = [f.name for f in self.fields]
         problems += duplicate_problems(names)
         problems += missing_event_field_problems(self.event.model_dump(), set(names))
         problems += self._event_problems(set(names))
+        problems += event_identifier_problems(self.event.model_dump())
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
+
+    def _subject_problems(self) -> list[str]:
+        """A place dataset names no person; a person dataset names someone, or every row would be a new person."""
+        person_fields = [(i, f) for i, f in enumerate(self.fields)
+                         if f.identifies in PERSON_IDENTITY and f.treatment is not Treatment.drop]
+        if self.subject == "place":
+            return [at(f"fields.{i}.identifies", f"field '{f.name}' identifies a person ({f.identifies}), but the "
+                                                 "protocol's subject is place: drop it (a place dataset holds no "
+                                                 "person identifiers), or set subject: person")
+                    for i, f in person_fields]
+        if not person_fields:
+            return [at("fields", "no field identifies a person (nhs_number, local_id, names, date of birth ...), so "
+                                 "every row would become a new person: if the rows are premises or other places, "
+                                 "set subject: place; else add the fields that identify the person")]
+        return []
+
+    def _placeholder_problems(self) -> list[str]:
+        """An approved protocol is final: no 'TO AGREE', 'TBC', 'DRAFT' ... left in what was signed."""
+        texts: list[tuple[str, str | None]] = [
+            ("title", self.title), ("purpose", self.purpose), ("partner.organisation", self.partner.organisation),
+            ("lawful_basis.article9", self.lawful_basis.article9), ("lawful_basis.gateway", self.lawful_basis.gateway),
+            *((f"signatories.{i}.{k}", getattr(s, k)) for i, s in enumerate(self.signatories)
+              for k in ("name", "role", "organisation")),
+            *((f"fields.{i}.description", f.description) for i, f in enumerate(self.fields)),
+        ]
+        problems = []
+        for path, text in texts:
+            found = PLACEHOLDER.search(text or "")
+            if found:
+                problems.append(at(path, f"{path} still says '{found.group()}', but the protocol is approved: "
+                                         "write the agreed text (or set status: draft until it is agreed)"))
+        return problems
 
     def _event_problems(self, names: set[str]) -> list[str]:
         problems: list[str] = []
@@ -496,6 +590,16 @@ class Protocol(Strict):
     @property
     def key(self) -> tuple[str, str]:
         return (self.partner.id, self.dataset)
+
+    @property
+    def covers_from(self) -> date:
+        """Earliest event date the protocol lets partners share (data_period.start, else valid_from)."""
+        return self.data_period.start if self.data_period else self.valid_from
+
+    @property
+    def covers_to(self) -> date:
+        """Latest event date the protocol lets partners share (data_period.end, else valid_to)."""
+        return (self.data_period.end if self.data_period and self.data_period.end else None) or self.valid_to
 
     def in_force(self, on: date) -> bool:
         return self.status is Status.approved and self.valid_from <= on <= self.valid_to

@@ -15,6 +15,7 @@ from datetime import date
 import pandas as pd
 
 from ptp_pipeline.privacy.normalise import normalise_nhs_number, normalise_postcode, parse_dates
+from ptp_pipeline.protocol.identifiers import identifier_kind, spaced
 
 #: Share of a column's non-empty values that must fit a kind before we say it is that kind.
 FIT = 0.8
@@ -23,7 +24,13 @@ MAX_CODES, MIN_CODE_COUNT = 25, 3
 #: ... and its common codes must cover this share of its values.
 CODE_COVER = 0.95
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%y", "%Y-%m-%dT%H:%M:%S",
-                "%d/%m/%Y %H:%M")
+                "%d/%m/%Y %H:%M", "%d-%b-%Y", "%d %b %Y", "%d/%b/%Y", "%d %B %Y", "%d-%b-%y")
+#: Dates mostly at least this many years back are taken for dates of birth (unless named as events).
+BIRTH_YEARS_AGO = 15
+#: Words in a date column's name that say it is when something happened.
+EVENT_WORDS = ("event", "attend", "incident", "contact", "seen", "occur", "visit", "referr", "appoint",
+               "episode", "admi", "session", "interview", "review", "activity", "arrest", "start", "enrol")
+_NI_NUMBER = r"[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]"
 _EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 _PHONE = r"(?:\+44\s?|0)(?:\d\s?-?){9,10}"
 _NAME = r"[A-Za-z][A-Za-z'\-]*(?: [A-Za-z][A-Za-z'\-]*)?"
@@ -42,11 +49,19 @@ class ColumnProfile:
 
     name: str
     kind: str  # nhs_number, postcode, email, phone, date_of_birth, date, forename, surname, full_name,
-    #            forename_or_surname, local_id, cost, number, sex, code, free_text, empty, text
+    #            forename_or_surname, local_id, ni_number, place_ref, cost, number, sex, code, free_text, empty,
+    #            text
     evidence: str
     date_format: str | None = None
     codes: list[str] = field(default_factory=list)
     integer: bool = False
+    median_year: float | None = None  # dates only: to tell dates of birth from event dates across columns
+
+
+def event_named(name: str) -> bool:
+    """Does a date column's name say it is when something happened (EventDate, attendance_date ...)?"""
+    words = spaced(name).split()
+    return any(w.startswith(stem) for w in words for stem in EVENT_WORDS)
 
 
 def _share(ok: pd.Series, n: int) -> float:
@@ -94,21 +109,40 @@ def profile_column(name: str, raw: pd.Series) -> ColumnProfile:
                 return ColumnProfile(name, "address_from", "dates the person began living at the address",
                                      date_format=fmt_found[0])
         return ColumnProfile(name, "address_line", "the name says it holds an address line")
+    named = identifier_kind(name)
+    if named == "date_of_birth":
+        fmt_found = _date_format(values, name)
+        return ColumnProfile(name, "date_of_birth", "the name says date of birth",
+                             date_format=fmt_found[0] if fmt_found else None)
+    if named in ("surname", "forename", "full_name"):
+        return ColumnProfile(name, named, f"the name says {named.replace('_', ' ')}")
+    if named == "ni_number" or _share(values.str.fullmatch(_NI_NUMBER, case=False), n) >= FIT:
+        return ColumnProfile(name, "ni_number", "National Insurance numbers (by name or shape)")
+    if named == "learner_number":
+        return ColumnProfile(name, "local_id", "the name says learner/pupil number (ULN, UPN)")
+    if named == "free_text":
+        return ColumnProfile(name, "free_text", "the name says notes or comments: free text can name people")
     email = _share(values.str.fullmatch(_EMAIL), n)
     if email >= FIT:
         return ColumnProfile(name, "email", f"email addresses in {pct(email)}")
     phone = _share(values.str.fullmatch(_PHONE), n)
     if phone >= FIT:
         return ColumnProfile(name, "phone", f"UK phone numbers in {pct(phone)}")
+    if named in ("contact", "nhs_number", "postcode", "address_line"):
+        return ColumnProfile(name, {"contact": "phone"}.get(named, named),
+                             f"the name says {named.replace('_', ' ')} (the values did not confirm it)")
     found = _date_format(values, name)
     if found:
         fmt, share = found
-        years = parse_dates(values, [fmt]).dt.year
+        years = parse_dates(values, [fmt]).dt.year.dropna()
         age = date.today().year - float(years.median())
-        if _hint(name, "dob", "birth", "born") or (age > 12 and not _hint(name, "date", "on", "at", "when")):
-            return ColumnProfile(name, "date_of_birth", f"dates ({fmt}) in {pct(share)}, median age {age:.0f} "
-                                 "years: dates of birth", date_format=fmt)
-        return ColumnProfile(name, "date", f"dates ({fmt}) in {pct(share)}", date_format=fmt)
+        old = float((years <= date.today().year - BIRTH_YEARS_AGO).mean())
+        if _hint(name, "dob", "birth", "born") or (old >= FIT and not event_named(name)):
+            return ColumnProfile(name, "date_of_birth", f"dates ({fmt}) in {pct(share)}, median {age:.0f} years "
+                                 "ago: dates of birth", date_format=fmt, median_year=float(years.median()))
+        note = f", median {age:.0f} years ago: check they are not dates of birth" if old >= FIT else ""
+        return ColumnProfile(name, "date", f"dates ({fmt}) in {pct(share)}{note}", date_format=fmt,
+                             median_year=float(years.median()))
     number = pd.to_numeric(values.str.replace(",", "", regex=False).str.lstrip("£"), errors="coerce")
     numeric = _share(number.notna(), n)
     distinct = values.nunique()
@@ -119,8 +153,12 @@ def profile_column(name: str, raw: pd.Series) -> ColumnProfile:
     if _hint(name, "name", "fullname") and not _hint(name, "nick", "file", "service", "org"):
         return ColumnProfile(name, "full_name", "the name says it holds a person's name")
     with_digits = _share(values.str.contains(r"\d"), n)
-    if (_hint(name, "ref", "reference", "id", "identifier", "number", "no", "urn", "mrn", "pnc", "crn")
-            and with_digits >= FIT and distinct > MAX_CODES):
+    place = _hint(name, "premises", "property", "venue", "site", "licen", "establishment", "shop", "business")
+    if place and with_digits >= FIT and distinct > MAX_CODES:
+        return ColumnProfile(name, "place_ref", f"a reference to a place (the name says so): {distinct} distinct "
+                             "values, with digits")
+    if (_hint(name, "ref", "reference", "id", "identifier", "number", "no", "urn", "mrn", "pnc", "crn", "uln", "upn")
+            and with_digits >= FIT and (distinct > MAX_CODES or distinct > n / 2)):
         return ColumnProfile(name, "local_id", f"a reference: {distinct} distinct values in {n}, with digits")
     if numeric >= FIT and _hint(name, "cost", "tariff", "price", "amount", "charge", "spend", "fee", "value"):
         return ColumnProfile(name, "cost", f"amounts in {pct(numeric)}; the name says cost",

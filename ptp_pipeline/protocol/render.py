@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ptp_pipeline.protocol.diff import diff
 from ptp_pipeline.protocol.model import FieldSpec, Level, Protocol, Treatment
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -57,7 +58,9 @@ def what_happens(spec: FieldSpec, protocol: Protocol) -> str:
     if spec.treatment is Treatment.drop:
         return "Removed on receipt; never shared"
     slots = [slot for slot in ("date", "type", "cost", "setting") if getattr(protocol.event, slot) == spec.name]
-    return "Shared as it is" + (f" (as the event {slots[0]})" if slots else "")
+    why = (f"; its name reads like an identifier, kept because: {spec.not_identifying_because}"
+           if spec.not_identifying_because else "")
+    return "Shared as it is" + (f" (as the event {slots[0]})" if slots else "") + why
 
 
 _FORMAT_WORDS = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%H": "hh", "%M": "mm", "%S": "ss",
@@ -90,7 +93,7 @@ def _rules(spec: FieldSpec) -> str:
     return "; ".join(parts)
 
 
-def agreement_context(protocol: Protocol, rendered_on: date) -> dict[str, object]:
+def agreement_context(protocol: Protocol, rendered_on: date, previous: Protocol | None = None) -> dict[str, object]:
     rows = [FieldRow(f.name, str(f.type), ROLE_WORDS[str(f.role)] + (f": {f.description}" if f.description else ""),
                      "yes" if f.required else "no",
                      what_happens(f, protocol), _rules(f)) for f in protocol.fields]
@@ -98,13 +101,14 @@ def agreement_context(protocol: Protocol, rendered_on: date) -> dict[str, object
         "p": protocol, "rows": rows, "article6": ARTICLE6[str(protocol.lawful_basis.article6)],
         "special": [why for _, why in protocol.special_category_reasons()], "rendered_on": rendered_on,
         "shared": [r.name for r in rows if r.what_happens.startswith("Shared")],
+        "previous": previous, "changes": diff(previous, protocol) if previous else [],
     }
 
 
-def render_html(protocol: Protocol, rendered_on: date) -> str:
+def render_html(protocol: Protocol, rendered_on: date, previous: Protocol | None = None) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("agreement.html").render(**agreement_context(protocol, rendered_on))
+    return env.get_template("agreement.html").render(**agreement_context(protocol, rendered_on, previous))
 
 
 def md(text: object) -> str:
@@ -115,8 +119,8 @@ def md(text: object) -> str:
     return " ".join(s.split())
 
 
-def render_markdown(protocol: Protocol, rendered_on: date) -> str:
-    c = agreement_context(protocol, rendered_on)
+def render_markdown(protocol: Protocol, rendered_on: date, previous: Protocol | None = None) -> str:
+    c = agreement_context(protocol, rendered_on, previous)
     p = protocol
     lb = p.lawful_basis
     out = [
@@ -134,7 +138,8 @@ def render_markdown(protocol: Protocol, rendered_on: date) -> str:
     assert isinstance(special, list)
     if special:
         out += ["", "Special-category data is shared: " + "; ".join(md(s) for s in special) + "."]
-    out += ["", "## Validity", "", f"In force from {p.valid_from} to {p.valid_to}, while its status is approved.", "",
+    out += ["", "## Validity", "", f"In force from {p.valid_from} to {p.valid_to}, while its status is approved."
+            + (f" Covers events dated {p.covers_from} to {p.covers_to}." if p.data_period else ""), "",
             "## Fields and what happens to each", "",
             "| field | type | what it is | required | what happens to it | agreed values |",
             "|---|---|---|---|---|---|"]
@@ -147,8 +152,15 @@ def render_markdown(protocol: Protocol, rendered_on: date) -> str:
     out += ["", f"Columns not listed here: {unexpected}. "
             f"More than {p.quarantine_threshold:.0%} of rows failing the checks: the whole extract is refused.", "",
             "## Retention", "", f"- Raw extract: kept at most {p.retention.raw_extract_days} days, encrypted.",
-            f"- Pseudonymised shared data: kept at most {p.retention.shared_data_years} years.", "",
-            "## Signatories", ""]
+            f"- Pseudonymised shared data: kept at most {p.retention.shared_data_years} years.", ""]
+    if previous is not None:
+        changes = c["changes"]
+        assert isinstance(changes, list)
+        out += [f"## Changes since version {previous.version}", ""]
+        out += [f"- {'**Breaking**' if ch.breaking else 'Not breaking'}: {md(ch.key)}: {md(ch.what)}"
+                for ch in changes] or ["No change to what is shared or how."]
+        out.append("")
+    out += ["## Signatories", ""]
     if p.signatories:
         out += ["| name | role | organisation | date |", "|---|---|---|---|"]
         out += [f"| {md(s.name)} | {md(s.role)} | {md(s.organisation)} | {s.date} |" for s in p.signatories]

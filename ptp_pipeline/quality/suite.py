@@ -61,9 +61,9 @@ def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expect
             meta=_meta(field, f"is in the future (after {today})",
                        "check the date at source: events that have not happened yet cannot be shared")),
         ExpectColumnValuesToBeEventDatesInProtocolPeriod(
-            column="event_date", valid_from=str(protocol.valid_from), valid_to=str(protocol.valid_to),
+            column="event_date", valid_from=str(protocol.covers_from), valid_to=str(protocol.covers_to),
             as_of=str(date.max),
-            meta=_meta(field, f"is outside the protocol's period ({protocol.valid_from} to {protocol.valid_to})",
+            meta=_meta(field, f"is outside the protocol's period ({protocol.covers_from} to {protocol.covers_to})",
                        "send only events inside the period the protocol covers")),
     ]
 

@@ -195,6 +195,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
     dates = link_records["event_date"].dropna()
     start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
     cfg = config_from(rt.project)
+    place = rt.protocol(item.protocol_id, item.protocol_version).subject == "place"  # issue 17: never persons
     with wh.transaction():
         touch(wh, "SELECT DISTINCT person_id FROM restricted.link_record WHERE extract_id = ?", (extract_id,))
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
@@ -229,12 +230,16 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                             linked.identities.set_index(IDENT)["person_id"]])
         pid = link_records["ident"].map(person).astype("Int64")
         # A record with no usable identifier is its own person (unlinkable), never grouped with others.
-        alone = pid.isna().to_numpy()
+        alone = pid.isna().to_numpy() & (not place)
         pid[alone] = np.arange(linked.next_person_id, linked.next_person_id + int(alone.sum()))
-        link_records["person_id"] = pid.astype("int64").to_numpy()
-        wh.insert_frame("restricted.link_record", link_records)
-        wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
-        touch(wh, frame=link_records[["person_id"]].drop_duplicates())
+        if place:  # issue 17: a place dataset's rows are events of no person, never link records
+            wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),
+                                                                                      dtype="Int64")))
+        else:
+            link_records["person_id"] = pid.astype("int64").to_numpy()
+            wh.insert_frame("restricted.link_record", link_records)
+            wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
+            touch(wh, frame=link_records[["person_id"]].drop_duplicates())
         _pause_for_test(PAUSE_ENV)
         withhold(wh, rt.project, extract_id)
         refresh_persons(wh)

@@ -171,3 +171,9 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((20, "protocol approval integrity: content hash of each approved version when first used", [
+    """CREATE TABLE IF NOT EXISTS ops.protocol_approval (
+        protocol_id VARCHAR NOT NULL, version INTEGER NOT NULL, content_sha256 VARCHAR NOT NULL,
+        first_used_at TIMESTAMP NOT NULL, first_extract_id VARCHAR, PRIMARY KEY (protocol_id, version))""",
+]))

@@ -82,6 +82,11 @@ def test_a_draft_once_agreed_and_approved_governs_ingest(
     (protocols / "project.yaml").write_text((REPO_PROTOCOLS / "project.yaml").read_text())
     path = draft(protocols, extract.path, "police", "incidents", "--organisation", "West Yorkshire Police")
     text = path.read_text(encoding="utf-8").replace("status: draft", "status: approved")
+    placeholder = path.with_name("placeholder.yaml")
+    placeholder.write_text(text, encoding="utf-8")
+    assert main(["protocol", "validate", str(placeholder)]) == 3  # 'TO AGREE' left in an approved protocol
+    placeholder.unlink()
+    text = text.replace("TO AGREE: ", "")
     text = re.sub(r"valid_from: \S+", "valid_from: 2024-01-01", text).replace(
         "signatories: []", "signatories: [{name: C. Example, role: DPO, organisation: WYP, date: 2024-01-01}]")
     path.write_text(text, encoding="utf-8")
