@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.extract.names import describe_duplicates
 from ptp_pipeline.protocol.model import FileSettings
 
 SOURCE_ROW = "source_row"
@@ -136,8 +137,7 @@ def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
                      "or, if the partnership agrees theirs, the data officer sets file.delimiter in the protocol.",
             )
     if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ExtractError(f"the header names column(s) {', '.join(dupes)} more than once",
+        raise ExtractError(f"the header repeats a column name: {describe_duplicates(names)}",
                            where=Where(file=where.file, line=1),
                            hint="Ask the partner to send exactly one column per field.")
     return names
