@@ -63,6 +63,8 @@ class Runtime:
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
             self._warehouse = open_warehouse(self.settings.warehouse_url)
+            # Audit entries are signed with a sub-key of the project key, which the database never holds.
+            self._warehouse.audit_key = lambda: self.key.subkey("audit")
         return self._warehouse
 
     def close(self) -> None:

@@ -29,6 +29,11 @@ class DuckDBWarehouse(Warehouse):
                 hint="Another process (an Airflow task or a `ptp` command) may be writing to it: wait and retry.",
             ) from None
         self._depth = 0
+        self.read_only = read_only
+
+    def can_write(self, table: str) -> bool:
+        del table
+        return not self.read_only
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))

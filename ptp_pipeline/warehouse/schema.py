@@ -137,3 +137,23 @@ MIGRATIONS.append((9, "households: address tokens, households, members, family p
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((30, "least privilege: an ops lock table only the pipeline can lock; append-only audit log", [
+    # Row locks here replace public advisory keys: only logins with UPDATE on it (the pipeline) can lock.
+    "CREATE TABLE IF NOT EXISTS ops.merge_lock (name VARCHAR PRIMARY KEY)",
+    # The audit log refuses UPDATE, DELETE and TRUNCATE from every login, its owner included.
+    {"postgresql": """CREATE OR REPLACE FUNCTION ops.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'ops.audit_log is append-only: entries are never changed or removed'
+              USING ERRCODE = 'insufficient_privilege'; END $$"""},
+    {"postgresql": "DROP TRIGGER IF EXISTS audit_log_append_only ON ops.audit_log"},
+    {"postgresql": "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ops.audit_log "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION ops.audit_log_append_only()"},
+]))
+
+MIGRATIONS.append((31, "audit you can trust: an HMAC per entry (key never in the database) and recorded heads", [
+    "ALTER TABLE ops.audit_log ADD COLUMN IF NOT EXISTS mac VARCHAR",
+    """CREATE TABLE IF NOT EXISTS ops.audit_head (
+        seq BIGINT NOT NULL, hash VARCHAR NOT NULL, mac VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
