@@ -23,6 +23,7 @@ from ptp_pipeline.quality import corrections
 from ptp_pipeline.quality.validate import validate as _validate
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit, ledger
+from ptp_pipeline.warehouse.key_guard import check_extract_key
 from ptp_pipeline.warehouse.merge import merge as _merge
 
 T = TypeVar("T")
@@ -75,8 +76,13 @@ def validate(rt: Runtime, extract_id: str) -> None:
     (rt.work(extract_id) / "validation.json").write_text(json.dumps(asdict(result)))
 
 
+def _merge_under_one_key(rt: Runtime, extract_id: str) -> None:
+    check_extract_key(rt.warehouse, extract_id, rt.key.key_id)
+    _merge(rt, extract_id)
+
+
 def merge(rt: Runtime, extract_id: str) -> None:
-    _guard(rt, extract_id, _merge)
+    _guard(rt, extract_id, _merge_under_one_key)
 
 
 def outcome(rt: Runtime, extract_id: str) -> Outcome:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ptp_pipeline.cli.common import app, out, runtime
+from ptp_pipeline.cli.common import app, err, out, runtime
 from ptp_pipeline.cli.keys import key_app
 
 if TYPE_CHECKING:
@@ -85,7 +85,13 @@ def key_rotate(new_key_file: Annotated[Path, typer.Option(help="The new project 
     finally:
         rt.close()
     out.print(f"Rotated: key {result.old_key_id} -> {result.new_key_id}; {result.extracts} extracts, "
-              f"{result.tokens:,} tokens re-made. Now point PTP_KEY_FILE at {new_key_file} and destroy the old key.")
+              f"{result.tokens:,} match-key tokens, {result.address_tokens:,} address tokens and "
+              f"{result.optout_tokens:,} opt-out tokens re-made. Now point PTP_KEY_FILE at {new_key_file} and destroy "
+              "the old key.")
+    if result.optout_lost:
+        err.print(f"{result.optout_lost:,} opt-out entries were never sealed and match no one in the warehouse, so "
+                  "they could not be re-made: add the current national data opt-out list again now "
+                  "(`ptp optout add FILE`).")
 
 
 @app.command()

@@ -157,3 +157,11 @@ MIGRATIONS.append((31, "audit you can trust: an HMAC per entry (key never in the
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((32, "opt-out lists sealed for the re-identifier, so key rotation can re-key the opt-out", [
+    """CREATE TABLE IF NOT EXISTS restricted.optout_sealed (
+        batch_id VARCHAR PRIMARY KEY, key_id VARCHAR NOT NULL, wrapped_key BYTEA NOT NULL, nonce BYTEA NOT NULL,
+        ciphertext BYTEA NOT NULL, added_at TIMESTAMP NOT NULL)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
