@@ -18,6 +18,7 @@ import pandas as pd
 from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.receipt import receive as _receive
+from ptp_pipeline.extract.workarea import CHECKED
 from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
 from ptp_pipeline.quality import corrections
 from ptp_pipeline.quality.validate import validate as _validate
@@ -68,7 +69,18 @@ def check(rt: Runtime, extract_id: str) -> None:
 
 
 def pseudonymise(rt: Runtime, extract_id: str) -> None:
-    _guard(rt, extract_id, _pseudonymise)
+    """Raw identifiers (checked.parquet) are removed on every exit path, the stage's errors included.
+
+    A task killed outright leaves the file until the next run's sweep (`extract.workarea`). If the file is
+    gone (swept, or a retry after a failure), the check stage is run again from the raw copy first.
+    """
+    checked = rt.work(extract_id) / CHECKED
+    if not checked.exists():
+        check(rt, extract_id)
+    try:
+        _guard(rt, extract_id, _pseudonymise)
+    finally:
+        checked.unlink(missing_ok=True)
 
 
 def validate(rt: Runtime, extract_id: str) -> None:
