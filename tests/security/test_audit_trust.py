@@ -96,7 +96,8 @@ def test_housekeeping_records_each_head_and_a_cut_tail_shows(logged: Runtime,
     assert len(heads) == 1
     assert int(heads.seq[0]) == int(wh.scalar("SELECT max(seq) FROM ops.audit_log"))
     key = logged.key.subkey("audit").hex()
-    everything = "".join(wh.query(f"SELECT * FROM {t}").astype(str).to_csv() for t in ("ops.audit_log", "ops.audit_head"))
+    everything = "".join(wh.query(f"SELECT * FROM {t}").astype(str).to_csv()
+                         for t in ("ops.audit_log", "ops.audit_head"))
     assert key not in everything  # the signing key is never in the database
     _as_owner(wh)
     wh.execute("DELETE FROM ops.audit_log WHERE seq = (SELECT max(seq) FROM ops.audit_log)")
