@@ -24,7 +24,7 @@ from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-from ptp_pipeline.warehouse.removal import remove_events
+from ptp_pipeline.warehouse.removal import rebuild_derived, rebuild_derived_in_transaction, remove_events
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def withhold(wh: Warehouse, project: ProjectConfig, extract_id: str | None = Non
 
 def add(rt: Runtime, path: Path) -> OptOutResult:
     """Add the file's NHS numbers to the opt-out list and remove their health events, in one transaction."""
-    from ptp_pipeline.warehouse.merge import MERGE_LOCK, relink
+    from ptp_pipeline.warehouse.merge import MERGE_LOCK
 
     numbers = read_nhs_numbers(path)
     key = nhs_key_name(rt.project)
@@ -104,10 +104,12 @@ def add(rt: Runtime, path: Path) -> OptOutResult:
         seal_list(rt, numbers, now)
         removed = withhold(wh, rt.project)
         if removed:
-            relink(wh, rt.project)
+            rebuild_derived_in_transaction(rt)
         audit.append(wh, "optout_added", actor="operator",
                      detail=f"{len(new)} NHS numbers added to the national data opt-out list "
                      f"({len(numbers) - len(new)} already on it); {removed} health events removed")
+    if removed:
+        rebuild_derived(rt)
     return OptOutResult(len(numbers), len(new), removed)
 
 
