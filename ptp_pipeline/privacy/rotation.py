@@ -103,8 +103,8 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
     private = load_private_key(private_key_file)
     merged = wh.query("SELECT l.extract_id, l.protocol_id, l.protocol_version, v.key_id, v.wrapped_key, v.nonce, "
                       "v.ciphertext FROM ops.extract_ledger l LEFT JOIN restricted.vault v USING (extract_id) "
-                      "WHERE l.status = 'merged' "
-                      "AND EXISTS (SELECT 1 FROM restricted.link_record r WHERE r.extract_id = l.extract_id) ORDER BY 1")
+                      "WHERE l.status = 'merged' AND EXISTS "
+                      "(SELECT 1 FROM restricted.link_record r WHERE r.extract_id = l.extract_id) ORDER BY 1")
     unsealed = merged[merged.ciphertext.isna()]
     if not unsealed.empty:
         raise KeyMaterialError(
