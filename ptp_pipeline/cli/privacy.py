@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,14 +28,15 @@ def _show(result: pd.DataFrame, title: str) -> None:
 @app.command()
 def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from shared.person.")],
                purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
-               by: Annotated[str | None, typer.Option(help="The re-identifying officer (default: login name).")] = None,
+               by: Annotated[str | None, typer.Option(
+                   help="A stated name, recorded beside your login (the audit log names the login).")] = None,
                ) -> None:
     """Show one person's identifiers, for a stated purpose, with the re-identification key. Audited."""
     from ptp_pipeline.privacy.reidentify import reidentify as run
 
     rt = runtime()
     try:
-        result = run(rt.warehouse, person_id, purpose=purpose, officer=by or getpass.getuser(),
+        result = run(rt.warehouse, person_id, purpose=purpose, officer=by or "",
                      private_key_file=rt.settings.reid_key_file)
     finally:
         rt.close()
@@ -46,14 +46,15 @@ def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from sha
 @app.command("reidentify-family")
 def reidentify_family(household_id: Annotated[int, typer.Argument(help="From shared.cohort_priority_families.")],
                       purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
-                      by: Annotated[str | None, typer.Option(help="The re-identifying officer.")] = None,
+                      by: Annotated[str | None, typer.Option(
+                          help="A stated name, recorded beside your login (the audit log names the login).")] = None,
                       ) -> None:
     """Show a priority family's identifiers and addresses for its lead professional. Audited per person."""
     from ptp_pipeline.privacy.reidentify import reidentify_family as run
 
     rt = runtime()
     try:
-        result = run(rt.warehouse, household_id, purpose=purpose, officer=by or getpass.getuser(),
+        result = run(rt.warehouse, household_id, purpose=purpose, officer=by or "",
                      private_key_file=rt.settings.reid_key_file)
     finally:
         rt.close()

@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from datetime import UTC, datetime
+
+import pandas as pd
 
 from ptp_pipeline.errors import KeyMaterialError
 from ptp_pipeline.warehouse.base import Warehouse
@@ -75,6 +78,31 @@ def record_head(wh: Warehouse) -> tuple[int, str]:
     return seq, digest
 
 
+_ACCESS = re.compile(r"; vault access ([0-9,]+)")
+
+
+def _vault_openings_outside_the_route(wh: Warehouse, rows: pd.DataFrame, key: bytes) -> list[str]:
+    """PostgreSQL records every opening of the vault (`restricted.open_vault`); each must be named by a signed
+    re-identification entry, or someone opened it without `ptp reidentify` (e.g. straight from psql)."""
+    if wh.dialect != "postgresql":
+        return []
+    access = wh.query("SELECT access_id, login FROM ops.vault_access")
+    if access.empty:
+        return []
+    named: set[int] = set()
+    for r in rows.itertuples(index=False):
+        mac = r.mac if isinstance(r.mac, str) else ""
+        if r.action == "reidentify" and hmac.compare_digest(mac, _mac(key, "entry", int(r.seq), str(r.hash))):
+            for match in _ACCESS.finditer(str(r.detail or "")):
+                named.update(int(i) for i in match.group(1).split(","))
+    outside = access[~access["access_id"].astype(int).isin(named)]
+    if outside.empty:
+        return []
+    logins = ", ".join(sorted(set(outside["login"].astype(str))))
+    return [f"the re-identification vault was opened {len(outside)} time(s) outside `ptp reidentify` (no signed "
+            f"audit entry names the opening), by login(s) {logins}"]
+
+
 def verify(wh: Warehouse, expect_head: str | None = None, *, record: bool = True,
            unsigned_until: int = 0) -> list[str]:
     """Problems found in the chain (empty when intact): edited, forged, deleted or reordered entries.
@@ -105,6 +133,7 @@ def verify(wh: Warehouse, expect_head: str | None = None, *, record: bool = True
             problems.append(f"entry {r.seq} does not carry a valid signature: it was forged or rewritten")
         prev = r.hash
         expected_seq = int(r.seq) + 1
+    problems += _vault_openings_outside_the_route(wh, rows, key)
     by_seq = dict(zip(rows["seq"].astype(int), rows["hash"].astype(str), strict=True))
     heads = wh.query("SELECT seq, hash, mac FROM ops.audit_head ORDER BY recorded_at DESC, seq DESC")
     valid_heads = [(int(h.seq), str(h.hash)) for h in heads.itertuples(index=False)

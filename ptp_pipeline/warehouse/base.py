@@ -105,6 +105,12 @@ class Warehouse(ABC):
                 hint="Run `ptp migrate` as the admin login (the login that owns the warehouse schemas), then rerun. "
                      "The pipeline, analyst and re-identifier logins never change the schema.")
 
+    def login(self) -> str:
+        """Who is acting, as the database knows them: the login on a server, the OS account on a file."""
+        import getpass
+
+        return getpass.getuser()
+
     def can_write(self, table: str) -> bool:
         """Whether this connection may insert into `table` (roles on PostgreSQL, read-only files on DuckDB)."""
         del table

@@ -119,8 +119,12 @@ class PostgresWarehouse(Warehouse):
         """
         if not self._tx:
             raise RuntimeError("lock() is transaction-scoped: call it inside transaction()")
-        self.con.execute("INSERT INTO ops.merge_lock (name) VALUES (%s) "
+        table = "ops.audit_lock" if name == "ptp.audit" else "ops.merge_lock"  # re-identifiers append audit only
+        self.con.execute(f"INSERT INTO {table} (name) VALUES (%s) "
                          "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name", [name])
+
+    def login(self) -> str:
+        return str(self.scalar("SELECT session_user"))
 
     def migrate(self) -> int:
         """DDL and grants: run by the admin login only (`ptp migrate`), never by the pipeline's."""

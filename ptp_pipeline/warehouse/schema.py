@@ -165,3 +165,30 @@ MIGRATIONS.append((32, "opt-out lists sealed for the re-identifier, so key rotat
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((33, "vault behind the audited route: opened only through a function that records each opening", [
+    "CREATE TABLE IF NOT EXISTS ops.audit_lock (name VARCHAR PRIMARY KEY)",
+    {"postgresql": """CREATE TABLE IF NOT EXISTS ops.vault_access (
+        access_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, login VARCHAR NOT NULL,
+        accessed_at TIMESTAMP NOT NULL, extract_id VARCHAR NOT NULL, purpose VARCHAR NOT NULL)"""},
+    # SECURITY DEFINER: runs as the schema owner, so a re-identifier's login needs no SELECT on the vault;
+    # every opening is recorded as the session's login in the caller's transaction.
+    {"postgresql": """CREATE OR REPLACE FUNCTION restricted.open_vault(p_extract_id VARCHAR, p_purpose VARCHAR)
+        RETURNS TABLE (access_id BIGINT, key_id VARCHAR, wrapped_key BYTEA, nonce BYTEA, ciphertext BYTEA)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        #variable_conflict use_column
+        DECLARE aid BIGINT;
+        BEGIN
+            IF length(coalesce(btrim(p_purpose), '')) < 10 THEN
+                RAISE EXCEPTION 'the vault opens only for a stated purpose' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            INSERT INTO ops.vault_access (login, accessed_at, extract_id, purpose)
+                VALUES (session_user, now()::timestamp, p_extract_id, p_purpose) RETURNING ops.vault_access.access_id
+                INTO aid;
+            RETURN QUERY SELECT aid, v.key_id, v.wrapped_key, v.nonce, v.ciphertext
+                FROM restricted.vault v WHERE v.extract_id = p_extract_id;
+        END $$"""},
+    {"postgresql": "REVOKE ALL ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) FROM PUBLIC"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)

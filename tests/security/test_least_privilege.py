@@ -6,11 +6,10 @@ schema; and an analyst cannot take a lock that stalls merges."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -21,23 +20,7 @@ from ptp_pipeline.cli import main
 from ptp_pipeline.synthetic import SyntheticResult
 from ptp_pipeline.warehouse.roles import ROLES
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PTP = str(Path(sys.executable).parent / "ptp")
-
-
-@pytest.fixture
-def logins(pg_database: str) -> Iterator[dict[str, str]]:
-    """One login per group role (as a deployment grants them), on a database the admin has migrated."""
-    suffix = secrets.token_hex(4)
-    names = {role: f"ptp_t{suffix}_{role.removeprefix('ptp_')}" for role in ROLES}
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        for role, login in names.items():
-            admin.execute(f"CREATE ROLE {login} LOGIN IN ROLE {role}")
-    yield {role: pg_database.replace("postgres@", f"{login}@") for role, login in names.items()}
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        for login in names.values():
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [login])
-            admin.execute(f"DROP ROLE IF EXISTS {login}")
 
 
 def as_login(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
