@@ -37,9 +37,18 @@ def to_psycopg(sql: str) -> str:
     return _TOKENS.sub(swap, sql)
 
 
-def _safe_reason(exc: Exception) -> str:
-    """First line of a connection error, which names host and port but never a password."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _safe_reason(exc: Exception, url: str = "") -> str:
+    """First line of a connection error, with any password masked (libpq quotes a malformed URL whole)."""
+    from ptp_pipeline.warehouse.connect import mask_url
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if url:
+        text = text.replace(url, mask_url(url))
+        for secret in re.findall(r"://[^:/@?#\[]*:([^@/?#]+)@|password=([^&\s#]+)", url):
+            for value in secret:
+                if value:
+                    text = text.replace(value, "***")
+    return text
 
 
 class PostgresWarehouse(Warehouse):
@@ -52,7 +61,7 @@ class PostgresWarehouse(Warehouse):
             self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise WarehouseError(
-                f"cannot connect to the PostgreSQL warehouse: {_safe_reason(exc)}",
+                f"cannot connect to the PostgreSQL warehouse: {_safe_reason(exc, url)}",
                 hint="Check PTP_WAREHOUSE (postgresql://user@host:port/database) and that the server is running, "
                 "e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`.",
             ) from None
