@@ -36,5 +36,9 @@ __all__ = [
 
 
 def rebuild(rt: Runtime) -> RebuildResult:
-    """The pathways stage: rebuild every derived table with the project's top share (CLI, DAG, demo)."""
-    return rebuild_tables(rt.warehouse, rt.project.top_share)
+    """The derive stage: households (out of the merge since merges became O(extract)), then every
+    derived pathway table with the project's top share (CLI, DAG, demo)."""
+    wh = rt.warehouse
+    with wh.transaction():
+        rebuild_households(wh, rt.project)
+    return rebuild_tables(wh, rt.project.top_share)

@@ -13,15 +13,14 @@ import pandas as pd
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.linkage.fields import linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.normalise import (
-    canonical_forename,
     normalise_name,
     normalise_nhs_number,
     normalise_postcode,
 )
-from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.protocol import Identifies, Level, ProjectConfig, Protocol, Role, Treatment
 from ptp_pipeline.runtime import Runtime, WorkItem
 
@@ -47,11 +46,13 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             pc = normalise_postcode(col)
             parts["postcode"] = pc["postcode"]
             parts["district"] = pc["district"]
+            parts["sector"] = pc["sector"]
             # What the shared tables get: the protocol's level (district unless it says otherwise).
             parts["area"] = pc[(spec.generalise or Level.district).value]
             statuses[STATUS + spec.name] = pc["postcode_status"].astype("string")
         elif kind is Identifies.forename:
-            parts["forename"] = canonical_forename(col)
+            # Every word (linkage derives the first word, nickname, initial and phonetic code).
+            parts["forename"] = normalise_name(col)
         elif kind is Identifies.surname:
             parts["surname"] = normalise_name(col)
         elif kind is Identifies.date_of_birth:
@@ -82,18 +83,17 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
     return parts, statuses
 
 
-def match_key_tokens(key: ProjectKey, parts: pd.DataFrame, project: ProjectConfig) -> pd.DataFrame:
-    """One keyed token per match key; <NA> where the record lacks a part of that key."""
-    tokens = pd.DataFrame(index=parts.index)
-    for mk in project.linkage.match_keys:
-        if any(p not in parts for p in mk.parts):
-            continue
-        cols = [parts[p].astype("string") for p in mk.parts]
-        joined = cols[0]
-        for c in cols[1:]:
-            joined = joined + "|" + c
-        tokens[KEY + mk.name] = hmac_tokens(key.subkey("match/" + mk.name), joined)
-    return tokens
+TOKEN = KEY + "t_"  # linkage tokens per field (ptp_pipeline.linkage.fields), and the identity token
+
+
+def match_key_tokens(key: ProjectKey, parts: pd.DataFrame, project: ProjectConfig | None = None) -> pd.DataFrame:
+    """Keyed linkage tokens of every comparison form, and the identity token (columns TOKEN + name).
+
+    Each exact and fuzzy form of each identifier gets its own token, so the cascade's match keys
+    and Splink's levels are equalities of tokens; no raw value leaves this stage.
+    """
+    linkable = parts.rename(columns={"nhs_number": "nhs"})
+    return linkage_tokens(key, linkable).add_prefix(TOKEN)
 
 
 def address_columns(rt: Runtime, parts: pd.DataFrame) -> pd.DataFrame:

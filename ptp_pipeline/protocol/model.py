@@ -516,8 +516,26 @@ class MatchKey(Strict):
 
 
 class Linkage(Strict):
+    """Two passes over keyed tokens: the match-key cascade, then Splink's probabilistic pass."""
+
     match_keys: list[MatchKey]
     max_persons_per_token: int = Field(default=20, ge=2)
+    probabilistic: bool = Field(default=True, description="Run the probabilistic (Splink) pass after the cascade.")
+    threshold: float = Field(default=0.95, gt=0, lt=1, description="Match probability at which two records link.")
+    review_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Pairs from here up to the threshold go to clerical review.")
+    strong_id_conflict: Literal["evidence", "veto"] = Field(
+        default="evidence",
+        description="Differing NHS numbers (or other strong identifiers): very strong evidence against a link "
+        "(evidence), or never linked whatever else agrees (veto).")
+    max_identities_per_person: int = Field(
+        default=200, ge=2, description="A person is never grown past this many distinct identities (over-merge guard).")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> Linkage:
+        if self.review_threshold >= self.threshold:
+            raise ValueError("review_threshold must be below threshold")
+        return self
 
 
 class Suppression(Strict):

@@ -14,16 +14,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ptp_pipeline.extract.read import SOURCE_ROW
-from ptp_pipeline.pathways.households import rebuild_households
-from ptp_pipeline.privacy.linkage import link
-from ptp_pipeline.privacy.pseudonymise import ADDR, KEY, VAULT_FILE
+from ptp_pipeline.linkage.engine import config_from, link_into
+from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
+from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
+from ptp_pipeline.privacy.pseudonymise import ADDR, KEY, TOKEN, VAULT_FILE
+from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.privacy.vault import read_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
@@ -34,7 +36,8 @@ from ptp_pipeline.warehouse.base import Warehouse
 from ptp_pipeline.warehouse.optout import withhold
 from ptp_pipeline.warehouse.removal import remove_events
 
-# Persons from their records: most common birth year and sex, district of the latest event.
+# Persons from their records: most common birth year and sex, district of the latest event. Only the
+# persons a change touched (listed in _ptp_touched_persons) are rebuilt, so a merge costs O(extract).
 PERSON_SQL = {
     "duckdb": """
 INSERT INTO shared.person
@@ -42,6 +45,7 @@ SELECT r.person_id, mode(r.birth_year), mode(r.sex), arg_max(r.district, e.event
        min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
        count(DISTINCT e.agency), count(*), sum(e.cost)
 FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
+WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
 GROUP BY r.person_id
 """,
     "postgresql": """
@@ -51,6 +55,7 @@ SELECT r.person_id, mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN G
        min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
        count(DISTINCT e.agency), count(*), sum(e.cost)
 FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
+WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
 GROUP BY r.person_id
 """,
 }
@@ -63,59 +68,41 @@ PAUSE_BEFORE_LOCK_ENV = "PTP_TEST_PAUSE_BEFORE_MERGE_LOCK"  # inside the transac
 RELEASE_ENV = "PTP_TEST_RELEASE_MERGE"
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """An extract's rows not yet in the warehouse: linked with everything else, then written once."""
-
-    records: pd.DataFrame  # restricted.link_record columns except person_id
-    keys: pd.DataFrame  # record_id, key_type, token
-    events: pd.DataFrame  # shared.pathway_event columns except person_id
+TOUCHED = "_ptp_touched_persons"
 
 
-def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None,
-           incoming: Incoming | None = None) -> pd.DataFrame:
-    """Recluster every record on its tokens and rebuild persons; returns links made per key.
+def touch(wh: Warehouse, select_sql: str = "", params: tuple[object, ...] = (), frame: pd.DataFrame | None = None
+          ) -> None:
+    """Note persons whose rows must be rebuilt at the end of this change (a SELECT of person_id, or a frame)."""
+    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED} (person_id BIGINT)")
+    if select_sql:
+        wh.execute(f"INSERT INTO {TOUCHED} {select_sql}", params)
+    if frame is not None and len(frame):
+        wh.insert_frame(TOUCHED, frame[["person_id"]].astype("int64"))
 
-    `incoming` rows are inserted with their person ids already set, so only existing records whose
-    person changed are updated (an UPDATE rewrites rows: costly on PostgreSQL).
+
+def refresh_persons(wh: Warehouse) -> int:
+    """Rebuild shared.person for the touched persons only; returns how many were touched."""
+    touch(wh)
+    n = int(wh.scalar(f"SELECT count(DISTINCT person_id) FROM {TOUCHED}") or 0)
+    if n:
+        wh.execute(f"DELETE FROM shared.person WHERE person_id IN (SELECT person_id FROM {TOUCHED})")
+        wh.execute(PERSON_SQL[wh.dialect])
+    wh.execute(f"DELETE FROM {TOUCHED}")
+    return n
+
+
+def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
+    """After removals (opt-out, purge, rotation): identities with no record left are deleted (their
+    tokens go with them) and every person row is rebuilt from what remains. Person ids stay; a full
+    re-cluster is `ptp linkage relink`.
     """
-    stored = wh.query("SELECT record_id, person_id FROM restricted.link_record")
-    records, keys = stored, wh.query("SELECT record_id, key_type, token FROM restricted.record_key")
-    if incoming is not None:
-        new = pd.DataFrame({"record_id": incoming.records["record_id"], "person_id": pd.NA})
-        records = pd.concat([f for f in (stored, new) if not f.empty] or [new], ignore_index=True)
-        new_keys = incoming.keys[["record_id", "key_type", "token"]]
-        keys = pd.concat([f for f in (keys, new_keys) if not f.empty] or [new_keys], ignore_index=True)
-    next_id = int(wh.scalar("SELECT coalesce(max(person_id), 0) FROM restricted.link_record") or 0) + 1
-    order = [mk.name for mk in project.linkage.match_keys]
-    result = link(records, keys, order, project.linkage.max_persons_per_token, next_id)
-    person = result.assignment.set_index("record_id")["person_id"]
-    before = stored.set_index("record_id")["person_id"].astype("float64")
-    now = person.reindex(before.index).astype("float64")
-    changed = now[before.to_numpy() != now.to_numpy()].dropna()
-    if len(changed):
-        wh.execute("CREATE TEMP TABLE IF NOT EXISTS _assign (record_id VARCHAR, person_id BIGINT)")
-        wh.execute("DELETE FROM _assign")
-        wh.insert_frame("_assign", pd.DataFrame({"record_id": changed.index, "person_id": changed.astype("int64")}))
-        wh.execute("UPDATE restricted.link_record SET person_id = a.person_id FROM _assign a "
-                   "WHERE link_record.record_id = a.record_id")
-        wh.execute("UPDATE shared.pathway_event SET person_id = a.person_id FROM _assign a "
-                   "WHERE pathway_event.event_id = a.record_id")
-    if incoming is not None:
-        wh.insert_frame("restricted.link_record",
-                        incoming.records.assign(person_id=person.reindex(incoming.records["record_id"]).to_numpy()))
-        wh.insert_frame("restricted.record_key", incoming.keys[["record_id", "key_type", "token"]])
-        wh.insert_frame("shared.pathway_event",
-                        incoming.events.assign(person_id=person.reindex(incoming.events["event_id"]).to_numpy()))
-    wh.execute("DELETE FROM restricted.person_key")
-    wh.execute("INSERT INTO restricted.person_key SELECT DISTINCT k.key_type, k.token, r.person_id "
-               "FROM restricted.record_key k JOIN restricted.link_record r ON r.record_id = k.record_id")
+    wh.execute("DELETE FROM restricted.link_identity WHERE ident NOT IN "
+               "(SELECT ident FROM restricted.link_record WHERE ident IS NOT NULL)")
     wh.execute("DELETE FROM shared.person")
-    wh.execute(PERSON_SQL[wh.dialect])
-    for m in result.merges.itertuples(index=False):
-        audit.append(wh, "persons_merged", extract_id=extract_id,
-                     detail=f"person {m.absorbed} joined person {m.kept}: a record links them")
-    return result.matched_on
+    touch(wh, "SELECT DISTINCT person_id FROM restricted.link_record WHERE person_id IS NOT NULL")
+    refresh_persons(wh)
+    return pd.DataFrame(columns=["key_type", "records_joined"])
 
 
 def supersede(wh: Warehouse, partner: str, dataset: str, extract_id: str, start: object, end: object) -> int:
@@ -162,6 +149,12 @@ def merge(rt: Runtime, extract_id: str) -> None:
         return
 
 
+def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
+    """Opaque event ids: keyed, so they carry no file hash or row number and cannot be recomputed
+    by a partner; the same extract row always gets the same id (reruns replace, never duplicate)."""
+    return hmac_tokens(rt.key.subkey("event-id"), extract_id + ":" + rows.astype("string"))
+
+
 def _merge(rt: Runtime, extract_id: str) -> None:
     wh = rt.warehouse
     if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
@@ -171,29 +164,32 @@ def _merge(rt: Runtime, extract_id: str) -> None:
     accepted = pd.read_parquet(folder / "validated.parquet")
     quarantine = pd.read_parquet(folder / "quarantine.parquet")
     validation = json.loads((folder / "validation.json").read_text())
-    record_id = extract_id + ":" + accepted[SOURCE_ROW].astype(str)
+    record_id = event_ids(rt, extract_id, accepted[SOURCE_ROW])
+    tokens = accepted[[c for c in accepted.columns if c.startswith(TOKEN)]].rename(
+        columns=lambda c: c.removeprefix(TOKEN))
+    for col in (IDENT, *TOKEN_COLUMNS):
+        if col not in tokens:
+            tokens[col] = pd.Series(pd.NA, index=accepted.index, dtype="string")
     link_records = pd.DataFrame({
         "record_id": record_id, "extract_id": extract_id, "source_row": accepted[SOURCE_ROW],
         "partner": item.partner, "birth_year": accepted["birth_year"], "sex": accepted["sex"],
         "district": accepted["district"], "event_date": pd.to_datetime(accepted["event_date"]).dt.date,
+        "ident": tokens[IDENT],
     })
-    key_cols = [c for c in accepted.columns if c.startswith(KEY) and not c.startswith(ADDR)]
-    keys = (accepted[key_cols].assign(record_id=record_id)
-            .melt(id_vars="record_id", var_name="key_type", value_name="token").dropna(subset=["token"]))
-    keys["key_type"] = keys["key_type"].str.removeprefix(KEY)
     events = pd.DataFrame({
         "event_id": record_id, "agency": item.partner, "dataset": item.dataset,
         "event_type": accepted["event_type"], "event_date": link_records["event_date"],
         "setting": accepted["setting"], "cost": accepted["cost"], "attributes": accepted["attributes"],
         "extract_id": extract_id,
     })
+    identities = tokens[tokens[IDENT].notna()].drop_duplicates(IDENT)
     addresses = address_records(accepted, record_id, extract_id)
     rows_quarantined = int(quarantine["source_row"].nunique())
     dates = link_records["event_date"].dropna()
     start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
+    cfg = config_from(rt.project)
     with wh.transaction():
-        wh.execute("DELETE FROM restricted.record_key WHERE record_id IN "
-                   "(SELECT record_id FROM restricted.link_record WHERE extract_id = ?)", (extract_id,))
+        touch(wh, "SELECT DISTINCT person_id FROM restricted.link_record WHERE extract_id = ?", (extract_id,))
         for table in ("restricted.link_record", "shared.pathway_event", "restricted.quarantine"):
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
@@ -209,14 +205,32 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         wh.lock(MERGE_LOCK)
         if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
             raise _MergedMeanwhile
+        touch(wh, "SELECT DISTINCT e.person_id FROM shared.pathway_event e JOIN ops.extract_ledger l "
+              "ON l.extract_id = e.extract_id WHERE l.extract_id = (SELECT corrects FROM ops.extract_ledger "
+              "WHERE extract_id = ?) AND e.person_id IS NOT NULL", (extract_id,))
         corrections.supersede(wh, extract_id)  # a declared correction retires the extract it corrects
         if start is not None:
+            touch(wh, "SELECT DISTINCT person_id FROM shared.pathway_event e WHERE e.agency = ? AND e.dataset = ? "
+                  "AND e.extract_id <> ? AND e.event_date BETWEEN ? AND ? AND e.person_id IS NOT NULL",
+                  (item.partner, item.dataset, extract_id, start, end))
             supersede(wh, item.partner, item.dataset, extract_id, start, end)
-        matched = relink(wh, rt.project, extract_id, Incoming(link_records, keys, events))
+        linked = link_into(wh, identities, cfg, model_for(wh, identities))
+        apply_merges(wh, linked, extract_id)
+        insert_identities(wh, linked, extract_id)
+        insert_review(wh, linked, extract_id)
+        person = pd.concat([linked.known.set_index(IDENT)["person_id"],
+                            linked.identities.set_index(IDENT)["person_id"]])
+        pid = link_records["ident"].map(person).astype("Int64")
+        # A record with no usable identifier is its own person (unlinkable), never grouped with others.
+        alone = pid.isna().to_numpy()
+        pid[alone] = np.arange(linked.next_person_id, linked.next_person_id + int(alone.sum()))
+        link_records["person_id"] = pid.astype("int64").to_numpy()
+        wh.insert_frame("restricted.link_record", link_records)
+        wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
+        touch(wh, frame=link_records[["person_id"]].drop_duplicates())
         _pause_for_test(PAUSE_ENV)
-        if withhold(wh, rt.project, extract_id):
-            relink(wh, rt.project, extract_id)
-        rebuild_households(wh, rt.project)
+        withhold(wh, rt.project, extract_id)
+        refresh_persons(wh)
         wh.execute(
             "UPDATE ops.extract_ledger SET status = 'merged', rows_received = ?, rows_accepted = ?, "
             "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL, period_start = ?, period_end = ? "
@@ -226,8 +240,11 @@ def _merge(rt: Runtime, extract_id: str) -> None:
              extract_id),
         )
         pull_records.settle(wh, extract_id)  # stage 0: pull record settled, SQL watermark advanced
-        links = ", ".join(f"{r.key_type}={r.records_joined}" for r in matched.itertuples(index=False))
+        links = ", ".join(f"{k}={v}" for k, v in sorted(linked.links.items()))
+        unlinkable = int(alone.sum())
         audit.append(wh, "merge", extract_id=extract_id,
-                     detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; links by key: {links}")
+                     detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; identities by pass: {links}; "
+                     f"unlinkable records {unlinkable}; persons merged {len(linked.merges)}; "
+                     f"pairs for review {len(linked.review)}")
     for name in ("validated.parquet", "pseudonymised.parquet", VAULT_FILE):
         (folder / name).unlink(missing_ok=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ptp_pipeline.errors import ConfigError, ExtractError, Where
+from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.linkage.fields import strong_tokens
 from ptp_pipeline.privacy.normalise import normalise_nhs_number
-from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
@@ -32,16 +32,6 @@ class OptOutResult:
     numbers: int
     added: int
     events_removed: int
-
-
-def nhs_key_name(project: ProjectConfig) -> str:
-    """The match key made of the NHS number alone: opt-out tokens must equal its tokens."""
-    for mk in project.linkage.match_keys:
-        if list(mk.parts) == ["nhs_number"]:
-            return mk.name
-    raise ConfigError("protocols/project.yaml has no match key made of nhs_number alone",
-                      hint="Add `- {name: nhs, parts: [nhs_number]}` to linkage.match_keys; "
-                      "the national data opt-out needs it.")
 
 
 def read_nhs_numbers(path: Path) -> pd.Series:
@@ -74,12 +64,13 @@ def withhold(wh: Warehouse, project: ProjectConfig, extract_id: str | None = Non
     partners = project.national_data_opt_out.health_partners
     if not partners:
         return 0
+    from ptp_pipeline.warehouse.merge import touch
+
     marks = ", ".join("?" for _ in partners)
-    gone = remove_events(
-        wh,
-        f"e.agency IN ({marks}) AND e.person_id IN (SELECT k.person_id FROM restricted.person_key k "
-        "JOIN restricted.optout o ON o.token = k.token WHERE k.key_type = ?)",
-        (*partners, nhs_key_name(project)), "opted_out")
+    opted = (f"e.agency IN ({marks}) AND e.person_id IN (SELECT i.person_id FROM restricted.link_identity i "
+             "JOIN restricted.optout o ON o.token = i.nhs)")
+    touch(wh, f"SELECT DISTINCT e.person_id FROM shared.pathway_event e WHERE {opted}", tuple(partners))
+    gone = remove_events(wh, opted, tuple(partners), "opted_out")
     n = int(gone["n"].sum()) if not gone.empty else 0
     if n:
         audit.append(wh, "optout_withheld", extract_id=extract_id,
@@ -92,8 +83,7 @@ def add(rt: Runtime, path: Path) -> OptOutResult:
     from ptp_pipeline.warehouse.merge import MERGE_LOCK
 
     numbers = read_nhs_numbers(path)
-    key = nhs_key_name(rt.project)
-    tokens = hmac_tokens(rt.key.subkey("match/" + key), numbers).drop_duplicates()
+    tokens = strong_tokens(rt.key, "nhs", numbers).drop_duplicates()
     wh = rt.warehouse
     with wh.transaction():
         wh.lock(MERGE_LOCK)

@@ -5,7 +5,8 @@ quarantined, and a per-reason counter (`rows_superseded`, `rows_opted_out`, `row
 how many of its accepted rows have since left the shared tables, and the audit log says why.
 Every copy goes: match-key and address tokens, linkage records, the event, and the extract's sealed
 identifiers once none of its records is left. Call inside the transaction of the change; then
-`rebuild_derived` (relink, households and residence, the derived pathway tables).
+`rebuild_derived_in_transaction` (identities, persons) and after it `rebuild_derived` (residence,
+households, the derived pathway tables).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
     counts = wh.query("SELECT extract_id, count(*) AS n FROM _ptp_gone GROUP BY extract_id ORDER BY extract_id")
     if counts.empty:
         return counts
-    wh.execute("DELETE FROM restricted.record_key WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM restricted.record_address WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM restricted.link_record WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM shared.pathway_event WHERE event_id IN (SELECT event_id FROM _ptp_gone)")
@@ -51,16 +51,15 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
 
 
 def rebuild_derived_in_transaction(rt: Runtime) -> None:
-    """After a removal, inside its transaction: persons relinked, residence and households rebuilt."""
-    from ptp_pipeline.pathways import rebuild_households
+    """After a removal, inside its transaction: identities left without records deleted, persons rebuilt."""
     from ptp_pipeline.warehouse.merge import relink
 
     relink(rt.warehouse, rt.project)
-    rebuild_households(rt.warehouse, rt.project)
 
 
 def rebuild_derived(rt: Runtime) -> None:
-    """After the removal's transaction: the derived pathway tables (copies of events) rebuilt too."""
+    """After the removal's transaction: the derive stage (residence, households, household pathways and
+    every derived pathway table), so no copy of a removed event stays in them."""
     from ptp_pipeline.pathways import rebuild
 
     rebuild(rt)

@@ -138,6 +138,39 @@ MIGRATIONS.append((9, "households: address tokens, households, members, family p
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
+# Linkage on per-field tokens (ptp_pipeline.linkage): one row per distinct identity, person ids on
+# identities and records, the trained model, and the clerical-review band. The combined match-key
+# tokens (record_key, person_key) are gone: every token now lives once, on its identity.
+_TOKEN_COLS = ", ".join(f"{c} VARCHAR" for c in (
+    "nhs", "ni", "uln", "shared_ref", "local_id", "fn", "fn_full", "sn", "fn_ph", "sn_ph", "fn3", "sn3", "sn_l3",
+    "fn_i", "dob", "dob_sw", "dob_y", "dob_m", "dob_d", "pc", "pc_sec", "pc_dist", "sex"))
+_TOKEN_INDEXES = {"nhs": "nhs", "ni": "ni", "uln": "uln", "shared_ref": "shared_ref", "local_id": "local_id",
+                  "dob": "dob, sn_ph", "dob_fn": "dob, fn_ph", "dob_pc": "dob, pc", "dob_sw": "dob_sw",
+                  "names": "fn, sn", "phon": "sn_ph, fn_ph", "person": "person_id"}
+MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and review; touched-only merges", [
+    f"""CREATE TABLE IF NOT EXISTS restricted.link_identity (
+        ident VARCHAR PRIMARY KEY, person_id BIGINT NOT NULL, link_pass VARCHAR NOT NULL,
+        match_probability DOUBLE PRECISION, first_extract VARCHAR, {_TOKEN_COLS})""",
+    "ALTER TABLE restricted.link_record ADD COLUMN IF NOT EXISTS ident VARCHAR",
+    """CREATE TABLE IF NOT EXISTS restricted.linkage_model (
+        model_id BIGINT PRIMARY KEY, trained_at TIMESTAMP NOT NULL, identities BIGINT NOT NULL,
+        settings VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS restricted.link_review (
+        ident_l VARCHAR NOT NULL, ident_r VARCHAR NOT NULL, match_probability DOUBLE PRECISION NOT NULL,
+        found_in VARCHAR, decision VARCHAR, decided_by VARCHAR, decided_at TIMESTAMP)""",
+    "DROP TABLE IF EXISTS restricted.person_key",
+    "DROP TABLE IF EXISTS restricted.record_key",
+    *({"postgresql": f"CREATE INDEX IF NOT EXISTS link_identity_{name} ON restricted.link_identity ({cols})"}
+      for name, cols in _TOKEN_INDEXES.items()),
+    {"postgresql": "CREATE INDEX IF NOT EXISTS link_record_person ON restricted.link_record (person_id)"},
+    {"postgresql": "CREATE INDEX IF NOT EXISTS link_record_ident ON restricted.link_record (ident)"},
+    {"postgresql": "CREATE INDEX IF NOT EXISTS link_record_id ON restricted.link_record (record_id)"},
+    {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_person ON shared.pathway_event (person_id)"},
+    {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_id ON shared.pathway_event (event_id)"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
 MIGRATIONS.append((30, "least privilege: an ops lock table only the pipeline can lock; append-only audit log", [
     # Row locks here replace public advisory keys: only logins with UPDATE on it (the pipeline) can lock.
     "CREATE TABLE IF NOT EXISTS ops.merge_lock (name VARCHAR PRIMARY KEY)",

@@ -1,0 +1,139 @@
+"""Per-field keyed tokens for linkage: exact and fuzzy forms, made inside the pseudonymise stage.
+
+Splink (and the cascade) compare tokens only: two records agree on a level when their tokens for
+that form are equal. So every fuzzy form a comparison needs (phonetic code, first and last
+letters, date parts, day/month swapped, postcode sector and district) is worked out here from the
+normalised identifiers and keyed, and no raw value leaves this stage.
+
+Name forms of forename and surname share one sub-key, so a swapped forename/surname shows up as
+`fn_l = sn_r`; everything else has its own sub-key. Values are worked out once per distinct value
+(an extract holds far fewer names than rows), so no per-row Python runs.
+"""
+
+from __future__ import annotations
+
+import jellyfish
+import pandas as pd
+
+from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.names import apply_to_uniques
+from ptp_pipeline.privacy.nicknames import NICKNAMES
+from ptp_pipeline.privacy.tokens import hmac_tokens
+
+#: Strong identifiers: one person each (NHS number, or another kind a protocol declares).
+STRONG = ("nhs", "ni", "uln", "shared_ref")
+#: Token column -> sub-key family. Columns of one family are comparable with each other.
+TOKEN_FAMILY: dict[str, str] = {
+    "nhs": "nhs", "ni": "ni", "uln": "uln", "shared_ref": "shared_ref", "local_id": "local_id",
+    "fn": "name", "fn_full": "name", "sn": "name", "fn_ph": "name_ph", "sn_ph": "name_ph",
+    "fn3": "name3", "sn3": "name3", "sn_l3": "name_l3", "fn_i": "initial",
+    "dob": "dob", "dob_sw": "dob", "dob_y": "dob_y", "dob_m": "dob_m", "dob_d": "dob_d",
+    "pc": "pc", "pc_sec": "pc_sec", "pc_dist": "pc_dist", "sex": "sex",
+}
+TOKEN_COLUMNS = list(TOKEN_FAMILY)
+#: The identity: what makes two records the same record for linkage (every derived form follows).
+IDENTITY_PARTS = ("nhs", "ni", "uln", "shared_ref", "local_id", "forename", "surname", "date_of_birth",
+                  "postcode", "sex")
+IDENT = "ident"
+TOKEN_HEX = 16  # 64 bits per field token: collisions negligible at national scale for fuzzy features
+
+
+def _metaphone_text(u: pd.Series) -> pd.Series:
+    def code(v: object) -> object:
+        if not isinstance(v, str) or not v.isascii() or not v.isalpha():
+            return v if isinstance(v, str) else None
+        return jellyfish.metaphone(v) or None
+
+    return pd.Series([code(v) for v in u], index=u.index, dtype="string")
+
+
+def metaphone(s: pd.Series) -> pd.Series:
+    """Metaphone code of a compact A-Z name (jellyfish); other scripts keep their letters."""
+    return apply_to_uniques(s.astype("string"), _metaphone_text)
+
+
+def _compact(name: pd.Series) -> pd.Series:
+    """A normalised name without spaces: "MC DONALD" and "MCDONALD" agree."""
+    return name.astype("string").str.replace(" ", "", regex=False).replace("", pd.NA)
+
+
+def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
+    """Raw comparison forms (restricted, in memory only) from normalised identity parts.
+
+    `parts` columns (any may be absent): forename and surname as `normalise_name` gives them,
+    date_of_birth (ISO text), postcode, sector, district (canonical UK forms, or text as given),
+    sex, nhs (and other strong ids), local_id (already partner-prefixed).
+    """
+    na = pd.Series(pd.NA, index=parts.index, dtype="string")
+    out = pd.DataFrame(index=parts.index)
+    for sid in (*STRONG, "local_id"):
+        out[sid] = parts[sid].astype("string") if sid in parts else na
+    forename = parts["forename"].astype("string") if "forename" in parts else na
+    surname = parts["surname"].astype("string") if "surname" in parts else na
+    first = forename.str.split(" ").str[0].replace("", pd.NA)
+    out["fn"] = first.map(lambda v: NICKNAMES.get(v, v) if isinstance(v, str) else v).astype("string")
+    out["fn_full"] = _compact(forename)
+    out["sn"] = _compact(surname)
+    out["fn_ph"] = metaphone(first)
+    out["sn_ph"] = metaphone(out["sn"])
+    out["fn3"] = first.str.slice(0, 3)
+    out["sn3"] = out["sn"].str.slice(0, 3)
+    out["sn_l3"] = out["sn"].str.slice(-3)
+    out["fn_i"] = first.str.slice(0, 1)
+    dob = parts["date_of_birth"].astype("string") if "date_of_birth" in parts else na
+    dob = dob.where(dob.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False))
+    out["dob"] = dob
+    y, m, d = dob.str.slice(0, 4), dob.str.slice(5, 7), dob.str.slice(8, 10)
+    swapped = (y + "-" + d + "-" + m).where(d.astype("Int64") <= 12) if len(dob) else dob
+    out["dob_sw"] = swapped.where(d != m)
+    out["dob_y"], out["dob_m"], out["dob_d"] = y, m, d
+    out["pc"] = parts["postcode"].astype("string") if "postcode" in parts else na
+    out["pc_sec"] = parts["sector"].astype("string") if "sector" in parts else na
+    out["pc_dist"] = parts["district"].astype("string") if "district" in parts else na
+    out["sex"] = parts["sex"].astype("string").str.upper().str.slice(0, 1) if "sex" in parts else na
+    return out.astype("string")
+
+
+def identity_text(values: pd.DataFrame) -> pd.Series:
+    """One text per record holding every identity part; <NA> when the record has none at all."""
+    cols = ["nhs", "ni", "uln", "shared_ref", "local_id", "fn_full", "fn", "sn", "dob", "pc", "sex"]
+    frame = values[cols].fillna("~")  # never NUL: Arrow text hashing stops at it
+    text = frame[cols[0]].astype("string")
+    for c in cols[1:]:
+        text = text + "|" + frame[c].astype("string")
+    empty = values[cols].isna().all(axis=1)
+    return text.mask(empty)
+
+
+def _tokens_of(key: bytes, values: pd.Series) -> pd.Series:
+    """HMAC once per distinct value, mapped back to every row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.Series(pd.NA, index=values.index, dtype="string")
+    toks = hmac_tokens(key, pd.Series(uniques, dtype="string")).str.slice(0, TOKEN_HEX).to_numpy(dtype=object)
+    out = pd.Series(toks[codes], index=values.index, dtype="string")
+    return out.mask(codes < 0)
+
+
+def linkage_tokens(key: ProjectKey, parts: pd.DataFrame) -> pd.DataFrame:
+    """Keyed tokens of every comparison form, plus the identity token `ident` (32 hex, or <NA>)."""
+    values = comparison_values(parts)
+    out = pd.DataFrame(index=parts.index)
+    subkeys: dict[str, bytes] = {}
+    for col in TOKEN_COLUMNS:
+        family = TOKEN_FAMILY[col]
+        sub = subkeys.setdefault(family, key.subkey("field/" + family))
+        out[col] = _tokens_of(sub, values[col])
+    ident = identity_text(values)
+    codes, uniques = pd.factorize(ident, use_na_sentinel=True)
+    if len(uniques):
+        toks = hmac_tokens(key.subkey("identity"), pd.Series(uniques, dtype="string")).to_numpy(dtype=object)
+        out[IDENT] = pd.Series(toks[codes], index=parts.index, dtype="string").mask(codes < 0)
+    else:
+        out[IDENT] = pd.Series(pd.NA, index=parts.index, dtype="string")
+    return out
+
+
+def strong_tokens(key: ProjectKey, kind: str, values: pd.Series) -> pd.Series:
+    """Tokens of normalised strong identifiers as the identities hold them (opt-out look-ups)."""
+    return _tokens_of(key.subkey("field/" + TOKEN_FAMILY[kind]), values.astype("string"))

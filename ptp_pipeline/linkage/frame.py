@@ -1,0 +1,98 @@
+"""`link_frame`: link records that came through no protocol, with the code ingest runs.
+
+One row per record, columns named by identifier kind: forename, surname, date_of_birth, postcode,
+sex, nhs_number (or ni_number, uln, shared_ref), local_id with an optional source (partner).
+Normalise -> keyed tokens -> identities -> the two passes (cascade, Splink) -> persons, the same
+functions the pseudonymise and merge stages call. Postcodes that are not UK-shaped are compared
+as given (upper case, no spaces; the first half stands for the district), not refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ptp_pipeline.linkage.engine import LinkConfig, config_from, link_batch
+from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
+from ptp_pipeline.linkage.model import settings, train
+from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.names import to_text
+from ptp_pipeline.privacy.normalise import (
+    EXCEL,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_postcode,
+    parse_dates,
+)
+from ptp_pipeline.protocol import ProjectConfig
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%d %b %Y", "%d-%b-%Y", EXCEL]
+TRAIN_FROM = 2_000  # identities: fewer than this and the prior m/u values are used
+
+
+def frame_parts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Normalised identity parts from a frame of kinds (the shape pseudonymise gives)."""
+    parts = pd.DataFrame(index=frame.index)
+    text = {c: to_text(frame[c].astype("string")) for c in frame.columns if c != "record"}
+    if "forename" in text:
+        parts["forename"] = normalise_name(text["forename"])
+    if "surname" in text:
+        parts["surname"] = normalise_name(text["surname"])
+    if "date_of_birth" in text:
+        dob = parse_dates(text["date_of_birth"], DATE_FORMATS)
+        parts["date_of_birth"] = dob.dt.strftime("%Y-%m-%d").astype("string")
+    if "postcode" in text:
+        pc = normalise_postcode(text["postcode"])
+        given = text["postcode"].str.upper().str.replace(r"\s+", "", regex=True).replace("", pd.NA)
+        uk = pc["postcode"].notna()
+        parts["postcode"] = pc["postcode"].where(uk, given)
+        parts["sector"] = pc["sector"].where(uk, given.str.slice(0, -1))
+        parts["district"] = pc["district"].where(uk, given.str.slice(0, 2))
+    if "sex" in text:
+        parts["sex"] = text["sex"].str.strip().str.upper()
+    if "nhs_number" in text:
+        nhs = normalise_nhs_number(text["nhs_number"])["nhs_number"]
+        parts["nhs"] = nhs
+        # Another scheme's identifier given in this column: compared as given (strong, not checked).
+        other = text["nhs_number"].str.replace(r"\s+", "", regex=True).replace("", pd.NA)
+        parts["shared_ref"] = other.where(nhs.isna())
+    for kind in ("ni_number", "uln", "shared_ref"):
+        if kind in text:
+            col = {"ni_number": "ni"}.get(kind, kind)
+            value = text[kind].str.upper().str.replace(r"\s+", "", regex=True).replace("", pd.NA)
+            parts[col] = value if col not in parts else parts[col].fillna(value)
+    if "local_id" in text:
+        source = text["source"] if "source" in text else pd.Series("frame", index=frame.index)
+        parts["local_id"] = (source + "|" + text["local_id"].str.upper().str.strip()).astype("string")
+    return parts
+
+
+def link_frame(frame: pd.DataFrame, key: ProjectKey | bytes | str, project: ProjectConfig | None = None,
+               *, model: dict[str, Any] | None = None, cfg: LinkConfig | None = None) -> pd.DataFrame:
+    """`record` -> `person_id`, `match_probability` (of the link that placed it) and `link_pass`.
+
+    `record` is the frame's `record` column if it has one, else its index. A model is trained
+    on the frame's own identities (EM, no labels) when there are enough of them.
+    """
+    if not isinstance(key, ProjectKey):
+        raw = key if isinstance(key, bytes) else bytes.fromhex(key) if len(key) == 64 else key.encode()
+        key = ProjectKey(project.project.id if project else "link-frame", raw)
+    cfg = cfg or config_from(project)
+    records = frame["record"] if "record" in frame else pd.Series(frame.index, index=frame.index)
+    tokens = linkage_tokens(key, frame_parts(frame))
+    has = tokens[IDENT].notna().to_numpy()
+    identities = tokens[has].drop_duplicates(IDENT)
+    if model is None:
+        model = train(identities) if len(identities) >= TRAIN_FROM else settings()
+    linked = link_batch(identities, pd.DataFrame(), cfg, model, 1)
+    per_ident = linked.identities.set_index(IDENT)
+    out = pd.DataFrame({"record": records.to_numpy()})
+    person = tokens[IDENT].map(per_ident["person_id"]).to_numpy(dtype=object)
+    n_free = int((~has).sum())
+    person[~has] = np.arange(linked.next_person_id, linked.next_person_id + n_free)
+    out["person_id"] = person.astype(np.int64)
+    out["match_probability"] = tokens[IDENT].map(per_ident["match_probability"]).to_numpy(dtype="float64")
+    out["link_pass"] = tokens[IDENT].map(per_ident["link_pass"]).fillna("unlinkable").to_numpy()
+    return out

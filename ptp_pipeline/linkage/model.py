@@ -1,0 +1,164 @@
+"""The probabilistic pass: a Splink (Fellegi-Sunter) model over per-field keyed tokens.
+
+Every level is token equality on some form (exact, phonetic, first/last letters, date parts,
+day/month swapped, postcode sector/district), so Splink never sees a raw value. The model ships
+with prior m/u values so a small first extract links sensibly; `train` re-estimates u by random
+sampling and m by expectation maximisation (no labels) once there are enough identities, and the
+trained model is kept in the warehouse (restricted.linkage_model) for every later merge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pandas as pd
+
+from ptp_pipeline.linkage.fields import IDENT, STRONG
+
+# Levels: (label, SQL on l./r. token columns, m, u). First match wins; the null level comes first.
+Level = tuple[str, str, float, float]
+
+
+def _eq(*cols: str) -> str:
+    return " AND ".join(f"{c}_l = {c}_r" for c in cols)
+
+
+NAME_LEVELS: dict[str, list[Level]] = {
+    "forename": [
+        ("exact full forename", _eq("fn_full"), 0.80, 0.002),
+        ("exact first forename or nickname", _eq("fn"), 0.10, 0.004),
+        ("forename given as surname", "fn_l = sn_r", 0.02, 0.0002),
+        ("phonetic", _eq("fn_ph"), 0.03, 0.01),
+        ("first three letters", _eq("fn3"), 0.02, 0.03),
+        ("initial", _eq("fn_i"), 0.02, 0.07),
+    ],
+    "surname": [
+        ("exact surname", _eq("sn"), 0.85, 0.001),
+        ("surname given as forename", "sn_l = fn_r", 0.02, 0.0002),
+        ("phonetic", _eq("sn_ph"), 0.05, 0.004),
+        ("first and last three letters", _eq("sn3", "sn_l3"), 0.02, 0.0008),
+        ("first three letters", _eq("sn3"), 0.02, 0.02),
+        ("last three letters", _eq("sn_l3"), 0.02, 0.03),
+    ],
+}
+DOB_LEVELS: list[Level] = [
+    ("exact date of birth", _eq("dob"), 0.93, 0.0001),
+    ("day and month swapped", "dob_sw_l = dob_r", 0.01, 0.00001),
+    ("year and month", _eq("dob_y", "dob_m"), 0.02, 0.001),
+    ("year and day", _eq("dob_y", "dob_d"), 0.015, 0.0005),
+    ("month and day", _eq("dob_m", "dob_d"), 0.015, 0.003),
+    ("year", _eq("dob_y"), 0.005, 0.015),
+]
+POSTCODE_LEVELS: list[Level] = [
+    ("exact postcode", _eq("pc"), 0.60, 0.0005),
+    ("postcode sector", _eq("pc_sec"), 0.08, 0.005),
+    ("postcode district", _eq("pc_dist"), 0.10, 0.03),
+]
+SEX_LEVELS: list[Level] = [("same sex", _eq("sex"), 0.97, 0.5)]
+STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 0.999, 0.0000001)]
+LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 0.95, 0.0000005)]
+
+#: Candidate pairs: records sharing one of these (on tokens) are compared. Cheap and selective.
+BLOCKING_RULES = [
+    "l.nhs = r.nhs", "l.ni = r.ni", "l.uln = r.uln", "l.shared_ref = r.shared_ref", "l.local_id = r.local_id",
+    "l.dob = r.dob AND l.sn_ph = r.sn_ph",
+    "l.dob = r.dob AND l.fn_ph = r.fn_ph",
+    "l.dob = r.dob AND l.pc = r.pc",
+    "l.dob = r.dob AND l.fn = r.sn AND l.sn = r.fn",
+    "l.fn = r.fn AND l.sn = r.sn AND l.dob_y = r.dob_y",
+    "l.fn = r.fn AND l.sn = r.sn AND l.pc_sec = r.pc_sec",
+    "l.sn_ph = r.sn_ph AND l.fn_ph = r.fn_ph AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
+    "l.dob_sw = r.dob AND l.sn_ph = r.sn_ph",
+]
+# EM sessions: each fixes some fields by blocking and estimates the others' m values.
+TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]
+
+
+def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: bool = False) -> dict[str, Any]:
+    null = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
+    out: list[dict[str, Any]] = [{"sql_condition": null, "label_for_charts": "null", "is_null_level": True}]
+    for label, sql, m, u in levels:
+        out.append({"sql_condition": sql, "label_for_charts": label, "m_probability": m, "u_probability": u})
+    else_m = max(1e-4, 1.0 - sum(lv[2] for lv in levels))
+    else_u = max(1e-4, 1.0 - sum(lv[3] for lv in levels))
+    if strong_weight:  # differing strong identifiers: very strong evidence against
+        else_m = 0.0005
+    out.append({"sql_condition": "ELSE", "label_for_charts": "all other", "m_probability": else_m,
+                "u_probability": else_u})
+    return {"output_column_name": name, "comparison_levels": out}
+
+
+def settings(prior: float = 1e-4) -> dict[str, Any]:
+    """Splink settings with prior m/u values (used until a trained model is stored)."""
+    comparisons = [
+        _comparison("forename", ["fn"], NAME_LEVELS["forename"]),
+        _comparison("surname", ["sn"], NAME_LEVELS["surname"]),
+        _comparison("date_of_birth", ["dob"], DOB_LEVELS),
+        _comparison("postcode", ["pc_dist"], POSTCODE_LEVELS),
+        _comparison("sex", ["sex"], SEX_LEVELS),
+        _comparison("local_id", ["local_id"], LOCAL_LEVELS, strong_weight=True),
+    ]
+    for sid in STRONG:
+        levels = [(lab, sql.format(c=sid), m, u) for lab, sql, m, u in STRONG_LEVELS]
+        comparisons.append(_comparison(sid, [sid], levels, strong_weight=True))
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": IDENT,
+        "comparisons": comparisons,
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": b} for b in BLOCKING_RULES],
+        "probability_two_random_records_match": prior,
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "max_iterations": 20,
+    }
+
+
+def quiet_splink() -> None:
+    """Splink logs SQL and progress at INFO: tokens only, but keep the task logs short."""
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    quiet_splink()
+    con = duckdb.connect()
+    db = DuckDBAPI(connection=con)
+    sdf = db.register(frame, dataset_display_name="identities")
+    return Linker(sdf, model, log_level=logging.WARNING)
+
+
+def train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
+    """Estimate u (random sampling) and m (EM, no labels) on token identities; returns the model.
+
+    `expected_persons` sets the prior that two random identities match; without it Splink
+    estimates it from deterministic rules (exact name and date of birth, or a strong identifier).
+    """
+    n = len(identities)
+    prior = 1e-4
+    if expected_persons and n > 1:
+        pairs = n * (n - 1) / 2
+        prior = max(min((n - expected_persons) / pairs, 0.5), 1e-9)
+    linker = _linker(identities, settings(prior))
+    if not expected_persons:
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
+        except Exception:
+            pass
+    linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
+    for rule in TRAINING_BLOCKS:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+        except Exception:
+            continue
+    model: dict[str, Any] = linker.misc.save_model_to_json()
+    return model
+
+
+def model_json(model: dict[str, Any]) -> str:
+    return json.dumps(model, sort_keys=True)
