@@ -55,6 +55,9 @@ def rebuild_derived_in_transaction(rt: Runtime) -> None:
     from ptp_pipeline.warehouse.merge import relink
 
     relink(rt.warehouse, rt.project)
+    # Clerical-review pairs hold two identities' tokens: a pair goes with either identity.
+    known = "SELECT 1 FROM restricted.link_identity i WHERE i.ident = link_review.ident_"
+    rt.warehouse.execute(f"DELETE FROM restricted.link_review WHERE NOT EXISTS ({known}l) OR NOT EXISTS ({known}r)")
 
 
 def rebuild_derived(rt: Runtime) -> None:
