@@ -11,6 +11,7 @@ import pandas as pd
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
+from ptp_pipeline.extract.workarea import read_raw
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
@@ -114,7 +115,9 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     if protocol.file.format != "csv":
         raise ExtractError(f"file format {protocol.file.format} is not supported yet",
                            where=Where(file=item.file_name), hint="Ask the partner for CSV.")
-    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name)
+    received = read_raw(rt.key, folder / "raw", extract_id, item.file_name)
+    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name, data=received)
+    del received
     item.rows_received = len(frame)
     item.save(folder)
     # Which file line each row starts on (not identifying), for quarantine and partner feedback.

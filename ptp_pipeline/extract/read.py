@@ -143,13 +143,15 @@ def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
     return names
 
 
-def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None) -> pd.DataFrame:
-    """Read a CSV extract; every column is text; `source_row` is the 1-based data record.
+def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None,
+                  data: bytes | None = None) -> pd.DataFrame:
+    """Read a CSV extract (or its bytes, `data`, already in memory); every column is text; `source_row`
+    is the 1-based data record.
 
     The frame's `attrs["lines"]` holds the file line each data record starts on.
     """
     where = Where(file=display_name or path.name)
-    raw = path.read_bytes()
+    raw = path.read_bytes() if data is None else data
     if not raw:
         raise ExtractError("the file is empty (0 bytes)", where=where,
                            hint="The transfer may have failed: ask the partner to send the extract again.")

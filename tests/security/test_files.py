@@ -98,3 +98,28 @@ def test_a_raw_file_left_by_a_killed_task_is_swept_at_the_next_receipt(
         assert_conserved(rt)
     finally:
         rt.close()
+
+
+def test_the_received_copy_is_encrypted_at_rest(env: dict[str, str], synthetic: SyntheticResult) -> None:
+    rt = Runtime(load_settings(env))
+    police = next(e for e in synthetic.extracts if e.partner == "police")
+    surnames = {line.split(",", 1)[0] for line in police.path.read_text(encoding="utf-8").splitlines()[1:]}
+    try:
+        extract_id, _ = pipeline.receive(rt, police.path, "police", "incidents")
+        raw = (rt.work(extract_id) / "raw").read_bytes()
+        assert not [s for s in surnames if len(s) > 4 and s.encode() in raw]
+        assert police.path.read_bytes()[:40] not in raw
+        pipeline.check(rt, extract_id)  # the check stage reads it back
+        assert pipeline.ingest(rt, police.path, "police", "incidents").status == "merged"
+        assert_conserved(rt)
+    finally:
+        rt.close()
+    other = Runtime(load_settings({**env, "PTP_KEY": "ab" * 32}))
+    try:  # under another key the copy cannot be read: a clear refusal, no traceback, no value
+        health = next(e for e in synthetic.extracts if e.partner == "health")
+        extract_id, _ = pipeline.receive(other, health.path, "health", "attendances")
+        (other.work(extract_id) / "raw").write_bytes((rt.work(extract_id) / "raw").read_bytes()[:-1] + b"x")
+        with pytest.raises(Exception, match="cannot be decrypted"):
+            pipeline.check(other, extract_id)
+    finally:
+        other.close()
