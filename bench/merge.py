@@ -29,39 +29,62 @@ import pandas as pd
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def build(folder: Path, rows: int, seed: int = 1) -> tuple[str, int]:
-    """The validate stage's output for a police extract of `rows` rows."""
+def build(folder: Path, rows: int, seed: int = 1, persons: int | None = None, person_offset: int = 0,
+          extract_no: int = 1, start: str = "2024-01-01", days: int = 365) -> tuple[str, int]:
+    """The validate stage's output for a police extract of `rows` rows (linkage tokens per field).
+
+    Person p always carries the same identity tokens, so an increment can bring back existing persons
+    (person numbers below `person_offset + persons` drawn again) as a real nightly file does.
+    """
+    from ptp_pipeline.linkage.fields import TOKEN_COLUMNS
     from ptp_pipeline.runtime import WorkItem
 
     rng = np.random.default_rng(seed)
-    persons = max(rows // 10, 1)
-    person = rng.integers(0, persons, rows)
-    hexes = np.array([secrets.token_hex(16) for _ in range(persons)], dtype=object)
-    nhs = np.array([secrets.token_hex(16) for _ in range(persons)], dtype=object)
-    has_nhs = rng.random(rows) < 0.7
-    frame = pd.DataFrame({
-        "source_row": np.arange(2, rows + 2, dtype=np.int64),
-        "key__nhs": pd.array(np.where(has_nhs, nhs[person], None), dtype="string"),
-        "key__name_dob": pd.array(hexes[person], dtype="string"),
-        "birth_year": pd.array(1950 + person % 50, dtype="Int64"),
-        "district": pd.array(np.array(["LS1", "LS6", "LS9", "LS11"])[person % 4], dtype="string"),
-        "sex": pd.array(np.array(["M", "F"])[person % 2], dtype="string"),
-        "event_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
-        "event_type": pd.array(np.array(["incident", "arrest", "custody"])[rng.integers(0, 3, rows)],
-                               dtype="string"),
-        "cost": np.round(rng.gamma(2.0, 300.0, rows), 2),
-        "setting": pd.array([None] * rows, dtype="string"),
-        "attributes": pd.array([None] * rows, dtype="string"),
-    })
+    persons = persons or max(rows // 10, 1)
+    person = person_offset + rng.integers(0, persons, rows)
+
+    def tok(field: str, values: np.ndarray, width: int = 16) -> pd.Series:
+        keyed = pd.util.hash_array(np.char.add(field + ":", values.astype(str)).astype(object))
+        return pd.Series([f"{v:016x}"[:width] for v in keyed], dtype="string")
+
+    uniq, inverse = np.unique(person, return_inverse=True)
+    frame = pd.DataFrame({"source_row": np.arange(2, rows + 2, dtype=np.int64)})
+    has_nhs = (uniq % 10) < 7
+    cols: dict[str, pd.Series] = {}
+    for col in TOKEN_COLUMNS:
+        cols[col] = pd.Series(pd.NA, index=range(len(uniq)), dtype="string")
+    cols["fn"] = tok("fn", uniq % 5000)
+    cols["fn_full"] = cols["fn"]
+    cols["sn"] = tok("sn", uniq % 20000)
+    cols["fn_ph"], cols["sn_ph"] = tok("fp", uniq % 3000), tok("sp", uniq % 8000)
+    cols["fn3"], cols["sn3"], cols["sn_l3"] = tok("f3", uniq % 900), tok("s3", uniq % 2000), tok("l3", uniq % 2000)
+    cols["fn_i"] = tok("fi", uniq % 26)
+    cols["dob"] = tok("dob", uniq % 30000)
+    cols["dob_y"], cols["dob_m"], cols["dob_d"] = tok("y", uniq % 80), tok("m", uniq % 12), tok("d", uniq % 28)
+    cols["pc"], cols["pc_sec"], cols["pc_dist"] = tok("pc", uniq), tok("ps", uniq % 900), tok("pd", uniq % 40)
+    cols["sex"] = tok("sex", uniq % 2)
+    cols["nhs"] = tok("nhs", uniq).where(pd.Series(has_nhs))
+    cols["ident"] = tok("ident", uniq, 32)
+    for col, values in cols.items():
+        frame["key__t_" + col] = values.to_numpy()[inverse]
+    frame["birth_year"] = pd.array(1950 + person % 50, dtype="Int64")
+    frame["district"] = pd.array(np.array(["LS1", "LS6", "LS9", "LS11"])[person % 4], dtype="string")
+    frame["sex"] = pd.array(np.array(["M", "F"])[person % 2], dtype="string")
+    frame["event_date"] = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days, rows), unit="D")
+    frame["event_type"] = pd.array(np.array(["incident", "arrest", "custody"])[rng.integers(0, 3, rows)],
+                                   dtype="string")
+    frame["cost"] = np.round(rng.gamma(2.0, 300.0, rows), 2)
+    frame["setting"] = pd.array([None] * rows, dtype="string")
+    frame["attributes"] = pd.array([None] * rows, dtype="string")
     bad = frame.sample(frac=0.01, random_state=seed)["source_row"]
     quarantine = pd.DataFrame({"source_row": bad.to_numpy(), "field": "estimated_cost", "check_name": "between",
                                "problem": "cost out of range", "hint": "correct at source"})
     frame[~frame.source_row.isin(bad)].to_parquet(folder / "validated.parquet", index=False)
     quarantine.to_parquet(folder / "quarantine.parquet", index=False)
     (folder / "validation.json").write_text(json.dumps({}))
-    extract_id = f"police.incidents.bench{seed:011d}"
-    WorkItem(extract_id=extract_id, partner="police", dataset="incidents", file_name="bench.csv",
-             sha256="0" * 64, protocol_id="police-incidents", protocol_version=1,
+    extract_id = f"police.incidents.bench{extract_no:011d}"
+    WorkItem(extract_id=extract_id, partner="police", dataset="incidents", file_name=f"bench{extract_no}.csv",
+             sha256=f"{extract_no:064d}", protocol_id="police-incidents", protocol_version=1,
              received_at=datetime.now(UTC).isoformat(), rows_received=rows).save(folder)
     return extract_id, int(len(frame) - len(bad))
 

@@ -94,23 +94,3 @@ def key_rotate(new_key_file: Annotated[Path, typer.Option(help="The new project 
                   "they could not be re-made: add the current national data opt-out list again now "
                   "(`ptp optout add FILE`).")
 
-
-@app.command()
-def linkage() -> None:
-    """Linkage report: records per match key, how many link through it, persons by agencies known to."""
-    from ptp_pipeline.privacy.linkage_report import linkage_report
-
-    rt = runtime()
-    try:
-        keys, agencies = linkage_report(rt.warehouse, rt.project)
-    finally:
-        rt.close()
-    table = Table(title="Match keys, strictest first")
-    for col in ("key", "records with key", "records sharing its token", "share of records"):
-        table.add_column(col)
-    for r in keys.itertuples(index=False):
-        table.add_row(r.key_type, f"{r.records_with_key:,}", f"{r.records_sharing_token:,}",
-                      f"{r.share_of_records:.1%}")
-    out.print(table)
-    for r in agencies.itertuples(index=False):
-        out.print(f"persons known to {r.n_agencies} agenc{'y' if r.n_agencies == 1 else 'ies'}: {r.persons:,}")

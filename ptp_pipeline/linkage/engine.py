@@ -138,7 +138,8 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
     try:
         db = DuckDBAPI(connection=con)
         u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
-        linker = Linker(u, model, log_level=logging.WARNING)
+        # The settings were validated when the model was made (and are ours): skip Splink's re-check.
+        linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
         frames = []
         within = linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")
         frames.append(within.as_pandas_dataframe())
@@ -156,6 +157,27 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
         ["ident_l", "ident_r", "match_probability"]]
 
 
+def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
+    """Pairs whose forenames share nothing (not the name, nickname, sound, first letters or initial, nor a
+    swap with the surname). Such a pair is never linked on the other fields alone: twins share surname,
+    date of birth and address, and only their forenames tell them apart."""
+    if pairs.empty:
+        return pd.Series(False, index=pairs.index)
+    left = tokens.reindex(pairs["ident_l"].to_numpy())
+    right = tokens.reindex(pairs["ident_r"].to_numpy())
+
+    def col(side: pd.DataFrame, name: str, missing: str) -> np.ndarray:
+        return side[name].astype(object).where(side[name].notna(), missing).to_numpy(dtype=str)
+
+    both = left["fn"].notna().to_numpy() & right["fn"].notna().to_numpy()
+    agree = np.zeros(len(pairs), dtype=bool)
+    for name in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i"):
+        agree |= col(left, name, "<l>") == col(right, name, "<r>")
+    agree |= col(left, "fn", "<l>") == col(right, "sn", "<r>")
+    agree |= col(left, "sn", "<l>") == col(right, "fn", "<r>")
+    return pd.Series(both & ~agree, index=pairs.index)
+
+
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
                next_person_id: int, touched: pd.DataFrame | None = None) -> Linked:
     """Link new identities (unique `ident`, token columns) given candidate existing identities.
@@ -166,7 +188,9 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     new = new.drop_duplicates(IDENT).reset_index(drop=True)
     empty = pd.DataFrame(columns=["absorbed", "kept"])
     if new.empty:
-        return Linked(new.assign(person_id=pd.Series(dtype="int64")), pd.DataFrame(columns=[IDENT, "person_id"]),
+        none = new.assign(person_id=pd.Series(dtype="int64"), link_pass=pd.Series(dtype="string"),
+                          match_probability=pd.Series(dtype="float64"))
+        return Linked(none, pd.DataFrame(columns=[IDENT, "person_id"]),
                       empty, pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"]), {}, next_person_id)
     con = duckdb.connect()
     try:
@@ -203,6 +227,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         strong_of.update(zip(existing[IDENT], _strong_sets(existing), strict=True))
     casc = casc.assign(match_probability=1.0, order=0)
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
+    tokens = pd.concat([new[[IDENT, *TOKEN_COLUMNS]], existing[[IDENT, *TOKEN_COLUMNS]] if len(existing) else None])
+    scored = scored[~forenames_disagree(scored, tokens.drop_duplicates(IDENT).set_index(IDENT))]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     edges = pd.concat([casc, links], ignore_index=True).sort_values(["order", "match_probability"],
                                                                     ascending=[True, False], kind="stable")
@@ -255,7 +281,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
 def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None) -> Linked:
     """Link a batch of identities into the warehouse's persons (reads only; the caller writes)."""
     new = new.drop_duplicates(IDENT).reset_index(drop=True)
-    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {', '.join(f'{t} VARCHAR' for t in TOKEN_COLUMNS)})")
+    columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
+    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {columns})")
     wh.execute("DELETE FROM _ptp_new")
     wh.insert_frame("_ptp_new", new[[IDENT, *TOKEN_COLUMNS]])
     known = wh.query(f"SELECT i.ident, i.person_id FROM {IDENTITY_TABLE} i JOIN _ptp_new n ON n.ident = i.ident")

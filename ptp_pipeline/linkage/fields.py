@@ -26,7 +26,8 @@ STRONG = ("nhs", "ni", "uln", "shared_ref")
 TOKEN_FAMILY: dict[str, str] = {
     "nhs": "nhs", "ni": "ni", "uln": "uln", "shared_ref": "shared_ref", "local_id": "local_id",
     "fn": "name", "fn_full": "name", "sn": "name", "fn_ph": "name_ph", "sn_ph": "name_ph",
-    "fn3": "name3", "sn3": "name3", "sn_l3": "name_l3", "fn_i": "initial",
+    "fn3": "name3", "sn3": "name3", "fn_l3": "name_l3", "sn_l3": "name_l3",
+    "fn_srt": "name_srt", "sn_srt": "name_srt", "fn_i": "initial",
     "dob": "dob", "dob_sw": "dob", "dob_y": "dob_y", "dob_m": "dob_m", "dob_d": "dob_d",
     "pc": "pc", "pc_sec": "pc_sec", "pc_dist": "pc_dist", "sex": "sex",
 }
@@ -45,6 +46,11 @@ def _metaphone_text(u: pd.Series) -> pd.Series:
         return jellyfish.metaphone(v) or None
 
     return pd.Series([code(v) for v in u], index=u.index, dtype="string")
+
+
+def _sorted_letters(u: pd.Series) -> pd.Series:
+    return pd.Series(["".join(sorted(v)) if isinstance(v, str) and len(v) > 2 else None for v in u],
+                     index=u.index, dtype="string")
 
 
 def metaphone(s: pd.Series) -> pd.Series:
@@ -77,6 +83,10 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
     out["fn_ph"] = metaphone(first)
     out["sn_ph"] = metaphone(out["sn"])
     out["fn3"] = first.str.slice(0, 3)
+    out["fn_l3"] = first.str.slice(-3).where(first.str.len() > 3)
+    # The same letters in another order (a transposition typo): Aliosn, lAison -> AILNOS.
+    out["fn_srt"] = apply_to_uniques(first, _sorted_letters)
+    out["sn_srt"] = apply_to_uniques(out["sn"], _sorted_letters)
     out["sn3"] = out["sn"].str.slice(0, 3)
     out["sn_l3"] = out["sn"].str.slice(-3)
     out["fn_i"] = first.str.slice(0, 1)
@@ -101,8 +111,17 @@ def identity_text(values: pd.DataFrame) -> pd.Series:
     text = frame[cols[0]].astype("string")
     for c in cols[1:]:
         text = text + "|" + frame[c].astype("string")
-    empty = values[cols].isna().all(axis=1)
-    return text.mask(empty)
+    return text.where(linkable(values))
+
+
+def linkable(values: pd.DataFrame) -> pd.Series:
+    """Enough to tell one person from another: a strong or partner identifier, a name with a date
+    of birth, or a full name with a postcode. Anything less (a postcode and a sex) would make many
+    strangers one identity, so such a record is its own person, counted as unlinkable."""
+    strong = values[["nhs", "ni", "uln", "shared_ref", "local_id"]].notna().any(axis=1)
+    name = values["fn"].notna() | values["sn"].notna()
+    full_name = values["fn"].notna() & values["sn"].notna()
+    return strong | (name & values["dob"].notna()) | (full_name & values["pc"].notna())
 
 
 def _tokens_of(key: bytes, values: pd.Series) -> pd.Series:

@@ -9,6 +9,7 @@ trained model is kept in the warehouse (restricted.linkage_model) for every late
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -32,6 +33,8 @@ NAME_LEVELS: dict[str, list[Level]] = {
         ("forename given as surname", "fn_l = sn_r", 0.02, 0.0002),
         ("phonetic", _eq("fn_ph"), 0.03, 0.01),
         ("first three letters", _eq("fn3"), 0.02, 0.03),
+        ("last three letters", _eq("fn_l3"), 0.01, 0.03),
+        ("same letters in another order", _eq("fn_srt"), 0.01, 0.001),
         ("initial", _eq("fn_i"), 0.02, 0.07),
     ],
     "surname": [
@@ -39,6 +42,7 @@ NAME_LEVELS: dict[str, list[Level]] = {
         ("surname given as forename", "sn_l = fn_r", 0.02, 0.0002),
         ("phonetic", _eq("sn_ph"), 0.05, 0.004),
         ("first and last three letters", _eq("sn3", "sn_l3"), 0.02, 0.0008),
+        ("same letters in another order", _eq("sn_srt"), 0.01, 0.0005),
         ("first three letters", _eq("sn3"), 0.02, 0.02),
         ("last three letters", _eq("sn_l3"), 0.02, 0.03),
     ],
@@ -71,6 +75,9 @@ BLOCKING_RULES = [
     "l.fn = r.fn AND l.sn = r.sn AND l.pc_sec = r.pc_sec",
     "l.sn_ph = r.sn_ph AND l.fn_ph = r.fn_ph AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
     "l.dob_sw = r.dob AND l.sn_ph = r.sn_ph",
+    "l.sn = r.sn AND l.pc = r.pc",
+    "l.fn3 = r.fn3 AND l.sn = r.sn AND l.dob_y = r.dob_y AND l.dob_m = r.dob_m",
+    "l.fn = r.fn AND l.dob = r.dob AND l.sn3 = r.sn3",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]
@@ -133,6 +140,16 @@ def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
 
 
 def train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
+    """Trained model, or the priors when the data cannot support training (too few links to learn from)."""
+    try:
+        return sanitise(_train(identities, expected_persons))
+    except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
+        logging.getLogger(__name__).warning("linkage model not trained (%s): prior m/u values kept",
+                                            type(exc).__name__)
+        return settings()
+
+
+def _train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
     """Estimate u (random sampling) and m (EM, no labels) on token identities; returns the model.
 
     `expected_persons` sets the prior that two random identities match; without it Splink
@@ -145,11 +162,9 @@ def train(identities: pd.DataFrame, expected_persons: float | None = None) -> di
         prior = max(min((n - expected_persons) / pairs, 0.5), 1e-9)
     linker = _linker(identities, settings(prior))
     if not expected_persons:
-        try:
+        with contextlib.suppress(Exception):
             linker.training.estimate_probability_two_random_records_match(
                 ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
-        except Exception:
-            pass
     linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
     for rule in TRAINING_BLOCKS:
         try:
@@ -157,6 +172,20 @@ def train(identities: pd.DataFrame, expected_persons: float | None = None) -> di
         except Exception:
             continue
     model: dict[str, Any] = linker.misc.save_model_to_json()
+    return model
+
+
+def sanitise(model: dict[str, Any]) -> dict[str, Any]:
+    """Keep every probability strictly inside (0, 1): EM can drive an unobserved level to 0 or 1,
+    which Splink cannot turn into a weight."""
+    eps = 1e-9
+    model["probability_two_random_records_match"] = min(max(
+        float(model.get("probability_two_random_records_match") or 1e-4), 1e-12), 0.5)
+    for comparison in model.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            for name in ("m_probability", "u_probability"):
+                if name in level and level[name] is not None:
+                    level[name] = min(max(float(level[name]), eps), 1 - eps)
     return model
 
 

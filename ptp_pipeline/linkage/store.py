@@ -80,8 +80,67 @@ def insert_identities(wh: Warehouse, linked: Linked, extract_id: str) -> None:
 
 
 def insert_review(wh: Warehouse, linked: Linked, extract_id: str) -> None:
+    """Pairs in the clerical-review band, numbered; a pair already listed (or decided) is not listed again."""
     if linked.review.empty:
         return
-    wh.insert_frame("restricted.link_review", linked.review.assign(
-        found_in=extract_id, decision=None, decided_by=None, decided_at=None)[
-        ["ident_l", "ident_r", "match_probability", "found_in", "decision", "decided_by", "decided_at"]])
+    pairs = linked.review.copy()
+    swap = pairs["ident_l"] > pairs["ident_r"]
+    pairs.loc[swap, ["ident_l", "ident_r"]] = pairs.loc[swap, ["ident_r", "ident_l"]].to_numpy()
+    pairs = pairs.drop_duplicates(["ident_l", "ident_r"])
+    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_review (ident_l VARCHAR, ident_r VARCHAR)")
+    wh.execute("DELETE FROM _ptp_review")
+    wh.insert_frame("_ptp_review", pairs[["ident_l", "ident_r"]])
+    seen = wh.query("SELECT r.ident_l, r.ident_r FROM restricted.link_review r JOIN _ptp_review n "
+                    "ON n.ident_l = r.ident_l AND n.ident_r = r.ident_r")
+    if len(seen):
+        known = set(zip(seen.ident_l, seen.ident_r, strict=True))
+        pairs = pairs[[(a, b) not in known for a, b in zip(pairs.ident_l, pairs.ident_r, strict=True)]]
+    if pairs.empty:
+        return
+    start = int(wh.scalar("SELECT coalesce(max(review_id), 0) FROM restricted.link_review") or 0) + 1
+    wh.insert_frame("restricted.link_review", pairs.assign(
+        review_id=range(start, start + len(pairs)), found_in=extract_id, decision=None, decided_by=None,
+        decided_at=None)[["review_id", "ident_l", "ident_r", "match_probability", "found_in", "decision",
+                          "decided_by", "decided_at"]])
+
+
+REVIEW_SQL = """
+SELECT r.review_id, r.match_probability, a.person_id AS person_a, b.person_id AS person_b, r.decision,
+       r.decided_by
+FROM restricted.link_review r
+JOIN restricted.link_identity a ON a.ident = r.ident_l
+JOIN restricted.link_identity b ON b.ident = r.ident_r
+"""
+
+
+def review_pairs(wh: Warehouse, *, open_only: bool = True) -> pd.DataFrame:
+    """Pairs for clerical review with the person ids a reviewer opens through `ptp reidentify` (audited)."""
+    where = " WHERE r.decision IS NULL AND a.person_id <> b.person_id" if open_only else ""
+    return wh.query(REVIEW_SQL + where + " ORDER BY r.match_probability DESC, r.review_id")
+
+
+def decide(wh: Warehouse, review_id: int, decision: str, by: str) -> pd.DataFrame:
+    """Record a reviewer's decision. `accept` joins the two persons now (audited, the smaller id kept);
+    `reject` keeps them apart and the pair is never queued again. Returns the persons merged."""
+    from ptp_pipeline.warehouse.merge import refresh_persons, touch
+
+    if decision not in ("accept", "reject"):
+        raise ValueError("decision must be accept or reject")
+    with wh.transaction():
+        pair = wh.query(REVIEW_SQL + " WHERE r.review_id = ?", (review_id,))
+        if pair.empty:
+            from ptp_pipeline.errors import ConfigError
+
+            raise ConfigError(f"there is no review pair {review_id}",
+                              hint="List the open pairs with `ptp linkage review list`.")
+        wh.execute("UPDATE restricted.link_review SET decision = ?, decided_by = ?, decided_at = ? "
+                   "WHERE review_id = ?", (decision, by, _now(), review_id))
+        a, b = int(pair.person_a.iloc[0]), int(pair.person_b.iloc[0])
+        merges = pd.DataFrame(columns=["absorbed", "kept"])
+        if decision == "accept" and a != b:
+            merges = pd.DataFrame({"absorbed": [max(a, b)], "kept": [min(a, b)]})
+            touch(wh, frame=pd.DataFrame({"person_id": [min(a, b)]}))
+            apply_merges(wh, Linked(pd.DataFrame(), pd.DataFrame(), merges, pd.DataFrame(), {}, 0), None)
+            refresh_persons(wh)
+        audit.append(wh, "link_review", detail=f"review pair {review_id} {decision}ed by {by}: persons {a} and {b}")
+    return merges

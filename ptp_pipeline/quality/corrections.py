@@ -83,7 +83,6 @@ def supersede(wh: Warehouse, extract_id: str) -> str | None:
         return None
     for table in ("restricted.link_record", "shared.pathway_event"):
         wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (target,))
-    wh.execute("DELETE FROM restricted.record_key WHERE record_id LIKE ?", (target + ":%",))
     wh.execute("UPDATE restricted.quarantine SET status = 'resolved', resolved_by = ? "
                "WHERE extract_id = ? AND status = 'open'", (extract_id, target))
     wh.execute("UPDATE ops.extract_ledger SET status = 'superseded', superseded_by = ? WHERE extract_id = ?",

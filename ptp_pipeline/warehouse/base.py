@@ -55,6 +55,10 @@ class Warehouse(ABC):
         """
         del name
 
+    def checkpoint(self) -> None:
+        """Backends with a write-ahead log of their own fold it in after a large write (DuckDB)."""
+        return None
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         frame = self.query(sql, params)
         return None if frame.empty else frame.iat[0, 0]

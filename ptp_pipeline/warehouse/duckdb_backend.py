@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,16 @@ class DuckDBWarehouse(Warehouse):
         self.read_only = read_only
         if not read_only:
             _owner_only(path)
+        # Memory bounded by batch size, not by what the warehouse holds: DuckDB spills past this.
+        if not read_only:
+            limit = os.environ.get("PTP_DUCKDB_MEMORY_LIMIT", "1GB")
+            self.con.execute(f"SET memory_limit = '{limit}'")
+            self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute(f"SET temp_directory = '{path.parent / 'duckdb-spill'}'")
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file, so the next process does not replay it in memory."""
+        self.con.execute("CHECKPOINT")
 
     def can_write(self, table: str) -> bool:
         del table

@@ -37,26 +37,33 @@ from ptp_pipeline.warehouse.optout import withhold
 from ptp_pipeline.warehouse.removal import remove_events
 
 # Persons from their records: most common birth year and sex, district of the latest event. Only the
-# persons a change touched (listed in _ptp_touched_persons) are rebuilt, so a merge costs O(extract).
+# persons a change touched (listed in _ptp_touched_persons) are rebuilt, from narrow columns (the
+# link record carries date and partner; only the cost is read from the event): no whole-table join.
 PERSON_SQL = {
     "duckdb": """
 INSERT INTO shared.person
-SELECT r.person_id, mode(r.birth_year), mode(r.sex), arg_max(r.district, e.event_date),
-       min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
-       count(DISTINCT e.agency), count(*), sum(e.cost)
-FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
+SELECT r.person_id, mode(r.birth_year), mode(r.sex), arg_max(r.district, r.event_date),
+       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
+       count(DISTINCT r.partner), count(*), c.cost
+FROM restricted.link_record r
+JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
+      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
+  ON c.person_id = r.person_id
 WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
-GROUP BY r.person_id
+GROUP BY r.person_id, c.cost
 """,
     "postgresql": """
 INSERT INTO shared.person
 SELECT r.person_id, mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex),
-       (array_agg(r.district ORDER BY e.event_date DESC NULLS LAST, r.record_id DESC))[1],
-       min(e.event_date), max(e.event_date), string_agg(DISTINCT e.agency, ',' ORDER BY e.agency),
-       count(DISTINCT e.agency), count(*), sum(e.cost)
-FROM restricted.link_record r JOIN shared.pathway_event e ON e.event_id = r.record_id
+       (array_agg(r.district ORDER BY r.event_date DESC NULLS LAST, r.record_id DESC))[1],
+       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
+       count(DISTINCT r.partner), count(*), c.cost
+FROM restricted.link_record r
+JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
+      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
+  ON c.person_id = r.person_id
 WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
-GROUP BY r.person_id
+GROUP BY r.person_id, c.cost
 """,
 }
 # Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
@@ -246,5 +253,6 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                      detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; identities by pass: {links}; "
                      f"unlinkable records {unlinkable}; persons merged {len(linked.merges)}; "
                      f"pairs for review {len(linked.review)}")
+    wh.checkpoint()
     for name in ("validated.parquet", "pseudonymised.parquet", VAULT_FILE):
         (folder / name).unlink(missing_ok=True)

@@ -142,8 +142,8 @@ LATEST = max(v for v, _, _ in MIGRATIONS)
 # identities and records, the trained model, and the clerical-review band. The combined match-key
 # tokens (record_key, person_key) are gone: every token now lives once, on its identity.
 _TOKEN_COLS = ", ".join(f"{c} VARCHAR" for c in (
-    "nhs", "ni", "uln", "shared_ref", "local_id", "fn", "fn_full", "sn", "fn_ph", "sn_ph", "fn3", "sn3", "sn_l3",
-    "fn_i", "dob", "dob_sw", "dob_y", "dob_m", "dob_d", "pc", "pc_sec", "pc_dist", "sex"))
+    "nhs", "ni", "uln", "shared_ref", "local_id", "fn", "fn_full", "sn", "fn_ph", "sn_ph", "fn3", "sn3", "fn_l3",
+    "sn_l3", "fn_srt", "sn_srt", "fn_i", "dob", "dob_sw", "dob_y", "dob_m", "dob_d", "pc", "pc_sec", "pc_dist", "sex"))
 _TOKEN_INDEXES = {"nhs": "nhs", "ni": "ni", "uln": "uln", "shared_ref": "shared_ref", "local_id": "local_id",
                   "dob": "dob, sn_ph", "dob_fn": "dob, fn_ph", "dob_pc": "dob, pc", "dob_sw": "dob_sw",
                   "names": "fn, sn", "phon": "sn_ph, fn_ph", "person": "person_id"}
@@ -156,7 +156,8 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
         model_id BIGINT PRIMARY KEY, trained_at TIMESTAMP NOT NULL, identities BIGINT NOT NULL,
         settings VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS restricted.link_review (
-        ident_l VARCHAR NOT NULL, ident_r VARCHAR NOT NULL, match_probability DOUBLE PRECISION NOT NULL,
+        review_id BIGINT PRIMARY KEY, ident_l VARCHAR NOT NULL, ident_r VARCHAR NOT NULL,
+        match_probability DOUBLE PRECISION NOT NULL,
         found_in VARCHAR, decision VARCHAR, decided_by VARCHAR, decided_at TIMESTAMP)""",
     "DROP TABLE IF EXISTS restricted.person_key",
     "DROP TABLE IF EXISTS restricted.record_key",

@@ -11,6 +11,7 @@ import pytest
 from helpers import assert_conserved
 
 from ptp_pipeline import pipeline
+from ptp_pipeline.pathways import rebuild
 from ptp_pipeline.pathways.families import families_html, families_section
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.synthetic import SyntheticResult
@@ -57,6 +58,7 @@ def ingested(rt: Runtime, synthetic: SyntheticResult, caplog: pytest.LogCaptureF
     for extract in synthetic.extracts:
         assert pipeline.ingest(rt, extract.path, extract.partner, extract.dataset).status == "merged"
     assert_conserved(rt)
+    rebuild(rt)
     return rt, caplog.text
 
 

@@ -117,10 +117,10 @@ def test_agency_overlap_and_monthly_activity_match_pandas(out: Outputs, events: 
     assert np.allclose(got_m["cost"].astype(float), want_m["cost"])
 
 
-def true_person_costs(events: pd.DataFrame, synthetic: SyntheticResult) -> pd.DataFrame:
-    """Each merged event's true person, from the generator's truth files (event_id = extract_id:source_row)."""
-    parts = events["event_id"].str.rsplit(":", n=1, expand=True)
-    frame = events.assign(source_row=parts[1].astype(int))
+def true_person_costs(events: pd.DataFrame, synthetic: SyntheticResult, rows: pd.DataFrame) -> pd.DataFrame:
+    """Each merged event's true person, from the generator's truth files (event ids are opaque: the row
+    comes from restricted.link_record)."""
+    frame = events.merge(rows, on="event_id", how="left", validate="one_to_one")
     truth = []
     for extract in synthetic.extracts:
         t = pd.read_csv(synthetic.truth_dir / f"{extract.partner}_{extract.dataset}.csv")
@@ -133,9 +133,12 @@ def true_person_costs(events: pd.DataFrame, synthetic: SyntheticResult) -> pd.Da
 
 
 def test_linkage_based_figures_are_close_to_the_truth(out: Outputs, events: pd.DataFrame,
-                                                      synthetic: SyntheticResult) -> None:
+                                                      synthetic: SyntheticResult, pathways_env: dict[str, str]) -> None:
     summary = json.loads((synthetic.truth_dir / "summary.json").read_text())
-    joined = true_person_costs(events, synthetic)
+    rt = Runtime(load_settings(pathways_env))
+    rows = rt.warehouse.query("SELECT record_id AS event_id, source_row FROM restricted.link_record")
+    rt.close()
+    joined = true_person_costs(events, synthetic, rows)
     true_costs = joined.groupby("person_id_true")["cost"].sum()
     assert true_costs.sum() == pytest.approx(summary["total_cost"])
     true_share = concentration_curve(true_costs.to_numpy()).set_index("top_percent").loc[20, "cost_share"]

@@ -128,7 +128,7 @@ def test_shared_tables_hold_no_unkeyed_hash_of_any_identifier(
             if frame[col].dtype == object:
                 found += [f"{schema}.{table}.{col}" for v in frame[col].dropna().astype(str) if v in hashes]
     assert not found
-    assert rt.warehouse.scalar("SELECT count(*) FROM restricted.record_key") > 1000
+    assert rt.warehouse.scalar("SELECT count(*) FROM restricted.link_identity") > 1000
     rt.close()
 
 
@@ -138,13 +138,13 @@ def test_linkage_report(reid: tuple[Runtime, Path, dict[str, str]], monkeypatch:
     from ptp_pipeline.privacy.linkage_report import linkage_report
 
     keys, agencies = linkage_report(rt.warehouse, rt.project)
-    assert keys.key_type.tolist()[0] == "nhs"
+    assert keys.key_type.tolist()[0] == "cascade:nhs"
     records = rt.warehouse.scalar("SELECT count(*) FROM restricted.link_record")
-    assert (keys.records_with_key <= records).all() and (keys.records_sharing_token <= keys.records_with_key).all()
+    assert (keys.records_with_key <= records).all() and (keys.identities <= keys.records_with_key).all()
     assert agencies.persons.sum() == rt.warehouse.scalar("SELECT count(*) FROM shared.person")
     rt.close()
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     assert main(["linkage"]) == 0
     out = capsys.readouterr().out
-    assert "name_dob" in out and "persons known to 3 agencies" in out
+    assert "cascade:name_dob" in out and "persons known to 3 agencies" in out

@@ -186,7 +186,7 @@ def test_nhs_number_200_characters_long(rt: Runtime, tmp_path: Path) -> None:
     q = quarantine(rt)
     assert [(r["source_row"], r["field"]) for r in q] == [(4, "nhs_number"), (5, "nhs_number")]
     assert "not a valid NHS number" in str(q[0]["problem"])
-    assert rt.warehouse.scalar("SELECT count(*) FROM restricted.record_key WHERE key_type = 'nhs'") == 1
+    assert rt.warehouse.scalar("SELECT count(*) FROM restricted.link_identity WHERE nhs IS NOT NULL") == 1
 
 
 def test_names_in_non_latin_scripts_are_accepted(rt: Runtime, tmp_path: Path) -> None:

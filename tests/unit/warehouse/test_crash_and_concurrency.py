@@ -24,8 +24,8 @@ from ptp_pipeline.warehouse.merge import PAUSE_BEFORE_LOCK_ENV, PAUSE_ENV, RELEA
 REPO = Path(__file__).resolve().parents[3]
 POLICE = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
           "incident_type", "estimated_cost"]
-WAREHOUSE_TABLES = ["shared.person", "shared.pathway_event", "restricted.link_record", "restricted.record_key",
-                    "restricted.person_key", "restricted.quarantine", "ops.audit_log"]
+WAREHOUSE_TABLES = ["shared.person", "shared.pathway_event", "restricted.link_record", "restricted.link_identity",
+                    "restricted.quarantine", "ops.audit_log"]
 
 
 MERGE_CODE = """

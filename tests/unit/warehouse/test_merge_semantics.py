@@ -19,8 +19,8 @@ POLICE = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_num
           "incident_type", "estimated_cost"]
 HEALTH = ["nhs_number", "given_name", "family_name", "dob", "postcode", "sex", "attendance_date", "activity",
           "alcohol_related", "drug_related", "tariff_cost"]
-TABLES = ["shared.person", "shared.pathway_event", "restricted.link_record", "restricted.record_key",
-          "restricted.person_key", "restricted.quarantine", "ops.extract_ledger", "ops.audit_log"]
+TABLES = ["shared.person", "shared.pathway_event", "restricted.link_record", "restricted.link_identity",
+          "restricted.quarantine", "ops.extract_ledger", "ops.audit_log"]
 
 
 def nhs_numbers(n: int) -> list[str]:

@@ -12,8 +12,8 @@ from ptp_pipeline.cli import main
 from ptp_pipeline.warehouse import open_warehouse
 from ptp_pipeline.warehouse.postgres_backend import to_psycopg
 
-HIDDEN = ["ops.extract_ledger", "ops.audit_log", "ops.schema_version", "restricted.person_key",
-          "restricted.record_key", "restricted.link_record", "restricted.quarantine", "restricted.optout"]
+HIDDEN = ["ops.extract_ledger", "ops.audit_log", "ops.schema_version", "restricted.link_identity",
+          "restricted.linkage_model", "restricted.link_record", "restricted.quarantine", "restricted.optout"]
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_analyst_reads_shared_only_and_writes_nothing(migrated: str) -> None:
 
 def test_pipeline_role_appends_to_audit_log_but_cannot_rewrite_it(migrated: str) -> None:
     with as_role(migrated, "ptp_pipeline") as con:
-        con.execute("SELECT count(*) FROM restricted.person_key")
+        con.execute("SELECT count(*) FROM restricted.link_identity")
         con.execute("INSERT INTO ops.audit_log VALUES (1, now(), 'a', 'b', NULL, NULL, 'p', 'h')")
         assert refused(con, "UPDATE ops.audit_log SET detail = 'x'")
         assert refused(con, "DELETE FROM ops.audit_log")
@@ -62,10 +62,10 @@ def test_pipeline_role_appends_to_audit_log_but_cannot_rewrite_it(migrated: str)
 
 def test_reidentifier_reads_restricted_but_not_ops_and_writes_nothing(migrated: str) -> None:
     with as_role(migrated, "ptp_reidentifier") as con:
-        con.execute("SELECT count(*) FROM restricted.person_key")
+        con.execute("SELECT count(*) FROM restricted.link_identity")
         con.execute("SELECT count(*) FROM shared.person")
         assert refused(con, "SELECT * FROM ops.extract_ledger")
-        assert refused(con, "DELETE FROM restricted.person_key")
+        assert refused(con, "DELETE FROM restricted.link_identity")
 
 
 def test_grants_hold_after_a_restart(migrated: str) -> None:

@@ -1,0 +1,99 @@
+"""Benchmark: one health extract from landing to merged, stage by stage, at several sizes and backends.
+
+Not a test: run on demand, e.g.
+
+    PYTHONPATH=. .venv/bin/python bench/ingest.py [--rows 100000,1000000,3000000] [--backend duckdb|postgresql|both]
+
+A synthetic partnership is generated with enough persons for a health extract of the asked size
+(about 4.1 rows per person), then that one file goes through receive, check, pseudonymise, validate
+and merge in a child process of its own (so peak RSS is the run's), into an empty warehouse. Each
+stage's wall and CPU seconds are printed, with the peak RSS, as one JSON line per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+ROWS_PER_PERSON = 4.1  # health attendances per synthetic person (generator defaults)
+
+
+def make_extract(rows: int, folder: Path) -> Path:
+    from ptp_pipeline.synthetic import SyntheticConfig, generate
+
+    data = generate(folder, SyntheticConfig(n_persons=max(int(rows / ROWS_PER_PERSON), 100), seed=11))
+    return next(e.path for e in data.extracts if e.partner == "health")
+
+
+def run(path: Path, url: str) -> dict[str, object]:
+    from ptp_pipeline import pipeline
+    from ptp_pipeline.runtime import Runtime
+    from ptp_pipeline.settings import load_settings
+
+    home = Path(tempfile.mkdtemp(prefix="ptp-ingest-"))
+    rt = Runtime(load_settings({"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32), "PTP_WAREHOUSE": url}))
+    rt.warehouse  # noqa: B018 - open (and migrate) before timing
+    out: dict[str, object] = {"backend": url.split(":", 1)[0], "file_rows": sum(1 for _ in path.open()) - 1}
+    t_all, c_all = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), time.process_time()
+    extract_id, _ = pipeline.receive(rt, path, "health", "attendances")
+    out["receive"] = [round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)]
+    for name, stage in (("check", pipeline.check), ("pseudonymise", pipeline.pseudonymise),
+                        ("validate", pipeline.validate), ("merge", pipeline.merge)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        stage(rt, extract_id)
+        out[name] = [round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)]
+    out["total"] = [round(time.perf_counter() - t_all, 2), round(time.process_time() - c_all, 2)]
+    result = pipeline.outcome(rt, extract_id)
+    out["status"], out["accepted"], out["quarantined"] = result.status, result.rows_accepted, result.rows_quarantined
+    out["persons"] = int(rt.warehouse.scalar("SELECT count(*) FROM shared.person"))
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    rt.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="100000,1000000")
+    parser.add_argument("--backend", choices=["duckdb", "postgresql", "both"], default="duckdb")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run(Path(args.child[0]), args.child[1])))
+        return
+    backends = ["duckdb", "postgresql"] if args.backend == "both" else [args.backend]
+    for rows in (int(r) for r in args.rows.split(",")):
+        path = make_extract(rows, Path(tempfile.mkdtemp(prefix="ptp-ingest-data-")))
+        for backend in backends:
+            db = None
+            if backend == "duckdb":
+                url = f"duckdb:///{tempfile.mkdtemp(prefix='ptp-ingest-wh-')}/ptp.duckdb"
+            else:
+                import psycopg
+
+                db = f"ptp_ingest_{secrets.token_hex(4)}"
+                with psycopg.connect(PG_ADMIN, autocommit=True) as con:
+                    con.execute(f"CREATE DATABASE {db}")
+                url = f"postgresql://postgres@127.0.0.1:5432/{db}"
+            try:
+                done = subprocess.run([sys.executable, __file__, "--child", str(path), url], check=True,
+                                      capture_output=True, text=True)
+                print(done.stdout.strip().splitlines()[-1], flush=True)
+            finally:
+                if db:
+                    import psycopg
+
+                    with psycopg.connect(PG_ADMIN, autocommit=True) as con:
+                        con.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Incremental linkage through the pipeline: stable person ids, links across extracts, clerical review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import assert_conserved, write_csv
+
+from ptp_pipeline import pipeline
+from ptp_pipeline.cli import main
+from ptp_pipeline.runtime import Runtime
+from ptp_pipeline.settings import load_settings
+
+POLICE = ["surname", "forenames", "birth_date", "home_postcode", "home_address", "uprn", "sex", "nhs_number",
+          "occurred_on", "incident_type", "estimated_cost"]
+PEOPLE = [("Kelly", "Roger", "35233", "LS24 5QW"), ("Okafor", "Ngozi", "30111", "LS7 2GN"),
+          ("Lindqvist", "Sven", "28001", "LS9 8BB"), ("Marsh", "Tilly", "33000", "LS6 2AB")]
+
+
+def police(rows: list[tuple[str, str, str, str]], day: str) -> list[list[str]]:
+    return [[s, f, dob, pc, "", "", "M", "", day, "incident", "100"] for s, f, dob, pc in rows]
+
+
+def person_ids(rt: Runtime, extract_id: str) -> list[int]:
+    frame = rt.warehouse.query("SELECT source_row, person_id FROM restricted.link_record WHERE extract_id = ? "
+                               "ORDER BY source_row", (extract_id,))
+    return frame.person_id.astype(int).tolist()
+
+
+def test_persons_keep_their_ids_and_new_records_join_them(wh_rt: Runtime, tmp_path: Path) -> None:
+    rt = wh_rt
+    first = pipeline.ingest(rt, write_csv(tmp_path / "p1.csv", POLICE, police(PEOPLE, "01/06/2024")), "police",
+                            "incidents")
+    before = person_ids(rt, str(first.extract_id))
+    assert len(set(before)) == 4
+    # The same people later, spelt differently, plus one stranger.
+    again = [("KELLY", "Roger", "35233", "ls24 5qw"), ("Okafur", "Ngozi", "30111", "LS7 2GN"),
+             ("Lindqvist", "Sven", "28001", "LS9 8BB"), ("Pemberton", "Aurelia", "29500", "LS1 1AA")]
+    second = pipeline.ingest(rt, write_csv(tmp_path / "p2.csv", POLICE, police(again, "01/07/2024")), "police",
+                             "incidents")
+    assert first.status == second.status == "merged"
+    assert_conserved(rt)
+    assert person_ids(rt, str(first.extract_id)) == before, "existing persons keep their ids"
+    after = person_ids(rt, str(second.extract_id))
+    assert after[:3] == before[:3]
+    assert after[3] not in before
+    assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 5
+    linked = rt.warehouse.query("SELECT link_pass, match_probability FROM restricted.link_identity")
+    assert linked.link_pass.str.startswith("cascade:").any() or (linked.link_pass == "probabilistic").any()
+
+
+def test_a_clerical_decision_survives_the_next_run(env: dict[str, str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    rt = Runtime(load_settings(env))
+    base = [*PEOPLE, ("Ashdown", "Petra", "31000", "LS2 7AA")]
+    a = pipeline.ingest(rt, write_csv(tmp_path / "a.csv", POLICE, police(base, "01/06/2024")), "police", "incidents")
+    # Same forename and date of birth, an unrelated surname and no postcode: between the thresholds.
+    doubtful = [("Zimmerman", "Roger", "35233", "")]
+    b = pipeline.ingest(rt, write_csv(tmp_path / "b.csv", POLICE, police(doubtful, "01/07/2024")), "police",
+                        "incidents")
+    assert a.status == b.status == "merged"
+    roger, other = person_ids(rt, str(a.extract_id))[0], person_ids(rt, str(b.extract_id))[0]
+    assert roger != other
+    rt.close()
+    capsys.readouterr()
+    assert main(["linkage", "review", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "1 pairs awaiting review" in listed and str(roger) in listed and str(other) in listed
+    assert main(["linkage", "review", "decide", "1", "reject", "--by", "reviewer"]) == 0
+    # The same doubtful record again next month: known identity, not queued again, still apart.
+    rt = Runtime(load_settings(env))
+    c = pipeline.ingest(rt, write_csv(tmp_path / "c.csv", POLICE, police(doubtful, "01/08/2024")), "police",
+                        "incidents")
+    assert c.status == "merged"
+    assert person_ids(rt, str(c.extract_id)) == [other]
+    rt.close()
+    capsys.readouterr()
+    assert main(["linkage", "review", "list"]) == 0
+    assert "0 pairs awaiting review" in capsys.readouterr().out
+    assert main(["linkage"]) == 0
+    assert "pairs awaiting clerical review: 0" in capsys.readouterr().out
+
+
+def test_accepting_a_pair_joins_the_two_persons(env: dict[str, str], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    rt = Runtime(load_settings(env))
+    a = pipeline.ingest(rt, write_csv(tmp_path / "a.csv", POLICE, police(PEOPLE, "01/06/2024")), "police", "incidents")
+    b = pipeline.ingest(rt, write_csv(tmp_path / "b.csv", POLICE, police([("Zimmerman", "Roger", "35233", "")],
+                                                                        "01/07/2024")), "police", "incidents")
+    rt.close()
+    assert main(["linkage", "review", "decide", "1", "accept", "--by", "reviewer"]) == 0
+    rt = Runtime(load_settings(env))
+    assert person_ids(rt, str(b.extract_id)) == [person_ids(rt, str(a.extract_id))[0]]
+    assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 4
+    assert rt.warehouse.query("SELECT action FROM ops.audit_log").action.isin(["link_review"]).any()
+    assert_conserved(rt)
+    rt.close()

@@ -1,0 +1,113 @@
+"""Linkage behaviour through the public entry point `link_frame` (the code ingest runs)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pandas as pd
+import pytest
+
+from ptp_pipeline.linkage import link_frame
+from ptp_pipeline.protocol import ProjectConfig
+from ptp_pipeline.protocol.load import load_project
+
+KEY = secrets.token_bytes(32)
+FORENAMES = ["Amara", "Bogdan", "Ciaran", "Delyth", "Eilidh", "Farhan", "Gideon", "Hollis", "Ingrid", "Jovan"]
+SURNAMES = ["Abernathy", "Blackwood", "Castellano", "Dunmore", "Eversleigh", "Fairbairn", "Greenhalgh", "Hartigan",
+            "Illingworth", "Jablonski"]
+
+
+def person(i: int, **over: str) -> dict[str, str]:
+    base = {"forename": FORENAMES[i % 10], "surname": SURNAMES[(i // 10) % 10] + ("" if i < 100 else f"x{i}"),
+            "date_of_birth": f"19{50 + i % 40}-{1 + i % 12:02d}-{1 + i % 27:02d}", "postcode": "LS6 2AB", "sex": "F"}
+    return {**base, **over}
+
+
+def persons_of(frame: pd.DataFrame, project: ProjectConfig | None = None) -> list[int]:
+    out = link_frame(frame.assign(record=range(len(frame))), KEY, project)
+    return out.sort_values("record")["person_id"].tolist()
+
+
+def test_records_without_a_date_of_birth_stay_their_own_persons() -> None:
+    frame = pd.DataFrame([person(i, date_of_birth="", postcode="") for i in range(200)])
+    assert len(set(persons_of(frame))) == 200
+
+
+def test_records_with_no_identifier_at_all_never_merge() -> None:
+    frame = pd.DataFrame([{"forename": "", "surname": "", "date_of_birth": "", "postcode": "LS6 2AB", "sex": "M"}
+                          for _ in range(50)])
+    out = link_frame(frame, KEY)
+    assert out.person_id.nunique() == 50
+    assert (out.link_pass == "unlinkable").all()
+
+
+@pytest.mark.parametrize("variant", [
+    {"forename": "Abernathy", "surname": "Amara"},  # forename and surname swapped
+    {"surname": "Abernethy"},  # one-letter typo in the surname
+    {"surname": "Aber nathy"},  # a space inside the surname
+    {"date_of_birth": "1950-01-02"},  # one wrong digit in the date of birth
+    {"date_of_birth": "1950-01-01", "postcode": ""},  # day and month swapped... (see below) and no postcode
+])
+def test_a_noisy_second_record_links_to_the_first(variant: dict[str, str]) -> None:
+    first = person(0, forename="Amara", surname="Abernathy", date_of_birth="1950-01-01")
+    second = {**first, **variant}
+    others = [person(i) for i in range(1, 60)]
+    ids = persons_of(pd.DataFrame([first, second, *others]))
+    assert ids[0] == ids[1]
+    assert len(set(ids)) == 60
+
+
+def test_day_and_month_swapped_links() -> None:
+    first = person(0, date_of_birth="1971-03-11")
+    second = person(0, date_of_birth="1971-11-03", postcode="LS9 8BB")
+    ids = persons_of(pd.DataFrame([first, second, *[person(i) for i in range(1, 40)]]))
+    assert ids[0] == ids[1]
+
+
+def test_twins_stay_two_persons() -> None:
+    twin_a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05")
+    twin_b = person(0, forename="Bogdan", surname="Abernathy", date_of_birth="1990-05-05", sex="M")
+    ids = persons_of(pd.DataFrame([twin_a, twin_b, twin_a, twin_b, *[person(i) for i in range(1, 30)]]))
+    assert ids[0] == ids[2] and ids[1] == ids[3]
+    assert ids[0] != ids[1]
+
+
+def _conflict_frame() -> pd.DataFrame:
+    a = person(3, nhs_number="9434765919")
+    b = person(3, nhs_number="9434765870")  # another valid NHS number, everything else equal
+    return pd.DataFrame([a, b, *[person(i) for i in range(10, 40)]])
+
+
+def test_differing_nhs_numbers_with_all_else_equal_link_as_evidence_by_default(project: ProjectConfig) -> None:
+    assert project.linkage.strong_id_conflict == "evidence"
+    ids = persons_of(_conflict_frame(), project)
+    assert ids[0] == ids[1]
+
+
+def test_differing_nhs_numbers_never_link_when_the_project_vetoes(project: ProjectConfig) -> None:
+    veto = project.model_copy(update={"linkage": project.linkage.model_copy(update={"strong_id_conflict": "veto"})})
+    ids = persons_of(_conflict_frame(), veto)
+    assert ids[0] != ids[1]
+
+
+def test_differing_nhs_numbers_outweigh_a_common_name_match(project: ProjectConfig) -> None:
+    a = person(3, nhs_number="9434765919", postcode="LS1 1AA")
+    b = person(3, nhs_number="9434765870", postcode="LS28 9ZZ", date_of_birth="1961-07-19")
+    ids = persons_of(pd.DataFrame([a, b, *[person(i) for i in range(10, 40)]]), project)
+    assert ids[0] != ids[1]
+
+
+def test_every_link_has_a_probability_and_a_pass() -> None:
+    frame = pd.DataFrame([person(0), person(0, surname="Abernethy"), person(1)])
+    out = link_frame(frame, KEY)
+    assert set(out.link_pass) <= {"probabilistic", "new person", "unlinkable"} | {
+        f"cascade:{k}" for k in ("nhs", "local_id", "name_dob_postcode", "name_dob")}
+    linked = out[out.link_pass != "new person"]
+    assert linked.match_probability.between(0, 1).all()
+
+
+@pytest.fixture
+def project() -> ProjectConfig:
+    from pathlib import Path
+
+    return load_project(Path(__file__).parents[3] / "protocols")
