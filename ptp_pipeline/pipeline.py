@@ -18,12 +18,14 @@ import pandas as pd
 from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.receipt import receive as _receive
+from ptp_pipeline.extract.workarea import CHECKED
 from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
 from ptp_pipeline.protocol import approval
 from ptp_pipeline.quality import corrections
 from ptp_pipeline.quality.validate import validate as _validate
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit, ledger
+from ptp_pipeline.warehouse.key_guard import check_extract_key
 from ptp_pipeline.warehouse.merge import merge as _merge
 
 T = TypeVar("T")
@@ -68,7 +70,18 @@ def check(rt: Runtime, extract_id: str) -> None:
 
 
 def pseudonymise(rt: Runtime, extract_id: str) -> None:
-    _guard(rt, extract_id, _pseudonymise)
+    """Raw identifiers (checked.parquet) are removed on every exit path, the stage's errors included.
+
+    A task killed outright leaves the file until the next run's sweep (`extract.workarea`). If the file is
+    gone (swept, or a retry after a failure), the check stage is run again from the raw copy first.
+    """
+    checked = rt.work(extract_id) / CHECKED
+    if not checked.exists():
+        check(rt, extract_id)
+    try:
+        _guard(rt, extract_id, _pseudonymise)
+    finally:
+        checked.unlink(missing_ok=True)
 
 
 def validate(rt: Runtime, extract_id: str) -> None:
@@ -76,8 +89,13 @@ def validate(rt: Runtime, extract_id: str) -> None:
     (rt.work(extract_id) / "validation.json").write_text(json.dumps(asdict(result)))
 
 
+def _merge_under_one_key(rt: Runtime, extract_id: str) -> None:
+    check_extract_key(rt.warehouse, extract_id, rt.key.key_id)
+    _merge(rt, extract_id)
+
+
 def merge(rt: Runtime, extract_id: str) -> None:
-    _guard(rt, extract_id, _merge)
+    _guard(rt, extract_id, _merge_under_one_key)
     item = WorkItem.load(rt.work(extract_id))  # data is now shared under this version: fix its content
     used = [p for p in rt.protocols if (p.id, p.version) == (item.protocol_id, item.protocol_version)]
     if used:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,11 +15,32 @@ from ptp_pipeline.protocol.load import load_protocols_tolerant
 from ptp_pipeline.settings import Settings
 from ptp_pipeline.warehouse import Warehouse, open_warehouse
 
+#: Everything the pipeline writes is for its own account only: files 0600, folders 0700.
+UMASK = 0o077
+
+
+def private_home(home: Path) -> None:
+    """Set the process umask to 077 and make PTP_HOME owner-only (0700), tightening an existing one.
+
+    PTP_HOME holds the DuckDB warehouse (with `restricted`), raw copies and keys: no other local user
+    may read it. A home owned by another account is left as it is (its owner decides).
+    """
+    os.umask(UMASK)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if home.stat().st_mode & 0o077:
+            home.chmod(0o700)
+    except PermissionError:
+        pass
+
 
 @dataclass
 class Runtime:
     settings: Settings
     _warehouse: Warehouse | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        private_home(self.settings.home)
 
     @cached_property
     def project(self) -> ProjectConfig:
@@ -63,6 +85,8 @@ class Runtime:
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
             self._warehouse = open_warehouse(self.settings.warehouse_url)
+            # Audit entries are signed with a sub-key of the project key, which the database never holds.
+            self._warehouse.audit_key = lambda: self.key.subkey("audit")
         return self._warehouse
 
     def close(self) -> None:

@@ -69,14 +69,26 @@ PG_START_HINT = ("PostgreSQL is not reachable on 127.0.0.1:5432. Start it with "
                  "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` and rerun.")
 
 
+def migrate(url: str) -> str:
+    """What the admin login does once per installation (`ptp migrate`); other logins never change the schema."""
+    from ptp_pipeline.warehouse import open_warehouse
+
+    open_warehouse(url, migrate=True).close()
+    return url
+
+
 @pytest.fixture
-def pg_databases() -> Iterator[Callable[[], str]]:
-    """Makes fresh PostgreSQL databases for one test (dropped after it); fails if the server is down."""
+def pg_databases() -> Iterator[Callable[..., str]]:
+    """Makes fresh PostgreSQL databases for one test (dropped after it); fails if the server is down.
+
+    Each is migrated by the admin login (`postgres`), as `ptp migrate` would: the pipeline never migrates
+    a server database. `make(migrated=False)` gives an empty one.
+    """
     import psycopg
 
     made: list[str] = []
 
-    def make() -> str:
+    def make(migrated: bool = True) -> str:
         name = f"ptp_test_{secrets.token_hex(6)}"
         try:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
@@ -84,7 +96,8 @@ def pg_databases() -> Iterator[Callable[[], str]]:
         except psycopg.OperationalError:
             pytest.fail(PG_START_HINT)
         made.append(name)
-        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        return migrate(url) if migrated else url
 
     yield make
     if made:
@@ -94,7 +107,7 @@ def pg_databases() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture
-def pg_database(pg_databases: Callable[[], str]) -> str:
+def pg_database(pg_databases: Callable[..., str]) -> str:
     return pg_databases()
 
 

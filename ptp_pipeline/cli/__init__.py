@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         import click
 
+        if type(exc).__name__ == "InsufficientPrivilege":  # the warehouse refused this login (PostgreSQL roles)
+            err.print("[PTP610] Refused by the warehouse: this login's role does not allow this command. Analysts "
+                      "read the shared tables (`ptp export`, `ptp report`); the pipeline's login ingests; only the "
+                      "admin login runs `ptp migrate`. Nothing was changed.")
+            return 6
+
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()
             return exc.exit_code

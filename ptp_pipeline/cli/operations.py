@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ptp_pipeline.cli.common import app, err, out, runtime
 from ptp_pipeline.pipeline import Outcome
+from ptp_pipeline.warehouse.connect import mask_url
 
 
 def _outcome_table(outcomes: list[Outcome], title: str) -> Table:
@@ -51,7 +52,7 @@ def demo(persons: Annotated[int, typer.Option(help="Synthetic persons to generat
         share = "withheld" if fam.priority_cost_share is None else f"{fam.priority_cost_share:.1%}"
         out.print(f"Households: {fam.households}; priority families (top {h.top_share:.0%} of households by "
                   f"combined cost) carry {share} of household cost")
-        out.print(f"Warehouse: {rt.settings.warehouse_url}")
+        out.print(f"Warehouse: {mask_url(rt.settings.warehouse_url)}")
         if result.docs_index:
             out.print(f"Data Docs: file://{result.docs_index}")
         for o in result.outcomes:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from ptp_pipeline.cli.common import app, out, runtime
+from ptp_pipeline.cli.common import app, err, out, runtime
 from ptp_pipeline.cli.keys import key_app
 
 if TYPE_CHECKING:
@@ -29,14 +28,15 @@ def _show(result: pd.DataFrame, title: str) -> None:
 @app.command()
 def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from shared.person.")],
                purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
-               by: Annotated[str | None, typer.Option(help="The re-identifying officer (default: login name).")] = None,
+               by: Annotated[str | None, typer.Option(
+                   help="A stated name, recorded beside your login (the audit log names the login).")] = None,
                ) -> None:
     """Show one person's identifiers, for a stated purpose, with the re-identification key. Audited."""
     from ptp_pipeline.privacy.reidentify import reidentify as run
 
     rt = runtime()
     try:
-        result = run(rt.warehouse, person_id, purpose=purpose, officer=by or getpass.getuser(),
+        result = run(rt.warehouse, person_id, purpose=purpose, officer=by or "",
                      private_key_file=rt.settings.reid_key_file)
     finally:
         rt.close()
@@ -46,14 +46,15 @@ def reidentify(person_id: Annotated[int, typer.Argument(help="person_id from sha
 @app.command("reidentify-family")
 def reidentify_family(household_id: Annotated[int, typer.Argument(help="From shared.cohort_priority_families.")],
                       purpose: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] = "",
-                      by: Annotated[str | None, typer.Option(help="The re-identifying officer.")] = None,
+                      by: Annotated[str | None, typer.Option(
+                          help="A stated name, recorded beside your login (the audit log names the login).")] = None,
                       ) -> None:
     """Show a priority family's identifiers and addresses for its lead professional. Audited per person."""
     from ptp_pipeline.privacy.reidentify import reidentify_family as run
 
     rt = runtime()
     try:
-        result = run(rt.warehouse, household_id, purpose=purpose, officer=by or getpass.getuser(),
+        result = run(rt.warehouse, household_id, purpose=purpose, officer=by or "",
                      private_key_file=rt.settings.reid_key_file)
     finally:
         rt.close()
@@ -85,4 +86,11 @@ def key_rotate(new_key_file: Annotated[Path, typer.Option(help="The new project 
     finally:
         rt.close()
     out.print(f"Rotated: key {result.old_key_id} -> {result.new_key_id}; {result.extracts} extracts, "
-              f"{result.tokens:,} tokens re-made. Now point PTP_KEY_FILE at {new_key_file} and destroy the old key.")
+              f"{result.tokens:,} match-key tokens, {result.address_tokens:,} address tokens and "
+              f"{result.optout_tokens:,} opt-out tokens re-made. Now point PTP_KEY_FILE at {new_key_file} and destroy "
+              "the old key.")
+    if result.optout_lost:
+        err.print(f"{result.optout_lost:,} opt-out entries were never sealed and match no one in the warehouse, so "
+                  "they could not be re-made: add the current national data opt-out list again now "
+                  "(`ptp optout add FILE`).")
+

@@ -1,4 +1,4 @@
-"""Warehouse commands: audit verify, national data opt-out, Parquet export, retention purge."""
+"""Warehouse commands: migrate (admin login), audit verify, national data opt-out, Parquet export, retention purge."""
 
 from __future__ import annotations
 
@@ -17,15 +17,42 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(optout_app, name="optout")
 
 
+@app.command("migrate")
+def migrate_cmd(warehouse: Annotated[str | None, typer.Option(
+        "--warehouse", help="The admin login's warehouse URL (default: PTP_WAREHOUSE). Prefer ~/.pgpass to a "
+                            "password in the URL.")] = None) -> None:
+    """Create or upgrade the warehouse schema and refresh the roles' grants: run by the admin login only.
+
+    No other command changes the schema: on PostgreSQL the pipeline, analyst and re-identifier logins own
+    nothing and only check that the schema is current.
+    """
+    from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.warehouse import mask_url, open_warehouse
+
+    url = warehouse or load_settings().warehouse_url
+    wh = open_warehouse(url, migrate=False)
+    try:
+        applied = wh.migrate()
+        version = max(wh.schema_version() or {0})
+    finally:
+        wh.close()
+    out.print(f"Warehouse {mask_url(url)}: {applied} migration(s) applied; schema at version {version}"
+              + ("; roles and grants refreshed." if wh.dialect == "postgresql" else "."))
+
+
 @audit_app.command("verify")
 def audit_verify(head: Annotated[str | None, typer.Option(
-        help="A head hash recorded earlier: also proves no entry was cut from the end.")] = None) -> None:
-    """Check every entry's hash and link to the one before; exit code 6 if any was edited or deleted."""
+        help="A head hash recorded earlier: also proves no entry was cut from the end.")] = None,
+                 unsigned_until: Annotated[int, typer.Option(
+        help="Accept entries up to this number without a signature (written before entries were signed).")] = 0,
+                 ) -> None:
+    """Check every entry's hash, signature and link to the one before, and that the last recorded head is still
+    there; exit code 6 if any entry was edited, forged or deleted. An intact log's head is recorded."""
     from ptp_pipeline.warehouse import audit
 
     rt = runtime()
     try:
-        problems = audit.verify(rt.warehouse, expect_head=head)
+        problems = audit.verify(rt.warehouse, expect_head=head, unsigned_until=unsigned_until)
         seq, digest = audit.head(rt.warehouse)
     finally:
         rt.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
+from ptp_pipeline.extract.workarea import read_raw
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
@@ -31,22 +33,34 @@ def status_of(present: pd.Series, ok: pd.Series) -> pd.Series:
 
 
 def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list[str]:
-    """Columns to drop (when the protocol allows it); refuses the file otherwise."""
+    """Columns to drop (when the protocol allows it); refuses the file otherwise.
+
+    Messages never quote a header name that could be a value (see `extract.names`): a file sent
+    without its header line has a data row where the header should be.
+    """
     declared = [f.name for f in protocol.fields]
-    unexpected = [c for c in columns if c != SOURCE_ROW and c not in declared]
+    header = [c for c in columns if c != SOURCE_ROW]
+    unexpected = [c for c in header if c not in declared]
     missing = [f.name for f in protocol.fields if f.required and f.name not in columns]
     where = Where(file=file_name, line=1)
+    data_like = header_looks_like_data(header, declared)
+    no_header = (" The first line looks like a data row, not a header: the file may have been sent without its "
+                 "header line." if data_like else "")
     if unexpected and protocol.unexpected_columns == "reject":
         raise ExtractError(
-            f"column(s) {', '.join(unexpected)} are not allowed by protocol {protocol.id} "
-            f"v{protocol.version}, so the whole extract is refused and nothing of it is merged",
+            f"column(s) {describe_columns(header, unexpected, data_like=data_like)} are not allowed by protocol "
+            f"{protocol.id} v{protocol.version}, so the whole extract is refused and nothing of it is merged "
+            f"({len(unexpected)} of the file's {len(header)} columns are not in the protocol).{no_header}",
             where=where,
-            hint=f"Ask {protocol.partner.organisation} to remove the column(s) from the extract; "
-                 "if the partnership has agreed to share them, the data officer must add them to the protocol first.",
+            hint=("Ask the partner to send the extract again with its header line first."
+                  if data_like else
+                  f"Ask {protocol.partner.organisation} to remove the column(s) from the extract; if the partnership "
+                  "has agreed to share them, the data officer must add them to the protocol first."),
         )
     if missing:
         raise ExtractError(
-            f"required column(s) {', '.join(missing)} of protocol {protocol.id} v{protocol.version} are missing",
+            f"required column(s) {', '.join(missing)} of protocol {protocol.id} v{protocol.version} are missing."
+            f"{no_header}",
             where=where,
             hint="Ask the partner to include the column(s) with exactly these names in the header.",
         )
@@ -101,7 +115,9 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     if protocol.file.format != "csv":
         raise ExtractError(f"file format {protocol.file.format} is not supported yet",
                            where=Where(file=item.file_name), hint="Ask the partner for CSV.")
-    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name)
+    received = read_raw(rt.key, folder / "raw", extract_id, item.file_name)
+    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name, data=received)
+    del received
     item.rows_received = len(frame)
     item.save(folder)
     # Which file line each row starts on (not identifying), for quarantine and partner feedback.

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.extract.names import describe_duplicates
 from ptp_pipeline.protocol.model import FileSettings
 
 SOURCE_ROW = "source_row"
@@ -136,20 +137,21 @@ def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
                      "or, if the partnership agrees theirs, the data officer sets file.delimiter in the protocol.",
             )
     if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ExtractError(f"the header names column(s) {', '.join(dupes)} more than once",
+        raise ExtractError(f"the header repeats a column name: {describe_duplicates(names)}",
                            where=Where(file=where.file, line=1),
                            hint="Ask the partner to send exactly one column per field.")
     return names
 
 
-def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None) -> pd.DataFrame:
-    """Read a CSV extract; every column is text; `source_row` is the 1-based data record.
+def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None,
+                  data: bytes | None = None) -> pd.DataFrame:
+    """Read a CSV extract (or its bytes, `data`, already in memory); every column is text; `source_row`
+    is the 1-based data record.
 
     The frame's `attrs["lines"]` holds the file line each data record starts on.
     """
     where = Where(file=display_name or path.name)
-    raw = path.read_bytes()
+    raw = path.read_bytes() if data is None else data
     if not raw:
         raise ExtractError("the file is empty (0 bytes)", where=where,
                            hint="The transfer may have failed: ask the partner to send the extract again.")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ptp_pipeline.errors import ExtractError, Where
+from ptp_pipeline.extract.workarea import sweep, write_raw
 from ptp_pipeline.intake import sha256_file  # one definition: intake is stdlib-only for the DAGs
 from ptp_pipeline.protocol import protocol_in_force
 from ptp_pipeline.protocol.approval import check_unchanged
@@ -33,6 +33,7 @@ def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> Receipt:
                            hint="Check the path; the partner's file may not have arrived yet.")
     sha = sha256_file(path)
     wh = rt.warehouse
+    sweep(wh, rt.settings.work_dir)  # raw files a killed stage left behind
     prior = wh.query("SELECT extract_id, status FROM ops.extract_ledger WHERE sha256 = ?", (sha,))
     if not prior.empty and prior.at[0, "status"] == "merged":
         return Receipt(str(prior.at[0, "extract_id"]), already_merged=True)
@@ -64,7 +65,7 @@ def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> Receipt:
         ledger.refuse(wh, extract_id, err)
         raise
     folder = rt.work(extract_id)
-    shutil.copyfile(path, folder / "raw")
+    write_raw(rt.key, path, folder / "raw", extract_id)  # encrypted at rest
     WorkItem(extract_id=extract_id, partner=partner, dataset=dataset, file_name=path.name, sha256=sha,
              protocol_id=protocol.id, protocol_version=protocol.version,
              received_at=received_at.isoformat()).save(folder)

@@ -42,7 +42,9 @@ def families_section(wh: Warehouse, project: ProjectConfig) -> FamiliesSection:
         households=count("SELECT count(*) FROM shared.household"),
         multi_person_households=count("SELECT count(*) FROM shared.household WHERE size_band <> '1'"),
         persons_in_households=count("SELECT count(DISTINCT person_id) FROM shared.household_member"),
-        communal_addresses=count("SELECT count(DISTINCT address_id) FROM restricted.residence WHERE communal"),
+        # Restricted: an analyst's login may not read it (PostgreSQL roles), so the count is not shown then.
+        communal_addresses=(count("SELECT count(DISTINCT address_id) FROM restricted.residence WHERE communal")
+                            if wh.can_read("restricted.residence") else "some"),
         priority_families=suppressed(n_priority, s.min_count, s.round_to),
         priority_cost_share=round(top / total, 3) if total and n_priority >= s.min_count else None,
         priority_multi_agency=count("SELECT count(*) FROM shared.cohort_priority_families c "

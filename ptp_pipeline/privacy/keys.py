@@ -18,7 +18,12 @@ from pathlib import Path
 
 from ptp_pipeline.errors import KeyMaterialError
 
-MIN_KEY_BYTES = 32  # 256 bits
+KEY_BYTES = 32  # exactly 256 random bits
+MIN_KEY_BYTES = KEY_BYTES  # kept for callers: the length is exact, not a minimum
+_HEX = frozenset("0123456789abcdefABCDEF")
+_KEY_HINT = ("The project key must be exactly 256 random bits, written as 64 hex characters or as base64 of 32 "
+             "bytes, never a password or passphrase: generate one with `ptp key new FILE` and give it to the "
+             "pipeline only.")
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,10 @@ class ProjectKey:
     _secret: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        if len(self._secret) < MIN_KEY_BYTES:
+        if len(self._secret) != KEY_BYTES:
             raise KeyMaterialError(
-                f"the project key is {len(self._secret) * 8} bits; at least {MIN_KEY_BYTES * 8} are required",
-                hint="Generate a new key with `ptp key new FILE` and distribute it to the pipeline only.",
+                f"the project key is {len(self._secret) * 8} bits; exactly {KEY_BYTES * 8} are required",
+                hint=_KEY_HINT,
             )
 
     @property
@@ -47,13 +52,26 @@ class ProjectKey:
 
 
 def _decode(text: str) -> bytes:
+    """64 hex characters, or base64 of exactly 32 bytes; anything else (a password, a passphrase) is refused.
+
+    The message gives the length in bits only where the text is key-shaped, and never the text itself.
+    """
     text = text.strip()
-    try:
-        if len(text) >= 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+    if text and all(c in _HEX for c in text):
+        if len(text) == KEY_BYTES * 2:
             return bytes.fromhex(text)
-        return base64.b64decode(text, validate=True)
+        raise KeyMaterialError(f"the project key is {len(text) * 4} bits ({len(text)} hex characters); exactly "
+                               f"{KEY_BYTES * 8} bits (64 hex characters) are required", hint=_KEY_HINT)
+    try:
+        raw = base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error):
-        raise KeyMaterialError("the key is not hex or base64 text") from None
+        raise KeyMaterialError("the project key is neither 64 hex characters nor base64 text: it looks like a "
+                               "password or passphrase, which is not a key", hint=_KEY_HINT) from None
+    if len(raw) != KEY_BYTES:
+        raise KeyMaterialError(f"the project key is base64 of {len(raw)} bytes ({len(raw) * 8} bits); exactly "
+                               f"{KEY_BYTES} bytes ({KEY_BYTES * 8} bits) are required (a password written in "
+                               "base64 characters is not a key)", hint=_KEY_HINT)
+    return raw
 
 
 def new_key_file(path: Path) -> Path:
@@ -61,7 +79,7 @@ def new_key_file(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(MIN_KEY_BYTES) + "\n")
+        fh.write(secrets.token_hex(KEY_BYTES) + "\n")
     return path
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ptp_pipeline.errors import KeyMaterialError, PtpUserError
 from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.privacy.vault import ReidentificationRefused, Sealed, load_private_key, unseal
 from ptp_pipeline.warehouse import audit
@@ -18,17 +19,49 @@ from ptp_pipeline.warehouse.base import Warehouse
 MIN_PURPOSE_CHARS = 10
 
 
-def reidentify(wh: Warehouse, person_id: int, *, purpose: str, officer: str,
+def _refused(wh: Warehouse, action: str, subject: str, error: PtpUserError) -> None:
+    """A refusal is audited too (who tried, what, why refused), then re-raised by the caller."""
+    audit.append(wh, action + "_refused", actor=wh.login(), detail=f"{subject}: refused: {error.message}")
+
+
+def _sealed_blobs(wh: Warehouse, extract_id: str, purpose: str) -> tuple[Sealed | None, int | None]:
+    """The extract's sealed identifiers. On PostgreSQL only through `restricted.open_vault`, which records the
+    opening (login, extract, purpose) in `ops.vault_access`; the audit entry names the access ids."""
+    if wh.dialect == "postgresql":
+        blob = wh.query("SELECT access_id, key_id, wrapped_key, nonce, ciphertext FROM restricted.open_vault(?, ?)",
+                        (extract_id, purpose))
+    else:
+        blob = wh.query("SELECT NULL AS access_id, key_id, wrapped_key, nonce, ciphertext FROM restricted.vault "
+                        "WHERE extract_id = ?", (extract_id,))
+    if blob.empty:
+        return None, None
+    b = blob.iloc[0]
+    access = None if pd.isna(b.access_id) else int(b.access_id)
+    return Sealed(str(b.key_id), bytes(b.wrapped_key), bytes(b.nonce), bytes(b.ciphertext)), access
+
+
+def reidentify(wh: Warehouse, person_id: int, *, purpose: str, officer: str = "",
                private_key_file: Path | None) -> pd.DataFrame:
-    """Identifiers of every record of one person, by extract and row, for a stated purpose."""
+    """Identifiers of every record of one person, by extract and row, for a stated purpose.
+
+    The audit entry's actor is the database login (the OS account on DuckDB), never free text; `officer`
+    (a stated name) is recorded beside it. Refusals are audited as `reidentify_refused`.
+    """
     purpose = (purpose or "").strip()
+    try:
+        return _reidentify(wh, person_id, purpose, officer.strip(), private_key_file)
+    except (ReidentificationRefused, KeyMaterialError) as err:
+        _refused(wh, "reidentify", f"person {person_id}", err)
+        raise
+
+
+def _reidentify(wh: Warehouse, person_id: int, purpose: str, officer: str,
+                private_key_file: Path | None) -> pd.DataFrame:
     if len(purpose) < MIN_PURPOSE_CHARS:
         raise ReidentificationRefused(
             "no purpose was given (or it is too short to be meaningful)",
             hint='State why, e.g. --purpose "Lead professional assignment, priority families panel 2025-03".',
         )
-    if not officer.strip():
-        raise ReidentificationRefused("the re-identifying officer is not named", hint="Pass --by 'Full Name'.")
     private = load_private_key(private_key_file)
     records = wh.query("SELECT r.extract_id, r.source_row, r.partner FROM restricted.link_record r "
                        "WHERE r.person_id = ? ORDER BY 1, 2", (person_id,))
@@ -36,14 +69,15 @@ def reidentify(wh: Warehouse, person_id: int, *, purpose: str, officer: str,
         raise ReidentificationRefused(f"person {person_id} is not in the warehouse",
                                       hint="Check the person id in shared.person.")
     frames: list[pd.DataFrame] = []
+    accesses: list[int] = []
+    login = wh.login()
     with wh.transaction():
         for extract_id, rows in records.groupby("extract_id"):
-            blob = wh.query("SELECT key_id, wrapped_key, nonce, ciphertext FROM restricted.vault "
-                            "WHERE extract_id = ?", (extract_id,))
-            if blob.empty:
+            sealed, access = _sealed_blobs(wh, str(extract_id), purpose)
+            if sealed is None:
                 continue
-            b = blob.iloc[0]
-            sealed = Sealed(str(b.key_id), bytes(b.wrapped_key), bytes(b.nonce), bytes(b.ciphertext))
+            if access is not None:
+                accesses.append(access)
             table = unseal(sealed, private, str(extract_id))
             table = table[table[SOURCE_ROW].isin(rows[SOURCE_ROW])]
             frames.append(table.assign(extract_id=extract_id, partner=rows["partner"].iloc[0]))
@@ -52,18 +86,30 @@ def reidentify(wh: Warehouse, person_id: int, *, purpose: str, officer: str,
                 f"no sealed identifiers exist for person {person_id}",
                 hint="Their extracts were received before a re-identification key was configured.")
         result = pd.concat(frames, ignore_index=True)
-        audit.append(wh, "reidentify", actor=officer.strip(),
-                     detail=f"person {person_id}; {len(result)} records; purpose: {purpose}")
+        stated = f"; stated officer: {officer}" if officer and officer != login else ""
+        opened = f"; vault access {','.join(map(str, accesses))}" if accesses else ""
+        audit.append(wh, "reidentify", actor=login,
+                     detail=f"person {person_id}; {len(result)} records; purpose: {purpose}{stated}{opened}")
     return result
 
 
-def reidentify_family(wh: Warehouse, household_id: int, *, purpose: str, officer: str,
+def reidentify_family(wh: Warehouse, household_id: int, *, purpose: str, officer: str = "",
                       private_key_file: Path | None) -> pd.DataFrame:
     """Identifiers (addresses included) of each member of one priority family, for its lead professional.
 
     Only households in shared.cohort_priority_families qualify; every member goes through
     `reidentify` (its own audit entry), and the family act is audited too.
     """
+    try:
+        return _reidentify_family(wh, household_id, purpose=purpose, officer=officer,
+                                  private_key_file=private_key_file)
+    except (ReidentificationRefused, KeyMaterialError) as err:
+        _refused(wh, "reidentify_family", f"household {household_id}", err)
+        raise
+
+
+def _reidentify_family(wh: Warehouse, household_id: int, *, purpose: str, officer: str,
+                       private_key_file: Path | None) -> pd.DataFrame:
     in_cohort = wh.scalar("SELECT count(*) FROM shared.cohort_priority_families WHERE household_id = ?",
                           (household_id,))
     if not in_cohort:
@@ -75,6 +121,6 @@ def reidentify_family(wh: Warehouse, household_id: int, *, purpose: str, officer
     with wh.transaction():
         frames = [reidentify(wh, person_id, purpose=purpose, officer=officer, private_key_file=private_key_file)
                   .assign(person_id=person_id) for person_id in members]
-        audit.append(wh, "reidentify_family", actor=officer.strip(),
+        audit.append(wh, "reidentify_family", actor=wh.login(),
                      detail=f"household {household_id}; {len(members)} persons; purpose: {purpose.strip()}")
     return pd.concat(frames, ignore_index=True)

@@ -1,29 +1,35 @@
-"""Project key rotation: re-derive every match-key token under a new key, in one transaction.
+"""Project key rotation: re-derive every keyed token (linkage identities and their per-field tokens,
+address tokens, the opt-out list) under a new key, in one transaction.
 
 Tokens are keyed hashes, so they cannot be converted from one key to another: they are recomputed
 from the identifiers sealed in the re-identification vault (which needs the re-identification
 private key, held by a named officer). Person ids do not change: the same records share the same
-tokens under the new key, so clustering is identical. The procedure is in docs/privacy.md.
+tokens under the new key, so clustering is identical. Event ids stay as they are (opaque; no one can
+recompute them once the old key is destroyed). The procedure is in docs/privacy.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ptp_pipeline.errors import KeyMaterialError
 from ptp_pipeline.extract.check import STATUS
 from ptp_pipeline.extract.read import SOURCE_ROW
-from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
+from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS, strong_tokens
+from ptp_pipeline.privacy.address import ADDRESS_KEYS, address_parts, address_tokens
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.pseudonymise import TOKEN, identity_parts, match_key_tokens
 from ptp_pipeline.privacy.vault import Sealed, load_private_key, unseal
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-from ptp_pipeline.warehouse.merge import relink
+from ptp_pipeline.warehouse.merge import MERGE_LOCK
+
+IDENTITY_TABLE = "restricted.link_identity"
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,94 @@ class Rotation:
     new_key_id: str
     extracts: int
     tokens: int
+    address_tokens: int = 0
+    optout_tokens: int = 0
+    optout_lost: int = 0  # opt-out entries that could not be re-made (not sealed, no linked record)
+
+
+def _address_tokens(new_key: ProjectKey, parts: pd.DataFrame) -> pd.DataFrame | None:
+    if "address_line" not in parts and "uprn" not in parts:
+        return None
+    na = pd.Series(pd.NA, index=parts.index, dtype="string")
+    return address_tokens(new_key, address_parts(parts.get("address_line", na)), parts.get("postcode", na),
+                          parts.get("uprn"))
+
+
+def _rekey_addresses(wh: Warehouse, extract_id: str, tokens: pd.DataFrame | None, rows: pd.DataFrame) -> int:
+    """`rows`: record_id per source row of this extract (from link_record)."""
+    old = wh.query("SELECT record_id, communal, address_from FROM restricted.record_address WHERE extract_id = ?",
+                   (extract_id,))
+    if old.empty:
+        return 0
+    if tokens is None:
+        raise KeyMaterialError(f"extract {extract_id} has address tokens but no sealed address to re-make them from",
+                               hint="Re-ingest that extract under the new key instead.")
+    by_record = rows.join(tokens, on=SOURCE_ROW)[["record_id", *ADDRESS_KEYS]]
+    new = old.merge(by_record, on="record_id", how="left")
+    new["extract_id"] = extract_id
+    wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
+    wh.insert_frame("restricted.record_address",
+                    new[["record_id", "extract_id", *ADDRESS_KEYS, "communal", "address_from"]])
+    return int(new[list(ADDRESS_KEYS)].notna().sum().sum())
+
+
+def _rekey_optout(rt: Runtime, new_key: ProjectKey, private: Any, old_to_new: dict[str, str]) -> tuple[int, int]:
+    """Re-make the opt-out tokens: from the sealed lists where there are any, else through linked identities."""
+    wh = rt.warehouse
+    optout = wh.query("SELECT token, added_at FROM restricted.optout")
+    if optout.empty:
+        return 0, 0
+    sealed = wh.query("SELECT batch_id, key_id, wrapped_key, nonce, ciphertext FROM restricted.optout_sealed")
+    from_sealed: dict[str, str] = {}
+    for b in sealed.itertuples(index=False):
+        numbers = unseal(Sealed(str(b.key_id), bytes(b.wrapped_key), bytes(b.nonce), bytes(b.ciphertext)), private,
+                         str(b.batch_id))["nhs_number"].astype("string")
+        old = strong_tokens(rt.key, "nhs", numbers)
+        new = strong_tokens(new_key, "nhs", numbers)
+        from_sealed.update(zip(old.astype(str), new.astype(str), strict=True))
+    mapping = {**old_to_new, **from_sealed}
+    optout["new"] = optout["token"].map(mapping)
+    lost = int(optout["new"].isna().sum())
+    kept = (optout.dropna(subset=["new"]).groupby("new", as_index=False)["added_at"].min()
+            .rename(columns={"new": "token"}))
+    wh.execute("DELETE FROM restricted.optout")
+    wh.insert_frame("restricted.optout", kept[["token", "added_at"]])
+    return len(kept), lost
+
+
+def _rekey_identities(wh: Warehouse, new_tokens: pd.DataFrame) -> int:
+    """Replace every identity (and the idents that point at it) by its new tokens; person ids stay.
+
+    `new_tokens`: column `old` (the ident now stored) and IDENT plus TOKEN_COLUMNS under the new key.
+    """
+    stored = wh.query(f"SELECT * FROM {IDENTITY_TABLE}")
+    mapping = new_tokens.drop_duplicates("old").set_index("old")
+    missing = stored[~stored[IDENT].isin(mapping.index)]
+    if not missing.empty:
+        raise KeyMaterialError(
+            f"{len(missing)} linkage identities have no sealed record to re-make their tokens from",
+            hint="Rotation needs every merged extract in the vault; re-ingest the others under the new key.")
+    keep = [c for c in stored.columns if c not in (IDENT, *TOKEN_COLUMNS)]
+    fresh = stored[keep].join(mapping[[IDENT, *TOKEN_COLUMNS]], on=stored[IDENT])
+    fresh = fresh.drop_duplicates(IDENT)[stored.columns.tolist()]
+    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_rekey (old VARCHAR, new VARCHAR)")
+    wh.execute("DELETE FROM _ptp_rekey")
+    wh.insert_frame("_ptp_rekey", mapping[IDENT].rename("new").rename_axis("old").reset_index())
+    wh.execute("UPDATE restricted.link_record SET ident = m.new FROM _ptp_rekey m WHERE link_record.ident = m.old")
+    for col in ("ident_l", "ident_r"):
+        wh.execute(f"UPDATE restricted.link_review SET {col} = m.new FROM _ptp_rekey m WHERE link_review.{col} = m.old")
+    wh.execute(f"DELETE FROM {IDENTITY_TABLE}")
+    wh.insert_frame(IDENTITY_TABLE, fresh)
+    return int(fresh[TOKEN_COLUMNS].notna().sum().sum()) + len(fresh)
 
 
 def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) -> Rotation:
-    """Replace every token made with the current key by one made with `new_key`; all or nothing."""
+    """Replace every token made with the current key by one made with `new_key`; all or nothing.
+
+    Linkage identities (and the idents records and review pairs point at), address tokens and the
+    opt-out list are all re-made, and the ledger's key ids follow, so extracts received under the old
+    key afterwards are refused (`warehouse.key_guard`).
+    """
     wh = rt.warehouse
     old_id = rt.key.key_id
     if new_key.key_id == old_id:
@@ -43,14 +133,17 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
     private = load_private_key(private_key_file)
     merged = wh.query("SELECT l.extract_id, l.protocol_id, l.protocol_version, v.key_id, v.wrapped_key, v.nonce, "
                       "v.ciphertext FROM ops.extract_ledger l LEFT JOIN restricted.vault v USING (extract_id) "
-                      "WHERE l.status = 'merged' ORDER BY 1")
+                      "WHERE l.status = 'merged' AND EXISTS "
+                      "(SELECT 1 FROM restricted.link_record r WHERE r.extract_id = l.extract_id) ORDER BY 1")
     unsealed = merged[merged.ciphertext.isna()]
     if not unsealed.empty:
         raise KeyMaterialError(
             f"{len(unsealed)} merged extract(s) have no sealed identifiers, so their tokens cannot be re-made",
             hint="Rotation needs every extract in the vault; re-ingest those extracts under the new key instead.")
-    remade = []
+    addresses = 0
+    identities: list[pd.DataFrame] = []
     with wh.transaction():
+        wh.lock(MERGE_LOCK)
         for row in merged.itertuples(index=False):
             sealed = Sealed(str(row.key_id), bytes(row.wrapped_key), bytes(row.nonce), bytes(row.ciphertext))
             frame = unseal(sealed, private, row.extract_id)
@@ -60,45 +153,30 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
                     frame[STATUS + spec.name] = frame[spec.name].notna().map({True: "valid", False: "missing"})
             parts, _ = identity_parts(frame, protocol)
             tokens = match_key_tokens(new_key, parts, rt.project).rename(columns=lambda c: c.removeprefix(TOKEN))
-            tokens["extract_id"] = row.extract_id
-            tokens["source_row"] = frame[SOURCE_ROW].astype("int64").to_numpy()
-            remade.append(tokens)
-        total = _swap_identities(wh, pd.concat(remade, ignore_index=True) if remade else pd.DataFrame())
-        relink(wh, rt.project)
-        audit.append(wh, "key_rotated", detail=f"linkage tokens re-made: key {old_id} replaced by {new_key.key_id}; "
-                                               f"{len(merged)} extracts, {total} identities")
-    return Rotation(old_id, new_key.key_id, len(merged), total)
-
-
-
-def _swap_identities(wh: Warehouse, remade: pd.DataFrame) -> int:
-    """Identities under the new key, with the persons, passes and probabilities the old ones had."""
-    if remade.empty:
-        return 0
-    records = wh.query("SELECT r.extract_id, r.source_row, r.person_id, i.link_pass, i.match_probability, i.nhs "
-                       "AS old_nhs FROM restricted.link_record r LEFT JOIN restricted.link_identity i "
-                       "ON i.ident = r.ident")
-    joined = records.merge(remade, on=["extract_id", "source_row"], how="left")
-    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_rekey (extract_id VARCHAR, source_row BIGINT, ident VARCHAR)")
-    wh.execute("DELETE FROM _ptp_rekey")
-    wh.insert_frame("_ptp_rekey", joined[["extract_id", "source_row", IDENT]])
-    wh.execute("UPDATE restricted.link_record SET ident = k.ident FROM _ptp_rekey k "
-               "WHERE link_record.extract_id = k.extract_id AND link_record.source_row = k.source_row")
-    # Opt-out tokens follow the NHS numbers' identities (the list itself holds tokens only).
-    pairs = joined.dropna(subset=["old_nhs", "nhs"]).drop_duplicates("old_nhs")
-    if len(pairs):
-        wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_nhs_rekey (old VARCHAR, new VARCHAR)")
-        wh.execute("DELETE FROM _ptp_nhs_rekey")
-        wh.insert_frame("_ptp_nhs_rekey", pairs[["old_nhs", "nhs"]].rename(columns={"old_nhs": "old", "nhs": "new"}))
-        wh.execute("UPDATE restricted.optout SET token = k.new FROM _ptp_nhs_rekey k WHERE optout.token = k.old")
-    identities = joined.dropna(subset=[IDENT]).drop_duplicates(IDENT)
-    frame = pd.DataFrame({IDENT: identities[IDENT], "person_id": identities["person_id"].astype("int64"),
-                          "link_pass": identities["link_pass"].fillna("new person"),
-                          "match_probability": identities["match_probability"],
-                          "first_extract": identities["extract_id"]})
-    for col in TOKEN_COLUMNS:
-        frame[col] = identities[col]
-    wh.execute("DELETE FROM restricted.link_identity")
-    wh.execute("DELETE FROM restricted.link_review")
-    wh.insert_frame("restricted.link_identity", frame)
-    return len(frame)
+            for col in (IDENT, *TOKEN_COLUMNS):
+                if col not in tokens:
+                    tokens[col] = pd.Series(pd.NA, index=tokens.index, dtype="string")
+            tokens[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy()
+            records = wh.query("SELECT record_id, source_row, ident FROM restricted.link_record WHERE extract_id = ?",
+                               (row.extract_id,)).rename(columns={"source_row": SOURCE_ROW})
+            records[SOURCE_ROW] = records[SOURCE_ROW].astype("int64")
+            tokens[SOURCE_ROW] = tokens[SOURCE_ROW].astype("int64")
+            joined = records.dropna(subset=["ident"]).merge(tokens, on=SOURCE_ROW, suffixes=("_old", ""))
+            identities.append(joined.rename(columns={"ident_old": "old"})[["old", IDENT, *TOKEN_COLUMNS]])
+            addr = _address_tokens(new_key, parts)
+            if addr is not None:
+                addr.index = frame[SOURCE_ROW].astype("int64").to_numpy()
+            addresses += _rekey_addresses(wh, row.extract_id, addr, records[["record_id", SOURCE_ROW]])
+        new_tokens = (pd.concat(identities, ignore_index=True) if identities
+                      else pd.DataFrame(columns=["old", IDENT, *TOKEN_COLUMNS]))
+        old_nhs = wh.query(f"SELECT {IDENT}, nhs FROM {IDENTITY_TABLE} WHERE nhs IS NOT NULL")
+        pairs = old_nhs.merge(new_tokens[["old", "nhs"]].rename(columns={"old": IDENT, "nhs": "new"}), on=IDENT)
+        old_to_new = dict(zip(pairs["nhs"].astype(str), pairs["new"].astype(str), strict=True))
+        total = _rekey_identities(wh, new_tokens)
+        optout_tokens, optout_lost = _rekey_optout(rt, new_key, private, old_to_new)
+        wh.execute("UPDATE ops.extract_ledger SET key_id = ? WHERE key_id = ?", (new_key.key_id, old_id))
+        audit.append(wh, "key_rotated", detail=f"tokens re-made: key {old_id} replaced by {new_key.key_id}; "
+                                               f"{len(merged)} extracts, {total} linkage tokens, {addresses} "
+                                               f"address tokens, {optout_tokens} opt-out tokens "
+                                               f"({optout_lost} opt-out entries could not be re-made)")
+    return Rotation(old_id, new_key.key_id, len(merged), total, addresses, optout_tokens, optout_lost)

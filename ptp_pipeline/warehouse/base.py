@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,11 @@ class Warehouse(ABC):
 
     url: str
     dialect: str = "duckdb"
+    #: An embedded file database has no logins: whoever may write the file is its admin, so it applies
+    #: its own migrations when opened for writing. A server database never does (`ptp migrate`).
+    self_migrating: bool = True
+    #: Signs audit entries (see `warehouse.audit`); set at the edge from the project key, never stored.
+    audit_key: Callable[[], bytes] | None = None
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
@@ -79,6 +84,45 @@ class Warehouse(ABC):
                 self.execute("INSERT INTO ops.schema_version VALUES (?, ?)", (version, description))
             applied += 1
         return applied
+
+    def schema_version(self) -> set[int] | None:
+        """Migrations applied, or None when this login may not read them (read-only roles)."""
+        frame = self.query("SELECT version FROM ops.schema_version")
+        return set(frame["version"].astype(int))
+
+    def check_schema(self) -> None:
+        """Refuse to run against a schema older than this release needs; never changes it."""
+        from ptp_pipeline.errors import WarehouseError
+        from ptp_pipeline.warehouse.schema import MIGRATIONS
+
+        try:
+            done = self.schema_version()
+        except Exception:  # no ops.schema_version at all: never migrated
+            done = set()
+        if done is None:
+            return
+        missing = sorted(v for v, _, _ in MIGRATIONS if v not in done)
+        if missing:
+            raise WarehouseError(
+                f"the warehouse schema lacks {len(missing)} migration(s) this release of ptp needs "
+                f"(versions {', '.join(map(str, missing[:8]))}{' ...' if len(missing) > 8 else ''})",
+                hint="Run `ptp migrate` as the admin login (the login that owns the warehouse schemas), then rerun. "
+                     "The pipeline, analyst and re-identifier logins never change the schema.")
+
+    def login(self) -> str:
+        """Who is acting, as the database knows them: the login on a server, the OS account on a file."""
+        import getpass
+
+        return getpass.getuser()
+
+    def can_write(self, table: str) -> bool:
+        """Whether this connection may insert into `table` (roles on PostgreSQL, read-only files on DuckDB)."""
+        del table
+        return True
+
+    def can_read(self, table: str) -> bool:
+        del table
+        return True
 
     def tables(self) -> list[tuple[str, str]]:
         frame = self.query(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ptp_pipeline.errors import ConfigError
 from ptp_pipeline.warehouse.base import Warehouse
 
 
-def open_warehouse(url: str, *, migrate: bool = True, read_only: bool = False) -> Warehouse:
+def open_warehouse(url: str, *, migrate: bool | None = None, read_only: bool = False) -> Warehouse:
     """`duckdb:///path/ptp.duckdb` (default) or `postgresql://...` (production).
 
     `read_only` applies to DuckDB; on PostgreSQL what a connection may do is decided by its role.
+    `migrate`: True applies pending migrations (`ptp migrate`, the admin login); False neither migrates nor
+    checks; None (default) lets an embedded DuckDB migrate itself and otherwise only checks the schema
+    version, refusing with "run `ptp migrate`" when it is behind: no other command changes a server schema.
     """
     if url.startswith("duckdb:///"):
         from ptp_pipeline.warehouse.duckdb_backend import DuckDBWarehouse
@@ -27,6 +31,20 @@ def open_warehouse(url: str, *, migrate: bool = True, read_only: bool = False) -
             f"warehouse URL scheme '{scheme}' is not supported",
             hint="Set PTP_WAREHOUSE to duckdb:///path/ptp.duckdb or postgresql://user@host:5432/database.",
         )
-    if migrate and not read_only:
-        wh.migrate()
+    if read_only or migrate is False:
+        return wh
+    try:
+        if migrate or wh.self_migrating:
+            wh.migrate()
+        else:
+            wh.check_schema()
+    except BaseException:
+        wh.close()
+        raise
     return wh
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password (user:password@ or ?password=) replaced by `***`: for every message."""
+    url = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)

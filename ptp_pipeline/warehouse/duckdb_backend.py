@@ -16,12 +16,23 @@ from ptp_pipeline.errors import WarehouseError
 from ptp_pipeline.warehouse.base import Warehouse
 
 
+def _owner_only(path: Path) -> None:
+    """The database file holds `restricted`: 0600 (its write-ahead log too), whatever umask made it."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except PermissionError:
+            pass
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.url = f"duckdb:///{path}"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _owner_only(path)
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -30,6 +41,9 @@ class DuckDBWarehouse(Warehouse):
                 hint="Another process (an Airflow task or a `ptp` command) may be writing to it: wait and retry.",
             ) from None
         self._depth = 0
+        self.read_only = read_only
+        if not read_only:
+            _owner_only(path)
         # Memory bounded by batch size, not by what the warehouse holds: DuckDB spills past this.
         if not read_only:
             limit = os.environ.get("PTP_DUCKDB_MEMORY_LIMIT", "1GB")
@@ -40,6 +54,10 @@ class DuckDBWarehouse(Warehouse):
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the file, so the next process does not replay it in memory."""
         self.con.execute("CHECKPOINT")
+
+    def can_write(self, table: str) -> bool:
+        del table
+        return not self.read_only
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))

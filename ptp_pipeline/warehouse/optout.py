@@ -2,8 +2,9 @@
 
 The list arrives as a file of NHS numbers (one a line; a header line `nhs_number` is allowed, as
 are spaces inside a number). Each number is tokenised at once with the project key, exactly as the
-`nhs` match key, and only the tokens are stored (`restricted.optout`): the raw numbers are never
-written anywhere. A person is opted out when any of their records carries an opted-out NHS token;
+`nhs` match key, and only the tokens are stored (`restricted.optout`); the raw numbers are kept only
+sealed for the re-identifier (`restricted.optout_sealed`, when a re-identification public key is set), so
+key rotation can re-key the list. A person is opted out when any of their records carries an opted-out NHS token;
 then every event of theirs from a health partner (project.yaml `national_data_opt_out`) goes,
 including events linked to them without an NHS number.
 """
@@ -23,7 +24,7 @@ from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-from ptp_pipeline.warehouse.removal import remove_events
+from ptp_pipeline.warehouse.removal import rebuild_derived, rebuild_derived_in_transaction, remove_events
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def withhold(wh: Warehouse, project: ProjectConfig, extract_id: str | None = Non
 
 def add(rt: Runtime, path: Path) -> OptOutResult:
     """Add the file's NHS numbers to the opt-out list and remove their health events, in one transaction."""
-    from ptp_pipeline.warehouse.merge import MERGE_LOCK, relink
+    from ptp_pipeline.warehouse.merge import MERGE_LOCK
 
     numbers = read_nhs_numbers(path)
     tokens = strong_tokens(rt.key, "nhs", numbers).drop_duplicates()
@@ -90,13 +91,35 @@ def add(rt: Runtime, path: Path) -> OptOutResult:
         new = tokens[~tokens.isin(known)]
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         wh.insert_frame("restricted.optout", pd.DataFrame({"token": new.to_numpy(), "added_at": now}))
+        seal_list(rt, numbers, now)
         removed = withhold(wh, rt.project)
         if removed:
-            relink(wh, rt.project)
+            rebuild_derived_in_transaction(rt)
         audit.append(wh, "optout_added", actor="operator",
                      detail=f"{len(new)} NHS numbers added to the national data opt-out list "
                      f"({len(numbers) - len(new)} already on it); {removed} health events removed")
+    if removed:
+        rebuild_derived(rt)
     return OptOutResult(len(numbers), len(new), removed)
+
+
+def seal_list(rt: Runtime, numbers: pd.Series, now: datetime) -> None:
+    """Seal the numbers for the re-identifier (as the vault seals extracts), so `ptp key rotate` can re-key
+    the whole list, including people the warehouse has never seen. Without a re-identification public key
+    only the tokens are kept, and rotation re-keys those it can map through linked records."""
+    public = rt.reid_public_key
+    if public is None or numbers.empty:
+        return
+    import secrets
+
+    from ptp_pipeline.privacy.vault import seal
+
+    batch_id = f"optout.{now:%Y%m%dT%H%M%S}.{secrets.token_hex(4)}"
+    sealed = seal(pd.DataFrame({"nhs_number": numbers.astype("string").to_numpy()}), public, batch_id)
+    rt.warehouse.execute(
+        "INSERT INTO restricted.optout_sealed (batch_id, key_id, wrapped_key, nonce, ciphertext, added_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (batch_id, sealed.key_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext, now))
 
 
 def count(wh: Warehouse) -> int:

@@ -2,7 +2,7 @@
 
 The connection runs in autocommit outside `transaction()`, so a statement outside a transaction
 commits on its own, as on DuckDB. Concurrent writers serialise only where they must, through
-transaction-scoped advisory locks (`lock`).
+transaction-scoped row locks on `ops.merge_lock` (`lock`), which only the pipeline's login can take.
 """
 
 from __future__ import annotations
@@ -37,13 +37,23 @@ def to_psycopg(sql: str) -> str:
     return _TOKENS.sub(swap, sql)
 
 
-def _safe_reason(exc: Exception) -> str:
-    """First line of a connection error, which names host and port but never a password."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _safe_reason(exc: Exception, url: str = "") -> str:
+    """First line of a connection error, with any password masked (libpq quotes a malformed URL whole)."""
+    from ptp_pipeline.warehouse.connect import mask_url
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if url:
+        text = text.replace(url, mask_url(url))
+        for secret in re.findall(r"://[^:/@?#\[]*:([^@/?#]+)@|password=([^&\s#]+)", url):
+            for value in secret:
+                if value:
+                    text = text.replace(value, "***")
+    return text
 
 
 class PostgresWarehouse(Warehouse):
     dialect = "postgresql"
+    self_migrating = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -51,7 +61,7 @@ class PostgresWarehouse(Warehouse):
             self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise WarehouseError(
-                f"cannot connect to the PostgreSQL warehouse: {_safe_reason(exc)}",
+                f"cannot connect to the PostgreSQL warehouse: {_safe_reason(exc, url)}",
                 hint="Check PTP_WAREHOUSE (postgresql://user@host:port/database) and that the server is running, "
                 "e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`.",
             ) from None
@@ -111,23 +121,55 @@ class PostgresWarehouse(Warehouse):
                 self._tx.pop()
 
     def lock(self, name: str) -> None:
+        """A row lock on `ops.merge_lock` until the transaction ends.
+
+        Only logins that may update that table (the pipeline's) can take it, so an analyst cannot
+        hold it and stall every merge (a public advisory-lock key could be taken by any login).
+        """
         if not self._tx:
             raise RuntimeError("lock() is transaction-scoped: call it inside transaction()")
-        self.con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+        table = "ops.audit_lock" if name == "ptp.audit" else "ops.merge_lock"  # re-identifiers append audit only
+        self.con.execute(f"INSERT INTO {table} (name) VALUES (%s) "
+                         "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name", [name])
+
+    def login(self) -> str:
+        return str(self.scalar("SELECT session_user"))
 
     def migrate(self) -> int:
-        # Concurrent first starts (parallel tasks) must not race to create the schema.
-        with self.transaction():
-            self.lock("ptp.migrate")
-            applied = super().migrate()
-            self.grant_roles()
+        """DDL and grants: run by the admin login only (`ptp migrate`), never by the pipeline's."""
+        try:
+            # Concurrent first starts must not race to create the schema. The lock table may not exist
+            # yet, so migrations serialise on an advisory key (only the admin login runs them).
+            with self.transaction():
+                self.con.execute("SELECT pg_advisory_xact_lock(hashtext('ptp.migrate'))")
+                applied = super().migrate()
+                self.grant_roles()
+        except psycopg.errors.InsufficientPrivilege:
+            raise WarehouseError(
+                "this login may not change the warehouse schema, so `ptp migrate` cannot run as it",
+                hint="Run `ptp migrate` as the admin login (the owner of the warehouse database, with CREATEROLE), "
+                     "e.g. PTP_WAREHOUSE=postgresql://ptp_admin@host/db ptp migrate.") from None
         return applied
+
+    def schema_version(self) -> set[int] | None:
+        try:
+            return super().schema_version()
+        except psycopg.errors.InsufficientPrivilege:
+            return None  # a read-only role (analyst, re-identifier): it cannot see ops and never migrates
+
+    def can_write(self, table: str) -> bool:
+        return bool(self.scalar("SELECT has_table_privilege(?, 'INSERT')", (table,)))
+
+    def can_read(self, table: str) -> bool:
+        schema = table.split(".", 1)[0]
+        return bool(self.scalar("SELECT has_schema_privilege(?, 'USAGE') AND has_table_privilege(?, 'SELECT')",
+                                (schema, table)))
 
     def grant_roles(self) -> None:
         """Re-grant on every table, so tables added by later migrations are covered too."""
-        from ptp_pipeline.warehouse.roles import GRANTS
+        from ptp_pipeline.warehouse.roles import GRANTS, GRANTS_AFTER_MIGRATIONS
 
-        for statement in GRANTS:
+        for statement in [*GRANTS, *GRANTS_AFTER_MIGRATIONS]:
             self.execute(statement)
 
     def close(self) -> None:

@@ -3,17 +3,23 @@
 Removal never breaks conservation: the extract's ledger row keeps received = accepted +
 quarantined, and a per-reason counter (`rows_superseded`, `rows_opted_out`, `rows_purged`) says
 how many of its accepted rows have since left the shared tables, and the audit log says why.
-Call inside the transaction of the change; relink afterwards so persons are rebuilt.
+Every copy goes: match-key and address tokens, linkage records, the event, and the extract's sealed
+identifiers once none of its records is left. Call inside the transaction of the change; then
+`rebuild_derived_in_transaction` (identities, persons) and after it `rebuild_derived` (residence,
+households, the derived pathway tables).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from ptp_pipeline.warehouse.base import Warehouse
+
+if TYPE_CHECKING:
+    from ptp_pipeline.runtime import Runtime
 
 Reason = Literal["superseded", "opted_out", "purged"]
 
@@ -30,11 +36,33 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
     counts = wh.query("SELECT extract_id, count(*) AS n FROM _ptp_gone GROUP BY extract_id ORDER BY extract_id")
     if counts.empty:
         return counts
+    wh.execute("DELETE FROM restricted.record_address WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM restricted.link_record WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM shared.pathway_event WHERE event_id IN (SELECT event_id FROM _ptp_gone)")
+    # Sealed identifiers go with the last record of their extract (a sealed extract cannot lose single rows).
+    wh.execute("DELETE FROM restricted.vault WHERE extract_id IN (SELECT DISTINCT extract_id FROM _ptp_gone) "
+               "AND NOT EXISTS (SELECT 1 FROM restricted.link_record r WHERE r.extract_id = vault.extract_id)")
     column = f"rows_{reason}"
     wh.execute(f"UPDATE ops.extract_ledger SET {column} = coalesce({column}, 0) + g.n "
                "FROM (SELECT extract_id, count(*) AS n FROM _ptp_gone GROUP BY extract_id) g "
                "WHERE extract_ledger.extract_id = g.extract_id")
     counts["n"] = counts["n"].astype(int)
     return counts
+
+
+def rebuild_derived_in_transaction(rt: Runtime) -> None:
+    """After a removal, inside its transaction: identities left without records deleted, persons rebuilt."""
+    from ptp_pipeline.warehouse.merge import relink
+
+    relink(rt.warehouse, rt.project)
+    # Clerical-review pairs hold two identities' tokens: a pair goes with either identity.
+    known = "SELECT 1 FROM restricted.link_identity i WHERE i.ident = link_review.ident_"
+    rt.warehouse.execute(f"DELETE FROM restricted.link_review WHERE NOT EXISTS ({known}l) OR NOT EXISTS ({known}r)")
+
+
+def rebuild_derived(rt: Runtime) -> None:
+    """After the removal's transaction: the derive stage (residence, households, household pathways and
+    every derived pathway table), so no copy of a removed event stays in them."""
+    from ptp_pipeline.pathways import rebuild
+
+    rebuild(rt)

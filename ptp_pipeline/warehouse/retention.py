@@ -20,7 +20,7 @@ import pandas as pd
 from ptp_pipeline.protocol import Protocol
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
-from ptp_pipeline.warehouse.removal import remove_events
+from ptp_pipeline.warehouse.removal import rebuild_derived, rebuild_derived_in_transaction, remove_events
 
 
 @dataclass
@@ -46,7 +46,7 @@ def cutoff_for(today: date, years: int) -> date:
 
 def purge(rt: Runtime, today: date | None = None) -> PurgeResult:
     """Apply every protocol's retention; one transaction for the shared tables, then the work area."""
-    from ptp_pipeline.warehouse.merge import MERGE_LOCK, relink
+    from ptp_pipeline.warehouse.merge import MERGE_LOCK
 
     today = today or datetime.now(UTC).date()
     wh = rt.warehouse
@@ -61,12 +61,18 @@ def purge(rt: Runtime, today: date | None = None) -> PurgeResult:
             n = int(gone["n"].sum()) if not gone.empty else 0
             result.per_dataset.append((partner, dataset, cutoff, n))
             result.events_purged += n
+            # Held-back rows (row numbers and reasons only) of extracts received before the cutoff go too.
+            wh.execute("DELETE FROM restricted.quarantine WHERE extract_id IN (SELECT extract_id FROM "
+                       "ops.extract_ledger WHERE partner = ? AND dataset = ? AND received_at < ?)",
+                       (partner, dataset, cutoff))
             for g in gone.itertuples(index=False):
                 audit.append(wh, "purge", actor="retention", extract_id=str(g.extract_id),
                              detail=f"{g.n} events dated before {cutoff} removed: {protocol.id} "
                              f"v{protocol.version} keeps shared data {protocol.retention.shared_data_years} years")
         if result.events_purged:
-            relink(wh, rt.project)
+            rebuild_derived_in_transaction(rt)
+    if result.events_purged:
+        rebuild_derived(rt)
     ledger = wh.query("SELECT extract_id, partner, dataset, received_at FROM ops.extract_ledger")
     for row in ledger.itertuples(index=False):
         policy = policies.get((str(row.partner), str(row.dataset)))

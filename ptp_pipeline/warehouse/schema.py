@@ -177,3 +177,60 @@ MIGRATIONS.append((20, "protocol approval integrity: content hash of each approv
         protocol_id VARCHAR NOT NULL, version INTEGER NOT NULL, content_sha256 VARCHAR NOT NULL,
         first_used_at TIMESTAMP NOT NULL, first_extract_id VARCHAR, PRIMARY KEY (protocol_id, version))""",
 ]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((30, "least privilege: an ops lock table only the pipeline can lock; append-only audit log", [
+    # Row locks here replace public advisory keys: only logins with UPDATE on it (the pipeline) can lock.
+    "CREATE TABLE IF NOT EXISTS ops.merge_lock (name VARCHAR PRIMARY KEY)",
+    # The audit log refuses UPDATE, DELETE and TRUNCATE from every login, its owner included.
+    {"postgresql": """CREATE OR REPLACE FUNCTION ops.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'ops.audit_log is append-only: entries are never changed or removed'
+              USING ERRCODE = 'insufficient_privilege'; END $$"""},
+    {"postgresql": "DROP TRIGGER IF EXISTS audit_log_append_only ON ops.audit_log"},
+    {"postgresql": "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ops.audit_log "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION ops.audit_log_append_only()"},
+]))
+
+MIGRATIONS.append((31, "audit you can trust: an HMAC per entry (key never in the database) and recorded heads", [
+    "ALTER TABLE ops.audit_log ADD COLUMN IF NOT EXISTS mac VARCHAR",
+    """CREATE TABLE IF NOT EXISTS ops.audit_head (
+        seq BIGINT NOT NULL, hash VARCHAR NOT NULL, mac VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((32, "opt-out lists sealed for the re-identifier, so key rotation can re-key the opt-out", [
+    """CREATE TABLE IF NOT EXISTS restricted.optout_sealed (
+        batch_id VARCHAR PRIMARY KEY, key_id VARCHAR NOT NULL, wrapped_key BYTEA NOT NULL, nonce BYTEA NOT NULL,
+        ciphertext BYTEA NOT NULL, added_at TIMESTAMP NOT NULL)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((33, "vault behind the audited route: opened only through a function that records each opening", [
+    "CREATE TABLE IF NOT EXISTS ops.audit_lock (name VARCHAR PRIMARY KEY)",
+    {"postgresql": """CREATE TABLE IF NOT EXISTS ops.vault_access (
+        access_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, login VARCHAR NOT NULL,
+        accessed_at TIMESTAMP NOT NULL, extract_id VARCHAR NOT NULL, purpose VARCHAR NOT NULL)"""},
+    # SECURITY DEFINER: runs as the schema owner, so a re-identifier's login needs no SELECT on the vault;
+    # every opening is recorded as the session's login in the caller's transaction.
+    {"postgresql": """CREATE OR REPLACE FUNCTION restricted.open_vault(p_extract_id VARCHAR, p_purpose VARCHAR)
+        RETURNS TABLE (access_id BIGINT, key_id VARCHAR, wrapped_key BYTEA, nonce BYTEA, ciphertext BYTEA)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        #variable_conflict use_column
+        DECLARE aid BIGINT;
+        BEGIN
+            IF length(coalesce(btrim(p_purpose), '')) < 10 THEN
+                RAISE EXCEPTION 'the vault opens only for a stated purpose' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            INSERT INTO ops.vault_access (login, accessed_at, extract_id, purpose)
+                VALUES (session_user, now()::timestamp, p_extract_id, p_purpose) RETURNING ops.vault_access.access_id
+                INTO aid;
+            RETURN QUERY SELECT aid, v.key_id, v.wrapped_key, v.nonce, v.ciphertext
+                FROM restricted.vault v WHERE v.extract_id = p_extract_id;
+        END $$"""},
+    {"postgresql": "REVOKE ALL ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) FROM PUBLIC"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)

@@ -58,7 +58,7 @@ def test_missing_values_are_not_tokenised() -> None:
 
 
 def test_short_keys_and_readable_key_files_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(KeyMaterialError, match="at least 256 are required"):
+    with pytest.raises(KeyMaterialError, match="exactly 256 are required"):
         ProjectKey("p", b"short")
     path = new_key_file(tmp_path / "k.key")
     assert load_key("p", key_file=path).key_id == load_key("p", key=path.read_text()).key_id

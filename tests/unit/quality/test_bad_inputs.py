@@ -172,7 +172,7 @@ def test_event_dates_in_the_future_or_outside_the_protocol(rt: Runtime, tmp_path
 
 def test_duplicate_column_names(rt: Runtime, tmp_path: Path) -> None:
     refused(ingest_lines(rt, tmp_path, [HEADER + ",surname", *(r + ",x" for r in good_lines(3))]),
-            "column(s) surname more than once")
+            "repeats a column name: 'surname' at positions 1 and 10")
 
 
 def test_nhs_number_200_characters_long(rt: Runtime, tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_reidentifier_reads_restricted_but_not_ops_and_writes_nothing(migrated: 
 
 
 def test_grants_hold_after_a_restart(migrated: str) -> None:
-    open_warehouse(migrated).close()  # migrate again: nothing to apply, grants re-applied
+    open_warehouse(migrated, migrate=True).close()  # migrate again: nothing to apply, grants re-applied
     with as_role(migrated, "ptp_analyst") as con:
         assert con.execute("SELECT count(*) FROM shared.person").fetchone() == (1,)
         assert refused(con, "SELECT * FROM restricted.optout")

@@ -1,0 +1,59 @@
+"""Issue 16.6 on PostgreSQL: a re-identifier's login cannot read the vault directly; it opens only through
+`restricted.open_vault`, which records each opening as the login; `ptp reidentify` names the login (not
+free text) in a signed audit entry; refusals are audited; an opening outside that route fails
+`ptp audit verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from ptp_pipeline.cli import main
+from ptp_pipeline.privacy.vault import new_reid_keypair
+from ptp_pipeline.synthetic import SyntheticResult
+
+
+def login_of(url: str) -> str:
+    return url.split("://", 1)[1].split("@", 1)[0]
+
+
+def test_the_vault_opens_only_through_the_audited_route(
+        logins: dict[str, str], env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    private, public = tmp_path / "reid.pem", tmp_path / "reid.pub"
+    new_reid_keypair(private, public)
+    monkeypatch.setenv("PTP_REID_PUBLIC_KEY_FILE", str(public))
+    monkeypatch.setenv("PTP_WAREHOUSE", logins["ptp_pipeline"])
+    extract = next(e for e in synthetic.extracts if e.partner == "police")
+    assert main(["ingest", str(extract.path), "--partner", "police", "--dataset", "incidents"]) == 0
+    reidentifier = logins["ptp_reidentifier"]
+    with psycopg.connect(reidentifier, autocommit=True) as con:
+        with pytest.raises(errors.InsufficientPrivilege):
+            con.execute("SELECT ciphertext FROM restricted.vault")
+        person = con.execute("SELECT person_id FROM shared.person LIMIT 1").fetchone()[0]  # type: ignore[index]
+
+    monkeypatch.setenv("PTP_WAREHOUSE", reidentifier)
+    monkeypatch.setenv("PTP_REID_KEY_FILE", str(private))
+    assert main(["reidentify", str(person), "--purpose", "short"]) == 5  # refused: and audited
+    assert main(["reidentify", str(person), "--purpose", "Safeguarding referral, case review",
+                 "--by", "Somebody Else"]) == 0
+    capsys.readouterr()
+    with psycopg.connect(logins["ptp_pipeline"]) as con:
+        entries = con.execute("SELECT actor, action, detail FROM ops.audit_log WHERE action LIKE 'reidentify%%' "
+                              "ORDER BY seq").fetchall()
+    assert [(a, act) for a, act, _ in entries] == [(login_of(reidentifier), "reidentify_refused"),
+                                                   (login_of(reidentifier), "reidentify")]
+    assert "stated officer: Somebody Else" in entries[1][2] and "vault access" in entries[1][2]
+
+    monkeypatch.setenv("PTP_WAREHOUSE", logins["ptp_pipeline"])
+    assert main(["audit", "verify"]) == 0
+    # Straight from psql, with the private key at hand: the opening is recorded, and no signed entry names it.
+    with psycopg.connect(reidentifier, autocommit=True) as con:
+        extract_id = con.execute("SELECT DISTINCT extract_id FROM restricted.link_record").fetchone()[0]  # type: ignore[index]
+        assert con.execute("SELECT count(*) FROM restricted.open_vault(%s, %s)",
+                           [extract_id, "looking around quietly"]).fetchone() == (1,)
+    assert main(["audit", "verify"]) == 6
+    assert "opened 1 time(s) outside `ptp reidentify`" in capsys.readouterr().err
