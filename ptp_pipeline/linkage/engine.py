@@ -27,7 +27,8 @@ from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
 
 IDENTITY_TABLE = "restricted.link_identity"
-PART_COLUMN = {"nhs_number": "nhs", "local_id": "local_id", "forename": "fn", "surname": "sn",
+PART_COLUMN = {"nhs_number": "nhs", "ni_number": "ni", "uln": "uln", "shared_ref": "shared_ref",
+               "local_id": "local_id", "forename": "fn", "surname": "sn",
                "date_of_birth": "dob", "postcode": "pc", "birth_year": "dob_y", "district": "pc_dist", "sex": "sex"}
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class LinkConfig:
     probabilistic: bool = True
 
 
-DEFAULT_KEYS = [("nhs", ["nhs_number"]), ("local_id", ["local_id"]),
+DEFAULT_KEYS = [("nhs", ["nhs_number"]), ("ni", ["ni_number"]), ("uln", ["uln"]), ("shared_ref", ["shared_ref"]),
+                ("local_id", ["local_id"]),
                 ("name_dob_postcode", ["forename", "surname", "date_of_birth", "postcode"]),
                 ("name_dob", ["forename", "surname", "date_of_birth"])]
 

@@ -17,6 +17,7 @@ import pandas as pd
 from ptp_pipeline.linkage.engine import LinkConfig, config_from, link_batch
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.linkage.model import settings, train
+from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import to_text
 from ptp_pipeline.privacy.normalise import (
@@ -58,11 +59,13 @@ def frame_parts(frame: pd.DataFrame) -> pd.DataFrame:
         # Another scheme's identifier given in this column: compared as given (strong, not checked).
         other = text["nhs_number"].str.replace(r"\s+", "", regex=True).replace("", pd.NA)
         parts["shared_ref"] = other.where(nhs.isna())
-    for kind in ("ni_number", "uln", "shared_ref"):
-        if kind in text:
-            col = {"ni_number": "ni"}.get(kind, kind)
-            value = text[kind].str.upper().str.replace(r"\s+", "", regex=True).replace("", pd.NA)
-            parts[col] = value if col not in parts else parts[col].fillna(value)
+    if "ni_number" in text:
+        parts["ni"] = normalise_ni_number(text["ni_number"])
+    if "uln" in text:
+        parts["uln"] = normalise_uln(text["uln"])
+    if "shared_ref" in text:
+        value = normalise_shared_ref(text["shared_ref"])
+        parts["shared_ref"] = value if "shared_ref" not in parts else parts["shared_ref"].fillna(value)
     if "local_id" in text:
         source = text["source"] if "source" in text else pd.Series("frame", index=frame.index)
         parts["local_id"] = (source + "|" + text["local_id"].str.upper().str.strip()).astype("string")

@@ -15,6 +15,7 @@ from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.fields import linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
+from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.normalise import (
     normalise_name,
@@ -24,6 +25,8 @@ from ptp_pipeline.privacy.normalise import (
 from ptp_pipeline.protocol import Identifies, Level, ProjectConfig, Protocol, Role, Treatment
 from ptp_pipeline.runtime import Runtime, WorkItem
 
+STRONG_KINDS = {Identifies.ni_number: ("ni", normalise_ni_number), Identifies.uln: ("uln", normalise_uln),
+                Identifies.shared_ref: ("shared_ref", normalise_shared_ref)}
 KEY = "key__"
 ADDR = KEY + "addr_"  # address tokens: households only, never person match keys
 EVENT_COLUMNS = ["event_date", "event_type", "cost", "setting"]
@@ -65,6 +68,11 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             parts["shared_birth_year"] = parts["birth_year"] if keep_year else withheld
         elif kind is Identifies.sex:
             parts["sex"] = col.astype("string").str.upper()
+        elif kind in STRONG_KINDS:
+            col_name, normaliser = STRONG_KINDS[kind]
+            parts[col_name] = normaliser(col)
+            present = checked[STATUS + spec.name] != "missing"
+            statuses[STATUS + spec.name] = status_of(present, parts[col_name].notna())
         elif kind is Identifies.local_id:
             parts["local_id"] = (protocol.partner.id + "|" + col.astype("string").str.upper().str.strip())
         elif kind is Identifies.address_line:

@@ -33,8 +33,10 @@ PROBLEM_SEP = "\n"
 PLACEHOLDER = re.compile(r"\b(TO AGREE|TO BE AGREED|TBC|TBA|TBD|TODO|FIXME|XXX|DRAFT)\b"
                          r"|(?i:\bto be (agreed|confirmed|decided)\b)")
 #: Identity parts that link a row to a person (address parts describe places too).
-PERSON_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "sex", "local_id"}
-RAW_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "local_id"}
+PERSON_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "sex", "local_id", "ni_number", "uln",
+                   "shared_ref"}
+RAW_IDENTITY = {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "local_id", "ni_number", "uln",
+                "shared_ref"}
 
 
 def at(path: str, message: str) -> str:
@@ -98,6 +100,10 @@ class Identifies(StrEnum):
     postcode = "postcode"
     sex = "sex"
     local_id = "local_id"
+    # Strong identifiers of other themes: one person each, linked across partners.
+    ni_number = "ni_number"
+    uln = "uln"
+    shared_ref = "shared_ref"
     # Address parts (households): never match keys for persons, only for places.
     address_line = "address_line"
     uprn = "uprn"
@@ -510,6 +516,7 @@ class Protocol(Strict):
         if self.status is Status.approved:
             problems += self._placeholder_problems()
         problems += self._subject_problems()
+        problems += self._same_kind_problems()
         names = [f.name for f in self.fields]
         problems += duplicate_problems(names)
         problems += missing_event_field_problems(self.event.model_dump(), set(names))
@@ -533,6 +540,22 @@ class Protocol(Strict):
                                  "every row would become a new person: if the rows are premises or other places, "
                                  "set subject: place; else add the fields that identify the person")]
         return []
+
+    def _same_kind_problems(self) -> list[str]:
+        """Two fields that identify the same part of a person: linkage would keep one and silently lose
+        the other, so the protocol must say which one is used (drop the other)."""
+        seen: dict[Identifies, str] = {}
+        problems = []
+        for i, f in enumerate(self.fields):
+            if f.identifies is None or f.identifies.value not in PERSON_IDENTITY or f.treatment is Treatment.drop:
+                continue
+            if f.identifies in seen:
+                problems.append(at(f"fields.{i}.identifies", f"fields '{seen[f.identifies]}' and '{f.name}' both "
+                                   f"identify {f.identifies}: linkage uses one value of each kind, so set "
+                                   f"treatment: drop on the one not to use (or ask for one combined column)"))
+            else:
+                seen[f.identifies] = f.name
+        return problems
 
     def _placeholder_problems(self) -> list[str]:
         """An approved protocol is final: no 'TO AGREE', 'TBC', 'DRAFT' ... left in what was signed."""
@@ -615,7 +638,8 @@ class Protocol(Strict):
 
 class MatchKey(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    parts: list[Literal["nhs_number", "local_id", "forename", "surname", "date_of_birth", "postcode",
+    parts: list[Literal["nhs_number", "ni_number", "uln", "shared_ref", "local_id", "forename", "surname",
+                        "date_of_birth", "postcode",
                         "birth_year", "district", "sex"]] = Field(min_length=1)
 
 

@@ -35,6 +35,14 @@ PROBLEM_BY_TYPE = {
 }
 
 
+PROBLEM_BY_KIND: dict[Identifies | None, tuple[str, str]] = {
+    Identifies.ni_number: ("is not a National Insurance number HMRC would issue (two letters, six digits, A-D)",
+                           "correct it at source, or leave it blank if unknown"),
+    Identifies.uln: ("is not a valid Unique Learner Number (ten digits with a correct check digit)",
+                     "correct it at source, or leave it blank if unknown"),
+}
+
+
 def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
     return {"field": field, "problem": problem, "hint": hint}
 
@@ -70,8 +78,8 @@ def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expect
 
 def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
     allowed = ["valid"] if spec.required else ["valid", "missing"]
-    problem, hint = PROBLEM_BY_TYPE.get(spec.type, ("breaks the protocol's rules for this field",
-                                                    "check the value against the protocol"))
+    problem, hint = PROBLEM_BY_KIND.get(spec.identifies, PROBLEM_BY_TYPE.get(spec.type, (
+        "breaks the protocol's rules for this field", "check the value against the protocol")))
     if spec.required:
         problem = f"is missing or {problem}"
         hint = f"this field is required: {hint}"

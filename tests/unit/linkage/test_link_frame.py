@@ -111,3 +111,30 @@ def project() -> ProjectConfig:
     from pathlib import Path
 
     return load_project(Path(__file__).parents[3] / "protocols")
+
+
+def test_a_national_insurance_number_links_across_a_change_of_surname() -> None:
+    a = person(5, surname="Okonkwo", ni_number="AB 12 34 56 C", postcode="LS1 1AA")
+    b = person(5, surname="Whitfield", ni_number="ab123456", postcode="LS9 8BB")
+    ids = persons_of(pd.DataFrame([a, b, *[person(i, ni_number="") for i in range(10, 40)]]))
+    assert ids[0] == ids[1]
+
+
+def test_two_fields_of_one_identifier_kind_are_refused(tmp_path: pytest.TempPathFactory,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from ptp_pipeline.cli import main
+
+    source = Path(__file__).parents[3] / "protocols" / "council_contacts.yaml"
+    text = source.read_text().replace(
+        "  - {name: surname, type: string,",
+        "  - {name: second_forename, type: string, role: direct_identifier, treatment: pseudonymise, "
+        "identifies: forename}\n  - {name: surname, type: string,", 1)
+    bad = Path(str(tmp_path)) / "council_contacts.yaml"
+    bad.write_text(text)
+    assert main(["protocol", "validate", str(source)]) == 0
+    capsys.readouterr()
+    assert main(["protocol", "validate", str(bad)]) != 0
+    said = capsys.readouterr()
+    assert "both identify forename" in " ".join((said.out + said.err).split())
