@@ -44,7 +44,9 @@ def fill(home: Path, url: str, events: int) -> None:
     from ptp_pipeline import pipeline
     from ptp_pipeline.runtime import Runtime
     from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.warehouse import open_warehouse
 
+    open_warehouse(url, migrate=True).close()  # the admin's `ptp migrate` (a server schema never migrates itself)
     rt = Runtime(load_settings({"PTP_HOME": str(home), "PTP_KEY": KEY, "PTP_WAREHOUSE": url}))
     done, n = 0, 0
     while done < events:

@@ -39,6 +39,9 @@ def run(path: Path, url: str) -> dict[str, object]:
     from ptp_pipeline.settings import load_settings
 
     home = Path(tempfile.mkdtemp(prefix="ptp-ingest-"))
+    from ptp_pipeline.warehouse import open_warehouse
+
+    open_warehouse(url, migrate=True).close()  # the admin's `ptp migrate` (a server schema never migrates itself)
     rt = Runtime(load_settings({"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32), "PTP_WAREHOUSE": url}))
     rt.warehouse  # noqa: B018 - open (and migrate) before timing
     out: dict[str, object] = {"backend": url.split(":", 1)[0], "file_rows": sum(1 for _ in path.open()) - 1}

@@ -93,7 +93,9 @@ def run_one(url: str, home: Path, rows: int) -> dict[str, object]:
     from ptp_pipeline import pipeline
     from ptp_pipeline.runtime import Runtime
     from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.warehouse import open_warehouse
 
+    open_warehouse(url, migrate=True).close()  # the admin's `ptp migrate` (a server schema never migrates itself)
     rt = Runtime(load_settings({"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32), "PTP_WAREHOUSE": url}))
     extract_id = "police.incidents.bench00000000001"
     folder = rt.work(extract_id)

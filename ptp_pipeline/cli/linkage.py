@@ -123,3 +123,22 @@ def review_decide(
         rt.close()
     joined = f"; person {merges.absorbed.iloc[0]} joined person {merges.kept.iloc[0]}" if len(merges) else ""
     out.print(f"pair {pair}: {decision}ed{joined}")
+
+
+@linkage_app.command("relink")
+def relink_cmd() -> None:
+    """Re-cluster every identity from scratch (after `ptp key rotate` or a change of threshold).
+
+    Person ids stay where they can (each cluster keeps the id most of its records had); every move
+    is counted in the audit log. Runs over the whole warehouse: a maintenance job, not a nightly one.
+    """
+    from ptp_pipeline.linkage.engine import config_from
+    from ptp_pipeline.linkage.store import full_relink
+
+    rt = runtime()
+    try:
+        result = full_relink(rt.warehouse, config_from(rt.project))
+    finally:
+        rt.close()
+    out.print(f"{result['identities']:,} identities re-clustered: persons {result['persons_before']:,} -> "
+              f"{result['persons_after']:,}; {result['changed']:,} identities moved to another person")

@@ -181,7 +181,8 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
 
 
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
-               next_person_id: int, touched: pd.DataFrame | None = None) -> Linked:
+               next_person_id: int, touched: pd.DataFrame | None = None,
+               decisions: pd.DataFrame | None = None) -> Linked:
     """Link new identities (unique `ident`, token columns) given candidate existing identities.
 
     `existing`: ident, person_id and token columns of candidates. `touched`: for each existing
@@ -232,6 +233,16 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     tokens = pd.concat([new[[IDENT, *TOKEN_COLUMNS]], existing[[IDENT, *TOKEN_COLUMNS]] if len(existing) else None])
     scored = scored[~forenames_disagree(scored, tokens.drop_duplicates(IDENT).set_index(IDENT))]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
+    if decisions is not None and len(decisions):
+        # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.
+        rejected = {frozenset(p) for p, d in zip(zip(decisions.ident_l, decisions.ident_r, strict=True),
+                                                   decisions.decision, strict=True) if d == "reject"}
+        keep = [frozenset(p) not in rejected for p in zip(links.ident_l, links.ident_r, strict=True)]
+        links = links[np.array(keep, dtype=bool)]
+        accepted = decisions[decisions.decision == "accept"]
+        links = pd.concat([links, pd.DataFrame({"ident_l": accepted.ident_l, "ident_r": accepted.ident_r,
+                                                "match_probability": 1.0, "key": "clerical",
+                                                "order": len(cfg.match_keys) + 1})], ignore_index=True)
     edges = pd.concat([casc, links], ignore_index=True).sort_values(["order", "match_probability"],
                                                                     ascending=[True, False], kind="stable")
     edges["a"] = edges["ident_l"].map(node_of)
@@ -261,8 +272,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     touching = touching.sort_values(["order", "match_probability"], ascending=[True, False]).drop_duplicates(IDENT)
     best = touching.set_index(IDENT)
     placed = out[IDENT].map(best["key"])
-    out["link_pass"] = placed.fillna("new person").map(lambda k: k if k in ("probabilistic", "new person")
-                                                        else f"cascade:{k}")
+    out["link_pass"] = placed.fillna("new person").map(
+        lambda k: k if k in ("probabilistic", "new person", "clerical") else f"cascade:{k}")
     out["match_probability"] = out[IDENT].map(best["match_probability"]).astype("float64")
     # A singleton person (no link at all) has no link probability.
     counts = out["link_pass"].value_counts().to_dict()

@@ -144,3 +144,72 @@ def decide(wh: Warehouse, review_id: int, decision: str, by: str) -> pd.DataFram
             refresh_persons(wh)
         audit.append(wh, "link_review", detail=f"review pair {review_id} {decision}ed by {by}: persons {a} and {b}")
     return merges
+
+
+def full_relink(wh: Warehouse, cfg: Any, extract_id: str | None = None) -> dict[str, int]:
+    """Re-cluster every identity from scratch (after key rotation or a change of threshold or model).
+
+    Person ids stay stable where they can: each new cluster keeps the old id most of its identities
+    carried (then the smallest); a cluster with none gets a new id. Splits and joins are audited.
+    Rejected review pairs stay apart. Costs O(warehouse): an explicit run, never part of a merge.
+    """
+    from ptp_pipeline.linkage.engine import link_batch
+    from ptp_pipeline.warehouse.merge import TOUCHED, refresh_persons, touch
+
+    cols = ", ".join([IDENT, "person_id", *TOKEN_COLUMNS])
+    with wh.transaction():
+        wh.lock("ptp.merge")
+        stored = wh.query(f"SELECT {cols} FROM {IDENTITY_TABLE}")
+        if stored.empty:
+            return {"identities": 0, "persons_before": 0, "persons_after": 0, "changed": 0}
+        model = load_model(wh)
+        next_id = int(wh.scalar("SELECT coalesce(max(person_id), 0) FROM restricted.link_record") or 0) + 1
+        decisions = wh.query("SELECT ident_l, ident_r, decision FROM restricted.link_review "
+                             "WHERE decision IS NOT NULL")
+        linked = link_batch(stored.drop(columns=["person_id"]), pd.DataFrame(), cfg, model, next_id,
+                            decisions=decisions)
+        frame = linked.identities[[IDENT, "person_id", "link_pass", "match_probability"]].rename(
+            columns={"person_id": "cluster"}).merge(stored[[IDENT, "person_id"]], on=IDENT)
+        votes = frame.groupby(["cluster", "person_id"]).size().rename("n").reset_index()
+        votes = votes.sort_values(["n", "person_id"], ascending=[False, True])
+        kept: dict[int, int] = {}
+        used: set[int] = set()
+        for row in votes.itertuples(index=False):  # one old id per cluster, each old id used once
+            if row.cluster in kept or row.person_id in used:
+                continue
+            kept[int(row.cluster)] = int(row.person_id)
+            used.add(int(row.person_id))
+        fresh = next_id + len(linked.identities)  # beyond any id link_batch handed out
+        for c in sorted(set(frame.cluster) - set(kept)):
+            kept[int(c)] = fresh
+            fresh += 1
+        frame["new_person"] = frame.cluster.map(kept).astype("int64")
+        changed = frame[frame.new_person != frame.person_id]
+        if len(changed):
+            wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_relabel (ident VARCHAR, person_id BIGINT)")
+            wh.execute("DELETE FROM _ptp_relabel")
+            wh.insert_frame("_ptp_relabel", changed[[IDENT, "new_person"]].rename(columns={"new_person": "person_id"}))
+            touch(wh, "SELECT DISTINCT person_id FROM restricted.link_identity WHERE ident IN "
+                  "(SELECT ident FROM _ptp_relabel)")
+            wh.execute("UPDATE restricted.link_identity SET person_id = r.person_id FROM _ptp_relabel r "
+                       "WHERE link_identity.ident = r.ident")
+            wh.execute("UPDATE restricted.link_record SET person_id = r.person_id FROM _ptp_relabel r "
+                       "WHERE link_record.ident = r.ident")
+            wh.execute("UPDATE shared.pathway_event SET person_id = l.person_id FROM restricted.link_record l "
+                       "WHERE pathway_event.event_id = l.record_id AND l.ident IN (SELECT ident FROM _ptp_relabel)")
+            touch(wh, "SELECT DISTINCT person_id FROM _ptp_relabel")
+            wh.execute(f"DELETE FROM shared.person WHERE person_id IN (SELECT person_id FROM {TOUCHED})")
+        passes = frame.set_index(IDENT)
+        wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_pass (ident VARCHAR, link_pass VARCHAR, p DOUBLE PRECISION)")
+        wh.execute("DELETE FROM _ptp_pass")
+        wh.insert_frame("_ptp_pass", pd.DataFrame({"ident": passes.index, "link_pass": passes.link_pass,
+                                                   "p": passes.match_probability}))
+        wh.execute("UPDATE restricted.link_identity SET link_pass = x.link_pass, match_probability = x.p "
+                   "FROM _ptp_pass x WHERE link_identity.ident = x.ident")
+        refresh_persons(wh)
+        result = {"identities": len(frame), "persons_before": int(stored.person_id.nunique()),
+                  "persons_after": int(frame.new_person.nunique()), "changed": len(changed)}
+        audit.append(wh, "linkage_relinked", extract_id=extract_id,
+                     detail=f"full re-cluster: {result['identities']} identities, persons "
+                     f"{result['persons_before']} -> {result['persons_after']}, {result['changed']} identities moved")
+    return result

@@ -83,6 +83,18 @@ def test_a_clerical_decision_survives_the_next_run(env: dict[str, str], tmp_path
     assert "0 pairs awaiting review" in capsys.readouterr().out
     assert main(["linkage"]) == 0
     assert "pairs awaiting clerical review: 0" in capsys.readouterr().out
+    # A full re-cluster (after a key rotation or threshold change) honours the decision and keeps ids.
+    rt = Runtime(load_settings(env))
+    before = rt.warehouse.query("SELECT record_id, person_id FROM restricted.link_record ORDER BY 1")
+    rt.close()
+    assert main(["linkage", "relink"]) == 0
+    assert "0 identities moved" in capsys.readouterr().out
+    rt = Runtime(load_settings(env))
+    after = rt.warehouse.query("SELECT record_id, person_id FROM restricted.link_record ORDER BY 1")
+    assert before.equals(after)
+    assert rt.warehouse.query("SELECT action FROM ops.audit_log").action.isin(["linkage_relinked"]).any()
+    assert_conserved(rt)
+    rt.close()
 
 
 def test_accepting_a_pair_joins_the_two_persons(env: dict[str, str], tmp_path: Path,
@@ -100,4 +112,10 @@ def test_accepting_a_pair_joins_the_two_persons(env: dict[str, str], tmp_path: P
     assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 4
     assert rt.warehouse.query("SELECT action FROM ops.audit_log").action.isin(["link_review"]).any()
     assert_conserved(rt)
+    rt.close()
+    # The pair scores below the threshold on its own: only the accepted decision keeps it together.
+    assert main(["linkage", "relink"]) == 0
+    rt = Runtime(load_settings(env))
+    assert person_ids(rt, str(b.extract_id)) == [person_ids(rt, str(a.extract_id))[0]]
+    assert rt.warehouse.scalar("SELECT count(*) FROM restricted.link_identity WHERE link_pass = 'clerical'") == 2
     rt.close()
