@@ -17,17 +17,19 @@ app.add_typer(linkage_app, name="linkage")
 
 
 @linkage_app.callback()
-def report(ctx: typer.Context) -> None:
+def report(ctx: typer.Context, bias: Annotated[bool, typer.Option(
+        "--bias", help="Also show link rates by agency, sex, age band and area (linkage bias).")] = False) -> None:
     """Linkage report: identities per pass, match probabilities, review band, persons by agencies."""
     if ctx.invoked_subcommand is not None:
         return
-    from ptp_pipeline.privacy.linkage_report import linkage_report, probability_histogram, review_band
+    from ptp_pipeline.privacy.linkage_report import linkage_bias, linkage_report, probability_histogram, review_band
 
     rt = runtime()
     try:
         keys, agencies = linkage_report(rt.warehouse, rt.project)
         hist = probability_histogram(rt.warehouse)
         review = review_band(rt.warehouse)
+        groups = linkage_bias(rt.warehouse) if bias else {}
     finally:
         rt.close()
     table = Table(title="How identities were placed (cascade keys strictest first, then Splink)")
@@ -41,6 +43,14 @@ def report(ctx: typer.Context) -> None:
     out.print(f"pairs awaiting clerical review: {review:,}")
     for r in agencies.itertuples(index=False):
         out.print(f"persons known to {r.n_agencies} agenc{'y' if r.n_agencies == 1 else 'ies'}: {r.persons:,}")
+    for name, frame in groups.items():
+        bias_table = Table(title=f"Linkage by {name} (records linked to another identity; records of persons known "
+                                 "to 2+ agencies)")
+        for col in (name, "records", "linked", "known to 2+ agencies"):
+            bias_table.add_column(col)
+        for g in frame.itertuples(index=False):
+            bias_table.add_row(str(g.grp), f"{g.records:,}", f"{g.linked_share:.1%}", f"{g.multi_agency_share:.1%}")
+        out.print(bias_table)
 
 
 @linkage_app.command()

@@ -40,3 +40,32 @@ def probability_histogram(wh: Warehouse) -> pd.DataFrame:
 
 def review_band(wh: Warehouse) -> int:
     return int(wh.scalar("SELECT count(*) FROM restricted.link_review WHERE decision IS NULL") or 0)
+
+
+BIAS_SQL = """
+SELECT {group} AS grp, count(*) AS records,
+       avg(CASE WHEN i.link_pass IS NULL OR i.link_pass = 'new person' THEN 0.0 ELSE 1.0 END) AS linked_share,
+       avg(CASE WHEN p.n_agencies >= 2 THEN 1.0 ELSE 0.0 END) AS multi_agency_share
+FROM restricted.link_record r
+LEFT JOIN restricted.link_identity i ON i.ident = r.ident
+LEFT JOIN shared.person p ON p.person_id = r.person_id
+GROUP BY 1 ORDER BY 1
+"""
+BIAS_GROUPS = {
+    "agency": "r.partner",
+    "sex": "coalesce(r.sex, 'unknown')",
+    "age band": "CASE WHEN r.birth_year IS NULL THEN 'unknown' ELSE CAST(CAST(floor((EXTRACT(YEAR FROM r.event_date) "
+                "- r.birth_year) / 20) * 20 AS INTEGER) AS VARCHAR) || '+' END",
+    "area": "coalesce(r.district, 'unknown')",
+}
+
+
+def linkage_bias(wh: Warehouse, min_records: int = 10) -> dict[str, pd.DataFrame]:
+    """Link rates by agency, sex, age band and area: a group that links far less often than others is
+    a group whose pathways the report under-counts (linkage bias). Groups under `min_records` are left
+    out (small numbers)."""
+    out = {}
+    for name, expr in BIAS_GROUPS.items():
+        frame = wh.query(BIAS_SQL.format(group=expr))
+        out[name] = frame[frame.records >= min_records].reset_index(drop=True)
+    return out
