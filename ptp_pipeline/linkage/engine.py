@@ -243,7 +243,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         links = pd.concat([links, pd.DataFrame({"ident_l": accepted.ident_l, "ident_r": accepted.ident_r,
                                                 "match_probability": 1.0, "key": "clerical",
                                                 "order": len(cfg.match_keys) + 1})], ignore_index=True)
-    edges = pd.concat([casc, links], ignore_index=True).sort_values(["order", "match_probability"],
+    parts = [f for f in (casc, links) if len(f)] or [casc]
+    edges = pd.concat(parts, ignore_index=True).sort_values(["order", "match_probability"],
                                                                     ascending=[True, False], kind="stable")
     edges["a"] = edges["ident_l"].map(node_of)
     edges["b"] = edges["ident_r"].map(node_of)

@@ -226,8 +226,8 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         apply_merges(wh, linked, extract_id)
         insert_identities(wh, linked, extract_id)
         insert_review(wh, linked, extract_id)
-        person = pd.concat([linked.known.set_index(IDENT)["person_id"],
-                            linked.identities.set_index(IDENT)["person_id"]])
+        person = pd.concat([f.set_index(IDENT)["person_id"] for f in (linked.known, linked.identities) if len(f)]
+                           or [pd.Series(dtype="int64")])
         pid = link_records["ident"].map(person).astype("Int64")
         # A record with no usable identifier is its own person (unlinkable), never grouped with others.
         alone = pid.isna().to_numpy() & (not place)
