@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import secrets
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from merge import build
+from peak import peak_rss_mb
 
 KEY = "6b" * 32
 CHUNK = 1_000_000
@@ -84,7 +84,7 @@ def increment(home: Path, url: str, events: int) -> dict[str, float]:
     new["source_row"] += 10_000
     pd.concat([old, new], ignore_index=True).to_parquet(folder / "validated.parquet", index=False)
     _register(rt, extract_id, 10_000)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = peak_rss_mb() * 1024
     if "--profile" in sys.argv:
         import cProfile
 
@@ -96,7 +96,7 @@ def increment(home: Path, url: str, events: int) -> dict[str, float]:
     stored = int(rt.warehouse.scalar("SELECT count(*) FROM shared.pathway_event"))
     rt.close()
     return {"events_before": events, "events_after": stored, "merge_s": round(seconds, 2), "cpu_s": round(cpu, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mb": peak_rss_mb(),
             "rss_before_merge_mb": round(rss0 / 1024)}
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from peak import peak_rss_mb
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROWS_PER_PERSON = 4.1  # health attendances per synthetic person (generator defaults)
@@ -58,7 +60,7 @@ def run(path: Path, url: str) -> dict[str, object]:
     result = pipeline.outcome(rt, extract_id)
     out["status"], out["accepted"], out["quarantined"] = result.status, result.rows_accepted, result.rows_quarantined
     out["persons"] = int(rt.warehouse.scalar("SELECT count(*) FROM shared.person"))
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["peak_rss_mb"] = peak_rss_mb()
     rt.close()
     return out
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import secrets
 import subprocess
 import sys
@@ -25,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from peak import peak_rss_mb
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -106,7 +108,7 @@ def run_one(url: str, home: Path, rows: int) -> dict[str, object]:
     wh.execute("INSERT INTO ops.extract_ledger (extract_id, partner, dataset, protocol_id, protocol_version, "
                "file_name, sha256, received_at, status) VALUES (?, 'police', 'incidents', 'police-incidents', 1, "
                "'bench.csv', ?, ?, 'received')", (extract_id, "0" * 64, datetime.now(UTC).replace(tzinfo=None)))
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_mb() * 1024
     t0 = time.perf_counter()
     pipeline.merge(rt, extract_id)
     seconds = time.perf_counter() - t0
@@ -117,7 +119,7 @@ def run_one(url: str, home: Path, rows: int) -> dict[str, object]:
     return {"backend": url.split(":", 1)[0], "rows": rows, "accepted": accepted, "status": status,
             "events": events, "persons": persons, "build_s": round(built, 1), "merge_s": round(seconds, 2),
             "rows_per_s": round(accepted / seconds), "peak_rss_mb_before_merge": round(rss_before / 1024),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def main() -> None:
