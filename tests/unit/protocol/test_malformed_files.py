@@ -1,15 +1,14 @@
-"""Hostile and damaged protocol files: each refused fast, in bounded memory, with file:line and exit 3.
+"""Hostile and damaged protocol files: each refused in bounded memory, with file:line and exit 3.
 
 The corpus is generated here (an alias bomb, deep nesting, NUL and Latin-1 bytes, duplicate keys ...).
-Every case goes through `ptp protocol validate` and must finish in under 2 s of CPU time and allocate
-under 50 MB (tracemalloc, on top of the CLI's own imports). Then the whole corpus sits in a protocols folder
+Every case goes through `ptp protocol validate` and must allocate under 50 MB (tracemalloc, on top of
+the CLI's own imports); how fast each is refused is measured by bench/protocol_load.py. Then the whole corpus sits in a protocols folder
 and another partner's extract still goes in: a broken file stops only its own dataset.
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -84,27 +83,22 @@ CASES: list[tuple[str, Callable[[], bytes], int, str]] = [
 
 
 @pytest.mark.parametrize(("case_id", "content", "line", "phrase"), CASES, ids=[c[0] for c in CASES])
-def test_malformed_file_refused_fast_in_bounded_memory(
+def test_malformed_file_refused_in_bounded_memory(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], case_id: str, content: Callable[[], bytes],
         line: int, phrase: str) -> None:
     path = tmp_path / f"{case_id}.yaml"
     path.write_bytes(content())
     main(["protocol", "validate", str(REPO_PROTOCOLS / "project.yaml")])  # warm the imports up
     capsys.readouterr()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    code = main(["protocol", "validate", str(path)])
-    # CPU time: the machine running the tests may be shared; wall time only guards against a hang.
-    seconds, wall = time.process_time() - cpu_started, time.perf_counter() - started
-    capsys.readouterr()
-    tracemalloc.start()  # a second run, traced: tracing slows it, so the time is taken untraced above
+    # Speed is measured by bench/protocol_load.py; here the bound is on work done (memory allocated).
+    tracemalloc.start()
     try:
-        assert main(["protocol", "validate", str(path)]) == code
+        code = main(["protocol", "validate", str(path)])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     err = capsys.readouterr().err
     assert code == 3, err
-    assert seconds < 2 and wall < 20, f"{case_id} took {seconds:.2f} s of CPU, {wall:.2f} s in all"
     assert peak < 50 * 2**20, f"{case_id} allocated {peak / 2**20:.0f} MB"
     where = f"{path}:{line}: " if line else f"{path}: "
     assert where in err and phrase in err, err
@@ -170,9 +164,7 @@ def test_the_corpus_in_the_protocols_folder_stops_only_its_own_dataset(
         (protocols / f"zz_{case_id}.yaml").write_bytes(content())
     rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
     try:
-        started = time.perf_counter()
         assert len(rt.protocols) == 2 and len(rt.protocol_errors) == len(CASES) + 1
-        assert time.perf_counter() - started < 5
         council = next(e for e in synthetic.extracts if e.partner == "council")
         police = next(e for e in synthetic.extracts if e.partner == "police")
         merged = pipeline.ingest(rt, council.path, "council", "contacts")
@@ -187,7 +179,7 @@ def test_the_corpus_in_the_protocols_folder_stops_only_its_own_dataset(
 @pytest.mark.airflow
 def test_the_dag_folder_isolates_malformed_protocols(airflow_db: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """An alias bomb and a duplicated status break only their own ingest DAGs, quickly, each named."""
+    """An alias bomb and a duplicated status break only their own ingest DAGs, each named."""
     from airflow.dag_processing.dagbag import DagBag
 
     protocols = tmp_path / "protocols"
@@ -197,9 +189,7 @@ def test_the_dag_folder_isolates_malformed_protocols(airflow_db: Path, tmp_path:
     health.write_text(health.read_text(encoding="utf-8").replace("status: approved", "status: draft\nstatus: approved"),
                       encoding="utf-8")
     monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
-    started = time.perf_counter()
     bag = DagBag(str(REPO_PROTOCOLS.parent / "dags"))
-    assert time.perf_counter() - started < 60
     assert "ptp_ingest_council_contacts" in bag.dag_ids
     assert not {"ptp_ingest_police_incidents", "ptp_ingest_health_attendances"} & set(bag.dag_ids)
     # One DAG file per protocol: each broken protocol is an import error of its own file only.
