@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -26,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import peak_rss_mb, scratch_warehouse
 from merge import build
-from peak import peak_rss_mb
 
 KEY = "6b" * 32
 CHUNK = 1_000_000
@@ -114,30 +113,16 @@ def main() -> None:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         home = Path(tempfile.mkdtemp(prefix="ptp-growth-"))
-        db = None
-        if args.backend == "duckdb":
-            url = f"duckdb:///{home}/ptp.duckdb"
-        else:
-            import psycopg
-
-            db = f"ptp_growth_{secrets.token_hex(4)}"
-            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as con:
-                con.execute(f"CREATE DATABASE {db}")
-            url = f"postgresql://postgres@127.0.0.1:5432/{db}"
-        t0 = time.perf_counter()
-        fill(home, url, size)
-        filled = time.perf_counter() - t0
-        out = subprocess.run([sys.executable, __file__, "--child", str(home), url, str(size)], check=True,
-                             capture_output=True, text=True)
+        with scratch_warehouse(args.backend, "ptp-growth-", home) as url:
+            t0 = time.perf_counter()
+            fill(home, url, size)
+            filled = time.perf_counter() - t0
+            out = subprocess.run([sys.executable, __file__, "--child", str(home), url, str(size)], check=True,
+                                 capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         row["fill_s"] = round(filled, 1)
         results.append(row)
         print(json.dumps(row), flush=True)
-        if db:
-            import psycopg
-
-            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as con:
-                con.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     xs = np.log([r["events_before"] for r in results])
     ys = np.log([r["merge_s"] for r in results])
     exponent = float(np.polyfit(xs, ys, 1)[0]) if len(results) > 1 else float("nan")

@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from peak import peak_rss_mb
+from common import peak_rss_mb, scratch_warehouse
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROWS_PER_PERSON = 4.1  # health attendances per synthetic person (generator defaults)
 
 
@@ -78,26 +77,10 @@ def main() -> None:
     for rows in (int(r) for r in args.rows.split(",")):
         path = make_extract(rows, Path(tempfile.mkdtemp(prefix="ptp-ingest-data-")))
         for backend in backends:
-            db = None
-            if backend == "duckdb":
-                url = f"duckdb:///{tempfile.mkdtemp(prefix='ptp-ingest-wh-')}/ptp.duckdb"
-            else:
-                import psycopg
-
-                db = f"ptp_ingest_{secrets.token_hex(4)}"
-                with psycopg.connect(PG_ADMIN, autocommit=True) as con:
-                    con.execute(f"CREATE DATABASE {db}")
-                url = f"postgresql://postgres@127.0.0.1:5432/{db}"
-            try:
+            with scratch_warehouse(backend, "ptp-ingest-") as url:
                 done = subprocess.run([sys.executable, __file__, "--child", str(path), url], check=True,
                                       capture_output=True, text=True)
                 print(done.stdout.strip().splitlines()[-1], flush=True)
-            finally:
-                if db:
-                    import psycopg
-
-                    with psycopg.connect(PG_ADMIN, autocommit=True) as con:
-                        con.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -26,9 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from peak import peak_rss_mb
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from common import peak_rss_mb, scratch_warehouse
 
 
 def build(folder: Path, rows: int, seed: int = 1, persons: int | None = None, person_offset: int = 0,
@@ -133,26 +131,10 @@ def main() -> None:
         return
     backends = ["duckdb", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        db = None
-        if backend == "duckdb":
-            url = f"duckdb:///{tempfile.mkdtemp(prefix='ptp-bench-')}/ptp.duckdb"
-        else:
-            import psycopg
-
-            db = f"ptp_bench_{secrets.token_hex(4)}"
-            with psycopg.connect(PG_ADMIN, autocommit=True) as con:
-                con.execute(f"CREATE DATABASE {db}")
-            url = f"postgresql://postgres@127.0.0.1:5432/{db}"
-        try:
+        with scratch_warehouse(backend, "ptp-bench-") as url:
             out = subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--child", url],
                                  check=True, capture_output=True, text=True)
             print(out.stdout.strip().splitlines()[-1])
-        finally:
-            if db:
-                import psycopg
-
-                with psycopg.connect(PG_ADMIN, autocommit=True) as con:
-                    con.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 The corpus is generated here (an alias bomb, deep nesting, NUL and Latin-1 bytes, duplicate keys ...).
 Every case goes through `ptp protocol validate` and must allocate under 50 MB (tracemalloc, on top of
-the CLI's own imports); how fast each is refused is measured by bench/protocol_load.py. Then the whole corpus sits in a protocols folder
-and another partner's extract still goes in: a broken file stops only its own dataset.
+the CLI's own imports); how fast each is refused is measured by bench/protocol_load.py. Then the whole
+corpus sits in a protocols folder and another partner's extract still goes in: a broken file stops only
+its own dataset.
 """
 
 from __future__ import annotations

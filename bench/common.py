@@ -1,0 +1,46 @@
+"""Shared by the benches: peak resident memory of this process, and a scratch warehouse per run.
+
+Peak resident memory, in MB:
+
+`resource.getrusage(...).ru_maxrss` is not it for a child started by a bench: Linux carries the
+parent's high-water mark across fork and exec. /proc/self/status VmHWM belongs to this address space.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def peak_rss_mb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def scratch_warehouse(backend: str, prefix: str, home: Path | None = None) -> Iterator[str]:
+    """A warehouse URL for one run: a DuckDB file in a temporary folder (or `home`), or a throwaway
+    PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+    if backend == "duckdb":
+        yield f"duckdb:///{home or tempfile.mkdtemp(prefix=prefix)}/ptp.duckdb"
+        return
+    import psycopg
+
+    db = f"{prefix.strip('-').replace('-', '_')}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {db}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{db}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
