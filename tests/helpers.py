@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ptp_pipeline.runtime import Runtime
 
@@ -52,3 +53,16 @@ def protocols_valid_from(folder: Path, valid_from: str) -> Path:
         path.write_text(path.read_text(encoding="utf-8").replace("valid_from: 2024-01-01", f"valid_from: {valid_from}"),
                         encoding="utf-8")
     return folder
+
+
+def run_police_dag_with_an_extra_column(synthetic_extracts: list[Any], tmp_path: Path) -> tuple[Any, Any]:
+    """The police ingest DAG run (dag.test) on its synthetic extract with one column the protocol lacks."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    extract = next(e for e in synthetic_extracts if e.partner == "police")
+    bad = tmp_path / "police_extra_column.csv"
+    lines = extract.path.read_text().splitlines()
+    bad.write_text("\n".join([lines[0] + ",notes"] + [line + ",x" for line in lines[1:]]) + "\n")
+    dag = DagBag(str(Path(__file__).resolve().parents[1] / "dags")).get_dag("ptp_ingest_police_incidents")
+    assert dag is not None
+    return dag, dag.test(run_conf={"path": str(bad)})

@@ -22,13 +22,14 @@ def report(ctx: typer.Context, bias: Annotated[bool, typer.Option(
     """Linkage report: identities per pass, match probabilities, review band, persons by agencies."""
     if ctx.invoked_subcommand is not None:
         return
-    from ptp_pipeline.privacy.linkage_report import linkage_bias, linkage_report, probability_histogram, review_band
+    from ptp_pipeline.linkage.store import review_pairs
+    from ptp_pipeline.privacy.linkage_report import linkage_bias, linkage_report, probability_histogram
 
     rt = runtime()
     try:
         keys, agencies = linkage_report(rt.warehouse, rt.project)
         hist = probability_histogram(rt.warehouse)
-        review = review_band(rt.warehouse)
+        review = len(review_pairs(rt.warehouse))  # the same open pairs `review list` shows
         groups = linkage_bias(rt.warehouse) if bias else {}
     finally:
         rt.close()

@@ -218,14 +218,15 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
             node_of[ident] = person_node[int(pid)]
     n = n_new + len(persons)
     size = np.ones(n)
-    strong = _strong_sets(new) + [frozenset() for _ in persons]
+    new_strong = _strong_sets(new)
+    strong = new_strong + [frozenset() for _ in persons]
     if touched is not None and len(touched):
         for row in touched.itertuples(index=False):
             i = person_node.get(int(row.person_id))
             if i is not None:
                 size[i] = row.identities
                 strong[i] = frozenset(row.strong)
-    strong_of = dict(zip(new[IDENT], _strong_sets(new), strict=True))
+    strong_of = dict(zip(new[IDENT], new_strong, strict=True))
     if len(existing):
         strong_of.update(zip(existing[IDENT], _strong_sets(existing), strict=True))
     casc = casc.assign(match_probability=1.0, order=0)

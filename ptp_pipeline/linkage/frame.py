@@ -16,7 +16,7 @@ import pandas as pd
 
 from ptp_pipeline.linkage.engine import LinkConfig, config_from, link_batch
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
-from ptp_pipeline.linkage.model import settings, train
+from ptp_pipeline.linkage.model import TRAIN_FROM, settings, train
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import to_text
@@ -30,7 +30,6 @@ from ptp_pipeline.privacy.normalise import (
 from ptp_pipeline.protocol import ProjectConfig
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%d %b %Y", "%d-%b-%Y", EXCEL]
-TRAIN_FROM = 2_000  # identities: fewer than this and the prior m/u values are used
 
 
 def frame_parts(frame: pd.DataFrame) -> pd.DataFrame:

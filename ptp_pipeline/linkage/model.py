@@ -10,13 +10,15 @@ trained model is kept in the warehouse (restricted.linkage_model) for every late
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from typing import Any
 
 import pandas as pd
 
 from ptp_pipeline.linkage.fields import IDENT, STRONG
+
+#: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
+TRAIN_FROM = 2_000
 
 # Levels: (label, SQL on l./r. token columns, m, u). First match wins; the null level comes first.
 Level = tuple[str, str, float, float]
@@ -139,32 +141,27 @@ def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
     return Linker(sdf, model, log_level=logging.WARNING)
 
 
-def train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
+def train(identities: pd.DataFrame) -> dict[str, Any]:
     """Trained model, or the priors when the data cannot support training (too few links to learn from)."""
     try:
-        return sanitise(_train(identities, expected_persons))
+        return sanitise(_train(identities))
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
         logging.getLogger(__name__).warning("linkage model not trained (%s): prior m/u values kept",
                                             type(exc).__name__)
         return settings()
 
 
-def _train(identities: pd.DataFrame, expected_persons: float | None = None) -> dict[str, Any]:
+def _train(identities: pd.DataFrame) -> dict[str, Any]:
     """Estimate u (random sampling) and m (EM, no labels) on token identities; returns the model.
 
-    `expected_persons` sets the prior that two random identities match; without it Splink
-    estimates it from deterministic rules (exact name and date of birth, or a strong identifier).
+    The prior that two random identities match comes from deterministic rules (exact name and date
+    of birth, or a strong identifier); with too few such pairs the shipped prior stays.
     """
     n = len(identities)
-    prior = 1e-4
-    if expected_persons and n > 1:
-        pairs = n * (n - 1) / 2
-        prior = max(min((n - expected_persons) / pairs, 0.5), 1e-9)
-    linker = _linker(identities, settings(prior))
-    if not expected_persons:
-        with contextlib.suppress(Exception):
-            linker.training.estimate_probability_two_random_records_match(
-                ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
+    linker = _linker(identities, settings())
+    with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
+        linker.training.estimate_probability_two_random_records_match(
+            ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
     for rule in TRAINING_BLOCKS:
         try:
@@ -187,7 +184,3 @@ def sanitise(model: dict[str, Any]) -> dict[str, Any]:
                 if name in level and level[name] is not None:
                     level[name] = min(max(float(level[name]), eps), 1 - eps)
     return model
-
-
-def model_json(model: dict[str, Any]) -> str:
-    return json.dumps(model, sort_keys=True)

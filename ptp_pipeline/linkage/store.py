@@ -10,11 +10,10 @@ import pandas as pd
 
 from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
+from ptp_pipeline.linkage.model import TRAIN_FROM
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
 
-#: Train the model (EM) once the warehouse holds this many identities; until then the priors serve.
-TRAIN_FROM = 2_000
 TRAIN_SAMPLE = 300_000
 
 

@@ -38,10 +38,6 @@ def probability_histogram(wh: Warehouse) -> pd.DataFrame:
     return wh.query(HISTOGRAM_SQL)
 
 
-def review_band(wh: Warehouse) -> int:
-    return int(wh.scalar("SELECT count(*) FROM restricted.link_review WHERE decision IS NULL") or 0)
-
-
 BIAS_SQL = """
 SELECT {group} AS grp, count(*) AS records,
        avg(CASE WHEN i.link_pass IS NULL OR i.link_pass = 'new person' THEN 0.0 ELSE 1.0 END) AS linked_share,

@@ -39,33 +39,24 @@ from ptp_pipeline.warehouse.removal import remove_events
 # Persons from their records: most common birth year and sex, district of the latest event. Only the
 # persons a change touched (listed in _ptp_touched_persons) are rebuilt, from narrow columns (the
 # link record carries date and partner; only the cost is read from the event): no whole-table join.
-PERSON_SQL = {
-    "duckdb": """
-INSERT INTO shared.person
-SELECT r.person_id, mode(r.birth_year), mode(r.sex), arg_max(r.district, r.event_date),
-       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
-       count(DISTINCT r.partner), count(*), c.cost
-FROM restricted.link_record r
-JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
-      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
-  ON c.person_id = r.person_id
-WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
-GROUP BY r.person_id, c.cost
-""",
-    "postgresql": """
-INSERT INTO shared.person
-SELECT r.person_id, mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex),
-       (array_agg(r.district ORDER BY r.event_date DESC NULLS LAST, r.record_id DESC))[1],
-       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
-       count(DISTINCT r.partner), count(*), c.cost
-FROM restricted.link_record r
-JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
-      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
-  ON c.person_id = r.person_id
-WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
-GROUP BY r.person_id, c.cost
-""",
+# Only the three per-person choices differ between dialects (mode, value at the latest date).
+_PERSON_CHOICES = {
+    "duckdb": "mode(r.birth_year), mode(r.sex), arg_max(r.district, r.event_date)",
+    "postgresql": "mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex), "
+                  "(array_agg(r.district ORDER BY r.event_date DESC NULLS LAST, r.record_id DESC))[1]",
 }
+PERSON_SQL = {dialect: f"""
+INSERT INTO shared.person
+SELECT r.person_id, {choices},
+       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
+       count(DISTINCT r.partner), count(*), c.cost
+FROM restricted.link_record r
+JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
+      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
+  ON c.person_id = r.person_id
+WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
+GROUP BY r.person_id, c.cost
+""" for dialect, choices in _PERSON_CHOICES.items()}
 # Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
 MERGE_LOCK = "ptp.merge"
 # Test hooks for the crash-safety and concurrency tests: write the named file, then wait (up to 120 s,

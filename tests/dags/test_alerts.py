@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import assert_conserved
+from helpers import assert_conserved, run_police_dag_with_an_extra_column
 
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
@@ -64,21 +64,14 @@ def _body(message: Message) -> str:
 def test_a_refused_extract_emails_operations_and_the_partner(airflow_db: Path, env: dict[str, str],
                                                              smtp_sink: Sink, synthetic: SyntheticResult,
                                                              tmp_path: Path) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
-    extract = next(e for e in synthetic.extracts if e.partner == "police")
-    bad = tmp_path / "police_extra_column.csv"
-    lines = extract.path.read_text().splitlines()
-    bad.write_text("\n".join([lines[0] + ",notes"] + [line + ",x" for line in lines[1:]]) + "\n")
-    dag = DagBag(str(REPO / "dags")).get_dag("ptp_ingest_police_incidents")
-    assert dag is not None
-    run = dag.test(run_conf={"path": str(bad)})
+    _, run = run_police_dag_with_an_extra_column(synthetic.extracts, tmp_path)
     assert run.state == "failed"
     (to, message), = smtp_sink.received
     assert to == ["operations@council.example", "data.officer@police.example"]
     assert message["Subject"].startswith("[ptp] ptp_ingest_police_incidents.check failed for extract police.incidents.")
     body = _body(message)
     assert "[PTP400]" in body and "notes" in body and "ptp reprocess" in body
+    extract = next(e for e in synthetic.extracts if e.partner == "police")
     with extract.path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     values = {v.strip() for r in rows for k, v in r.items() if k in ("surname", "nhs_number", "home_postcode")}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import assert_conserved, ledger
+from helpers import assert_conserved, ledger, run_police_dag_with_an_extra_column
 
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
@@ -153,15 +153,7 @@ def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[s
                                                    synthetic: SyntheticResult, tmp_path: Path) -> None:
     """A refused extract fails its task on the first try (retries are for transient errors), and the
     failure callback adds an audit entry; a missing file fails receive at once, by the retry policy."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    extract = next(e for e in synthetic.extracts if e.partner == "police")
-    bad = tmp_path / "police_extra_column.csv"
-    lines = extract.path.read_text().splitlines()
-    bad.write_text("\n".join([lines[0] + ",notes"] + [line + ",x" for line in lines[1:]]) + "\n")
-    dag = DagBag(str(REPO / "dags")).get_dag("ptp_ingest_police_incidents")
-    assert dag is not None
-    run = dag.test(run_conf={"path": str(bad)})
+    dag, run = run_police_dag_with_an_extra_column(synthetic.extracts, tmp_path)
     assert run.state == "failed"
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert tis["check"].state == "failed" and tis["check"].try_number == 1
