@@ -121,7 +121,7 @@ def review_pairs(wh: Warehouse, *, open_only: bool = True) -> pd.DataFrame:
 def decide(wh: Warehouse, review_id: int, decision: str, by: str) -> pd.DataFrame:
     """Record a reviewer's decision. `accept` joins the two persons now (audited, the smaller id kept);
     `reject` keeps them apart and the pair is never queued again. Returns the persons merged."""
-    from ptp_pipeline.warehouse.merge import refresh_persons, touch
+    from ptp_pipeline.warehouse.persons import refresh_persons, touch
 
     if decision not in ("accept", "reject"):
         raise ValueError("decision must be accept or reject")
@@ -153,7 +153,7 @@ def full_relink(wh: Warehouse, cfg: Any, extract_id: str | None = None) -> dict[
     Rejected review pairs stay apart. Costs O(warehouse): an explicit run, never part of a merge.
     """
     from ptp_pipeline.linkage.engine import link_batch
-    from ptp_pipeline.warehouse.merge import TOUCHED, refresh_persons, touch
+    from ptp_pipeline.warehouse.persons import TOUCHED, refresh_persons, touch
 
     cols = ", ".join([IDENT, "person_id", *TOKEN_COLUMNS])
     with wh.transaction():

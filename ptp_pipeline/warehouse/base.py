@@ -14,7 +14,7 @@ import pyarrow as pa
 class Warehouse(ABC):
     """SQL is written with `?` placeholders; each backend adapts it.
 
-    `dialect` names the SQL dialect where portable SQL is not enough (see `merge.PERSON_SQL`).
+    `dialect` names the SQL dialect where portable SQL is not enough (see `persons.PERSON_SQL`).
     """
 
     url: str

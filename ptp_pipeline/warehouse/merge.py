@@ -34,29 +34,9 @@ from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
 from ptp_pipeline.warehouse.optout import withhold
+from ptp_pipeline.warehouse.persons import refresh_persons, touch
 from ptp_pipeline.warehouse.removal import remove_events
 
-# Persons from their records: most common birth year and sex, district of the latest event. Only the
-# persons a change touched (listed in _ptp_touched_persons) are rebuilt, from narrow columns (the
-# link record carries date and partner; only the cost is read from the event): no whole-table join.
-# Only the three per-person choices differ between dialects (mode, value at the latest date).
-_PERSON_CHOICES = {
-    "duckdb": "mode(r.birth_year), mode(r.sex), arg_max(r.district, r.event_date)",
-    "postgresql": "mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex), "
-                  "(array_agg(r.district ORDER BY r.event_date DESC NULLS LAST, r.record_id DESC))[1]",
-}
-PERSON_SQL = {dialect: f"""
-INSERT INTO shared.person
-SELECT r.person_id, {choices},
-       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
-       count(DISTINCT r.partner), count(*), c.cost
-FROM restricted.link_record r
-JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
-      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
-  ON c.person_id = r.person_id
-WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
-GROUP BY r.person_id, c.cost
-""" for dialect, choices in _PERSON_CHOICES.items()}
 # Merges that touch more than their own extract's rows (supersede, relink) take this lock in turn.
 MERGE_LOCK = "ptp.merge"
 # Test hooks for the crash-safety and concurrency tests: write the named file, then wait (up to 120 s,
@@ -64,30 +44,6 @@ MERGE_LOCK = "ptp.merge"
 PAUSE_ENV = "PTP_TEST_PAUSE_IN_MERGE"  # after the extract's rows are written, before the ledger says merged
 PAUSE_BEFORE_LOCK_ENV = "PTP_TEST_PAUSE_BEFORE_MERGE_LOCK"  # inside the transaction, before the merge lock
 RELEASE_ENV = "PTP_TEST_RELEASE_MERGE"
-
-
-TOUCHED = "_ptp_touched_persons"
-
-
-def touch(wh: Warehouse, select_sql: str = "", params: tuple[object, ...] = (), frame: pd.DataFrame | None = None
-          ) -> None:
-    """Note persons whose rows must be rebuilt at the end of this change (a SELECT of person_id, or a frame)."""
-    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED} (person_id BIGINT)")
-    if select_sql:
-        wh.execute(f"INSERT INTO {TOUCHED} {select_sql}", params)
-    if frame is not None and len(frame):
-        wh.insert_frame(TOUCHED, frame[["person_id"]].astype("int64"))
-
-
-def refresh_persons(wh: Warehouse) -> int:
-    """Rebuild shared.person for the touched persons only; returns how many were touched."""
-    touch(wh)
-    n = int(wh.scalar(f"SELECT count(DISTINCT person_id) FROM {TOUCHED}") or 0)
-    if n:
-        wh.execute(f"DELETE FROM shared.person WHERE person_id IN (SELECT person_id FROM {TOUCHED})")
-        wh.execute(PERSON_SQL[wh.dialect])
-    wh.execute(f"DELETE FROM {TOUCHED}")
-    return n
 
 
 def relink(wh: Warehouse, project: ProjectConfig, extract_id: str | None = None) -> pd.DataFrame:
@@ -209,9 +165,6 @@ def _merge(rt: Runtime, extract_id: str) -> None:
               "WHERE extract_id = ?) AND e.person_id IS NOT NULL", (extract_id,))
         corrections.supersede(wh, extract_id)  # a declared correction retires the extract it corrects
         if start is not None:
-            touch(wh, "SELECT DISTINCT person_id FROM shared.pathway_event e WHERE e.agency = ? AND e.dataset = ? "
-                  "AND e.extract_id <> ? AND e.event_date BETWEEN ? AND ? AND e.person_id IS NOT NULL",
-                  (item.partner, item.dataset, extract_id, start, end))
             supersede(wh, item.partner, item.dataset, extract_id, start, end)
         linked = link_into(wh, identities, cfg, model_for(wh, identities))
         apply_merges(wh, linked, extract_id)

@@ -64,12 +64,9 @@ def withhold(wh: Warehouse, project: ProjectConfig, extract_id: str | None = Non
     partners = project.national_data_opt_out.health_partners
     if not partners:
         return 0
-    from ptp_pipeline.warehouse.merge import touch
-
     marks = ", ".join("?" for _ in partners)
     opted = (f"e.agency IN ({marks}) AND e.person_id IN (SELECT i.person_id FROM restricted.link_identity i "
              "JOIN restricted.optout o ON o.token = i.nhs)")
-    touch(wh, f"SELECT DISTINCT e.person_id FROM shared.pathway_event e WHERE {opted}", tuple(partners))
     gone = remove_events(wh, opted, tuple(partners), "opted_out")
     n = int(gone["n"].sum()) if not gone.empty else 0
     if n:

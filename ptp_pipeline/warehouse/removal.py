@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.persons import touch
 
 if TYPE_CHECKING:
     from ptp_pipeline.runtime import Runtime
@@ -36,6 +37,9 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
     counts = wh.query("SELECT extract_id, count(*) AS n FROM _ptp_gone GROUP BY extract_id ORDER BY extract_id")
     if counts.empty:
         return counts
+    # Their persons' rows are rebuilt by the caller's `refresh_persons` (or a full `relink`).
+    touch(wh, "SELECT DISTINCT e.person_id FROM shared.pathway_event e JOIN _ptp_gone g ON g.event_id = e.event_id "
+          "WHERE e.person_id IS NOT NULL")
     wh.execute("DELETE FROM restricted.record_address WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM restricted.link_record WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM shared.pathway_event WHERE event_id IN (SELECT event_id FROM _ptp_gone)")

@@ -1,0 +1,54 @@
+"""Persons rebuilt only where a change touched them, so a merge or removal costs what it changed.
+
+A change notes the persons it touches (`touch`: a SELECT of person_id, or a frame) in a temporary
+table; `refresh_persons` rebuilds just their shared.person rows, from narrow columns (the link record
+carries date and partner; only the cost is read from the event): no whole-table join.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ptp_pipeline.warehouse.base import Warehouse
+
+# Persons from their records: most common birth year and sex, district of the latest event.
+# Only the three per-person choices differ between dialects (mode, value at the latest date).
+_PERSON_CHOICES = {
+    "duckdb": "mode(r.birth_year), mode(r.sex), arg_max(r.district, r.event_date)",
+    "postgresql": "mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex), "
+                  "(array_agg(r.district ORDER BY r.event_date DESC NULLS LAST, r.record_id DESC))[1]",
+}
+PERSON_SQL = {dialect: f"""
+INSERT INTO shared.person
+SELECT r.person_id, {choices},
+       min(r.event_date), max(r.event_date), string_agg(DISTINCT r.partner, ',' ORDER BY r.partner),
+       count(DISTINCT r.partner), count(*), c.cost
+FROM restricted.link_record r
+JOIN (SELECT person_id, sum(cost) AS cost FROM shared.pathway_event
+      WHERE person_id IN (SELECT person_id FROM _ptp_touched_persons) GROUP BY person_id) c
+  ON c.person_id = r.person_id
+WHERE r.person_id IN (SELECT person_id FROM _ptp_touched_persons)
+GROUP BY r.person_id, c.cost
+""" for dialect, choices in _PERSON_CHOICES.items()}
+TOUCHED = "_ptp_touched_persons"
+
+
+def touch(wh: Warehouse, select_sql: str = "", params: tuple[object, ...] = (), frame: pd.DataFrame | None = None
+          ) -> None:
+    """Note persons whose rows must be rebuilt at the end of this change (a SELECT of person_id, or a frame)."""
+    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TOUCHED} (person_id BIGINT)")
+    if select_sql:
+        wh.execute(f"INSERT INTO {TOUCHED} {select_sql}", params)
+    if frame is not None and len(frame):
+        wh.insert_frame(TOUCHED, frame[["person_id"]].astype("int64"))
+
+
+def refresh_persons(wh: Warehouse) -> int:
+    """Rebuild shared.person for the touched persons only; returns how many were touched."""
+    touch(wh)
+    n = int(wh.scalar(f"SELECT count(DISTINCT person_id) FROM {TOUCHED}") or 0)
+    if n:
+        wh.execute(f"DELETE FROM shared.person WHERE person_id IN (SELECT person_id FROM {TOUCHED})")
+        wh.execute(PERSON_SQL[wh.dialect])
+    wh.execute(f"DELETE FROM {TOUCHED}")
+    return n
