@@ -175,7 +175,8 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
     except pa.ArrowInvalid:
         # Arrow's message quotes the offending row (identifiers): find the line ourselves instead.
         raise _structure_error(text, settings.delimiter, len(names), lines, where) from None
-    frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype() if t == pa.string() else None)
+    text = pd.StringDtype()  # Arrow-backed when the stage runs with mode.string_storage = pyarrow
+    frame = table.to_pandas(types_mapper=lambda t: text if t == pa.string() else None)
     frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
     data_lines = lines[1:]
     frame.attrs["lines"] = data_lines if len(data_lines) == len(frame) else frame[SOURCE_ROW].to_numpy() + 1

@@ -180,6 +180,18 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     return pd.Series(both & ~agree, index=pairs.index)
 
 
+def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
+    """Pairs whose identities both hold a strong identifier of one kind, and the two differ."""
+    left = tokens.reindex(pairs["ident_l"].to_numpy())
+    right = tokens.reindex(pairs["ident_r"].to_numpy())
+    out = np.zeros(len(pairs), dtype=bool)
+    for sid in STRONG:
+        a = left[sid].astype(object).fillna("<l>").to_numpy(dtype=str)
+        b = right[sid].astype(object).fillna("<r>").to_numpy(dtype=str)
+        out |= left[sid].notna().to_numpy() & right[sid].notna().to_numpy() & (a != b)
+    return out
+
+
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
                next_person_id: int, touched: pd.DataFrame | None = None,
                decisions: pd.DataFrame | None = None) -> Linked:
@@ -226,13 +238,11 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
             if i is not None:
                 size[i] = row.identities
                 strong[i] = frozenset(row.strong)
-    strong_of = dict(zip(new[IDENT], new_strong, strict=True))
-    if len(existing):
-        strong_of.update(zip(existing[IDENT], _strong_sets(existing), strict=True))
     casc = casc.assign(match_probability=1.0, order=0)
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     tokens = pd.concat([new[[IDENT, *TOKEN_COLUMNS]], existing[[IDENT, *TOKEN_COLUMNS]] if len(existing) else None])
-    scored = scored[~forenames_disagree(scored, tokens.drop_duplicates(IDENT).set_index(IDENT))]
+    tokens = tokens.drop_duplicates(IDENT).set_index(IDENT)
+    scored = scored[~forenames_disagree(scored, tokens)]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):
         # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.
@@ -251,11 +261,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     edges["b"] = edges["ident_r"].map(node_of)
     edges = edges.dropna(subset=["a", "b"]).astype({"a": np.int64, "b": np.int64})
 
-    def clash(l_id: str, r_id: str) -> bool:
-        lk = {s.split(":", 1)[0]: s for s in strong_of.get(l_id, ())}
-        return any(lk.get(s.split(":", 1)[0], s) != s for s in strong_of.get(r_id, ()))
-
-    edges["conflict"] = [clash(x, y) for x, y in zip(edges["ident_l"], edges["ident_r"], strict=True)]
+    edges["conflict"] = strong_conflict(edges, tokens)
     label = cluster(n, size, strong, edges, cfg.guards)
     # Persons per label: the smallest existing id kept, others absorbed; new labels get new ids.
     frame = pd.DataFrame({"label": label, "node": np.arange(n)})

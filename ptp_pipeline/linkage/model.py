@@ -19,6 +19,9 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG
 
 #: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
 TRAIN_FROM = 2_000
+#: Identities EM learns from at most: m/u are shares, which a random 100,000 estimate as well as all of
+#: a million, while EM's pairs grow with the square of the sample.
+TRAIN_SAMPLE = 100_000
 
 # Levels: (label, SQL on l./r. token columns, m, u). First match wins; the null level comes first.
 Level = tuple[str, str, float, float]
@@ -143,6 +146,8 @@ def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
 
 def train(identities: pd.DataFrame) -> dict[str, Any]:
     """Trained model, or the priors when the data cannot support training (too few links to learn from)."""
+    if len(identities) > TRAIN_SAMPLE:
+        identities = identities.sample(TRAIN_SAMPLE, random_state=1)
     try:
         return sanitise(_train(identities))
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
