@@ -24,6 +24,15 @@ def peak_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
+def reset_peak_rss() -> None:
+    """Start a new high-water mark (Linux: writing 5 to clear_refs resets VmHWM), so a stage's own peak
+    can be read after it; a no-op where the kernel does not offer it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -165,8 +165,9 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     date of birth and address, and only their forenames tell them apart."""
     if pairs.empty:
         return pd.Series(False, index=pairs.index)
-    left = tokens.reindex(pairs["ident_l"].to_numpy())
-    right = tokens.reindex(pairs["ident_r"].to_numpy())
+    names = tokens[["fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i", "sn"]]
+    left = names.reindex(pairs["ident_l"].to_numpy())
+    right = names.reindex(pairs["ident_r"].to_numpy())
 
     def col(side: pd.DataFrame, name: str, missing: str) -> np.ndarray:
         return side[name].astype(object).where(side[name].notna(), missing).to_numpy(dtype=str)
@@ -182,8 +183,9 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
 
 def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
     """Pairs whose identities both hold a strong identifier of one kind, and the two differ."""
-    left = tokens.reindex(pairs["ident_l"].to_numpy())
-    right = tokens.reindex(pairs["ident_r"].to_numpy())
+    strong = tokens[list(STRONG)]
+    left = strong.reindex(pairs["ident_l"].to_numpy())
+    right = strong.reindex(pairs["ident_r"].to_numpy())
     out = np.zeros(len(pairs), dtype=bool)
     for sid in STRONG:
         a = left[sid].astype(object).fillna("<l>").to_numpy(dtype=str)
