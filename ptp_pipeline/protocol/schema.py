@@ -1,8 +1,8 @@
 """The protocol JSON Schema, generated from the pydantic model so editors check YAML as it is typed.
 
 `make schema` (``python -m ptp_pipeline.protocol.schema``) writes the schema to
-`protocols/schema/protocol.schema.json` (and the unit-costs schema beside it) and refreshes the committed list of Great Expectations
-expectation types; a test fails when either differs from what the code generates.
+`protocols/schema/protocol.schema.json` (and the unit-costs schema beside it) and refreshes the
+committed list of Great Expectations expectation types; a test fails when either differs from what the code generates.
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ def test_unit_costs_cost_a_partner_without_a_cost_column_and_revise_without_rein
 
     # A new edition of the costs: the next derive uses it, with no extract sent again.
     costs = protocols / "costs" / "alcohol_and_drugs.yaml"
-    costs.write_text(costs.read_text().replace("unit_cost: 480,", "unit_cost: 830,").replace("version: 1", "version: 2"))
+    revised = costs.read_text().replace("unit_cost: 480,", "unit_cost: 830,").replace("version: 1", "version: 2")
+    costs.write_text(revised)
     rt = Runtime(load_settings(settings))
     try:
         rebuild(rt)
