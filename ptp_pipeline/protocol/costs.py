@@ -31,11 +31,17 @@ class UnitCost(Strict):
 
     agency: Name = Field(description="Partner id as in the protocols (partner.id), e.g. police.")
     event_type: Name = Field(description="The event type code as the partner's extract carries it.")
-    unit_cost: Decimal = Field(ge=0, le=1_000_000, max_digits=12, decimal_places=2,
-                               description="Pounds per event, in the prices of price_year.")
+    unit_cost: Decimal = Field(
+        ge=0,
+        le=1_000_000,
+        max_digits=12,
+        decimal_places=2,
+        description="Pounds per event, in the prices of price_year.",
+    )
     price_year: Year = Field(description="The year whose prices unit_cost is in (the source's year).")
     source: Annotated[str, StringConstraints(min_length=5, strip_whitespace=True)] = Field(
-        description="Publication, table and edition the figure comes from, so a reader can check it.")
+        description="Publication, table and edition the figure comes from, so a reader can check it."
+    )
 
 
 class CostsFile(Strict):
@@ -45,9 +51,11 @@ class CostsFile(Strict):
     version: int = Field(ge=1, description="Raise on every change: the report names the version used.")
     price_year: Year = Field(description="Every cost is uprated to this year's prices.")
     index: dict[Year, Annotated[float, Field(gt=0)]] = Field(
-        description="Price index by year (any base), e.g. the HM Treasury GDP deflator.")
+        description="Price index by year (any base), e.g. the HM Treasury GDP deflator."
+    )
     index_source: Annotated[str, StringConstraints(min_length=5, strip_whitespace=True)] = Field(
-        description="Which index and which release.")
+        description="Which index and which release."
+    )
     costs: list[UnitCost] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -58,12 +66,22 @@ class CostsFile(Strict):
         seen: dict[tuple[str, str], int] = {}
         for i, c in enumerate(self.costs):
             if c.price_year not in self.index:
-                problems.append(at(f"costs.{i}.price_year", f"{c.price_year} has no price index value, so this "
-                                   "cost cannot be uprated: add the year under index:"))
+                problems.append(
+                    at(
+                        f"costs.{i}.price_year",
+                        f"{c.price_year} has no price index value, so this "
+                        "cost cannot be uprated: add the year under index:",
+                    )
+                )
             key = (c.agency, c.event_type)
             if key in seen:
-                problems.append(at(f"costs.{i}.event_type", f"{c.agency}/{c.event_type} is already costed in "
-                                   f"entry {seen[key] + 1}: keep one unit cost per agency and event type"))
+                problems.append(
+                    at(
+                        f"costs.{i}.event_type",
+                        f"{c.agency}/{c.event_type} is already costed in "
+                        f"entry {seen[key] + 1}: keep one unit cost per agency and event type",
+                    )
+                )
             seen.setdefault(key, i)
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
@@ -83,9 +101,11 @@ def load_costs_file(path: Path) -> CostsFile:
     """One theme's file, checked; problems name file:line and the key, as protocol errors do."""
     costs = load_model(path, CostsFile)
     if costs.theme != path.stem:
-        raise ProtocolError(f"theme '{costs.theme}' does not match the file name",
-                            where=Where(file=str(path), line=1, field="theme"),
-                            hint=f"Name the file {costs.theme}.yaml, or set theme: {path.stem}.")
+        raise ProtocolError(
+            f"theme '{costs.theme}' does not match the file name",
+            where=Where(file=str(path), line=1, field="theme"),
+            hint=f"Name the file {costs.theme}.yaml, or set theme: {path.stem}.",
+        )
     return costs
 
 
@@ -97,21 +117,43 @@ def load_costs(protocols_dir: Path) -> list[CostsFile]:
         for c in f.costs:
             other = owner.setdefault((c.agency, c.event_type), path)
             if other != path:
-                raise ProtocolError(f"{c.agency}/{c.event_type} is costed in {other.name} too",
-                                    where=Where(file=str(path), field="costs"),
-                                    hint="Keep each agency and event type in one theme's costs file.")
+                raise ProtocolError(
+                    f"{c.agency}/{c.event_type} is costed in {other.name} too",
+                    where=Where(file=str(path), field="costs"),
+                    hint="Keep each agency and event type in one theme's costs file.",
+                )
     return [f for _, f in files]
 
 
 def unit_cost_table(costs: list[CostsFile]) -> pd.DataFrame:
     """agency, event_type, unit_cost (uprated, float pounds), price_year (uprated to), source, original cost
     and year, theme and version: what the derive stage applies and the report's method notes show."""
-    rows = [{"agency": c.agency, "event_type": c.event_type, "unit_cost": float(f.uprated(c)),
-             "price_year": f.price_year, "source": c.source, "source_cost": float(c.unit_cost),
-             "source_year": c.price_year, "theme": f.theme, "version": f.version}
-            for f in costs for c in f.costs]
-    columns = ["agency", "event_type", "unit_cost", "price_year", "source", "source_cost", "source_year", "theme",
-               "version"]
+    rows = [
+        {
+            "agency": c.agency,
+            "event_type": c.event_type,
+            "unit_cost": float(f.uprated(c)),
+            "price_year": f.price_year,
+            "source": c.source,
+            "source_cost": float(c.unit_cost),
+            "source_year": c.price_year,
+            "theme": f.theme,
+            "version": f.version,
+        }
+        for f in costs
+        for c in f.costs
+    ]
+    columns = [
+        "agency",
+        "event_type",
+        "unit_cost",
+        "price_year",
+        "source",
+        "source_cost",
+        "source_year",
+        "theme",
+        "version",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
