@@ -212,9 +212,10 @@ def test_report_tables_export_only_protected_counts(use_home: dict[str, str], tm
     folder = tmp_path / "tables"
     assert main(["report", "--out", str(tmp_path / "r.html"), "--tables", str(folder), "--no-rebuild"]) == 0
     names = sorted(p.stem for p in folder.glob("*.csv"))
-    assert names == ["agency_overlap", "cost_concentration", "data_quality", "headline", "monthly_activity",
-                     "transitions"]
-    count_columns = {"agency_overlap": ["persons"], "transitions": ["persons"], "data_quality":
+    assert names == ["agency_overlap", "cost_by_event_type", "cost_concentration", "data_quality", "headline",
+                     "monthly_activity", "transitions", "transitions_by_event_type"]
+    count_columns = {"agency_overlap": ["persons"], "transitions": ["persons"], "cost_by_event_type": ["events"],
+                     "transitions_by_event_type": ["persons"], "data_quality":
                      ["accepted", "quarantined", "received"], "monthly_activity": ["council", "health", "police",
                                                                                    "Total"]}
     withheld = 0
