@@ -252,3 +252,13 @@ MIGRATIONS.append((50, "unit costs applied at derive time: the costs used, each 
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((51, "release review: outputs requested, checked, released on a second approval", [
+    """CREATE TABLE IF NOT EXISTS ops.release_request (
+        request_id BIGINT PRIMARY KEY, file_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+        requested_by VARCHAR NOT NULL, requested_login VARCHAR NOT NULL, requested_at TIMESTAMP NOT NULL,
+        checks VARCHAR NOT NULL, checks_passed BOOLEAN NOT NULL, status VARCHAR NOT NULL, approved_by VARCHAR,
+        approved_login VARCHAR, approved_at TIMESTAMP, released_path VARCHAR)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
