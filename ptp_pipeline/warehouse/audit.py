@@ -155,7 +155,8 @@ def verify(wh: Warehouse, expect_head: str | None = None, *, record: bool = True
 def entries(wh: Warehouse, kind: str | None = None, since: datetime | None = None) -> pd.DataFrame:
     """Audit entries for review (`ptp audit list`): seq, logged_at, actor, action, extract_id, detail, oldest
     first. `kind` keeps actions starting with it (reidentify: every opening, batch and refusal)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if kind:
         where.append(f"substr(action, 1, {len(kind)}) = ?")  # a prefix, same on DuckDB and PostgreSQL
         params.append(kind)
