@@ -177,6 +177,14 @@ def protect_grouped(counts: pd.Series, groups: pd.Series, rule: Suppression) -> 
     values = counts.fillna(0).astype(np.int64).to_numpy()
     if (values < 0).any():
         raise ValueError("counts must not be negative")
+    flat, lines, keys = _grouped(values, groups)
+    suppressed = suppression_pattern(flat, lines, rule)
+    published = pd.Series(_round_array(flat, rule), dtype="Int64").mask(suppressed)
+    return _grouped_frame(counts.index, groups, keys, "count", published.array, suppressed)
+
+
+def _grouped(values: np.ndarray, groups: pd.Series) -> tuple[np.ndarray, list[Line], list[object]]:
+    """Cells, then a subtotal per group (in order of first appearance), then the total; and their lines."""
     keys = list(dict.fromkeys(groups.tolist()))
     group_arr = groups.to_numpy()
     n, g = len(values), len(keys)
@@ -184,13 +192,17 @@ def protect_grouped(counts: pd.Series, groups: pd.Series, rule: Suppression) -> 
     flat = np.r_[values, subtotals, values.sum()].astype(np.int64)
     lines = [np.r_[np.flatnonzero(group_arr == key), n + j] for j, key in enumerate(keys)]
     lines.append(np.r_[np.arange(n, n + g), n + g])
-    suppressed = suppression_pattern(flat, lines, rule)
-    published = pd.Series(_round_array(flat, rule), dtype="Int64").mask(suppressed)
+    return flat, lines, keys
+
+
+def _grouped_frame(labels: pd.Index, groups: pd.Series, keys: list[object], column: str, published: object,
+                   suppressed: np.ndarray) -> pd.DataFrame:
+    n, g = len(labels), len(keys)
     return pd.DataFrame({
-        "label": [*map(str, counts.index), *(str(k) for k in keys), TOTAL],
+        "label": [*map(str, labels), *(str(k) for k in keys), TOTAL],
         "kind": ["cell"] * n + ["subtotal"] * g + ["total"],
-        "group": pd.Series([*group_arr.tolist(), *keys, None], dtype=object),
-        "count": published.array,
+        "group": pd.Series([*groups.tolist(), *keys, None], dtype=object),
+        column: published,
         "suppressed": suppressed,
     })
 
@@ -227,19 +239,7 @@ def protect_amounts_grouped(amounts: pd.Series, groups: pd.Series, primary: np.n
     Returns label, kind, group, amount (rounded; NaN when withheld) and suppressed.
     """
     values = np.round(amounts.fillna(0).astype(float).to_numpy()).astype(np.int64)
-    keys = list(dict.fromkeys(groups.tolist()))
-    group_arr = groups.to_numpy()
-    n, g = len(values), len(keys)
-    subtotals = np.array([values[group_arr == key].sum() for key in keys], dtype=np.int64)
-    flat = np.r_[values, subtotals, values.sum()].astype(np.int64)
-    lines = [np.r_[np.flatnonzero(group_arr == key), n + j] for j, key in enumerate(keys)]
-    lines.append(np.r_[np.arange(n, n + g), n + g])
+    flat, lines, keys = _grouped(values, groups)
     suppressed = suppression_pattern(flat, lines, rule, primary=np.asarray(primary, dtype=bool) & (flat != 0))
     published = pd.Series([round_amount(float(v)) for v in flat], dtype=float).mask(suppressed)
-    return pd.DataFrame({
-        "label": [*map(str, amounts.index), *(str(k) for k in keys), TOTAL],
-        "kind": ["cell"] * n + ["subtotal"] * g + ["total"],
-        "group": pd.Series([*group_arr.tolist(), *keys, None], dtype=object),
-        "amount": published.to_numpy(),
-        "suppressed": suppressed,
-    })
+    return _grouped_frame(amounts.index, groups, keys, "amount", published.to_numpy(), suppressed)

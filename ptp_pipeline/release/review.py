@@ -11,7 +11,6 @@ automatically by the disclosure rules, and released only when a second named per
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.intake import sha256_file
 from ptp_pipeline.protocol.model import Suppression
 from ptp_pipeline.release.checks import Check, all_passed, run_checks
 from ptp_pipeline.warehouse import audit
@@ -48,14 +48,6 @@ class Request:
         return all_passed(self.checks)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
@@ -79,7 +71,7 @@ def request(wh: Warehouse, file: Path, *, by: str, rule: Suppression, home: Path
         held = home / "release" / str(request_id) / file.name
         held.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(file, held)
-        digest = _sha256(held)
+        digest = sha256_file(held)
         passed = all_passed(checks)
         wh.execute(
             "INSERT INTO ops.release_request (request_id, file_name, kind, sha256, requested_by, "
@@ -125,7 +117,7 @@ def approve(wh: Warehouse, request_id: int, *, by: str, home: Path) -> Path:
         problem = f"login {wh.login()} requested this release and cannot also approve it"
     elif not bool(r.checks_passed):
         problem = "its disclosure checks failed: correct the output and request its release again"
-    elif not held.is_file() or _sha256(held) != str(r.sha256):
+    elif not held.is_file() or sha256_file(held) != str(r.sha256):
         problem = "the held copy no longer matches the file that was checked"
     if problem is not None:
         audit.append(
@@ -136,7 +128,7 @@ def approve(wh: Warehouse, request_id: int, *, by: str, home: Path) -> Path:
     partial = target.with_name(f".{target.name}.partial")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(held, partial)
-    digest = _sha256(partial)
+    digest = sha256_file(partial)
     with wh.transaction():
         wh.execute(
             "UPDATE ops.release_request SET status = 'released', approved_by = ?, approved_login = ?, "
