@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -27,10 +27,8 @@ def peak_rss_mb() -> int:
 def reset_peak_rss() -> None:
     """Start a new high-water mark (Linux: writing 5 to clear_refs resets VmHWM), so a stage's own peak
     can be read after it; a no-op where the kernel does not offer it."""
-    try:
+    with suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
