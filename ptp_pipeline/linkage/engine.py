@@ -25,6 +25,7 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
 IDENTITY_TABLE = "restricted.link_identity"
 PART_COLUMN = {"nhs_number": "nhs", "ni_number": "ni", "uln": "uln", "shared_ref": "shared_ref",
@@ -136,8 +137,7 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
 
     quiet_splink()
     cols = [IDENT, *TOKEN_COLUMNS]
-    con = duckdb.connect()
-    try:
+    with scratch_duckdb() as con:
         db = DuckDBAPI(connection=con)
         u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
         # The settings were validated when the model was made (and are ours): skip Splink's re-check.
@@ -150,8 +150,6 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
             between = linker.inference.predict_between(u, c, threshold_match_probability=floor,
                                                        warning_mode="never")
             frames.append(between.as_pandas_dataframe())
-    finally:
-        con.close()
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if out.empty:
         return pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"])
@@ -209,16 +207,13 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                           match_probability=pd.Series(dtype="float64"))
         return Linked(none, pd.DataFrame(columns=[IDENT, "person_id"]),
                       empty, pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"]), {}, next_person_id)
-    con = duckdb.connect()
-    try:
+    with scratch_duckdb() as con:
         con.register("u", new[[IDENT, *TOKEN_COLUMNS]])
         ex = existing if len(existing) else pd.DataFrame(
             {IDENT: pd.Series(dtype="string"), "person_id": pd.Series(dtype="int64"),
              **{t: pd.Series(dtype="string") for t in TOKEN_COLUMNS}})
         con.register("c", ex[[IDENT, "person_id", *TOKEN_COLUMNS]])
         casc = cascade_pairs(con, cfg)
-    finally:
-        con.close()
     model = model or settings()
     scored = (splink_pairs(new, existing, model, cfg.review_from) if cfg.probabilistic
               else pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"]))

@@ -133,12 +133,10 @@ def quiet_splink() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
-    import duckdb
+def _linker(con: Any, frame: pd.DataFrame, model: dict[str, Any]) -> Any:
     from splink import DuckDBAPI, Linker
 
     quiet_splink()
-    con = duckdb.connect()
     db = DuckDBAPI(connection=con)
     sdf = db.register(frame, dataset_display_name="identities")
     return Linker(sdf, model, log_level=logging.WARNING)
@@ -162,18 +160,21 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
     The prior that two random identities match comes from deterministic rules (exact name and date
     of birth, or a strong identifier); with too few such pairs the shipped prior stays.
     """
+    from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
+
     n = len(identities)
-    linker = _linker(identities, settings())
-    with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
-        linker.training.estimate_probability_two_random_records_match(
-            ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
-    for rule in TRAINING_BLOCKS:
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
-        except Exception:
-            continue
-    model: dict[str, Any] = linker.misc.save_model_to_json()
+    with scratch_duckdb() as con:
+        linker = _linker(con, identities, settings())
+        with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
+            linker.training.estimate_probability_two_random_records_match(
+                ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
+        linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
+        for rule in TRAINING_BLOCKS:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+            except Exception:
+                continue
+        model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 
 
