@@ -34,11 +34,10 @@ def memory_limit() -> str:
 
 
 @contextmanager
-def scratch_duckdb(spill_in: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB bounded like the warehouse, spilling into a private temporary folder (inside
-    `spill_in`, an extract's restricted work folder, when the data is raw; never DuckDB's default, the
-    working directory) that is removed afterwards."""
-    spill = tempfile.mkdtemp(prefix="ptp-spill-", dir=spill_in)  # mode 0700
+def scratch_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB for tokens (never raw values) bounded like the warehouse, spilling into a
+    private temporary folder (not DuckDB's default, the working directory) removed afterwards."""
+    spill = tempfile.mkdtemp(prefix="ptp-spill-")  # mode 0700
     con = duckdb.connect(config={"memory_limit": memory_limit(), "temp_directory": spill})
     try:
         yield con
