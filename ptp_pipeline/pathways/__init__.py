@@ -9,6 +9,8 @@ from ptp_pipeline.pathways.derive import DERIVED_TABLES, RebuildResult, rebuild_
 from ptp_pipeline.pathways.disclosure import ProtectedTable, protect_counts, protect_grouped, protect_table
 from ptp_pipeline.pathways.families import FamiliesSection, families_html, families_section
 from ptp_pipeline.pathways.households import rebuild_households
+from ptp_pipeline.pathways.published import publish
+from ptp_pipeline.pathways.research import rebuild_research
 from ptp_pipeline.pathways.summary import Headline, headline, top_cost_share
 
 if TYPE_CHECKING:
@@ -36,9 +38,17 @@ __all__ = [
 
 
 def rebuild(rt: Runtime) -> RebuildResult:
-    """The derive stage: households (out of the merge since merges became O(extract)), then every
-    derived pathway table with the project's top share (CLI, DAG, demo)."""
+    """The derive stage: households (out of the merge since merges became O(extract)), every derived pathway
+    table with the project's top share, then the two tiers others read: the generalised research tables (with
+    their quasi-identifier risk recorded) and the published aggregates and report (CLI, DAG, demo)."""
+    from ptp_pipeline.privacy.disclosure_risk import measure, record
+
     wh = rt.warehouse
     with wh.transaction():
         rebuild_households(wh, rt.project)
-    return rebuild_tables(wh, rt.project.top_share)
+    result = rebuild_tables(wh, rt.project.top_share)
+    with wh.transaction():
+        tiers = rebuild_research(wh, rt.project.research)
+        record(wh, [measure(wh, "exact"), measure(wh, "research")])
+        tiers |= publish(wh, rt.project)
+    return RebuildResult({**{f"shared.{t}": n for t, n in result.rows.items()}, **tiers})

@@ -1,6 +1,6 @@
 """Issue 16.3: purge and opt-out reach every copy of a row: tokens, addresses, linkage, residence, households,
 household pathways, the derived pathway tables and (once none of an extract's records is left) its sealed
-identifiers. The test walks every table of `shared` and `restricted` after each."""
+identifiers, and the research and published tiers. The test walks every table of those schemas after each."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def loaded(wh_env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path,
 
 def counts(wh: Warehouse) -> dict[str, int]:
     return {f"{s}.{t}": int(wh.scalar(f"SELECT count(*) FROM {s}.{t}")) for s, t in wh.tables()
-            if s in ("shared", "restricted")}
+            if s in ("shared", "restricted", "research", "published")}
 
 
 def ids_in(wh: Warehouse, ids: set[str]) -> dict[str, int]:
