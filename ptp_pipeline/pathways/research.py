@@ -93,7 +93,12 @@ def rebuild_research(wh: Warehouse, tier: ResearchTier) -> dict[str, int]:
                agencies, n_agencies, n_events, {_band('total_cost', tier.cost_bands)} AS cost_band
         FROM shared.person ORDER BY person_id""")
     kept = suppress_rare(persons, tier.min_k)
-    wh.insert_frame("research.person", kept)
+    # Through a temporary table: PostgreSQL refuses COPY into a table with row-level security.
+    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_research_person AS SELECT * FROM research.person WHERE false")
+    wh.execute("DELETE FROM _ptp_research_person")
+    wh.insert_frame("_ptp_research_person", kept)
+    wh.execute("INSERT INTO research.person SELECT * FROM _ptp_research_person")
+    wh.execute("DELETE FROM _ptp_research_person")
     if len(kept) < len(persons):  # the withheld persons' events go too
         wh.execute("DELETE FROM research.event WHERE person_id NOT IN (SELECT person_id FROM research.person)")
     rows = {f"research.{t}": int(wh.scalar(f"SELECT count(*) FROM research.{t}") or 0) for t in RESEARCH_TABLES}
