@@ -14,8 +14,9 @@ Two tiers of access for people outside the pipeline (issue 16.1):
   runs no DDL: the admin login that owns the schemas runs `ptp migrate`, which creates tables and
   re-grants these privileges.
 - `ptp_reidentifier`: a named re-identifier: reads `shared` and `restricted` except the vault, which it
-  opens only through `restricted.open_vault` (each opening recorded as its login in `ops.vault_access`);
-  writes only its own audit entries.
+  opens only through `restricted.request_vault` (committed on its own: the record of the opening, as its
+  login, in `ops.vault_access`) then `restricted.open_vault_records` (only the requested records, only once
+  the request has committed); writes only its own audit entries.
 
 Roles are NOLOGIN group roles: a deployment grants them to login roles (`GRANT ptp_analyst TO alice`).
 Roles live in the whole server, so creating them tolerates another database having made them first.
@@ -53,9 +54,11 @@ GRANTS_AFTER_MIGRATIONS = [
     "REVOKE UPDATE, DELETE, TRUNCATE ON ops.audit_log, ops.audit_head FROM ptp_pipeline",
     "REVOKE ALL ON ops.merge_lock FROM ptp_analyst, ptp_reidentifier",
     # The report's quality section (rows accepted and held back per extract) for analysts; nothing else in ops.
-    # The vault opens only through restricted.open_vault (which records each opening): no direct SELECT.
-    "REVOKE SELECT ON restricted.vault, restricted.optout_sealed FROM ptp_reidentifier",
-    "GRANT EXECUTE ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) TO ptp_reidentifier",
+    # A committed request first (restricted.request_vault), then the opening: a rollback cannot erase the record.
+    "REVOKE SELECT ON restricted.vault, restricted.vault_record, restricted.optout_sealed FROM ptp_reidentifier",
+    "REVOKE EXECUTE ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) FROM ptp_reidentifier",
+    "GRANT EXECUTE ON FUNCTION restricted.request_vault(VARCHAR, BIGINT[], VARCHAR), "
+    "restricted.open_vault_records(BIGINT) TO ptp_reidentifier",
     "REVOKE ALL ON ops.vault_access FROM ptp_pipeline, ptp_analyst, ptp_reidentifier",
     "GRANT SELECT ON ops.vault_access TO ptp_pipeline",
     # A re-identifier's login signs its own audit entries: it appends to the log under the audit lock.

@@ -297,3 +297,64 @@ MIGRATIONS.append((34, "two tiers: published aggregates for analysts, generalise
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+# The vault per record (privacy/vault.py `seal_records`), and an opening that a rollback cannot erase: a
+# re-identifier first requests records (`request_vault`, recorded in ops.vault_access and committed on its
+# own), then opens that request (`open_vault_records`), which refuses unless the request's transaction has
+# committed. So whatever the opening transaction does afterwards (even ROLLBACK), the request stays as the
+# record of it. (dblink could commit the record autonomously, but needs an extension and a stored
+# connection; this needs neither.) Extracts sealed whole before this stay readable through the same route.
+MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committed request before any record is read", [
+    """CREATE TABLE IF NOT EXISTS restricted.vault_record (
+        extract_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, key_id VARCHAR NOT NULL, wrapped_key VARCHAR NOT NULL,
+        nonce VARCHAR NOT NULL, ciphertext VARCHAR NOT NULL)""",
+    {"postgresql": "CREATE INDEX IF NOT EXISTS vault_record_row ON restricted.vault_record (extract_id, source_row)"},
+    {"postgresql": "ALTER TABLE ops.vault_access ADD COLUMN IF NOT EXISTS source_rows BIGINT[]"},
+    {"postgresql": "ALTER TABLE ops.vault_access ADD COLUMN IF NOT EXISTS xact xid8"},
+    {"postgresql": """CREATE OR REPLACE FUNCTION restricted.request_vault(
+            p_extract_id VARCHAR, p_rows BIGINT[], p_purpose VARCHAR) RETURNS BIGINT
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE aid BIGINT;
+        BEGIN
+            IF length(coalesce(btrim(p_purpose), '')) < 10 THEN
+                RAISE EXCEPTION 'the vault opens only for a stated purpose' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            INSERT INTO ops.vault_access (login, accessed_at, extract_id, purpose, source_rows, xact)
+                VALUES (session_user, now()::timestamp, p_extract_id, p_purpose, p_rows, pg_current_xact_id())
+                RETURNING access_id INTO aid;
+            RETURN aid;
+        END $$"""},
+    {"postgresql": """CREATE OR REPLACE FUNCTION restricted.open_vault_records(p_access_id BIGINT)
+        RETURNS TABLE (source_row BIGINT, key_id VARCHAR, wrapped_key VARCHAR, nonce VARCHAR, ciphertext VARCHAR)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        #variable_conflict use_column
+        DECLARE a ops.vault_access%ROWTYPE;
+        BEGIN
+            SELECT * INTO a FROM ops.vault_access WHERE access_id = p_access_id AND login = session_user;
+            IF NOT FOUND OR a.xact IS NULL THEN
+                RAISE EXCEPTION 'no vault request % by this login', p_access_id
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF pg_xact_status(a.xact) IS DISTINCT FROM 'committed' THEN
+                RAISE EXCEPTION 'vault request % is not committed yet: request in its own transaction, then open it',
+                    p_access_id USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF a.accessed_at < now()::timestamp - interval '10 minutes' THEN
+                RAISE EXCEPTION 'vault request % has expired: make a new one', p_access_id
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF EXISTS (SELECT 1 FROM restricted.vault_record v WHERE v.extract_id = a.extract_id) THEN
+                RETURN QUERY SELECT v.source_row, v.key_id, v.wrapped_key, v.nonce, v.ciphertext
+                    FROM restricted.vault_record v
+                    WHERE v.extract_id = a.extract_id AND v.source_row = ANY (a.source_rows);
+            ELSE  -- sealed whole before per-record sealing: one blob, source_row NULL
+                RETURN QUERY SELECT NULL::BIGINT, v.key_id, encode(v.wrapped_key, 'base64')::VARCHAR,
+                    encode(v.nonce, 'base64')::VARCHAR, encode(v.ciphertext, 'base64')::VARCHAR
+                    FROM restricted.vault v WHERE v.extract_id = a.extract_id;
+            END IF;
+        END $$"""},
+    {"postgresql": "REVOKE ALL ON FUNCTION restricted.request_vault(VARCHAR, BIGINT[], VARCHAR), "
+                   "restricted.open_vault_records(BIGINT) FROM PUBLIC"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)

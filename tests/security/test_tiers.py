@@ -90,7 +90,8 @@ def readable_by_analyst(tmp_path: Path, pg_login: str | None) -> tuple[dict[str,
                                 "'SELECT')").fetchall()
             for schema, name in names:
                 cur = con.execute(f'SELECT * FROM "{schema}"."{name}"')
-                tables[f"{schema}.{name}"] = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description or []])
+                columns = [d.name for d in cur.description or []]
+                tables[f"{schema}.{name}"] = pd.DataFrame(cur.fetchall(), columns=columns)
     assert tables and any(len(t) for t in tables.values()), "the analyst could read nothing: the test proves nothing"
     return tables, text
 
@@ -117,8 +118,8 @@ def test_a_partner_joining_its_raw_file_to_what_its_analysts_read_links_no_row(
     rt = Runtime(load_settings({**wh_env, "PTP_WAREHOUSE": partnership.get("ptp_pipeline", wh_env["PTP_WAREHOUSE"])}))
     try:
         assert_conserved(rt)
-        events = rt.warehouse.query("SELECT event_id, event_date, event_type, cost, extract_id FROM shared.pathway_event "
-                                    "WHERE agency = 'police'")
+        events = rt.warehouse.query("SELECT event_id, event_date, event_type, cost, extract_id "
+                                    "FROM shared.pathway_event WHERE agency = 'police'")
     finally:
         rt.close()
     # Positive control: the same attack on the record-level table links nearly every police row.
