@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @app.command()
 def pathways() -> None:
-    """Rebuild the derived pathway tables in `shared` (person_pathway, transitions, cost_concentration, ...)."""
+    """Rebuild the derived pathway tables in `shared`, then the research and published tiers made from them."""
     from ptp_pipeline.pathways import rebuild
 
     rt = runtime()

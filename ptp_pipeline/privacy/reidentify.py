@@ -8,7 +8,6 @@ vault hands out only the person's own sealed records, and only for a request com
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +57,8 @@ def _sealed_records(wh: Warehouse, extract_id: str, rows: list[int], access: int
         return None
     if sealed["source_row"].isna().all():  # an extract sealed whole before per-record sealing
         b = sealed.iloc[0]
-        whole = unseal(Sealed(str(b.key_id), base64.b64decode(b.wrapped_key), base64.b64decode(b.nonce),
-                              base64.b64decode(b.ciphertext)), private, extract_id)
+        whole = unseal(Sealed(str(b.key_id), bytes(b.wrapped_key), bytes(b.nonce), bytes(b.ciphertext)), private,
+                       extract_id)
         return whole[whole[SOURCE_ROW].isin(rows)]
     return unseal_records(sealed, private, extract_id)
 

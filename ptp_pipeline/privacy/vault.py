@@ -109,24 +109,22 @@ def unseal(sealed: Sealed, private: rsa.RSAPrivateKey, extract_id: str) -> pd.Da
 RECORD_COLUMNS = ("source_row", "key_id", "wrapped_key", "nonce", "ciphertext")
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+# Bulk loads go through text (PostgreSQL's COPY cannot take raw bytes in CSV): base64 there, bytes stored.
+_FROM_BASE64 = {"duckdb": "from_base64({})", "postgresql": "decode({}, 'base64')"}
 
 
 def seal_records(frame: pd.DataFrame, public: rsa.RSAPublicKey, extract_id: str) -> pd.DataFrame:
-    """One sealed record per row of `frame` (SOURCE_ROW plus text fields), each under its own data key.
-
-    Returns RECORD_COLUMNS, the binary parts as base64 text (portable to every backend's bulk load)."""
+    """One sealed record per row of `frame` (SOURCE_ROW plus text fields), each under its own data key."""
     key_id = _key_id(public)
     fields = [c for c in frame.columns if c != SOURCE_ROW]
     values = frame[fields].astype(object).where(frame[fields].notna(), None)
-    rows: list[tuple[int, str, str, str, str]] = []
+    rows: list[tuple[int, str, bytes, bytes, bytes]] = []
     for source_row, record in zip(frame[SOURCE_ROW].astype("int64"), values.itertuples(index=False, name=None),
                                   strict=True):
         data_key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
         plain = json.dumps(dict(zip(fields, record, strict=True)), separators=(",", ":")).encode()
         ciphertext = AESGCM(data_key).encrypt(nonce, plain, f"{extract_id}:{source_row}".encode())
-        rows.append((int(source_row), key_id, _b64(public.encrypt(data_key, _OAEP)), _b64(nonce), _b64(ciphertext)))
+        rows.append((int(source_row), key_id, public.encrypt(data_key, _OAEP), nonce, ciphertext))
     return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
 
 
@@ -139,9 +137,9 @@ def unseal_records(sealed: pd.DataFrame, private: rsa.RSAPrivateKey, extract_id:
             raise KeyMaterialError(
                 f"extract {extract_id} was sealed for re-identification key {r.key_id}, not this one",
                 hint="Use the re-identification key that was in force when the extract was received.")
-        data_key = private.decrypt(base64.b64decode(r.wrapped_key), _OAEP)
-        plain = AESGCM(data_key).decrypt(base64.b64decode(r.nonce), base64.b64decode(r.ciphertext),
-                                         f"{extract_id}:{int(r.source_row)}".encode())
+        data_key = private.decrypt(bytes(r.wrapped_key), _OAEP)
+        bound = f"{extract_id}:{int(r.source_row)}".encode()
+        plain = AESGCM(data_key).decrypt(bytes(r.nonce), bytes(r.ciphertext), bound)
         records.append({SOURCE_ROW: int(r.source_row), **json.loads(plain)})
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
@@ -159,10 +157,20 @@ def store_sealed(wh: Warehouse, extract_id: str, path: Path) -> None:
     """The merge's step: replace the extract's sealed records (if it was sealed) in `restricted.vault_record`."""
     wh.execute("DELETE FROM restricted.vault_record WHERE extract_id = ?", (extract_id,))
     wh.execute("DELETE FROM restricted.vault WHERE extract_id = ?", (extract_id,))
-    if path.exists():
-        sealed = pd.read_parquet(path)
-        wh.insert_frame("restricted.vault_record", sealed.assign(extract_id=extract_id)[
-            ["extract_id", *RECORD_COLUMNS]])
+    if not path.exists():
+        return
+    sealed = pd.read_parquet(path)
+    binary = ("wrapped_key", "nonce", "ciphertext")
+    for col in binary:
+        sealed[col] = [base64.b64encode(bytes(v)).decode("ascii") for v in sealed[col]]
+    wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_sealed (extract_id VARCHAR, source_row BIGINT, key_id VARCHAR, "
+               "wrapped_key VARCHAR, nonce VARCHAR, ciphertext VARCHAR)")
+    wh.execute("DELETE FROM _ptp_sealed")
+    wh.insert_frame("_ptp_sealed", sealed.assign(extract_id=extract_id)[["extract_id", *RECORD_COLUMNS]])
+    decode = _FROM_BASE64[wh.dialect]
+    wh.execute("INSERT INTO restricted.vault_record SELECT extract_id, source_row, key_id, "
+               + ", ".join(decode.format(c) for c in binary) + " FROM _ptp_sealed")
+    wh.execute("DELETE FROM _ptp_sealed")
 
 
 def sealed_identifiers(wh: Warehouse, extract_id: str, private: rsa.RSAPrivateKey) -> pd.DataFrame | None:

@@ -306,8 +306,8 @@ LATEST = max(v for v, _, _ in MIGRATIONS)
 # connection; this needs neither.) Extracts sealed whole before this stay readable through the same route.
 MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committed request before any record is read", [
     """CREATE TABLE IF NOT EXISTS restricted.vault_record (
-        extract_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, key_id VARCHAR NOT NULL, wrapped_key VARCHAR NOT NULL,
-        nonce VARCHAR NOT NULL, ciphertext VARCHAR NOT NULL)""",
+        extract_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, key_id VARCHAR NOT NULL, wrapped_key BYTEA NOT NULL,
+        nonce BYTEA NOT NULL, ciphertext BYTEA NOT NULL)""",
     {"postgresql": "CREATE INDEX IF NOT EXISTS vault_record_row ON restricted.vault_record (extract_id, source_row)"},
     {"postgresql": "ALTER TABLE ops.vault_access ADD COLUMN IF NOT EXISTS source_rows BIGINT[]"},
     {"postgresql": "ALTER TABLE ops.vault_access ADD COLUMN IF NOT EXISTS xact xid8"},
@@ -325,7 +325,7 @@ MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committe
             RETURN aid;
         END $$"""},
     {"postgresql": """CREATE OR REPLACE FUNCTION restricted.open_vault_records(p_access_id BIGINT)
-        RETURNS TABLE (source_row BIGINT, key_id VARCHAR, wrapped_key VARCHAR, nonce VARCHAR, ciphertext VARCHAR)
+        RETURNS TABLE (source_row BIGINT, key_id VARCHAR, wrapped_key BYTEA, nonce BYTEA, ciphertext BYTEA)
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         #variable_conflict use_column
         DECLARE a ops.vault_access%ROWTYPE;
@@ -348,8 +348,7 @@ MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committe
                     FROM restricted.vault_record v
                     WHERE v.extract_id = a.extract_id AND v.source_row = ANY (a.source_rows);
             ELSE  -- sealed whole before per-record sealing: one blob, source_row NULL
-                RETURN QUERY SELECT NULL::BIGINT, v.key_id, encode(v.wrapped_key, 'base64')::VARCHAR,
-                    encode(v.nonce, 'base64')::VARCHAR, encode(v.ciphertext, 'base64')::VARCHAR
+                RETURN QUERY SELECT NULL::BIGINT, v.key_id, v.wrapped_key, v.nonce, v.ciphertext
                     FROM restricted.vault v WHERE v.extract_id = a.extract_id;
             END IF;
         END $$"""},

@@ -80,8 +80,6 @@ def test_refused_without_purpose_or_key(reid: tuple[Runtime, Path, dict[str, str
 
 def test_vault_holds_ciphertext_only_one_key_per_record(reid: tuple[Runtime, Path, dict[str, str]],
                                                          synthetic: SyntheticResult) -> None:
-    import base64
-
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -91,19 +89,18 @@ def test_vault_holds_ciphertext_only_one_key_per_record(reid: tuple[Runtime, Pat
     sealed = rt.warehouse.query("SELECT extract_id, source_row, wrapped_key, nonce, ciphertext "
                                 "FROM restricted.vault_record ORDER BY extract_id, source_row")
     linked = int(rt.warehouse.scalar("SELECT count(*) FROM restricted.link_record"))
+    sealed[["wrapped_key", "nonce", "ciphertext"]] = sealed[["wrapped_key", "nonce", "ciphertext"]].map(bytes)
     assert len(sealed) >= linked > 0 and sealed.wrapped_key.is_unique and sealed.nonce.is_unique
     assert int(rt.warehouse.scalar("SELECT count(*) FROM restricted.vault")) == 0  # nothing sealed whole
     surnames = set(pd.read_csv(synthetic.extracts[0].path, dtype=str).surname.dropna())
-    joined = b"".join(base64.b64decode(c) for c in sealed.ciphertext)
+    joined = b"".join(sealed.ciphertext)
     assert not [s for s in surnames if len(s) > 4 and s.encode() in joined]
     # One record's key opens that record and no other.
-    key = load_private_key(private).decrypt(base64.b64decode(sealed.wrapped_key.iloc[0]), _OAEP)
+    key = load_private_key(private).decrypt(sealed.wrapped_key.iloc[0], _OAEP)
     a, b = sealed.iloc[0], sealed.iloc[1]
-    assert AESGCM(key).decrypt(base64.b64decode(a.nonce), base64.b64decode(a.ciphertext),
-                               f"{a.extract_id}:{a.source_row}".encode())
+    assert AESGCM(key).decrypt(a.nonce, a.ciphertext, f"{a.extract_id}:{a.source_row}".encode())
     with pytest.raises(InvalidTag):
-        AESGCM(key).decrypt(base64.b64decode(b.nonce), base64.b64decode(b.ciphertext),
-                            f"{b.extract_id}:{b.source_row}".encode())
+        AESGCM(key).decrypt(b.nonce, b.ciphertext, f"{b.extract_id}:{b.source_row}".encode())
     rt.close()
 
 
