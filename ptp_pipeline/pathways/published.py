@@ -48,11 +48,13 @@ def published_frames(wh: Warehouse, project: ProjectConfig) -> dict[str, pd.Data
     frames = published_tables(report_data(wh, project))
     frames["monthly_activity"] = _long_monthly(frames["monthly_activity"])
     frames["household_cost_concentration"] = wh.query(
-        "SELECT band, households, cost_share FROM shared.household_cost_concentration")
+        "SELECT band, households, cost_share FROM shared.household_cost_concentration"
+    )
     families = asdict(families_section(wh, project))
     families.pop("concentration")  # published above, row by row
-    frames["families"] = pd.DataFrame({"measure": list(families),
-                                       "value": [None if v is None else str(v) for v in families.values()]})
+    frames["families"] = pd.DataFrame(
+        {"measure": list(families), "value": [None if v is None else str(v) for v in families.values()]}
+    )
     return {name: frames[name][list(columns)] for name, columns in PUBLISHED_TABLES.items()}
 
 
@@ -78,8 +80,10 @@ def publish(wh: Warehouse, project: ProjectConfig) -> dict[str, int]:
     for name, frame in frames.items():
         if not frame.empty:
             wh.insert_frame(f"published.{name}", frame)
-    wh.execute("INSERT INTO published.report (name, built_at, html) VALUES (?, ?, ?)",
-               (REPORT, datetime.now(UTC).replace(tzinfo=None, microsecond=0), html))
+    wh.execute(
+        "INSERT INTO published.report (name, built_at, html) VALUES (?, ?, ?)",
+        (REPORT, datetime.now(UTC).replace(tzinfo=None, microsecond=0), html),
+    )
     return {f"published.{name}": len(frame) for name, frame in frames.items()}
 
 

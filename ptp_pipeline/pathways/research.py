@@ -32,13 +32,13 @@ def _period(column: str, tier: ResearchTier) -> str:
 
 def _band(column: str, bounds: list[float]) -> str:
     """A CASE expression naming the band of `column`: '100-250' (lower bound included), the last '50000+'."""
+
     def label(x: float) -> str:
         return f"{x:g}"
 
     whens = [f"WHEN {column} < {hi!r} THEN '{label(lo)}-{label(hi)}'" for lo, hi in itertools.pairwise(bounds)]
     below = f"WHEN {column} < {bounds[0]!r} THEN 'below {label(bounds[0])}' " if bounds[0] > 0 else ""
-    return (f"CASE WHEN {column} IS NULL THEN NULL {below}{' '.join(whens)} "
-            f"ELSE '{label(bounds[-1])}+' END")
+    return f"CASE WHEN {column} IS NULL THEN NULL {below}{' '.join(whens)} ELSE '{label(bounds[-1])}+' END"
 
 
 def _birth_band(tier: ResearchTier) -> str:
@@ -51,7 +51,8 @@ def _birth_band(tier: ResearchTier) -> str:
 
 def _area(tier: ResearchTier) -> str:
     return {"district": "area", "area": "rtrim(left(area, 2), '0123456789')", "none": "CAST(NULL AS VARCHAR)"}[
-        tier.area]
+        tier.area
+    ]
 
 
 def suppress_rare(persons: pd.DataFrame, min_k: int) -> pd.DataFrame:
@@ -84,13 +85,13 @@ def rebuild_research(wh: Warehouse, tier: ResearchTier) -> dict[str, int]:
     wh.execute(f"""
         INSERT INTO research.event (person_id, seq, agency, dataset, event_type, event_period, setting, cost_band,
                                     attributes)
-        SELECT p.person_id, p.seq, p.agency, p.dataset, p.event_type, {_period('p.event_date', tier)}, e.setting,
-               {_band('p.cost', tier.cost_bands)}, e.attributes
+        SELECT p.person_id, p.seq, p.agency, p.dataset, p.event_type, {_period("p.event_date", tier)}, e.setting,
+               {_band("p.cost", tier.cost_bands)}, e.attributes
         FROM shared.person_pathway p JOIN shared.pathway_event e ON e.event_id = p.event_id""")
     persons = wh.query(f"""
         SELECT person_id, {_birth_band(tier)} AS birth_year, sex, {_area(tier)} AS area,
-               {_period('first_seen', tier)} AS first_seen, {_period('last_seen', tier)} AS last_seen,
-               agencies, n_agencies, n_events, {_band('total_cost', tier.cost_bands)} AS cost_band
+               {_period("first_seen", tier)} AS first_seen, {_period("last_seen", tier)} AS last_seen,
+               agencies, n_agencies, n_events, {_band("total_cost", tier.cost_bands)} AS cost_band
         FROM shared.person ORDER BY person_id""")
     kept = suppress_rare(persons, tier.min_k)
     # Through a temporary table: PostgreSQL refuses COPY into a table with row-level security.

@@ -38,8 +38,10 @@ class Risk:
 def measure(wh: Warehouse, tier: str) -> Risk:
     """The risk of one tier ("exact" or "research"); groups treat a withheld (NULL) value as one value."""
     table, columns = TIERS[tier]
-    row = wh.query(f"SELECT coalesce(sum(n), 0) AS persons, count(*) FILTER (WHERE n = 1) AS unique_persons, "
-                   f"coalesce(min(n), 0) AS k FROM (SELECT count(*) AS n FROM {table} GROUP BY {columns}) g").iloc[0]
+    row = wh.query(
+        f"SELECT coalesce(sum(n), 0) AS persons, count(*) FILTER (WHERE n = 1) AS unique_persons, "
+        f"coalesce(min(n), 0) AS k FROM (SELECT count(*) AS n FROM {table} GROUP BY {columns}) g"
+    ).iloc[0]
     return Risk(tier, int(row.persons), int(row.unique_persons), int(row.k))
 
 
@@ -47,5 +49,7 @@ def record(wh: Warehouse, risks: list[Risk]) -> None:
     """Keep each measurement (ops.research_risk), so the risk of every rebuild can be shown later."""
     at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     for r in risks:
-        wh.execute("INSERT INTO ops.research_risk (measured_at, tier, persons, unique_persons, k) "
-                   "VALUES (?, ?, ?, ?, ?)", (at, r.tier, r.persons, r.unique_persons, r.k))
+        wh.execute(
+            "INSERT INTO ops.research_risk (measured_at, tier, persons, unique_persons, k) VALUES (?, ?, ?, ?, ?)",
+            (at, r.tier, r.persons, r.unique_persons, r.k),
+        )

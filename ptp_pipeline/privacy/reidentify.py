@@ -9,7 +9,7 @@ vault hands out only the person's own sealed records, and only for a request com
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from ptp_pipeline.privacy.vault import (
 )
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 MIN_PURPOSE_CHARS = 10
 
@@ -42,7 +45,7 @@ def _request(wh: Warehouse, extract_id: str, rows: list[int], purpose: str) -> i
 
 
 def _sealed_records(wh: Warehouse, extract_id: str, rows: list[int], access: int | None,
-                    private: Any) -> pd.DataFrame | None:
+                    private: RSAPrivateKey) -> pd.DataFrame | None:
     """The sealed identifiers of these records, opened with the private key (None if never sealed)."""
     if access is not None:
         sealed = wh.query("SELECT * FROM restricted.open_vault_records(?)", (access,))

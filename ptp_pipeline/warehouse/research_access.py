@@ -19,10 +19,14 @@ MIN_PURPOSE_CHARS = 10
 def declare_purpose(wh: Warehouse, purpose: str) -> None:
     purpose = (purpose or "").strip()
     if len(purpose) < MIN_PURPOSE_CHARS:
-        raise ConfigError("the research tables open only for a stated purpose",
-                          hint='State why, e.g. --purpose "Evaluation of the alcohol pathway, ethics ref 2025-07".')
+        raise ConfigError(
+            "the research tables open only for a stated purpose",
+            hint='State why, e.g. --purpose "Evaluation of the alcohol pathway, ethics ref 2025-07".',
+        )
     if wh.dialect == "postgresql":
         wh.execute("SELECT research.declare_purpose(?)", (purpose,))
     else:
-        wh.execute("INSERT INTO ops.research_purpose (login, declared_at, purpose) VALUES (?, ?, ?)",
-                   (wh.login(), datetime.now(UTC).replace(tzinfo=None, microsecond=0), purpose))
+        wh.execute(
+            "INSERT INTO ops.research_purpose (login, declared_at, purpose) VALUES (?, ?, ?)",
+            (wh.login(), datetime.now(UTC).replace(tzinfo=None, microsecond=0), purpose),
+        )

@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
-from helpers import assert_conserved
-from psycopg import errors
+from helpers import assert_conserved, pg_refused
 
 from ptp_pipeline.cli import main
 from ptp_pipeline.runtime import Runtime
@@ -57,8 +56,7 @@ def links(raw: pd.DataFrame, table: pd.DataFrame) -> int:
     """Raw rows linked one-to-one to a row of `table` on some combination of 1-3 column pairs whose values
     overlap. A lone number matching a lone number (a cost of 1,355 and a count of 1,355) links nothing."""
     table = pd.DataFrame({c: canonical(table[c]) for c in table.columns}) if len(table) else table
-    pairs = [(r, t) for r in raw.columns for t in table.columns
-             if set(raw[r].dropna()) & set(table[t].dropna())]
+    pairs = [(r, t) for r in raw.columns for t in table.columns if set(raw[r].dropna()) & set(table[t].dropna())]
     total = 0
     for size in (1, 2, 3):
         for combo in itertools.combinations(pairs, size):
@@ -84,10 +82,12 @@ def readable_by_analyst(tmp_path: Path, pg_login: str | None) -> tuple[dict[str,
     text += "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "export").glob("*.html"))
     if pg_login is not None:
         with psycopg.connect(pg_login) as con:
-            names = con.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema "
-                                "NOT IN ('pg_catalog', 'information_schema') AND "
-                                "has_table_privilege(quote_ident(table_schema) || '.' || quote_ident(table_name), "
-                                "'SELECT')").fetchall()
+            names = con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema "
+                "NOT IN ('pg_catalog', 'information_schema') AND "
+                "has_table_privilege(quote_ident(table_schema) || '.' || quote_ident(table_name), "
+                "'SELECT')"
+            ).fetchall()
             for schema, name in names:
                 cur = con.execute(f'SELECT * FROM "{schema}"."{name}"')
                 columns = [d.name for d in cur.description or []]
@@ -97,8 +97,9 @@ def readable_by_analyst(tmp_path: Path, pg_login: str | None) -> tuple[dict[str,
 
 
 @pytest.fixture
-def partnership(wh_env: dict[str, str], synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch,
-                request: pytest.FixtureRequest) -> dict[str, str]:
+def partnership(
+    wh_env: dict[str, str], synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> dict[str, str]:
     """The synthetic partnership ingested and derived by the pipeline's login (PostgreSQL: its own login)."""
     logins: dict[str, str] = {}
     if wh_env["PTP_WAREHOUSE"].startswith("postgresql"):
@@ -111,15 +112,21 @@ def partnership(wh_env: dict[str, str], synthetic: SyntheticResult, monkeypatch:
 
 
 def test_a_partner_joining_its_raw_file_to_what_its_analysts_read_links_no_row(
-        partnership: dict[str, str], wh_env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    partnership: dict[str, str],
+    wh_env: dict[str, str],
+    synthetic: SyntheticResult,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     police = next(e for e in synthetic.extracts if e.partner == "police")
     raw = raw_view(police.path)
     rt = Runtime(load_settings({**wh_env, "PTP_WAREHOUSE": partnership.get("ptp_pipeline", wh_env["PTP_WAREHOUSE"])}))
     try:
         assert_conserved(rt)
-        events = rt.warehouse.query("SELECT event_id, event_date, event_type, cost, extract_id "
-                                    "FROM shared.pathway_event WHERE agency = 'police'")
+        events = rt.warehouse.query(
+            "SELECT event_id, event_date, event_type, cost, extract_id "
+            "FROM shared.pathway_event WHERE agency = 'police'"
+        )
     finally:
         rt.close()
     # Positive control: the same attack on the record-level table links nearly every police row.
@@ -140,16 +147,6 @@ def test_a_partner_joining_its_raw_file_to_what_its_analysts_read_links_no_row(
     assert not [i for i in ids if i in text]
 
 
-def refused(url: str, sql: str) -> bool:
-    with psycopg.connect(url) as con:
-        try:
-            con.execute(sql)
-        except errors.InsufficientPrivilege:
-            return True
-        con.rollback()
-    return False
-
-
 def count(url: str, sql: str) -> int:
     with psycopg.connect(url) as con:
         return int(con.execute(sql).fetchone()[0])  # type: ignore[index]
@@ -157,20 +154,37 @@ def count(url: str, sql: str) -> int:
 
 @pytest.mark.parametrize("warehouse_url", ["postgresql"], indirect=True)
 def test_every_role_may_do_its_own_work_and_nothing_else(
-        partnership: dict[str, str], wh_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    partnership: dict[str, str],
+    wh_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     analyst, researcher = partnership["ptp_analyst"], partnership["ptp_researcher"]
     reidentifier, pipeline = partnership["ptp_reidentifier"], partnership["ptp_pipeline"]
-    record_level = ("shared.person", "shared.pathway_event", "shared.person_pathway", "shared.household_pathway",
-                    "research.person", "research.event", "restricted.link_record", "restricted.vault",
-                    "ops.extract_ledger", "ops.audit_log", "ops.research_purpose")
+    record_level = (
+        "shared.person",
+        "shared.pathway_event",
+        "shared.person_pathway",
+        "shared.household_pathway",
+        "research.person",
+        "research.event",
+        "restricted.link_record",
+        "restricted.vault",
+        "ops.extract_ledger",
+        "ops.audit_log",
+        "ops.research_purpose",
+    )
     # Analyst: the published tier, nothing record-level, nothing written.
     assert count(analyst, "SELECT count(*) FROM published.transitions") > 0
     for table in record_level:
-        assert refused(analyst, f"SELECT * FROM {table} LIMIT 1"), table
-    for sql in ("INSERT INTO published.headline VALUES ('x', 1)", "DELETE FROM published.report",
-                "SELECT research.declare_purpose('looking at the rows for fun')"):
-        assert refused(analyst, sql), sql
+        assert pg_refused(analyst, f"SELECT * FROM {table} LIMIT 1"), table
+    for sql in (
+        "INSERT INTO published.headline VALUES ('x', 1)",
+        "DELETE FROM published.report",
+        "SELECT research.declare_purpose('looking at the rows for fun')",
+    ):
+        assert pg_refused(analyst, sql), sql
     monkeypatch.delenv("PTP_KEY")
     monkeypatch.setenv("PTP_WAREHOUSE", analyst)
     assert main(["export", str(tmp_path / "a"), "--tier", "research", "--purpose", "a long enough purpose"]) == 6
@@ -179,15 +193,29 @@ def test_every_role_may_do_its_own_work_and_nothing_else(
     # Researcher: no research row until a purpose is declared; never shared, restricted or ops; writes nothing.
     assert count(researcher, "SELECT count(*) FROM research.event") == 0
     for table in [t for t in record_level if not t.startswith("research.")]:
-        assert refused(researcher, f"SELECT * FROM {table} LIMIT 1"), table
-    for sql in ("INSERT INTO research.person (person_id) VALUES (1)", "DELETE FROM research.event",
-                "INSERT INTO ops.research_purpose VALUES ('x', now(), 'a forged declaration')"):
-        assert refused(researcher, sql), sql
-    assert refused(researcher, "SELECT research.declare_purpose('short')")
+        assert pg_refused(researcher, f"SELECT * FROM {table} LIMIT 1"), table
+    for sql in (
+        "INSERT INTO research.person (person_id) VALUES (1)",
+        "DELETE FROM research.event",
+        "INSERT INTO ops.research_purpose VALUES ('x', now(), 'a forged declaration')",
+    ):
+        assert pg_refused(researcher, sql), sql
+    assert pg_refused(researcher, "SELECT research.declare_purpose('short')")
     monkeypatch.setenv("PTP_WAREHOUSE", researcher)
     assert main(["export", str(tmp_path / "r"), "--tier", "research"]) == 2  # no purpose: refused in words
-    assert main(["export", str(tmp_path / "r"), "--tier", "research", "--purpose",
-                 "Evaluation of the alcohol pathway, ethics ref 2025-07"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "r"),
+                "--tier",
+                "research",
+                "--purpose",
+                "Evaluation of the alcohol pathway, ethics ref 2025-07",
+            ]
+        )
+        == 0
+    )
     research = pd.read_parquet(tmp_path / "r" / "event.parquet")
     assert len(research) > 0 and "event_date" not in research and "cost" not in research
     assert count(researcher, "SELECT count(*) FROM research.event") == len(research)
@@ -198,13 +226,21 @@ def test_every_role_may_do_its_own_work_and_nothing_else(
 
     # Re-identifier: shared and restricted, not the research tier or the vault directly; writes no rows.
     assert count(reidentifier, "SELECT count(*) FROM shared.person") > 0
-    for sql in ("SELECT * FROM research.event LIMIT 1", "SELECT * FROM restricted.vault LIMIT 1",
-                "INSERT INTO shared.person (person_id) VALUES (-1)", "DELETE FROM published.report"):
-        assert refused(reidentifier, sql), sql
+    for sql in (
+        "SELECT * FROM research.event LIMIT 1",
+        "SELECT * FROM restricted.vault LIMIT 1",
+        "INSERT INTO shared.person (person_id) VALUES (-1)",
+        "DELETE FROM published.report",
+    ):
+        assert pg_refused(reidentifier, sql), sql
 
     # Pipeline: writes every tier's rows; no DDL, no rewriting the audit log or the purposes declared.
     assert count(pipeline, "SELECT count(*) FROM research.event") > 0
-    for sql in ("CREATE TABLE published.mine (x int)", "UPDATE ops.audit_log SET detail = 'x'",
-                "DELETE FROM ops.research_purpose", "DROP TABLE research.event"):
-        assert refused(pipeline, sql), sql
-    assert not refused(pipeline, "DELETE FROM published.report")  # rolled back by `refused`
+    for sql in (
+        "CREATE TABLE published.mine (x int)",
+        "UPDATE ops.audit_log SET detail = 'x'",
+        "DELETE FROM ops.research_purpose",
+        "DROP TABLE research.event",
+    ):
+        assert pg_refused(pipeline, sql), sql
+    assert not pg_refused(pipeline, "DELETE FROM published.report")  # rolled back by `refused`

@@ -21,15 +21,23 @@ def login_of(url: str) -> str:
     return url.split("://", 1)[1].split("@", 1)[0]
 
 
-def test_the_vault_opens_only_through_the_audited_route(
-        logins: dict[str, str], env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def sealed_police(logins: dict[str, str], env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The police extract ingested by the pipeline's login and sealed; returns the re-identifier's private key."""
     private, public = tmp_path / "reid.pem", tmp_path / "reid.pub"
     new_reid_keypair(private, public)
     monkeypatch.setenv("PTP_REID_PUBLIC_KEY_FILE", str(public))
     monkeypatch.setenv("PTP_WAREHOUSE", logins["ptp_pipeline"])
     extract = next(e for e in synthetic.extracts if e.partner == "police")
     assert main(["ingest", str(extract.path), "--partner", "police", "--dataset", "incidents"]) == 0
+    return private
+
+
+def test_the_vault_opens_only_through_the_audited_route(
+        logins: dict[str, str], sealed_police: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    private = sealed_police
     reidentifier = logins["ptp_reidentifier"]
     with psycopg.connect(reidentifier, autocommit=True) as con:
         with pytest.raises(errors.InsufficientPrivilege):
@@ -62,14 +70,7 @@ def test_the_vault_opens_only_through_the_audited_route(
 
 
 def test_an_opening_rolled_back_stays_recorded_and_hands_out_only_the_requested_records(
-        logins: dict[str, str], env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    private, public = tmp_path / "reid.pem", tmp_path / "reid.pub"
-    new_reid_keypair(private, public)
-    monkeypatch.setenv("PTP_REID_PUBLIC_KEY_FILE", str(public))
-    monkeypatch.setenv("PTP_WAREHOUSE", logins["ptp_pipeline"])
-    extract = next(e for e in synthetic.extracts if e.partner == "police")
-    assert main(["ingest", str(extract.path), "--partner", "police", "--dataset", "incidents"]) == 0
+        logins: dict[str, str], sealed_police: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reidentifier, pipeline = logins["ptp_reidentifier"], logins["ptp_pipeline"]
     purpose = "Safeguarding referral, case review"
     with psycopg.connect(reidentifier, autocommit=True) as con:

@@ -17,15 +17,22 @@ def test_research_tables_are_generalised_and_consistent(pathways_env: dict[str, 
     rt = Runtime(load_settings(pathways_env))
     try:
         wh, tier = rt.warehouse, rt.project.research
-        joined = wh.query("SELECT r.event_period, r.cost_band, r.event_type, p.event_date, p.cost "
-                          "FROM research.event r JOIN shared.person_pathway p "
-                          "ON p.person_id = r.person_id AND p.seq = r.seq")
-        persons = wh.query("SELECT r.birth_year AS band, r.area, s.birth_year, s.area AS district "
-                           "FROM research.person r JOIN shared.person s USING (person_id)")
+        joined = wh.query(
+            "SELECT r.event_period, r.cost_band, r.event_type, p.event_date, p.cost "
+            "FROM research.event r JOIN shared.person_pathway p "
+            "ON p.person_id = r.person_id AND p.seq = r.seq"
+        )
+        persons = wh.query(
+            "SELECT r.birth_year AS band, r.area, s.birth_year, s.area AS district "
+            "FROM research.person r JOIN shared.person s USING (person_id)"
+        )
         exact, research = measure(wh, "exact"), measure(wh, "research")
         n_research = int(wh.scalar("SELECT count(*) FROM research.event"))
-        orphans = int(wh.scalar("SELECT count(*) FROM research.event WHERE person_id NOT IN "
-                                "(SELECT person_id FROM research.person)"))
+        orphans = int(
+            wh.scalar(
+                "SELECT count(*) FROM research.event WHERE person_id NOT IN (SELECT person_id FROM research.person)"
+            )
+        )
     finally:
         rt.close()
     assert len(joined) == n_research > 0 and orphans == 0
@@ -48,9 +55,16 @@ def test_research_tables_are_generalised_and_consistent(pathways_env: dict[str, 
     assert research.k >= tier.min_k and research.unique_persons == 0
 
 
-rows = st.lists(st.tuples(st.sampled_from(["1980-1984", "1985-1989", None]), st.sampled_from(["F", "M"]),
-                          st.sampled_from(["LS", "BD", None]), st.sampled_from(["police", "health,police"]),
-                          st.sampled_from(["2024-04-01", "2024-05-01"])), max_size=60)
+rows = st.lists(
+    st.tuples(
+        st.sampled_from(["1980-1984", "1985-1989", None]),
+        st.sampled_from(["F", "M"]),
+        st.sampled_from(["LS", "BD", None]),
+        st.sampled_from(["police", "health,police"]),
+        st.sampled_from(["2024-04-01", "2024-05-01"]),
+    ),
+    max_size=60,
+)
 
 
 @settings(max_examples=60, deadline=None)
