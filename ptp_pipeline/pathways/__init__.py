@@ -39,16 +39,13 @@ __all__ = [
 
 def rebuild(rt: Runtime) -> RebuildResult:
     """The derive stage: households (out of the merge since merges became O(extract)), every derived pathway
-    table with the project's top share, then the two tiers others read: the generalised research tables (with
-    their quasi-identifier risk recorded) and the published aggregates and report (CLI, DAG, demo)."""
-    from ptp_pipeline.privacy.disclosure_risk import measure, record
-
+    table with the project's top share, then the two tiers others read: the generalised research tables and the
+    published aggregates and report (CLI, DAG, demo)."""
     wh = rt.warehouse
     with wh.transaction():
         rebuild_households(wh, rt.project)
     result = rebuild_tables(wh, rt.project.top_share)
     with wh.transaction():
         tiers = rebuild_research(wh, rt.project.research)
-        record(wh, [measure(wh, "exact"), measure(wh, "research")])
         tiers |= publish(wh, rt.project)
     return RebuildResult({**{f"shared.{t}": n for t, n in result.rows.items()}, **tiers})

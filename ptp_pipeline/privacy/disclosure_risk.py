@@ -10,7 +10,6 @@ Counted in SQL, so it runs on any size and either backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from ptp_pipeline.warehouse.base import Warehouse
 
@@ -43,13 +42,3 @@ def measure(wh: Warehouse, tier: str) -> Risk:
         f"coalesce(min(n), 0) AS k FROM (SELECT count(*) AS n FROM {table} GROUP BY {columns}) g"
     ).iloc[0]
     return Risk(tier, int(row.persons), int(row.unique_persons), int(row.k))
-
-
-def record(wh: Warehouse, risks: list[Risk]) -> None:
-    """Keep each measurement (ops.research_risk), so the risk of every rebuild can be shown later."""
-    at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    for r in risks:
-        wh.execute(
-            "INSERT INTO ops.research_risk (measured_at, tier, persons, unique_persons, k) VALUES (?, ?, ?, ?, ?)",
-            (at, r.tier, r.persons, r.unique_persons, r.k),
-        )

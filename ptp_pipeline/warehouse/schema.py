@@ -264,10 +264,6 @@ MIGRATIONS.append((34, "two tiers: published aggregates for analysts, generalise
     """CREATE TABLE IF NOT EXISTS research.event (
         person_id BIGINT, seq INTEGER, agency VARCHAR NOT NULL, dataset VARCHAR NOT NULL, event_type VARCHAR NOT NULL,
         event_period DATE NOT NULL, setting VARCHAR, cost_band VARCHAR, attributes VARCHAR)""",
-    # The quasi-identifier risk of the research tier as published, measured at each rebuild.
-    """CREATE TABLE IF NOT EXISTS ops.research_risk (
-        measured_at TIMESTAMP NOT NULL, tier VARCHAR NOT NULL, persons BIGINT NOT NULL, unique_persons BIGINT NOT NULL,
-        k BIGINT NOT NULL)""",
     {"postgresql": create_role("ptp_researcher")},
     # Each researcher's declared purpose, recorded as the login; research rows are visible only after one.
     """CREATE TABLE IF NOT EXISTS ops.research_purpose (
