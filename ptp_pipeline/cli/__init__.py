@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if type(exc).__name__ == "InsufficientPrivilege":  # the warehouse refused this login (PostgreSQL roles)
             err.print("[PTP610] Refused by the warehouse: this login's role does not allow this command. Analysts "
-                      "read the shared tables (`ptp export`, `ptp report`); the pipeline's login ingests; only the "
+                      "read the published tier (`ptp export`, `ptp report`); researchers the research tier "
+                      "(`ptp export --tier research --purpose ...`); the pipeline's login ingests; only the "
                       "admin login runs `ptp migrate`. Nothing was changed.")
             return 6
 

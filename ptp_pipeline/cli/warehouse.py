@@ -125,18 +125,23 @@ def optout_count() -> None:
 
 
 @app.command("export")
-def export_cmd(directory: Annotated[Path, typer.Argument(help="Where to write one file per shared table.")],
-               fmt: Annotated[str, typer.Option("--format", help="File format: parquet.")] = "parquet") -> None:
-    """Write the shared tables (never ops or restricted) for analysts."""
+def export_cmd(directory: Annotated[Path, typer.Argument(help="Where to write one file per table of the tier.")],
+               fmt: Annotated[str, typer.Option("--format", help="File format: parquet.")] = "parquet",
+               tier: Annotated[str, typer.Option(help="published (partner analysts: protected aggregates and the "
+                                                      "report) or research (a named researcher: generalised "
+                                                      "record-level tables; needs --purpose).")] = "published",
+               purpose: Annotated[str, typer.Option(help="Research tier only: why, recorded with your login.")] = "",
+               ) -> None:
+    """Write one tier's tables (never shared, ops or restricted): published for analysts, research for researchers."""
     from ptp_pipeline.warehouse.export import export
 
     rt = runtime()
     try:
-        written = export(rt.warehouse, directory, fmt)
+        written = export(rt.warehouse, directory, fmt, tier, purpose)
     finally:
         rt.close()
     for table, rows, path in written:
-        out.print(f"shared.{table}: {rows:,} rows -> {path}")
+        out.print(f"{table}: {rows:,} rows -> {path}")
 
 
 def _day(text: str | None, option: str = "--as-of") -> date | None:

@@ -1,4 +1,4 @@
-"""Stage 6, derive: the analysts' pathway tables in `shared`, rebuilt whole from the merged events.
+"""Stage 6, derive: the pipeline's pathway tables in `shared` (the research and published tiers are made from them).
 
 Rebuilt, not updated: persons are relinked at every merge, so any derived row may change. One
 transaction, so readers never see half a rebuild. The SQL is standard (window functions,

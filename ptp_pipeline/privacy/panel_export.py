@@ -3,7 +3,7 @@ file only the lead's private key opens, never printed.
 
 The file reuses the vault's envelope (`privacy.vault.seal`: AES-256-GCM under a fresh data key, wrapped
 with RSA-OAEP to the recipient's public key), with the batch id bound as associated data. Layout: a
-first line `ptp-families-batch/1 <batch id>`, then the sealed blob as `vault.write_sealed` writes it.
+first line `ptp-families-batch/1 <batch id>`, then the sealed blob as `vault.sealed_bytes` writes it.
 Every person is audited (`reidentify`, one entry each) and so is the batch (`reidentify_batch`: lead,
 households, persons, the file's SHA-256), in one transaction: the file is put in place only after it commits.
 """
@@ -131,14 +131,15 @@ def _reidentify_and_seal(
     recipient: RSAPublicKey,
     private_key_file: Path | None,
 ) -> tuple[str, int]:
+    # Openings are requested, made and audited per person first (they stay recorded whatever follows).
+    found = reidentify_persons(
+        wh,
+        members["person_id"].astype(int).tolist(),
+        purpose=purpose,
+        officer=lead,
+        private_key_file=private_key_file,
+    )
     with wh.transaction():
-        found = reidentify_persons(
-            wh,
-            members["person_id"].astype(int).tolist(),
-            purpose=purpose,
-            officer=lead,
-            private_key_file=private_key_file,
-        )
         table = found.merge(members, on="person_id").sort_values(["household_id", "person_id"], kind="stable")
         sealed = seal(table.reset_index(drop=True), recipient, _aad(batch_id))
         content = f"{MAGIC} {batch_id}\n".encode() + sealed_bytes(sealed)

@@ -231,9 +231,9 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     checked = pd.read_parquet(folder / "checked.parquet")
     public = rt.reid_public_key
     if public is not None:
-        from ptp_pipeline.privacy.vault import seal, write_sealed
+        from ptp_pipeline.privacy.vault import seal_records, write_sealed_records
 
-        write_sealed(seal(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
+        write_sealed_records(seal_records(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
     frame, identities = pseudonymise_frame(rt, checked, protocol)
     frame.to_parquet(folder / "pseudonymised.parquet", index=False)
     identities.to_parquet(folder / IDENTITIES_FILE, index=False)

@@ -82,7 +82,7 @@ _ACCESS = re.compile(r"; vault access ([0-9,]+)")
 
 
 def _vault_openings_outside_the_route(wh: Warehouse, rows: pd.DataFrame, key: bytes) -> list[str]:
-    """PostgreSQL records every opening of the vault (`restricted.open_vault`); each must be named by a signed
+    """PostgreSQL records every opening of the vault (`restricted.request_vault`); each must be named by a signed
     re-identification entry, or someone opened it without `ptp reidentify` (e.g. straight from psql)."""
     if wh.dialect != "postgresql":
         return []

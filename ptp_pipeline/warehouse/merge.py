@@ -26,7 +26,7 @@ from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
-from ptp_pipeline.privacy.vault import read_sealed
+from ptp_pipeline.privacy.vault import store_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
 from ptp_pipeline.quality import corrections
@@ -156,12 +156,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
         wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.record_address", addresses)
-        sealed_path = folder / VAULT_FILE
-        wh.execute("DELETE FROM restricted.vault WHERE extract_id = ?", (extract_id,))
-        if sealed_path.exists():
-            sealed = read_sealed(sealed_path)
-            wh.execute("INSERT INTO restricted.vault VALUES (?, ?, ?, ?, ?)",
-                       (extract_id, sealed.key_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext))
+        store_sealed(wh, extract_id, folder / VAULT_FILE)
         _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
         wh.lock(MERGE_LOCK)
         if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
