@@ -20,9 +20,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.cluster import Guards, cluster
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
-from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings
+from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
+from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
 
@@ -41,6 +43,7 @@ class LinkConfig:
     review_from: float = 0.5
     guards: Guards = field(default_factory=lambda: Guards(max_size=200, veto=False))
     probabilistic: bool = True
+    term_frequencies: bool = True  # exact name/postcode matches weighted by how common the token is
 
 
 DEFAULT_KEYS = [("nhs", ["nhs_number"]), ("ni", ["ni_number"]), ("uln", ["uln"]), ("shared_ref", ["shared_ref"]),
@@ -58,7 +61,7 @@ def config_from(project: ProjectConfig | None) -> LinkConfig:
         match_keys=[(mk.name, [PART_COLUMN[p] for p in mk.parts]) for mk in lk.match_keys],
         max_per_token=lk.max_persons_per_token, threshold=lk.threshold, review_from=lk.review_threshold,
         guards=Guards(max_size=lk.max_identities_per_person, veto=lk.strong_id_conflict == "veto"),
-        probabilistic=lk.probabilistic)
+        probabilistic=lk.probabilistic, term_frequencies=lk.term_frequencies)
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,13 @@ def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
-def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any], floor: float) -> pd.DataFrame:
-    """Splink match probabilities >= floor for new-new and new-existing pairs."""
+def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any], floor: float,
+                 tf: frequencies.Lookups | None = None) -> pd.DataFrame:
+    """Splink match probabilities >= floor for new-new and new-existing pairs.
+
+    A model with term-frequency levels needs `tf`: frequencies over the whole population (not the batch).
+    """
+    tf = tf if tf is not None else frequencies.of_frame(new)
     from splink import DuckDBAPI, Linker
 
     quiet_splink()
@@ -142,6 +150,8 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
         u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
         # The settings were validated when the model was made (and are ours): skip Splink's re-check.
         linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
+        if uses_term_frequencies(model):
+            frequencies.register(db, linker, tf)
         frames = []
         within = linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")
         frames.append(within.as_pandas_dataframe())
@@ -182,11 +192,13 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
 
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
                next_person_id: int, touched: pd.DataFrame | None = None,
-               decisions: pd.DataFrame | None = None) -> Linked:
+               decisions: pd.DataFrame | None = None, tf: frequencies.Lookups | None = None) -> Linked:
     """Link new identities (unique `ident`, token columns) given candidate existing identities.
 
     `existing`: ident, person_id and token columns of candidates. `touched`: for each existing
     person among them, its identity count and strong-identifier tokens (size and conflict guards).
+    `tf`: token frequencies over the whole population (`{}`: no adjustment); by default those among
+    `new`, which is right when `new` is the whole population (`link_frame`, a full relink).
     """
     new = new.drop_duplicates(IDENT).reset_index(drop=True)
     empty = pd.DataFrame(columns=["absorbed", "kept"])
@@ -205,8 +217,10 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         casc = cascade_pairs(con, cfg)
     finally:
         con.close()
-    model = model or settings()
-    scored = (splink_pairs(new, existing, model, cfg.review_from) if cfg.probabilistic
+    if tf is None:
+        tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
+    model = with_tf(model or settings(), cfg.term_frequencies and bool(tf))
+    scored = (splink_pairs(new, existing, model, cfg.review_from, tf) if cfg.probabilistic
               else pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"]))
     # Nodes: new identities, then existing persons.
     n_new = len(new)
@@ -323,7 +337,8 @@ def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str
             "identities": grouped.size().to_numpy(),
             "strong": [frozenset(x for v in vals for x in str(v).split(",") if x) for _, vals in grouped],
         })
-    linked = link_batch(unknown, existing, cfg, model, next_id, touched)
+    tf = frequencies.for_batch(wh, unknown) if cfg.probabilistic and cfg.term_frequencies else {}
+    linked = link_batch(unknown, existing, cfg, model, next_id, touched, tf=tf)
     links = dict(linked.links)
     links["known"] = len(known)
     return Linked(linked.identities, known, linked.merges, linked.review, links, linked.next_person_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import TRAIN_FROM
@@ -76,6 +77,7 @@ def insert_identities(wh: Warehouse, linked: Linked, extract_id: str) -> None:
     for col in TOKEN_COLUMNS:
         frame[col] = rows[col]
     wh.insert_frame(IDENTITY_TABLE, frame)
+    frequencies.add(wh, frame)
 
 
 def insert_review(wh: Warehouse, linked: Linked, extract_id: str) -> None:
@@ -206,6 +208,7 @@ def full_relink(wh: Warehouse, cfg: Any, extract_id: str | None = None) -> dict[
         wh.execute("UPDATE restricted.link_identity SET link_pass = x.link_pass, match_probability = x.p "
                    "FROM _ptp_pass x WHERE link_identity.ident = x.ident")
         refresh_persons(wh)
+        frequencies.recount(wh)
         result = {"identities": len(frame), "persons_before": int(stored.person_id.nunique()),
                   "persons_after": int(frame.new_person.nunique()), "changed": len(changed)}
         audit.append(wh, "linkage_relinked", extract_id=extract_id,
