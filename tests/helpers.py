@@ -66,3 +66,13 @@ def run_police_dag_with_an_extra_column(synthetic_extracts: list[Any], tmp_path:
     dag = DagBag(str(Path(__file__).resolve().parents[1] / "dags")).get_dag("ptp_ingest_police_incidents")
     assert dag is not None
     return dag, dag.test(run_conf={"path": str(bad)})
+
+
+def identifiers(synthetic: Any) -> set[str]:
+    """Raw identifiers of the synthetic people (a SyntheticResult), in the forms they could appear in."""
+    persons = synthetic.persons
+    found = set(persons["nhs_number"].dropna().astype(str)) | set(persons["postcode"].dropna())
+    found |= set(persons["date_of_birth"].dropna().astype(str))
+    found |= set(persons["forename"] + " " + persons["surname"])
+    found |= {v.replace(" ", "") for v in persons["postcode"].dropna()}
+    return {v for v in found if len(v) >= 6}

@@ -19,15 +19,15 @@ from ptp_pipeline.report.aggregates import ReportData, report_data
 from ptp_pipeline.warehouse.base import Warehouse
 
 
-def _fmt(value: Any) -> str:
+def fmt_count(value: Any) -> str:
     return "withheld" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
-def _pct(value: Any) -> str:
+def fmt_share(value: Any) -> str:
     return "withheld" if value is None or pd.isna(value) else f"{float(value):.0%}"
 
 
-def _cell(value: Any, formatter: Callable[[Any], str] = _fmt) -> Markup:
+def table_cell(value: Any, formatter: Callable[[Any], str] = fmt_count) -> Markup:
     if value is None or pd.isna(value):
         return Markup('<td class="withheld">withheld</td>')
     return Markup("<td>{}</td>").format(formatter(value))
@@ -46,15 +46,31 @@ def _charts(data: ReportData) -> dict[str, Markup]:
     }
 
 
+def template(name: str) -> jinja2.Template:
+    """A report template (they extend templates/base.html: inline CSS, no network, the contents list)."""
+    folder = files("ptp_pipeline.report").joinpath("templates")
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda n: folder.joinpath(n).read_text("utf-8")),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(name)
+
+
+def write_atomic(out: Path, html: str) -> Path:
+    """Write `out` so a reader never sees half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
 def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "") -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    template = env.from_string(files("ptp_pipeline.report").joinpath("templates/report.html").read_text("utf-8"))
+    page = template("report.html")
     agencies = sorted(set(data.flows["from_agency"]) | set(data.monthly.table.columns[:-1]))
-    return template.render(
+    return page.render(
         project=project.project, h=data.headline, rule=data.rule, generated_on=escape(generated_on),
         n_agencies=len(agencies), charts=_charts(data), flows=data.flows.to_dict(orient="records"),
         overlap=data.overlap.to_dict(orient="records"), monthly=data.monthly.table, quality=data.quality.table,
-        quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, cell=_cell, families=Markup(families),
+        quality_labels=data.quality_labels, fmt=fmt_count, pct=fmt_share, cell=table_cell, families=Markup(families),
     )
 
 
@@ -72,8 +88,4 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
     html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share))
     if tables_dir is not None:
         write_tables(data, tables_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_atomic(out, html)
