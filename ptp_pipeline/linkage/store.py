@@ -11,11 +11,9 @@ import pandas as pd
 from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
-from ptp_pipeline.linkage.model import TRAIN_FROM
+from ptp_pipeline.linkage.model import TRAIN_FROM, TRAIN_SAMPLE
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-
-TRAIN_SAMPLE = 300_000
 
 
 def _now() -> datetime:

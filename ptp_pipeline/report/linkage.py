@@ -20,7 +20,7 @@ from markupsafe import Markup
 from ptp_pipeline.pathways.disclosure import protect_counts, round_count
 from ptp_pipeline.protocol.model import ProjectConfig, Suppression
 from ptp_pipeline.report import charts
-from ptp_pipeline.report.render import table_cell, fmt_count, fmt_share, template, write_atomic
+from ptp_pipeline.report.render import fmt_count, fmt_share, table_cell, template, write_atomic
 from ptp_pipeline.warehouse.base import Warehouse
 
 
@@ -61,10 +61,14 @@ def match_weights(model: dict[str, Any]) -> pd.DataFrame:
         for level in comparison.get("comparison_levels", []):
             if level.get("is_null_level") or not level.get("m_probability") or not level.get("u_probability"):
                 continue
-            rows.append({"comparison": str(comparison["output_column_name"]).replace("_", " "),
-                         "level": str(level.get("label_for_charts", "")),
-                         "weight": math.log2(float(level["m_probability"]) / float(level["u_probability"])),
-                         "by_frequency": "tf_adjustment_column" in level})
+            rows.append(
+                {
+                    "comparison": str(comparison["output_column_name"]).replace("_", " "),
+                    "level": str(level.get("label_for_charts", "")),
+                    "weight": math.log2(float(level["m_probability"]) / float(level["u_probability"])),
+                    "by_frequency": "tf_adjustment_column" in level,
+                }
+            )
     return pd.DataFrame(rows, columns=["comparison", "level", "weight", "by_frequency"])
 
 
@@ -83,27 +87,46 @@ def linkage_report_data(wh: Warehouse, project: ProjectConfig) -> LinkageReport:
     keys, agencies = linkage_report(wh, project)
     records = int(keys["records_with_key"].sum())
     unlinkable = int(keys.loc[keys["key_type"] == "unlinkable", "records_with_key"].sum())
-    summary = {"records": records, "identities": int(keys["identities"].sum()),
-               "persons": int(wh.scalar("SELECT count(*) FROM shared.person") or 0), "unlinkable": unlinkable,
-               "review_open": len(review_pairs(wh))}
-    passes = _protect(keys.rename(columns={"key_type": "how", "records_with_key": "records"})[
-        ["how", "identities", "records"]], ["identities", "records"], rule)
+    summary = {
+        "records": records,
+        "identities": int(keys["identities"].sum()),
+        "persons": int(wh.scalar("SELECT count(*) FROM shared.person") or 0),
+        "unlinkable": unlinkable,
+        "review_open": len(review_pairs(wh)),
+    }
+    passes = _protect(
+        keys.rename(columns={"key_type": "how", "records_with_key": "records"})[["how", "identities", "records"]],
+        ["identities", "records"],
+        rule,
+    )
     bands = probability_bands(wh)
-    bands["label"] = [f"{b:.2f}–{b + 0.05:.2f} {'linked' if k == 'linked' else 'review'}"
-                      for b, k in zip(bands["band"], bands["kind"], strict=True)]
+    bands["label"] = [
+        f"{b:.2f}–{b + 0.05:.2f} {'linked' if k == 'linked' else 'review'}"
+        for b, k in zip(bands["band"], bands["kind"], strict=True)
+    ]
     both, per_agency = agency_pairs(wh)
     pairs = both.assign(
-        share_a=[share(int(n), int(per_agency.get(a, 0)), rule) for a, n in zip(both.agency_a, both.both_persons,
-                                                                                  strict=True)],
-        share_b=[share(int(n), int(per_agency.get(b, 0)), rule) for b, n in zip(both.agency_b, both.both_persons,
-                                                                                  strict=True)])
+        share_a=[
+            share(int(n), int(per_agency.get(a, 0)), rule)
+            for a, n in zip(both.agency_a, both.both_persons, strict=True)
+        ],
+        share_b=[
+            share(int(n), int(per_agency.get(b, 0)), rule)
+            for b, n in zip(both.agency_b, both.both_persons, strict=True)
+        ],
+    )
     bias = {}
     for name, frame in linkage_bias(wh, min_records=rule.min_count).items():
-        bias[name] = pd.DataFrame({
-            "group": frame["grp"].astype(str), "records": protect_counts(frame["records"].astype("int64"), rule),
-            "linked_share": [share(int(n), int(r), rule) for n, r in zip(frame.linked, frame.records, strict=True)],
-            "multi_agency_share": [share(int(n), int(r), rule)
-                                   for n, r in zip(frame.multi_agency, frame.records, strict=True)]})
+        bias[name] = pd.DataFrame(
+            {
+                "group": frame["grp"].astype(str),
+                "records": protect_counts(frame["records"].astype("int64"), rule),
+                "linked_share": [share(int(n), int(r), rule) for n, r in zip(frame.linked, frame.records, strict=True)],
+                "multi_agency_share": [
+                    share(int(n), int(r), rule) for n, r in zip(frame.multi_agency, frame.records, strict=True)
+                ],
+            }
+        )
     model = load_model(wh)
     return LinkageReport(
         summary={k: _count(v, rule) for k, v in summary.items()},
@@ -114,24 +137,44 @@ def linkage_report_data(wh: Warehouse, project: ProjectConfig) -> LinkageReport:
         pairs=_protect(pairs.rename(columns={"both_persons": "persons"}), ["persons"], rule),
         bias=bias,
         weights=match_weights(with_term_frequencies(model or settings(), lk.term_frequencies)),
-        settings={"threshold": lk.threshold, "review_threshold": lk.review_threshold, "trained": model is not None,
-                  "term_frequencies": lk.term_frequencies, "probabilistic": lk.probabilistic,
-                  "strong_id_conflict": lk.strong_id_conflict, "rule": rule},
+        settings={
+            "threshold": lk.threshold,
+            "review_threshold": lk.review_threshold,
+            "trained": model is not None,
+            "term_frequencies": lk.term_frequencies,
+            "probabilistic": lk.probabilistic,
+            "strong_id_conflict": lk.strong_id_conflict,
+            "rule": rule,
+        },
     )
 
 
 def _charts(data: LinkageReport) -> dict[str, Markup]:
     bands = data.bands
     weights = data.weights
-    labels = [f"{c}: {lv}{' (by frequency)' if tf else ''}"
-              for c, lv, tf in zip(weights.comparison, weights.level, weights.by_frequency, strict=True)]
+    labels = [
+        f"{c}: {lv}{' (by frequency)' if tf else ''}"
+        for c, lv, tf in zip(weights.comparison, weights.level, weights.by_frequency, strict=True)
+    ]
     return {
-        "bands": Markup(charts.bar_svg(
-            bands["label"].tolist(), [None if pd.isna(v) else float(v) for v in bands["n"]],
-            "Splink's pairs by match probability: linked, and awaiting clerical review", "bands", unit="pairs")),
-        "weights": Markup(charts.diverging_svg(
-            labels, weights["weight"].round(2).tolist(), "Match weight of each comparison level (bits)", "weights",
-            unit=" bits")),
+        "bands": Markup(
+            charts.bar_svg(
+                bands["label"].tolist(),
+                [None if pd.isna(v) else float(v) for v in bands["n"]],
+                "Splink's pairs by match probability: linked, and awaiting clerical review",
+                "bands",
+                unit="pairs",
+            )
+        ),
+        "weights": Markup(
+            charts.diverging_svg(
+                labels,
+                weights["weight"].round(2).tolist(),
+                "Match weight of each comparison level (bits)",
+                "weights",
+                unit=" bits",
+            )
+        ),
     }
 
 
@@ -141,9 +184,17 @@ def fmt_rate(value: Any) -> str:
 
 def render_linkage_html(data: LinkageReport, project: ProjectConfig, generated_on: str) -> str:
     return template("linkage.html").render(
-        project=project.project, d=data, s=data.settings, rule=data.settings["rule"], charts=_charts(data),
-        generated_on=generated_on, fmt=fmt_count, pct=fmt_share, cell=table_cell,
-        share=fmt_rate)
+        project=project.project,
+        d=data,
+        s=data.settings,
+        rule=data.settings["rule"],
+        charts=_charts(data),
+        generated_on=generated_on,
+        fmt=fmt_count,
+        pct=fmt_share,
+        cell=table_cell,
+        share=fmt_rate,
+    )
 
 
 def write_linkage_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on: str | None = None) -> Path:

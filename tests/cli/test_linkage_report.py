@@ -20,8 +20,15 @@ from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 from ptp_pipeline.synthetic import SyntheticResult
 
-SECTIONS = ("How records were linked", "Match probabilities", "Clerical review", "Agencies", "Linkage bias", "Model",
-            "Disclosure control")
+SECTIONS = (
+    "How records were linked",
+    "Match probabilities",
+    "Clerical review",
+    "Agencies",
+    "Linkage bias",
+    "Model",
+    "Disclosure control",
+)
 PAGE_STATE = """JSON.stringify({
   ready: document.documentElement.getAttribute("data-ready"),
   scriptErrors: document.documentElement.getAttribute("data-script-errors"),
@@ -91,9 +98,15 @@ def test_the_linkage_report_holds_no_identifier_and_no_token(
 
 
 def published_counts(data: LinkageReport) -> np.ndarray:
-    parts = [data.passes["identities"], data.passes["records"], data.bands["n"], data.agencies["persons"],
-             data.pairs["persons"], pd.Series([*data.summary.values(), *data.decisions.values()], dtype="Int64"),
-             *(frame["records"] for frame in data.bias.values())]
+    parts = [
+        data.passes["identities"],
+        data.passes["records"],
+        data.bands["n"],
+        data.agencies["persons"],
+        data.pairs["persons"],
+        pd.Series([*data.summary.values(), *data.decisions.values()], dtype="Int64"),
+        *(frame["records"] for frame in data.bias.values()),
+    ]
     return pd.concat([pd.Series(p, dtype="Int64") for p in parts]).dropna().to_numpy(dtype=np.int64)
 
 

@@ -11,16 +11,28 @@ from helpers import write_csv
 
 from ptp_pipeline.cli import main
 
-POLICE = ["surname", "forenames", "birth_date", "home_postcode", "home_address", "uprn", "sex", "nhs_number",
-          "occurred_on", "incident_type", "estimated_cost"]
+POLICE = [
+    "surname",
+    "forenames",
+    "birth_date",
+    "home_postcode",
+    "home_address",
+    "uprn",
+    "sex",
+    "nhs_number",
+    "occurred_on",
+    "incident_type",
+    "estimated_cost",
+]
 
 
 def rows(people: list[tuple[str, str, str, str]], day: str) -> list[list[str]]:
     return [[s, f, dob, pc, "", "", "M", "", day, "incident", "100"] for s, f, dob, pc in people]
 
 
-def test_a_review_decision_is_recorded_under_the_login(logins: dict[str, str], env: dict[str, str], tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_review_decision_is_recorded_under_the_login(
+    logins: dict[str, str], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline_url = logins["ptp_pipeline"]
     login = pipeline_url.split("://", 1)[1].split("@", 1)[0]
     monkeypatch.setenv("PTP_WAREHOUSE", pipeline_url)
