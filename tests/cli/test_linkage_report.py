@@ -3,14 +3,13 @@ with no identifier and no token in it, rendering in real headless Chromium witho
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from browser import CHROMIUM, render
+from browser import CHROMIUM, page_state
 from helpers import identifiers
 
 from ptp_pipeline.cli import main
@@ -29,13 +28,6 @@ SECTIONS = (
     "Model",
     "Disclosure control",
 )
-PAGE_STATE = """JSON.stringify({
-  ready: document.documentElement.getAttribute("data-ready"),
-  scriptErrors: document.documentElement.getAttribute("data-script-errors"),
-  charts: Array.from(document.querySelectorAll("svg.chart")).map(function (s) {
-    return {name: s.dataset.chart, marks: s.querySelectorAll(".series").length};
-  })
-})"""
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HEX = re.compile(r"[0-9a-fA-F]{16,}")
 
@@ -129,9 +121,8 @@ def test_the_linkage_report_renders_without_script_errors(linkage_html: Path) ->
     assert CHROMIUM.exists(), "Chromium is missing: run `make chromium` (make test does this)"
     shot = ARTIFACTS / "linkage.png"
     shot.unlink(missing_ok=True)
-    result = render(linkage_html, PAGE_STATE, screenshot=shot)
-    assert result.errors == []
-    state = json.loads(result.value)
+    errors, state = page_state(linkage_html, screenshot=shot)
+    assert errors == []
     assert state["scriptErrors"] is None and state["ready"] == "2"
     charts = {c["name"]: c["marks"] for c in state["charts"]}
     assert set(charts) == {"bands", "weights"} and all(n >= 1 for n in charts.values())

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from browser import CHROMIUM, render
+from browser import CHROMIUM, PAGE_STATE, page_state, render
 from helpers import identifiers
 
 from ptp_pipeline.cli import main
@@ -24,15 +24,6 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-PAGE_STATE = """JSON.stringify({
-  ready: document.documentElement.getAttribute("data-ready"),
-  scriptErrors: document.documentElement.getAttribute("data-script-errors"),
-  charts: Array.from(document.querySelectorAll("svg.chart")).map(function (s) {
-    var box = s.getBoundingClientRect();
-    return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
-  }),
-  external: Array.from(document.querySelectorAll("[src], link[href]")).length
-})"""
 
 
 @pytest.fixture
@@ -126,9 +117,8 @@ def test_report_renders_in_headless_chromium_with_its_charts(report_html: Path) 
     assert CHROMIUM.exists(), "Chromium is missing: run `make chromium` (make test does this)"
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)
-    result = render(report_html, PAGE_STATE, screenshot=shot)
-    assert result.errors == []
-    state = json.loads(result.value)
+    errors, state = page_state(report_html, screenshot=shot)
+    assert errors == []
     assert state["scriptErrors"] is None and state["ready"] == "4"
     assert state["external"] == 0
     charts = {c["name"]: c for c in state["charts"]}

@@ -10,20 +10,9 @@ import pytest
 from helpers import write_csv
 
 from ptp_pipeline.cli import main
+from ptp_pipeline.synthetic.extracts import SPECS
 
-POLICE = [
-    "surname",
-    "forenames",
-    "birth_date",
-    "home_postcode",
-    "home_address",
-    "uprn",
-    "sex",
-    "nhs_number",
-    "occurred_on",
-    "incident_type",
-    "estimated_cost",
-]
+POLICE = list(SPECS["police"].columns)
 
 
 def rows(people: list[tuple[str, str, str, str]], day: str) -> list[list[str]]:
