@@ -170,7 +170,7 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
     {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_id ON shared.pathway_event (event_id)"},
 ]))
 
-MIGRATIONS.append((11, "term frequencies of name and postcode tokens over all identities (linkage TF adjustment)", [
+MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every stored identity (linkage TF adjustment)", [
     """CREATE TABLE IF NOT EXISTS restricted.link_token_tf (
         col VARCHAR NOT NULL, token VARCHAR NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (col, token))""",
     "CREATE TABLE IF NOT EXISTS restricted.link_token_total (col VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
