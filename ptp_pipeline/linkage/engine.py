@@ -243,7 +243,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     # One edge per pair: the strictest key it matched (the others add nothing).
     casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
-    scored = scored[~forenames_disagree(scored, pd.concat([u, c[[IDENT, *TOKEN_COLUMNS]]]).set_index(IDENT))]
+    tokens = pd.concat([u, c[[IDENT, *TOKEN_COLUMNS]]]) if n_ex else u
+    scored = scored[~forenames_disagree(scored, tokens.set_index(IDENT))]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):
         # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.
