@@ -19,7 +19,10 @@ from ptp_pipeline.errors import ConfigError
 from ptp_pipeline.pathways.derive import DERIVED_TABLES
 from ptp_pipeline.warehouse.base import Warehouse
 
-SHARED_TABLES = ("person", "pathway_event", *DERIVED_TABLES)
+HOUSEHOLD_TABLES = ("household", "household_member", "household_pathway", "cohort_priority_families",
+                    "household_cost_concentration")
+COSTED_TABLES = ("unit_cost", "event_cost", "person_cost")
+SHARED_TABLES = ("person", "pathway_event", *DERIVED_TABLES, *HOUSEHOLD_TABLES, *COSTED_TABLES)
 
 # Stable row order for each table, so two reads of the same state give the same frame.
 ORDER = {
@@ -31,6 +34,14 @@ ORDER = {
     "cohort_priority": "cost_rank",
     "agency_overlap": "n_agencies, agencies",
     "monthly_activity": "month, agency, event_type",
+    "household": "household_id",
+    "household_member": "household_id, person_id, from_date",
+    "household_pathway": "household_id, event_date, event_id",
+    "cohort_priority_families": "cost_rank",
+    "household_cost_concentration": "band",
+    "unit_cost": "agency, event_type",
+    "event_cost": "person_id, event_date, event_id",
+    "person_cost": "person_id",
 }
 
 
@@ -85,3 +96,35 @@ class Outputs:
     def monthly_activity(self) -> pd.DataFrame:
         """Events, persons and cost per month, agency and event type."""
         return self.table("monthly_activity")
+
+    def household(self) -> pd.DataFrame:
+        """Households: size band, area, first/last seen, agencies and combined cost (no address)."""
+        return self.table("household")
+
+    def household_member(self) -> pd.DataFrame:
+        """Which person belonged to which household, from when to when."""
+        return self.table("household_member")
+
+    def household_pathway(self) -> pd.DataFrame:
+        """Members' events inside their membership of the household."""
+        return self.table("household_pathway")
+
+    def cohort_priority_families(self) -> pd.DataFrame:
+        """The top share of households by combined cost (the priority-families cohort)."""
+        return self.table("cohort_priority_families")
+
+    def household_cost_concentration(self) -> pd.DataFrame:
+        """Share of household cost by band (counts already suppressed and rounded)."""
+        return self.table("household_cost_concentration")
+
+    def unit_cost(self) -> pd.DataFrame:
+        """The unit costs the last derive applied (protocols/costs/*.yaml, uprated to one price year)."""
+        return self.table("unit_cost")
+
+    def event_cost(self) -> pd.DataFrame:
+        """Every event's cost: the partner's own, else the unit cost; `cost_source` says which."""
+        return self.table("event_cost")
+
+    def person_cost(self) -> pd.DataFrame:
+        """Each person's costed total (partners' costs plus unit costs) and how many events were unit-costed."""
+        return self.table("person_cost")

@@ -11,8 +11,10 @@ import sys
 import typer
 
 from ptp_pipeline.cli import analysis, keys, linkage, operations, privacy, protocols  # noqa: F401  (registers commands)
+from ptp_pipeline.cli import panel as _panel  # noqa: F401  (registers `ptp families`)
 from ptp_pipeline.cli import pull as _pull  # noqa: F401  (registers `ptp pull`)
 from ptp_pipeline.cli import quality as _quality  # noqa: F401  (registers `ptp feedback`)
+from ptp_pipeline.cli import release as _release  # noqa: F401  (registers `ptp release`)
 from ptp_pipeline.cli import warehouse as _warehouse  # noqa: F401  (audit, optout, export, purge)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError

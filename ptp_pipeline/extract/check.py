@@ -6,15 +6,21 @@ status "invalid" and the validate stage quarantines its row with a reason.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
 from ptp_pipeline.extract.workarea import read_raw
+from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
+from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
 STATUS = "status__"
 DUP_OF = "dup_of"
@@ -67,7 +73,7 @@ def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list
     return unexpected
 
 
-def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+def parse_fields(frame: pd.DataFrame, protocol: Protocol, work: Path | None = None) -> pd.DataFrame:
     """Typed columns plus a status column per field. Vectorised: no per-row Python."""
     out = pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW]})
     for spec in protocol.fields:
@@ -98,13 +104,23 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         out[STATUS + spec.name] = status_of(present, ok.fillna(False).astype(bool))
         if spec.type is FieldType.nhs_number:
             out[STATUS + spec.name + MOD11_SUM] = nhs_mod11_sum(raw)
-    raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
-    hashed = pd.util.hash_pandas_object(frame[raw_cols].fillna(""), index=False)
-    first = pd.Series(frame[SOURCE_ROW].to_numpy(), index=hashed.to_numpy())
-    first = first[~first.index.duplicated(keep="first")]
-    dup_of = pd.Series(first.reindex(hashed.to_numpy()).to_numpy(), index=frame.index)
+    dup_of = pd.Series(first_copies(frame, work), index=frame.index)
     out[DUP_OF] = dup_of.where(dup_of != frame[SOURCE_ROW]).astype("Int64")
     return out
+
+
+def first_copies(frame: pd.DataFrame, work: Path | None = None) -> np.ndarray:
+    """For each row, the first row with exactly the same text in every column (a blank and a missing
+    value alike), compared exactly in DuckDB: no hash collisions, no Python object per value."""
+    raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
+    table = pa.table({SOURCE_ROW: pa.array(frame[SOURCE_ROW].to_numpy(dtype="int64")),
+                      **{f"c{i}": pa.array(frame[c].astype(ARROW_STRING).array) for i, c in enumerate(raw_cols)}})
+    same = ", ".join(f"coalesce(c{i}, '')" for i in range(len(raw_cols))) or "1"
+    with scratch_duckdb(work) as con:
+        con.register("rows_", table)
+        first = con.sql(f"SELECT min({SOURCE_ROW}) OVER (PARTITION BY {same}) AS f FROM rows_ "
+                        f"ORDER BY {SOURCE_ROW}").to_arrow_table()
+    return first.column("f").to_numpy()
 
 
 def check(rt: Runtime, extract_id: str) -> WorkItem:
@@ -128,7 +144,7 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
         raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name, line=2),
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
-    parsed = parse_fields(frame.drop(columns=dropped), protocol)
+    parsed = parse_fields(frame.drop(columns=dropped), protocol, folder)
     parsed.to_parquet(folder / "checked.parquet", index=False)
     item.save(folder)
     return item

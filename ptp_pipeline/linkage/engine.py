@@ -23,10 +23,11 @@ import pandas as pd
 from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.cluster import Guards, cluster
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
-from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, scratch_duckdb, settings, uses_term_frequencies
+from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
 from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
 IDENTITY_TABLE = "restricted.link_identity"
 PART_COLUMN = {"nhs_number": "nhs", "ni_number": "ni", "uln": "uln", "shared_ref": "shared_ref",
@@ -172,8 +173,9 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     date of birth and address, and only their forenames tell them apart."""
     if pairs.empty:
         return pd.Series(False, index=pairs.index)
-    left = tokens.reindex(pairs["ident_l"].to_numpy())
-    right = tokens.reindex(pairs["ident_r"].to_numpy())
+    names = tokens[["fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i", "sn"]]
+    left = names.reindex(pairs["ident_l"].to_numpy())
+    right = names.reindex(pairs["ident_r"].to_numpy())
 
     def col(side: pd.DataFrame, name: str, missing: str) -> np.ndarray:
         return side[name].astype(object).where(side[name].notna(), missing).to_numpy(dtype=str)
@@ -185,6 +187,19 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     agree |= col(left, "fn", "<l>") == col(right, "sn", "<r>")
     agree |= col(left, "sn", "<l>") == col(right, "fn", "<r>")
     return pd.Series(both & ~agree, index=pairs.index)
+
+
+def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
+    """Pairs whose identities both hold a strong identifier of one kind, and the two differ."""
+    strong = tokens[list(STRONG)]
+    left = strong.reindex(pairs["ident_l"].to_numpy())
+    right = strong.reindex(pairs["ident_r"].to_numpy())
+    out = np.zeros(len(pairs), dtype=bool)
+    for sid in STRONG:
+        a = left[sid].astype(object).fillna("<l>").to_numpy(dtype=str)
+        b = right[sid].astype(object).fillna("<r>").to_numpy(dtype=str)
+        out |= left[sid].notna().to_numpy() & right[sid].notna().to_numpy() & (a != b)
+    return out
 
 
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
@@ -238,13 +253,12 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
             if i is not None:
                 size[i] = row.identities
                 strong[i] = frozenset(row.strong)
-    strong_of = new_strong + (_strong_sets(existing) if n_ex else [])
     casc = casc.assign(match_probability=1.0, order=0)
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     # One edge per pair: the strictest key it matched (the others add nothing).
     casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
-    tokens = pd.concat([u, c[[IDENT, *TOKEN_COLUMNS]]]) if n_ex else u
-    scored = scored[~forenames_disagree(scored, tokens.set_index(IDENT))]
+    tokens = (pd.concat([u, c[[IDENT, *TOKEN_COLUMNS]]]) if n_ex else u).set_index(IDENT)
+    scored = scored[~forenames_disagree(scored, tokens)]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):
         # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.
@@ -266,11 +280,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     edges["a"] = node[edges["ident_l"].to_numpy()]
     edges["b"] = node[edges["ident_r"].to_numpy()]
 
-    def clash(l_code: int, r_code: int) -> bool:
-        lk = {s.split(":", 1)[0]: s for s in strong_of[l_code]}
-        return any(lk.get(s.split(":", 1)[0], s) != s for s in strong_of[r_code])
-
-    edges["conflict"] = [clash(x, y) for x, y in zip(edges["ident_l"], edges["ident_r"], strict=True)]
+    edges["conflict"] = strong_conflict(edges, tokens)
     label = cluster(n, size, strong, edges, cfg.guards)
     # Persons per label: the smallest existing id kept, others absorbed; new labels get new ids.
     frame = pd.DataFrame({"label": label, "node": np.arange(n)})

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ptp_pipeline.linkage.engine import LinkConfig, config_from, link_batch
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
-from ptp_pipeline.linkage.model import TRAIN_FROM, TRAIN_SAMPLE, settings, train
+from ptp_pipeline.linkage.model import TRAIN_FROM, settings, train
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import to_text
@@ -97,8 +97,7 @@ def link_frame(frame: pd.DataFrame, key: ProjectKey | bytes | str, project: Proj
     identities = tokens[tokens[IDENT].notna()].drop_duplicates(IDENT).astype("string[pyarrow]")
     del tokens
     if model is None:
-        sample = identities.sample(n=TRAIN_SAMPLE, random_state=1) if len(identities) > TRAIN_SAMPLE else identities
-        model = train(sample) if len(identities) >= TRAIN_FROM else settings()
+        model = train(identities) if len(identities) >= TRAIN_FROM else settings()  # on a sample (model.py)
     linked = link_batch(identities, pd.DataFrame(), cfg, model, 1)
     per_ident = linked.identities.set_index(IDENT)
     out = pd.DataFrame({"record": records.to_numpy()})

@@ -12,9 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import os
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -23,8 +20,9 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG
 
 #: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
 TRAIN_FROM = 2_000
-#: ... and on at most this many (a random sample): m/u settle long before, and memory stays bounded.
-TRAIN_SAMPLE = 300_000
+#: Identities EM learns from at most: m/u are shares, which a random 100,000 estimate as well as all of
+#: a million, while EM's pairs grow with the square of the sample.
+TRAIN_SAMPLE = 100_000
 
 # Levels: (label, SQL on l./r. token columns, m, u). First match wins; the null level comes first.
 Level = tuple[str, str, float, float]
@@ -165,34 +163,19 @@ def quiet_splink() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-@contextlib.contextmanager
-def scratch_duckdb() -> Iterator[Any]:
-    """An in-memory DuckDB for Splink and the cascade, bounded like the warehouse
-    (PTP_DUCKDB_MEMORY_LIMIT, default 1GB: enough for 1,000,000 records at once, bench/linkage_stage.py):
-    past it DuckDB spills to a private temporary folder (tokens only), removed afterwards. Closed on
-    exit, so nothing it cached outlives the batch."""
-    import duckdb
+def _linker(con: Any, frame: pd.DataFrame, model: dict[str, Any]) -> Any:
+    from splink import DuckDBAPI, Linker
 
-    from ptp_pipeline.errors import WarehouseError
-
-    limit = os.environ.get("PTP_DUCKDB_MEMORY_LIMIT", "1GB")
-    with tempfile.TemporaryDirectory(prefix="ptp-link-") as spill:
-        con = duckdb.connect(config={"memory_limit": limit, "temp_directory": spill,
-                                     "preserve_insertion_order": False})
-        try:
-            yield con
-        except Exception as exc:
-            if "Out of Memory" not in str(exc):
-                raise
-            raise WarehouseError(
-                f"linking this many identities at once needs more memory than PTP_DUCKDB_MEMORY_LIMIT ({limit})",
-                hint="Raise PTP_DUCKDB_MEMORY_LIMIT (e.g. 2GB) and rerun: nothing was half-done.") from None
-        finally:
-            con.close()
+    quiet_splink()
+    db = DuckDBAPI(connection=con)
+    sdf = db.register(frame, dataset_display_name="identities")
+    return Linker(sdf, model, log_level=logging.WARNING)
 
 
 def train(identities: pd.DataFrame) -> dict[str, Any]:
     """Trained model, or the priors when the data cannot support training (too few links to learn from)."""
+    if len(identities) > TRAIN_SAMPLE:
+        identities = identities.sample(TRAIN_SAMPLE, random_state=1)
     try:
         return sanitise(_train(identities))
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
@@ -207,28 +190,21 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
     The prior that two random identities match comes from deterministic rules (exact name and date
     of birth, or a strong identifier); with too few such pairs the shipped prior stays.
     """
-    from splink import DuckDBAPI, Linker
+    from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
-    quiet_splink()
     n = len(identities)
     with scratch_duckdb() as con:
-        db = DuckDBAPI(connection=con)
-        linker = Linker(db.register(identities, dataset_display_name="identities"), settings(),
-                        log_level=logging.WARNING)
-        return _estimate(linker, n)
-
-
-def _estimate(linker: Any, n: int) -> dict[str, Any]:
-    with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
-        linker.training.estimate_probability_two_random_records_match(
-            ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
-    for rule in TRAINING_BLOCKS:
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
-        except Exception:
-            continue
-    model: dict[str, Any] = linker.misc.save_model_to_json()
+        linker = _linker(con, identities, settings())
+        with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
+            linker.training.estimate_probability_two_random_records_match(
+                ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
+        linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
+        for rule in TRAINING_BLOCKS:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+            except Exception:
+                continue
+        model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 
 

@@ -7,6 +7,7 @@ records) in the same transaction that reads the vault, before anything is return
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -124,3 +125,56 @@ def _reidentify_family(wh: Warehouse, household_id: int, *, purpose: str, office
         audit.append(wh, "reidentify_family", actor=wh.login(),
                      detail=f"household {household_id}; {len(members)} persons; purpose: {purpose.strip()}")
     return pd.concat(frames, ignore_index=True)
+
+
+def checked_key(wh: Warehouse, subject: str, purpose: str, private_key_file: Path | None) -> Any:
+    """The re-identification key, once a purpose is stated; a refusal is audited (call outside a transaction
+    that may roll back, so the refusal entry stays)."""
+    try:
+        if len((purpose or "").strip()) < MIN_PURPOSE_CHARS:
+            raise ReidentificationRefused(
+                "no purpose was given (or it is too short to be meaningful)",
+                hint='State why, e.g. --purpose "Lead professional assignment, priority families panel 2025-03".')
+        return load_private_key(private_key_file)
+    except (ReidentificationRefused, KeyMaterialError) as err:
+        _refused(wh, "reidentify", subject, err)
+        raise
+
+
+def reidentify_persons(wh: Warehouse, person_ids: list[int], *, purpose: str, officer: str = "",
+                       private_key_file: Path | None) -> pd.DataFrame:
+    """Identifiers of many persons at once (a panel's batch): each extract's vault is opened once, and every
+    person gets their own `reidentify` audit entry naming the vault openings used, as `reidentify` writes.
+
+    Call inside the caller's transaction so the entries commit with whatever the caller records.
+    """
+    purpose = (purpose or "").strip()
+    private = checked_key(wh, f"{len(person_ids)} persons", purpose, private_key_file)
+    wanted = sorted(set(person_ids))
+    marks = ", ".join("?" * len(wanted))
+    records = wh.query(f"SELECT extract_id, source_row, partner, person_id FROM restricted.link_record "
+                       f"WHERE person_id IN ({marks}) ORDER BY 1, 2", tuple(wanted)) if wanted else pd.DataFrame()
+    login = wh.login()
+    stated = f"; stated officer: {officer.strip()}" if officer.strip() and officer.strip() != login else ""
+    frames: list[pd.DataFrame] = []
+    opened: dict[str, int] = {}
+    with wh.transaction():
+        for extract_id, rows in (records.groupby("extract_id") if len(records) else []):
+            sealed, access = _sealed_blobs(wh, str(extract_id), purpose)
+            if sealed is None:
+                continue
+            if access is not None:
+                opened[str(extract_id)] = access
+            table = unseal(sealed, private, str(extract_id))
+            keyed = rows[[SOURCE_ROW, "person_id", "partner"]]
+            frames.append(table.merge(keyed, on=SOURCE_ROW).assign(extract_id=extract_id))
+        result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_id"])
+        for person_id in wanted:
+            mine = result[result["person_id"] == person_id]
+            # Named from the person's link records, so every opening made for this batch is named by someone.
+            theirs = records.loc[records["person_id"] == person_id, "extract_id"] if len(records) else []
+            used = sorted({opened[str(e)] for e in theirs if str(e) in opened})
+            via = f"; vault access {','.join(map(str, used))}" if used else ""
+            audit.append(wh, "reidentify", actor=login,
+                         detail=f"person {person_id}; {len(mine)} records; purpose: {purpose}{stated}{via}")
+    return result

@@ -98,17 +98,25 @@ def unseal(sealed: Sealed, private: rsa.RSAPrivateKey, extract_id: str) -> pd.Da
     return pd.read_parquet(io.BytesIO(plain))
 
 
-def write_sealed(sealed: Sealed, path: Path) -> None:
-    """Sealed blobs are safe at rest; still kept in the restricted work area only."""
+def sealed_bytes(sealed: Sealed) -> bytes:
+    """The one on-disk form of a sealed blob (vault copies, priority-families batch files)."""
     header = f"{sealed.key_id}\n{len(sealed.wrapped_key)}\n{len(sealed.nonce)}\n".encode()
-    path.write_bytes(header + sealed.wrapped_key + sealed.nonce + sealed.ciphertext)
+    return header + sealed.wrapped_key + sealed.nonce + sealed.ciphertext
 
 
-def read_sealed(path: Path) -> Sealed:
-    raw = path.read_bytes()
+def sealed_from_bytes(raw: bytes) -> Sealed:
     key_id, n_wrapped, n_nonce, rest = raw.split(b"\n", 3)
     w, n = int(n_wrapped), int(n_nonce)
     return Sealed(key_id.decode(), rest[:w], rest[w:w + n], rest[w + n:])
+
+
+def write_sealed(sealed: Sealed, path: Path) -> None:
+    """Sealed blobs are safe at rest; still kept in the restricted work area only."""
+    path.write_bytes(sealed_bytes(sealed))
+
+
+def read_sealed(path: Path) -> Sealed:
+    return sealed_from_bytes(path.read_bytes())
 
 
 class ReidentificationRefused(PtpUserError):

@@ -672,6 +672,10 @@ class Linkage(Strict):
 class Suppression(Strict):
     min_count: int = Field(default=8, ge=1, description="Counts below this are suppressed (1-7 by default).")
     round_to: int = Field(default=5, ge=1)
+    dominance_top: int = Field(default=1, ge=1, le=5, description="Dominance rule for £ figures: this many "
+                               "largest contributors ...")
+    dominance_share: float = Field(default=0.5, gt=0, lt=1, description="... may not carry more than this share "
+                                   "of a published cost figure (pathways/disclosure.py).")
 
 
 class Households(Strict):

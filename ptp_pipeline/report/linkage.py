@@ -20,7 +20,10 @@ from markupsafe import Markup
 from ptp_pipeline.pathways.disclosure import protect_counts, round_count
 from ptp_pipeline.protocol.model import ProjectConfig, Suppression
 from ptp_pipeline.report import charts
-from ptp_pipeline.report.render import fmt_count, fmt_share, table_cell, template, write_atomic
+from ptp_pipeline.report.render import _cell as table_cell
+from ptp_pipeline.report.render import _fmt as fmt_count
+from ptp_pipeline.report.render import _pct as fmt_share
+from ptp_pipeline.report.render import template, write_atomic
 from ptp_pipeline.warehouse.base import Warehouse
 
 

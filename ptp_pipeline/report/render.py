@@ -16,18 +16,23 @@ from markupsafe import Markup, escape
 from ptp_pipeline.protocol.model import ProjectConfig
 from ptp_pipeline.report import charts
 from ptp_pipeline.report.aggregates import ReportData, report_data
+from ptp_pipeline.report.summary import Figures, money_text, previous_figures, save_figures, summary_text
 from ptp_pipeline.warehouse.base import Warehouse
 
 
-def fmt_count(value: Any) -> str:
+def _fmt(value: Any) -> str:
     return "withheld" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
-def fmt_share(value: Any) -> str:
+def _pct(value: Any) -> str:
     return "withheld" if value is None or pd.isna(value) else f"{float(value):.0%}"
 
 
-def table_cell(value: Any, formatter: Callable[[Any], str] = fmt_count) -> Markup:
+def _money(value: Any) -> str:
+    return money_text(None if value is None or pd.isna(value) else float(value))
+
+
+def _cell(value: Any, formatter: Callable[[Any], str] = _fmt) -> Markup:
     if value is None or pd.isna(value):
         return Markup('<td class="withheld">withheld</td>')
     return Markup("<td>{}</td>").format(formatter(value))
@@ -36,13 +41,18 @@ def table_cell(value: Any, formatter: Callable[[Any], str] = fmt_count) -> Marku
 def _charts(data: ReportData) -> dict[str, Markup]:
     overlap = data.overlap[data.overlap["kind"] == "cell"]
     monthly = data.monthly.table.iloc[:-1, :-1]
+    costs = data.type_costs[data.type_costs["kind"] == "cell"] if len(data.type_costs) else data.type_costs
     return {
+        "costs": Markup(charts.bar_svg(
+            costs["label"].tolist() if len(costs) else [],
+            [None if pd.isna(v) else float(v) for v in costs["cost"]] if len(costs) else [],
+            "Cost by agency and event type", "costs", unit="", shown=money_text)),
         "pareto": Markup(charts.pareto_svg(data.pareto, data.headline.top_share)),
         "flows": Markup(charts.flow_svg(data.flows)),
         "overlap": Markup(charts.bar_svg(
             overlap["label"].tolist(), [None if pd.isna(v) else float(v) for v in overlap["count"]],
             "Persons known to each combination of agencies", "overlap")),
-        "monthly": Markup(charts.lines_svg(monthly, "Events per month by agency", "monthly")),
+        "monthly": Markup(charts.lines_svg(monthly, f"Events per {data.period} by agency", "monthly")),
     }
 
 
@@ -63,14 +73,20 @@ def write_atomic(out: Path, html: str) -> Path:
     return out
 
 
-def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "") -> str:
+def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "",
+                previous: Figures | None = None) -> str:
     page = template("report.html")
     agencies = sorted(set(data.flows["from_agency"]) | set(data.monthly.table.columns[:-1]))
+    published_flows = data.flows[data.flows["persons"].notna()]
     return page.render(
-        project=project.project, h=data.headline, rule=data.rule, generated_on=escape(generated_on),
-        n_agencies=len(agencies), charts=_charts(data), flows=data.flows.to_dict(orient="records"),
+        project=project.project, h=data.headline, m=data.headline.money, rule=data.rule,
+        generated_on=escape(generated_on), n_agencies=len(agencies), charts=_charts(data),
+        summary=summary_text(data, len(agencies), previous, Figures.of(data, generated_on)),
+        flows=published_flows.to_dict(orient="records"), flows_withheld=len(data.flows) - len(published_flows),
+        type_flows=data.type_flows.to_dict(orient="records"), type_costs=data.type_costs.to_dict(orient="records"),
+        unit_costs=data.unit_costs.to_dict(orient="records"), period=data.period,
         overlap=data.overlap.to_dict(orient="records"), monthly=data.monthly.table, quality=data.quality.table,
-        quality_labels=data.quality_labels, fmt=fmt_count, pct=fmt_share, cell=table_cell, families=Markup(families),
+        quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, money=_money, cell=_cell, families=Markup(families),
     )
 
 
@@ -84,8 +100,12 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
     from ptp_pipeline.pathways.families import families_html, families_section
 
     data = report_data(wh, project)
+    previous = previous_figures(out)
     # The families section's fragment is escaped and its counts suppressed where it is built.
-    html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share))
+    html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share),
+                       previous)
     if tables_dir is not None:
         write_tables(data, tables_dir)
-    return write_atomic(out, html)
+    write_atomic(out, html)
+    save_figures(out, Figures.of(data, stamp))  # what the next report compares with (published figures only)
+    return out

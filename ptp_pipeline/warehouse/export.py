@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ptp_pipeline.errors import ConfigError
+from ptp_pipeline.warehouse.arrow_types import arrow_schema, typed
 from ptp_pipeline.warehouse.base import Warehouse
 
 FORMATS = ("parquet",)
@@ -29,19 +29,14 @@ def export(wh: Warehouse, directory: Path, fmt: str = "parquet") -> list[tuple[s
         target = directory / f"{table}.parquet"
         partial = directory / f".{table}.parquet.partial"
         rows = 0
-        writer: pq.ParquetWriter | None = None
+        target_schema = arrow_schema(wh, schema, table)  # dates as dates, money as floats, on either backend
+        writer = pq.ParquetWriter(partial, target_schema)
         try:
             for batch in wh.batches(f"SELECT * FROM shared.{table}"):
-                if writer is None:
-                    writer = pq.ParquetWriter(partial, batch.schema)
-                writer.write_batch(batch)
+                writer.write_batch(typed(batch, target_schema))
                 rows += batch.num_rows
         finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:  # an empty table still gets its file, with its columns
-            pq.write_table(pa.Table.from_pandas(wh.query(f"SELECT * FROM shared.{table}"), preserve_index=False),
-                           partial)
+            writer.close()  # an empty table still gets its file, with its columns
         os.replace(partial, target)
         written.append((table, rows, target))
     return written

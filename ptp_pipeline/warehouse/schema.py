@@ -170,7 +170,7 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
     {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_id ON shared.pathway_event (event_id)"},
 ]))
 
-MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every stored identity (linkage TF adjustment)", [
+MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every stored identity (linkage TF)", [
     """CREATE TABLE IF NOT EXISTS restricted.link_token_tf (
         col VARCHAR NOT NULL, token VARCHAR NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (col, token))""",
     "CREATE TABLE IF NOT EXISTS restricted.link_token_total (col VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
@@ -240,6 +240,34 @@ MIGRATIONS.append((33, "vault behind the audited route: opened only through a fu
                 FROM restricted.vault v WHERE v.extract_id = p_extract_id;
         END $$"""},
     {"postgresql": "REVOKE ALL ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) FROM PUBLIC"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((50, "unit costs applied at derive time: the costs used, each event's cost and its source", [
+    # The unit costs in force at the last derive (protocols/costs/*.yaml, uprated to one price year).
+    """CREATE TABLE IF NOT EXISTS shared.unit_cost (
+        agency VARCHAR NOT NULL, event_type VARCHAR NOT NULL, unit_cost DECIMAL(12, 2) NOT NULL,
+        price_year INTEGER NOT NULL, source VARCHAR NOT NULL, source_cost DECIMAL(12, 2) NOT NULL,
+        source_year INTEGER NOT NULL, theme VARCHAR NOT NULL, version INTEGER NOT NULL)""",
+    # Every event's cost: the partner's own where sent, else the unit cost; cost_source says which.
+    """CREATE TABLE IF NOT EXISTS shared.event_cost (
+        event_id VARCHAR NOT NULL, person_id BIGINT, agency VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
+        event_type VARCHAR NOT NULL, event_date DATE NOT NULL, cost DECIMAL(12, 2), cost_source VARCHAR NOT NULL)""",
+    # Each person's costed total (shared.person.total_cost keeps the partners' own costs only).
+    """CREATE TABLE IF NOT EXISTS shared.person_cost (
+        person_id BIGINT NOT NULL, total_cost DECIMAL(14, 2) NOT NULL, partner_cost DECIMAL(14, 2) NOT NULL,
+        unit_costed_events BIGINT NOT NULL, uncosted_events BIGINT NOT NULL)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((51, "release review: outputs requested, checked, released on a second approval", [
+    """CREATE TABLE IF NOT EXISTS ops.release_request (
+        request_id BIGINT PRIMARY KEY, file_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+        requested_by VARCHAR NOT NULL, requested_login VARCHAR NOT NULL, requested_at TIMESTAMP NOT NULL,
+        checks VARCHAR NOT NULL, checks_passed BOOLEAN NOT NULL, status VARCHAR NOT NULL, approved_by VARCHAR,
+        approved_login VARCHAR, approved_at TIMESTAMP, released_path VARCHAR)""",
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)

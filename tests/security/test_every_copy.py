@@ -25,6 +25,7 @@ KEEP = {
     "restricted.optout": "the opt-out list itself (tokens), which must outlive the events",
     "restricted.optout_sealed": "the opt-out list sealed for the re-identifier",
     "shared.cost_concentration": "an aggregate curve of zero cost",
+    "shared.unit_cost": "the unit costs from protocols/costs (configuration, about no one)",
 }
 
 
