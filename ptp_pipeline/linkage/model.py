@@ -10,6 +10,7 @@ trained model is kept in the warehouse (restricted.linkage_model) for every late
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from typing import Any
 
@@ -125,6 +126,35 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
         "retain_intermediate_calculation_columns": False,
         "max_iterations": 20,
     }
+
+
+#: Exact levels whose weight follows the token's frequency (column of its lookup, see frequencies.py).
+TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc"}
+
+
+def with_term_frequencies(model: dict[str, Any], on: bool) -> dict[str, Any]:
+    """The model with (or without) term-frequency adjustment on the exact name and postcode levels.
+
+    Applied at scoring time, so a stored model (trained without it) serves either way and the project
+    can switch it off (`linkage.term_frequencies: false`) without retraining.
+    """
+    out = copy.deepcopy(model)
+    for comparison in out.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            column = TF_LEVELS.get(level.get("label_for_charts", ""))
+            if column is None:
+                continue
+            for name in ("tf_adjustment_column", "tf_adjustment_weight", "tf_minimum_u_value"):
+                level.pop(name, None)
+            if on:
+                level["tf_adjustment_column"] = column
+                level["tf_adjustment_weight"] = 1.0
+    return out
+
+
+def uses_term_frequencies(model: dict[str, Any]) -> bool:
+    return any("tf_adjustment_column" in level for c in model.get("comparisons", [])
+               for level in c.get("comparison_levels", []))
 
 
 def quiet_splink() -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 from ptp_pipeline.errors import KeyMaterialError
 from ptp_pipeline.extract.check import STATUS
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS, strong_tokens
 from ptp_pipeline.privacy.address import ADDRESS_KEYS, address_parts, address_tokens
 from ptp_pipeline.privacy.keys import ProjectKey
@@ -116,6 +117,7 @@ def _rekey_identities(wh: Warehouse, new_tokens: pd.DataFrame) -> int:
         wh.execute(f"UPDATE restricted.link_review SET {col} = m.new FROM _ptp_rekey m WHERE link_review.{col} = m.old")
     wh.execute(f"DELETE FROM {IDENTITY_TABLE}")
     wh.insert_frame(IDENTITY_TABLE, fresh)
+    frequencies.recount(wh)  # every token is new: term frequencies follow
     return int(fresh[TOKEN_COLUMNS].notna().sum().sum()) + len(fresh)
 
 

@@ -650,6 +650,9 @@ class Linkage(Strict):
     match_keys: list[MatchKey]
     max_persons_per_token: int = Field(default=20, ge=2)
     probabilistic: bool = Field(default=True, description="Run the probabilistic (Splink) pass after the cascade.")
+    term_frequencies: bool = Field(
+        default=True, description="Weight an exact forename, surname or postcode match by how rare that value is "
+        "among all identities (a shared rare surname is stronger evidence than a shared common one).")
     threshold: float = Field(default=0.95, gt=0, lt=1, description="Match probability at which two records link.")
     review_threshold: float = Field(
         default=0.5, gt=0, lt=1, description="Pairs from here up to the threshold go to clerical review.")

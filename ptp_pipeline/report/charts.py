@@ -183,3 +183,25 @@ def lines_svg(table: pd.DataFrame, title: str, chart: str) -> str:
         body += [f'<rect x="{w - legend}" y="{ly}" width="12" height="12" fill="{colour(j)}"/>',
                  f'<text x="{w - legend + 18}" y="{ly + 11}">{escape(str(col))}</text>']
     return _svg(w, h, body, title, chart)
+
+
+def diverging_svg(labels: list[str], values: list[float], title: str, chart: str, unit: str = "") -> str:
+    """Horizontal bars either side of a zero line (evidence for to the right, against to the left)."""
+    w, row_h, left, m = 720, 20, 320, 20
+    h = m * 2 + row_h * len(labels) + 20
+    top = max([abs(v) for v in values] or [1]) or 1
+    half = (w - left - 60) / 2
+    zero = left + half
+    body = [f'<line x1="{zero}" y1="{m}" x2="{zero}" y2="{h - m - 16}" stroke="#999"/>',
+            f'<text x="{zero - 6}" y="{h - 8}" text-anchor="end">← against</text>',
+            f'<text x="{zero + 6}" y="{h - 8}">for →</text>']
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        y = m + i * row_h
+        bw = half * abs(value) / top
+        x = zero if value >= 0 else zero - bw
+        body += [f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>',
+                 f'<rect class="series" x="{x:.1f}" y="{y + 3}" width="{bw:.1f}" height="{row_h - 6}" '
+                 f'fill="{colour(0 if value >= 0 else 1)}"><title>{escape(label)}: {value:+.1f}{unit}</title></rect>',
+                 f'<text x="{(x + bw + 4) if value >= 0 else (x - 4):.1f}" y="{y + 14}" '
+                 f'text-anchor="{"start" if value >= 0 else "end"}">{value:+.1f}</text>']
+    return _svg(w, h, body, title, chart)

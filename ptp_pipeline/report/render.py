@@ -56,13 +56,29 @@ def _charts(data: ReportData) -> dict[str, Markup]:
     }
 
 
+def template(name: str) -> jinja2.Template:
+    """A report template (they extend templates/base.html: inline CSS, no network, the contents list)."""
+    folder = files("ptp_pipeline.report").joinpath("templates")
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda n: folder.joinpath(n).read_text("utf-8")),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(name)
+
+
+def write_atomic(out: Path, html: str) -> Path:
+    """Write `out` so a reader never sees half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
 def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "",
                 previous: Figures | None = None) -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    template = env.from_string(files("ptp_pipeline.report").joinpath("templates/report.html").read_text("utf-8"))
+    page = template("report.html")
     agencies = sorted(set(data.flows["from_agency"]) | set(data.monthly.table.columns[:-1]))
     published_flows = data.flows[data.flows["persons"].notna()]
-    return template.render(
+    return page.render(
         project=project.project, h=data.headline, m=data.headline.money, rule=data.rule,
         generated_on=escape(generated_on), n_agencies=len(agencies), charts=_charts(data),
         summary=summary_text(data, len(agencies), previous, Figures.of(data, generated_on)),
@@ -90,9 +106,6 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
                        previous)
     if tables_dir is not None:
         write_tables(data, tables_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, html)
     save_figures(out, Figures.of(data, stamp))  # what the next report compares with (published figures only)
     return out

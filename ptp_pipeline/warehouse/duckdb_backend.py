@@ -41,6 +41,12 @@ def scratch_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(config={"memory_limit": memory_limit(), "temp_directory": spill})
     try:
         yield con
+    except Exception as exc:
+        if "Out of Memory" not in str(exc):  # DuckDB's own, or Splink's wrapping of it
+            raise
+        raise WarehouseError(
+            f"this step needs more memory than PTP_DUCKDB_MEMORY_LIMIT ({memory_limit()}) allows",
+            hint="Raise PTP_DUCKDB_MEMORY_LIMIT (e.g. 2GB) and rerun: nothing was half-done.") from None
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)

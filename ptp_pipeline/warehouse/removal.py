@@ -64,9 +64,11 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
 
 def rebuild_derived_in_transaction(rt: Runtime) -> None:
     """After a removal, inside its transaction: identities left without records deleted, persons rebuilt."""
+    from ptp_pipeline.linkage.frequencies import recount
     from ptp_pipeline.warehouse.merge import relink
 
     relink(rt.warehouse, rt.project)
+    recount(rt.warehouse)  # term frequencies without the removed identities' tokens
     # Clerical-review pairs hold two identities' tokens: a pair goes with either identity.
     known = "SELECT 1 FROM restricted.link_identity i WHERE i.ident = link_review.ident_"
     rt.warehouse.execute(f"DELETE FROM restricted.link_review WHERE NOT EXISTS ({known}l) OR NOT EXISTS ({known}r)")

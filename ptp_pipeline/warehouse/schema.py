@@ -170,6 +170,15 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
     {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_id ON shared.pathway_event (event_id)"},
 ]))
 
+MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every stored identity (linkage TF)", [
+    """CREATE TABLE IF NOT EXISTS restricted.link_token_tf (
+        col VARCHAR NOT NULL, token VARCHAR NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (col, token))""",
+    "CREATE TABLE IF NOT EXISTS restricted.link_token_total (col VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
+    *(f"INSERT INTO restricted.link_token_tf (col, token, n) SELECT '{c}', {c}, count(*) "
+      f"FROM restricted.link_identity WHERE {c} IS NOT NULL GROUP BY {c}" for c in ("fn_full", "sn", "pc")),
+    "INSERT INTO restricted.link_token_total (col, n) SELECT col, sum(n) FROM restricted.link_token_tf GROUP BY col",
+]))
+
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((20, "protocol approval integrity: content hash of each approved version when first used", [
