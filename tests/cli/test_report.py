@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser import CHROMIUM, render
+from helpers import identifiers
 
 from ptp_pipeline.cli import main
 from ptp_pipeline.report import report_data
@@ -79,16 +80,6 @@ def published_counts(data: ReportData) -> np.ndarray:
              data.quality.table.stack(), pd.Series([data.headline.persons, data.headline.multi_agency])]
     values = pd.concat([pd.Series(p, dtype="Int64") for p in parts]).dropna()
     return values.to_numpy(dtype=np.int64)
-
-
-def identifiers(synthetic: SyntheticResult) -> set[str]:
-    """Raw identifiers of the synthetic people, in the forms they could appear in."""
-    persons = synthetic.persons
-    found = set(persons["nhs_number"].dropna().astype(str)) | set(persons["postcode"].dropna())
-    found |= set(persons["date_of_birth"].dropna().astype(str))
-    found |= set(persons["forename"] + " " + persons["surname"])
-    found |= {v.replace(" ", "") for v in persons["postcode"].dropna()}
-    return {v for v in found if len(v) >= 6}
 
 
 def test_report_is_self_contained_and_leaks_no_identifier(report_html: Path, synthetic: SyntheticResult,
