@@ -125,7 +125,7 @@ def headline_money(wh: Warehouse, curve: pd.DataFrame, rule: Suppression, top_sh
     return Money(
         total=publish(costs),
         top=top,
-        price_year=None if year is None else int(year),
+        price_year=None if year is None or pd.isna(year) else int(year),
         unit_costed_events=count("unit cost"),
         uncosted_events=count("none"),
     )

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ptp_pipeline.pathways import rebuild
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse.export import export
 
@@ -50,22 +51,18 @@ def test_parquet_export_types_dates_and_costs(wh_rt: Runtime, tmp_path: Path) ->
             }
         ),
     )
-    export(wh, tmp_path / "out")
-    events = pq.read_table(tmp_path / "out" / "pathway_event.parquet")
-    assert events.schema.field("event_date").type == pa.date32()
-    assert events.schema.field("cost").type == pa.float64()
+    rebuild(wh_rt)  # the derive stage: shared tables, then the research and published tiers
+    export(wh, tmp_path / "research", tier="research", purpose="checking the export's column types")
+    events = pq.read_table(tmp_path / "research" / "event.parquet")
+    assert events.schema.field("event_period").type == pa.date32()
     assert events.schema.field("person_id").type == pa.int64()
-    frame = pd.read_parquet(tmp_path / "out" / "pathway_event.parquet").sort_values("event_id")
-    assert frame["cost"].dtype == "float64" and frame["cost"].isna().tolist() == [False, True, False]
-    assert frame["cost"].dropna().tolist() == [12.5, 1000.25]
-    typed = pd.read_parquet(tmp_path / "out" / "pathway_event.parquet", dtype_backend="pyarrow")
-    assert str(typed["event_date"].dtype) == "date32[day][pyarrow]"
-    assert sorted(typed["event_date"].astype(str)) == ["2024-01-01", "2024-02-29", "2024-03-03"]
-    person = pq.read_table(tmp_path / "out" / "person.parquet").schema
-    assert (person.field("first_seen").type, person.field("total_cost").type) == (pa.date32(), pa.float64())
-    assert person.field("birth_year").type == pa.int32()
-    household = pq.read_table(tmp_path / "out" / "household.parquet")  # empty, still typed
-    assert household.num_rows == 0 and household.schema.field("last_seen").type == pa.date32()
+    typed = pd.read_parquet(tmp_path / "research" / "event.parquet", dtype_backend="pyarrow")
+    assert str(typed["event_period"].dtype) == "date32[day][pyarrow]"  # one person: withheld (k), still typed
+    person = pq.read_table(tmp_path / "research" / "person.parquet").schema
+    assert (person.field("first_seen").type, person.field("last_seen").type) == (pa.date32(), pa.date32())
+    export(wh, tmp_path / "published")
+    shares = pq.read_table(tmp_path / "published" / "cost_concentration.parquet")
+    assert shares.schema.field("cost_share").type == pa.float64()  # money shares as floats, even when empty
 
 
 def test_the_guides_read_only_duckdb_snippet_runs(
