@@ -79,7 +79,7 @@ def test_checks_catch_small_counts_record_level_rows_and_a_changed_file(
     assert "checks failed" in capsys.readouterr().err
 
     export = tmp_path / "export"
-    assert main(["export", str(export)]) == 0
+    assert main(["export", str(export), "--tier", "research", "--purpose", "release review of a research table"]) == 0
     assert main(["release", "request", str(export / "person.parquet"), "--by", "A. Analyst"]) == 5
     assert "record-level column(s) person_id" in capsys.readouterr().err
 
