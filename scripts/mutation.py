@@ -1,0 +1,125 @@
+"""Mutation testing (`make mutation`): mutmut on the modules where a wrong answer is silent.
+
+Each module runs in its own scratch copy of the repository (`.mutation/<name>/`, git-ignored) with its
+own mutmut settings: only that module is mutated, and only the tests that exercise it run, so a module
+takes minutes, not hours. Prints a score per module: killed / all mutants (a mutant no selected test
+reaches counts as surviving). Survivors are listed with `mutmut results` inside that copy, and are
+either killed by a test or explained in docs/mutation.md.
+
+    python scripts/mutation.py                 # every module below
+    python scripts/mutation.py disclosure audit  # some of them
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / ".mutation"
+COPY = ("ptp_pipeline", "tests", "protocols", "config", "dags", "docs", "pyproject.toml", "README.md")
+
+# module name -> (files mutated, tests run against each mutant)
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "disclosure": (["ptp_pipeline/pathways/disclosure.py"],
+                   ["tests/property/test_disclosure.py", "tests/unit/pathways/test_disclosure_oracle.py"]),
+    "audit": (["ptp_pipeline/warehouse/audit.py"],
+              ["tests/unit/warehouse/test_audit_oracle.py", "tests/security/test_audit_trust.py"]),
+    "tokens": (["ptp_pipeline/privacy/tokens.py"],
+               ["tests/unit/privacy/test_keys_tokens.py", "tests/unit/privacy/test_tokens_oracle.py"]),
+    "normalise": (["ptp_pipeline/privacy/normalise.py"],
+                  ["tests/unit/privacy/test_normalise.py", "tests/property/test_normalise.py",
+                   "tests/unit/quality/test_nhs_digit_sum.py", "tests/unit/privacy/test_nhs_oracle.py"]),
+    "check": (["ptp_pipeline/extract/check.py"],
+              ["tests/unit/quality/test_bad_inputs.py", "tests/unit/quality/test_nhs_digit_sum.py",
+               "tests/unit/privacy/test_nhs_oracle.py", "tests/unit/protocol/test_malformed_files.py"]),
+    "validate": (["ptp_pipeline/quality/validate.py"],
+                 ["tests/unit/quality/test_quarantine.py", "tests/unit/quality/test_bad_inputs.py"]),
+    "linkage": (["ptp_pipeline/linkage/*.py"], ["tests/unit/linkage"]),
+    "optout_retention": (["ptp_pipeline/warehouse/optout.py", "ptp_pipeline/warehouse/retention.py"],
+                         ["tests/unit/warehouse/test_merge_semantics.py", "tests/unit/test_housekeeping.py",
+                          "tests/unit/warehouse/test_readme_claims.py"]),
+}
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def prepare(name: str) -> Path:
+    """A fresh scratch copy of the repository whose pyproject mutates `name` and selects its tests."""
+    files, tests = MODULES[name]
+    work = SCRATCH / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for item in COPY:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, work / item, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+        elif src.exists():
+            shutil.copy2(src, work / item)
+    present = [t for t in tests if (work / t).exists()]
+    settings = "\n".join([
+        "", "[tool.mutmut]",
+        'source_paths = ["ptp_pipeline"]',
+        f"only_mutate = {_toml_list(files)}",
+        f"pytest_add_cli_args_test_selection = {_toml_list(present)}",
+        'pytest_add_cli_args = ["-q", "-x", "-p", "no:cov"]',
+        f"also_copy = {_toml_list([c for c in COPY if c not in ('ptp_pipeline', 'tests', 'pyproject.toml')])}",
+        "use_git_change_detection = false",
+        "",
+    ])
+    with (work / "pyproject.toml").open("a", encoding="utf-8") as fh:
+        fh.write(settings)
+    return work
+
+
+def score(work: Path) -> dict[str, int]:
+    subprocess.run([sys.executable, "-m", "mutmut", "export-cicd-stats"], cwd=work, check=True,
+                   stdout=subprocess.DEVNULL)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
+    return {k: int(v) for k, v in stats.items() if isinstance(v, int | float)}
+
+
+def run(name: str, children: int) -> dict[str, object]:
+    work = prepare(name)
+    env = {**os.environ, "PYTHONPATH": "", "HYPOTHESIS_PROFILE": "ci"}
+    started = time.monotonic()
+    log = (SCRATCH / f"{name}.log").open("w", encoding="utf-8")
+    with log:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+                       cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    stats = score(work)
+    caught = stats.get("killed", 0) + stats.get("timeout", 0) + stats.get("segfault", 0)
+    total = stats.get("total", 0)
+    return {"module": name, "mutants": total, "killed": caught,
+            "survived": stats.get("survived", 0), "no_tests": stats.get("no_tests", 0),
+            "score": round(100 * caught / total, 1) if total else None,
+            "minutes": round((time.monotonic() - started) / 60, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.modules) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s): {', '.join(unknown)}")
+    results = [run(name, args.children) for name in (args.modules or list(MODULES))]
+    print(f"{'module':<18}{'mutants':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'score %':>9}{'min':>6}")
+    for r in results:
+        print(f"{r['module']:<18}{r['mutants']:>8}{r['killed']:>8}{r['survived']:>9}{r['no_tests']:>9}"
+              f"{r['score'] if r['score'] is not None else '-':>9}{r['minutes']:>6}")
+    (SCRATCH / "scores.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
