@@ -136,3 +136,14 @@ small_tables = st.tuples(st.integers(1, 2), st.integers(2, 3)).flatmap(
 @given(small_tables)
 def test_brute_force_attacker_recovers_no_withheld_entry(cells: np.ndarray) -> None:
     assert_nothing_recoverable(cells, Suppression(min_count=4, round_to=1))
+
+
+@pytest.mark.parametrize(("cells", "min_count"), [
+    ([[0, 0, 3], [9, 5, 9], [1, 0, 2]], 8),  # a line whose every non-zero entry is already withheld
+    ([[2, 0, 0], [2, 1, 0], [20, 2, 1], [0, 3, 20]], 4),  # a pinned entry with no partner left anywhere
+])
+def test_when_no_partner_is_left_every_non_zero_entry_is_withheld(cells: list[list[int]], min_count: int) -> None:
+    values = augmented(np.array(cells))
+    protected = protect_table(pd.DataFrame(cells), Suppression(min_count=min_count, round_to=5))
+    assert (protected.suppressed.to_numpy() == (values != 0)).all()
+    assert (protected.table.fillna(0).to_numpy() == 0).all(), "only zeros are published"

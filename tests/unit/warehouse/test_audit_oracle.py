@@ -234,3 +234,19 @@ def test_an_empty_log_is_intact_and_its_head_is_genesis(wh_rt: Runtime) -> None:
     assert audit.head(wh) == (0, ZERO)
     assert audit.verify(wh) == []
     assert int(wh.scalar("SELECT count(*) FROM ops.audit_head")) == 0, "nothing to record"
+
+
+def test_a_connection_without_the_project_key_cannot_sign(wh_env: dict[str, str]) -> None:
+    from ptp_pipeline.errors import KeyMaterialError
+    from ptp_pipeline.warehouse import open_warehouse
+
+    wh = open_warehouse(wh_env["PTP_WAREHOUSE"])
+    try:
+        with pytest.raises(KeyMaterialError, match="signed with the project key") as caught:
+            audit.append(wh, "anything")
+        assert "PTP_KEY_FILE" in str(caught.value.hint)
+        with pytest.raises(KeyMaterialError):
+            audit.verify(wh)
+        assert int(wh.scalar("SELECT count(*) FROM ops.audit_log")) == 0
+    finally:
+        wh.close()
