@@ -64,10 +64,37 @@ def test_primary_suppression_hand_worked() -> None:
 
 
 def test_negative_counts_are_refused() -> None:
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(ValueError, match="^counts must not be negative$"):
         protect_table(pd.DataFrame({"n": [1, -1]}), Suppression())
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(ValueError, match="^counts must not be negative$"):
         protect_grouped(pd.Series([1, -1]), pd.Series(["a", "a"]), Suppression())
+
+
+def test_missing_counts_are_zero_and_labels_stay() -> None:
+    rule = Suppression(min_count=8, round_to=5)
+    got = protect_counts(pd.Series([pd.NA, 12, 3], index=["x", "y", "z"], dtype="Int64"), rule)
+    pd.testing.assert_series_equal(got, pd.Series([0, 10, pd.NA], index=["x", "y", "z"], dtype="Int64"))
+    table = protect_table(pd.DataFrame({"a": [pd.NA, 20], "b": [30, 40]}, index=["r1", "r2"], dtype="Int64"), rule)
+    expected = pd.DataFrame({"a": [0, 20, 20], "b": [30, 40, 70], "Total": [30, 60, 90]},
+                            index=["r1", "r2", "Total"], dtype="Int64")
+    pd.testing.assert_frame_equal(table.table, expected)
+    assert not table.suppressed.to_numpy().any()
+
+
+def test_grouped_counts_hand_worked() -> None:
+    """a=9, b=20 in group 1; c=3 alone in group 2 (min_count 8). c and its subtotal are small; the grand
+    total line then holds one withheld entry (subtotal 2), so subtotal 1 goes too; group 1's line then
+    holds one, so its smallest cell (a) goes. Published: b (20) and the total (32, rounded to 30)."""
+    frame = protect_grouped(pd.Series([9, 20, 3], index=["a", "b", "c"]), pd.Series([1, 1, 2]),
+                            Suppression(min_count=8, round_to=5))
+    expected = pd.DataFrame({
+        "label": ["a", "b", "c", "1", "2", "Total"],
+        "kind": ["cell", "cell", "cell", "subtotal", "subtotal", "total"],
+        "group": pd.Series([1, 1, 2, 1, 2, None], dtype=object),
+        "count": pd.array([pd.NA, 20, pd.NA, pd.NA, pd.NA, 30], dtype="Int64"),
+        "suppressed": [True, False, True, True, True, False],
+    })
+    pd.testing.assert_frame_equal(frame, expected)
 
 
 def attackers_candidates(values: np.ndarray, suppressed: np.ndarray, bound: int) -> np.ndarray:
