@@ -64,9 +64,9 @@ def test_primary_suppression_hand_worked() -> None:
 
 
 def test_negative_counts_are_refused() -> None:
-    with pytest.raises(ValueError, match="^counts must not be negative$"):
+    with pytest.raises(ValueError, match=r"^counts must not be negative$"):
         protect_table(pd.DataFrame({"n": [1, -1]}), Suppression())
-    with pytest.raises(ValueError, match="^counts must not be negative$"):
+    with pytest.raises(ValueError, match=r"^counts must not be negative$"):
         protect_grouped(pd.Series([1, -1]), pd.Series(["a", "a"]), Suppression())
 
 
