@@ -2,12 +2,14 @@
 
 Each module runs in its own scratch copy of the repository (`.mutation/<name>/`, git-ignored) with its
 own mutmut settings: only that module is mutated, and only the tests that exercise it run, so a module
-takes minutes, not hours. Prints a score per module: killed / all mutants (a mutant no selected test
-reaches counts as surviving). Survivors are listed with `mutmut results` inside that copy, and are
-either killed by a test or explained in docs/mutation.md.
+takes minutes, not hours. Prints a score per module: killed (or timed out) / mutants tested (a mutant
+no selected test reaches counts as surviving). Survivors are listed in `.mutation/<name>.survivors`
+(`mutmut show NAME` inside `.mutation/<name>/` shows one), and are either killed by a test or explained
+in docs/mutation.md.
 
     python scripts/mutation.py                 # every module below
     python scripts/mutation.py disclosure audit  # some of them
+    python scripts/mutation.py audit --mutants .mutation/audit.survivors  # retest earlier survivors
 """
 
 from __future__ import annotations
@@ -88,27 +90,32 @@ def prepare(name: str) -> Path:
     return work
 
 
-def score(work: Path) -> dict[str, int]:
-    subprocess.run([sys.executable, "-m", "mutmut", "export-cicd-stats"], cwd=work, check=True,
-                   stdout=subprocess.DEVNULL)
-    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
-    return {k: int(v) for k, v in stats.items() if isinstance(v, int | float)}
+def verdicts(work: Path) -> dict[str, str]:
+    """Each checked mutant's verdict (killed, survived, timeout, ...), from mutmut's own files."""
+    from mutmut.stats import status_by_exit_code
+
+    found: dict[str, str] = {}
+    for meta in (work / "mutants").rglob("*.py.meta"):
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        found.update({name: status_by_exit_code[code] for name, code in codes.items() if code is not None})
+    return found
 
 
-def run(name: str, children: int) -> dict[str, object]:
+def run(name: str, children: int, mutants: list[str]) -> dict[str, object]:
     work = prepare(name)
     env = {**os.environ, "PYTHONPATH": "", "HYPOTHESIS_PROFILE": "ci"}
     started = time.monotonic()
-    log = (SCRATCH / f"{name}.log").open("w", encoding="utf-8")
-    with log:
-        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+    with (SCRATCH / f"{name}.log").open("w", encoding="utf-8") as log:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *mutants],
                        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-    stats = score(work)
-    caught = stats.get("killed", 0) + stats.get("timeout", 0) + stats.get("segfault", 0)
-    total = stats.get("total", 0)
-    return {"module": name, "mutants": total, "killed": caught,
-            "survived": stats.get("survived", 0), "no_tests": stats.get("no_tests", 0),
-            "score": round(100 * caught / total, 1) if total else None,
+    found = verdicts(work)
+    if mutants:
+        found = {k: v for k, v in found.items() if k in mutants}
+    caught = sum(v in ("killed", "timeout", "segfault") for v in found.values())
+    survivors = sorted(k for k, v in found.items() if v in ("survived", "no tests"))
+    (SCRATCH / f"{name}.survivors").write_text("".join(f"{k}\n" for k in survivors), encoding="utf-8")
+    return {"module": name, "mutants": len(found), "killed": caught, "survived": len(survivors),
+            "score": round(100 * caught / len(found), 1) if found else None,
             "minutes": round((time.monotonic() - started) / 60, 1)}
 
 
@@ -116,14 +123,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--mutants", type=Path, help="a file of mutant names (one a line, e.g. a module's "
+                        ".survivors from an earlier run): test only those, with one module")
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
         parser.error(f"unknown module(s): {', '.join(unknown)}")
-    results = [run(name, args.children) for name in (args.modules or list(MODULES))]
-    print(f"{'module':<18}{'mutants':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'score %':>9}{'min':>6}")
+    names = args.mutants.read_text(encoding="utf-8").split() if args.mutants else []
+    if names and len(args.modules) != 1:
+        parser.error("--mutants goes with exactly one module")
+    results = [run(name, args.children, names) for name in (args.modules or list(MODULES))]
+    print(f"{'module':<18}{'mutants':>8}{'killed':>8}{'survived':>9}{'score %':>9}{'min':>6}")
     for r in results:
-        print(f"{r['module']:<18}{r['mutants']:>8}{r['killed']:>8}{r['survived']:>9}{r['no_tests']:>9}"
+        print(f"{r['module']:<18}{r['mutants']:>8}{r['killed']:>8}{r['survived']:>9}"
               f"{r['score'] if r['score'] is not None else '-':>9}{r['minutes']:>6}")
     (SCRATCH / "scores.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
