@@ -174,3 +174,12 @@ def test_when_no_partner_is_left_every_non_zero_entry_is_withheld(cells: list[li
     protected = protect_table(pd.DataFrame(cells), Suppression(min_count=min_count, round_to=5))
     assert (protected.suppressed.to_numpy() == (values != 0)).all()
     assert (protected.table.fillna(0).to_numpy() == 0).all(), "only zeros are published"
+
+
+def test_a_withheld_cell_among_zeros_takes_its_line_total_as_partner() -> None:
+    """[[0, 5], [0, 30]], min_count 8: 5 and its row total (5) are small. Column 1 then holds one withheld
+    entry, so 30 goes; row 1 is then [0, 30 | 30] with nothing else non-zero, so its total goes. Four
+    unknowns, four equations of rank 3: every one can move. Published: the zeros, 35 and 35."""
+    protected = protect_table(pd.DataFrame([[0, 5], [0, 30]]), Suppression(min_count=8, round_to=5))
+    assert protected.suppressed.to_numpy().astype(int).tolist() == [[0, 1, 1], [0, 1, 1], [0, 0, 0]]
+    assert protected.table.loc["Total"].tolist() == [0, 35, 35]
