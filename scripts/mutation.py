@@ -15,6 +15,7 @@ in docs/mutation.md.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -38,7 +39,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
                ["tests/unit/privacy/test_keys_tokens.py", "tests/unit/privacy/test_tokens_oracle.py"]),
     "normalise": (["ptp_pipeline/privacy/normalise.py"],
                   ["tests/unit/privacy/test_normalise.py", "tests/property/test_normalise.py",
-                   "tests/unit/quality/test_nhs_digit_sum.py", "tests/unit/privacy/test_nhs_oracle.py"]),
+                   "tests/unit/quality/test_nhs_digit_sum.py", "tests/unit/privacy/test_nhs_oracle.py",
+                   "tests/unit/privacy/test_normalise_exact.py"]),
     "check": (["ptp_pipeline/extract/check.py"],
               ["tests/unit/quality/test_bad_inputs.py", "tests/unit/quality/test_nhs_digit_sum.py",
                "tests/unit/privacy/test_nhs_oracle.py", "tests/unit/protocol/test_malformed_files.py"]),
@@ -110,7 +112,7 @@ def run(name: str, children: int, mutants: list[str]) -> dict[str, object]:
                        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     found = verdicts(work)
     if mutants:
-        found = {k: v for k, v in found.items() if k in mutants}
+        found = {k: v for k, v in found.items() if any(fnmatch.fnmatch(k, pattern) for pattern in mutants)}
     caught = sum(v in ("killed", "timeout", "segfault") for v in found.values())
     survivors = sorted(k for k, v in found.items() if v in ("survived", "no tests"))
     (SCRATCH / f"{name}.survivors").write_text("".join(f"{k}\n" for k in survivors), encoding="utf-8")
@@ -123,8 +125,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(MODULES)} (default: all)")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2)")
-    parser.add_argument("--mutants", type=Path, help="a file of mutant names (one a line, e.g. a module's "
-                        ".survivors from an earlier run): test only those, with one module")
+    parser.add_argument("--mutants", type=Path, help="a file of mutant names or patterns (one a line, e.g. a "
+                        "module's .survivors from an earlier run, or ptp_pipeline.warehouse.audit.x_verify__*): test "
+                        "only those, with one module")
     args = parser.parse_args()
     unknown = sorted(set(args.modules) - set(MODULES))
     if unknown:
