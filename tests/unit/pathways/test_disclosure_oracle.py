@@ -183,3 +183,13 @@ def test_a_withheld_cell_among_zeros_takes_its_line_total_as_partner() -> None:
     protected = protect_table(pd.DataFrame([[0, 5], [0, 30]]), Suppression(min_count=8, round_to=5))
     assert protected.suppressed.to_numpy().astype(int).tolist() == [[0, 1, 1], [0, 1, 1], [0, 0, 0]]
     assert protected.table.loc["Total"].tolist() == [0, 35, 35]
+
+
+def test_partners_that_protect_two_lines_are_preferred() -> None:
+    """[[40, 1, 2, 1], [0, 20, 12, 0]], min_count 4. Withheld first: 1, 2, 1 in row 0 and column 3's total
+    (1). The totals row then holds one withheld entry; of its cells 21 and 14 also fix a column holding one
+    (columns 1 and 2), and 14 is smaller: it goes. Column 1 (1 withheld) takes 20; row 1 then takes 12.
+    No entry is pinned: the unknowns keep two free parameters (cells (0,1) and (0,3))."""
+    protected = protect_table(pd.DataFrame([[40, 1, 2, 1], [0, 20, 12, 0]]), Suppression(min_count=4, round_to=5))
+    assert protected.suppressed.to_numpy().astype(int).tolist() == [[0, 1, 1, 1, 0], [0, 1, 1, 0, 0],
+                                                                    [0, 0, 1, 1, 0]]
