@@ -153,9 +153,15 @@ def strip_a_signature(wh: Warehouse, other: Warehouse) -> str:
     return "entry 2 carries no signature"
 
 
+def strip_the_first_signature(wh: Warehouse, other: Warehouse) -> str:
+    """By default every entry must be signed, the first one too."""
+    wh.execute("UPDATE ops.audit_log SET mac = NULL WHERE seq = 1")
+    return "entry 1 carries no signature"
+
+
 TAMPERINGS: list[Callable[[Warehouse, Warehouse], str]] = [
     edit_detail, edit_and_rehash, edit_and_rehash_to_the_end, forge_a_tail, splice_from_another_log,
-    swap_two_entries, delete_a_middle_entry, strip_a_signature]
+    swap_two_entries, delete_a_middle_entry, strip_a_signature, strip_the_first_signature]
 
 
 @pytest.fixture
