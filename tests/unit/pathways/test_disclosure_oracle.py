@@ -79,6 +79,8 @@ def test_missing_counts_are_zero_and_labels_stay() -> None:
                             index=["r1", "r2", "Total"], dtype="Int64")
     pd.testing.assert_frame_equal(table.table, expected)
     assert not table.suppressed.to_numpy().any()
+    grouped = protect_grouped(pd.Series([pd.NA, 12], dtype="Int64"), pd.Series([1, 1]), rule)
+    assert grouped["count"].tolist() == [0, 10, 10, 10] and not grouped["suppressed"].any()
 
 
 def test_grouped_counts_hand_worked() -> None:
