@@ -78,6 +78,9 @@ def test_hand_worked_numbers(number: str, weighted: int, expected: bool) -> None
 def test_nine_digits_giving_ten_have_no_check_digit() -> None:
     assert check_digit("000000006") is None
     assert check_digit("987654321") == 0 and check_digit("943476591") == 9
+    for bad in ("94347659", "9434765919", "94347659x"):
+        with pytest.raises(ValueError, match=r"^expected exactly nine digits$"):
+            check_digit(bad)
 
 
 @pytest.mark.parametrize("text", ["943 476 5919", "943-476-5919", " 9434765919 ", "943.476.5919"])
