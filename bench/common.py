@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -22,6 +22,13 @@ def peak_rss_mb() -> int:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def reset_peak_rss() -> None:
+    """Start a new high-water mark (Linux: writing 5 to clear_refs resets VmHWM), so a stage's own peak
+    can be read after it; a no-op where the kernel does not offer it."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -14,13 +14,14 @@ person) and the false-merge rate (linked persons holding more than one true pers
 Noise: `default` is the generator's calibration; `heavy` has typos 15%, nicknames 15%, date-of-birth
 errors 5%, movers 30%, postcode missing 6% and NHS numbers on 40% of health rows only; `no-nhs`
 is the default with no NHS number anywhere. `--cascade-only` runs the keyed cascade without the
-probabilistic pass (project.yaml `linkage.probabilistic: false`), for comparison.
+probabilistic pass (project.yaml `linkage.probabilistic: false`), for comparison;
+`--no-term-frequencies` runs both passes without the term-frequency adjustment
+(`linkage.term_frequencies: false`).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import secrets
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from common import peak_rss_mb
 
 from ptp_pipeline.pipeline import ingest
 from ptp_pipeline.privacy.normalise import normalise_nhs_number
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--noise", choices=list(NOISE), default="default")
     parser.add_argument("--cascade-only", action="store_true")
+    parser.add_argument("--no-term-frequencies", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -86,9 +89,11 @@ def main() -> None:
         t_gen = time.perf_counter() - t0
         protocols = home / "protocols"
         shutil.copytree(REPO_PROTOCOLS, protocols)
+        project = protocols / "project.yaml"
         if args.cascade_only:
-            project = protocols / "project.yaml"
             project.write_text(project.read_text().replace("linkage:\n", "linkage:\n  probabilistic: false\n", 1))
+        if args.no_term_frequencies:
+            project.write_text(project.read_text().replace("linkage:\n", "linkage:\n  term_frequencies: false\n", 1))
         rt = Runtime(load_settings({"PTP_HOME": str(home / "ptp"), "PTP_KEY": secrets.token_hex(32),
                                     "PTP_PROTOCOLS_DIR": str(protocols)}))
         t0 = time.perf_counter()
@@ -111,7 +116,8 @@ def main() -> None:
         linked = rt.warehouse.query("SELECT extract_id, source_row, person_id FROM restricted.link_record")
         truth = truth.merge(linked, on=["extract_id", "source_row"], how="left")
         missing = int(truth.person_id_y.isna().sum())
-        method = "ptp cascade only (keyed tokens)" if args.cascade_only else "ptp cascade + Splink (keyed tokens)"
+        method = ("ptp cascade only (keyed tokens)" if args.cascade_only else
+                  f"ptp cascade + Splink (keyed tokens{', no TF' if args.no_term_frequencies else ', TF'})")
         results = {
             method: pair_counts(truth.person_id_y, truth.person_id_x, truth.agency),
             "NHS number only": pair_counts(truth.nhs, truth.person_id_x, truth.agency),
@@ -130,7 +136,7 @@ def main() -> None:
     print(f"persons (truth) {args.persons:,}; rows {rows:,}; persons linked {persons:,}; "
           f"valid rows not linked (quarantined) {missing:,}")
     print(f"generate {t_gen:.1f} s; ingest all stages {t_ingest:.1f} s ({rows / t_ingest:,.0f} rows/s); "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+          f"peak RSS {peak_rss_mb():,} MB")
     print(f"noise {args.noise}: persons linked {persons:,} for {true_persons:,} true persons with linked records "
           f"({(persons - true_persons) / true_persons:+.2%}); split rate {split:.4f}; false-merge rate {merged:.4f}")
     for name, r in results.items():

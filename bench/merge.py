@@ -65,8 +65,8 @@ def build(folder: Path, rows: int, seed: int = 1, persons: int | None = None, pe
     cols["sex"] = tok("sex", uniq % 2)
     cols["nhs"] = tok("nhs", uniq).where(pd.Series(has_nhs))
     cols["ident"] = tok("ident", uniq, 32)
-    for col, values in cols.items():
-        frame["key__t_" + col] = values.to_numpy()[inverse]
+    frame["key__t_ident"] = cols["ident"].to_numpy()[inverse]
+    pd.DataFrame(cols).to_parquet(folder / "identities.parquet", index=False)  # one row per identity
     frame["birth_year"] = pd.array(1950 + person % 50, dtype="Int64")
     frame["district"] = pd.array(np.array(["LS1", "LS6", "LS9", "LS11"])[person % 4], dtype="string")
     frame["sex"] = pd.array(np.array(["M", "F"])[person % 2], dtype="string")

@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: What a report page says of itself once loaded: ready (charts drawn), script errors, its charts.
+PAGE_STATE = """JSON.stringify({
+  ready: document.documentElement.getAttribute("data-ready"),
+  scriptErrors: document.documentElement.getAttribute("data-script-errors"),
+  charts: Array.from(document.querySelectorAll("svg.chart")).map(function (s) {
+    var box = s.getBoundingClientRect();
+    return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
+  }),
+  external: Array.from(document.querySelectorAll("[src], link[href]")).length
+})"""
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0",
          "--window-size=1100,900"]
@@ -111,3 +121,9 @@ def render(page: Path, expression: str, screenshot: Path | None = None) -> Rende
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def page_state(page: Path, screenshot: Path | None = None) -> tuple[list[str], dict[str, Any]]:
+    """Render a report page: the errors Chromium saw and the page's own state (PAGE_STATE)."""
+    result = render(page, PAGE_STATE, screenshot=screenshot)
+    return result.errors, json.loads(result.value)

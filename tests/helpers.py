@@ -66,3 +66,17 @@ def run_police_dag_with_an_extra_column(synthetic_extracts: list[Any], tmp_path:
     dag = DagBag(str(Path(__file__).resolve().parents[1] / "dags")).get_dag("ptp_ingest_police_incidents")
     assert dag is not None
     return dag, dag.test(run_conf={"path": str(bad)})
+
+
+def pg_refused(url: str, sql: str) -> bool:
+    """Run `sql` as the login in `url`, in a transaction rolled back; True when the server refuses the login."""
+    import psycopg
+    from psycopg import errors
+
+    with psycopg.connect(url) as con:
+        try:
+            con.execute(sql)
+        except errors.InsufficientPrivilege:
+            return True
+        con.rollback()
+    return False

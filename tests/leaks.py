@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -114,6 +115,13 @@ class Planted:
 
 
 PLANTED = Planted()
+
+
+def synthetic_identifiers(synthetic: Any) -> Identifiers:
+    """The raw identifiers of a synthetic partnership's people (a SyntheticResult)."""
+    persons = synthetic.persons
+    found = Identifiers().add("nhs", persons["nhs_number"]).add("postcode", persons["postcode"])
+    return found.add("dob", persons["date_of_birth"]).add("name", persons["forename"] + " " + persons["surname"])
 
 
 class Scanner:

@@ -11,8 +11,10 @@ import sys
 import typer
 
 from ptp_pipeline.cli import analysis, keys, linkage, operations, privacy, protocols  # noqa: F401  (registers commands)
+from ptp_pipeline.cli import panel as _panel  # noqa: F401  (registers `ptp families`)
 from ptp_pipeline.cli import pull as _pull  # noqa: F401  (registers `ptp pull`)
 from ptp_pipeline.cli import quality as _quality  # noqa: F401  (registers `ptp feedback`)
+from ptp_pipeline.cli import release as _release  # noqa: F401  (registers `ptp release`)
 from ptp_pipeline.cli import warehouse as _warehouse  # noqa: F401  (audit, optout, export, purge)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if type(exc).__name__ == "InsufficientPrivilege":  # the warehouse refused this login (PostgreSQL roles)
             err.print("[PTP610] Refused by the warehouse: this login's role does not allow this command. Analysts "
-                      "read the shared tables (`ptp export`, `ptp report`); the pipeline's login ingests; only the "
+                      "read the published tier (`ptp export`, `ptp report`); researchers the research tier "
+                      "(`ptp export --tier research --purpose ...`); the pipeline's login ingests; only the "
                       "admin login runs `ptp migrate`. Nothing was changed.")
             return 6
 

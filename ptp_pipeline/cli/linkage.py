@@ -16,12 +16,38 @@ linkage_app = typer.Typer(help="Linkage: report, clerical review, scoring on you
 app.add_typer(linkage_app, name="linkage")
 
 
+BIAS = Annotated[bool, typer.Option(
+    "--bias", help="Also show link rates by agency, sex, age band and area (linkage bias).")]
+
+
 @linkage_app.callback()
-def report(ctx: typer.Context, bias: Annotated[bool, typer.Option(
-        "--bias", help="Also show link rates by agency, sex, age band and area (linkage bias).")] = False) -> None:
+def linkage(ctx: typer.Context, bias: BIAS = False) -> None:
     """Linkage report: identities per pass, match probabilities, review band, persons by agencies."""
-    if ctx.invoked_subcommand is not None:
+    if ctx.invoked_subcommand is None:
+        _print_report(bias)
+
+
+@linkage_app.command("report")
+def report(bias: BIAS = False, html: Annotated[Path | None, typer.Option(
+        "--html", help="Write the report for data officers as one self-contained HTML file (no network needed), "
+                       "with charts, link rates by agency pair and group, and the model's match weights.")] = None,
+           ) -> None:
+    """Linkage report in the terminal, or as a self-contained HTML file (--html FILE). Counts only,
+    under disclosure control: no identifier, token or person id."""
+    if html is None:
+        _print_report(bias)
         return
+    from ptp_pipeline.report.linkage import write_linkage_report
+
+    rt = runtime()
+    try:
+        write_linkage_report(rt.warehouse, rt.project, html)
+    finally:
+        rt.close()
+    out.print(f"linkage report written to {html}")
+
+
+def _print_report(bias: bool) -> None:
     from ptp_pipeline.linkage.store import review_pairs
     from ptp_pipeline.privacy.linkage_report import linkage_bias, linkage_report, probability_histogram
 
@@ -119,9 +145,11 @@ def review_list(limit: Annotated[int, typer.Option(help="Show at most this many 
 def review_decide(
     pair: Annotated[int, typer.Argument(help="Pair number from `ptp linkage review list`.")],
     decision: Annotated[str, typer.Argument(help="accept (the two are one person) or reject (they are not).")],
-    by: Annotated[str, typer.Option("--by", help="Who decided (recorded in the audit log).")],
+    by: Annotated[str | None, typer.Option(
+        "--by", help="A stated name, recorded beside your login (the decision names the database login).")] = None,
 ) -> None:
-    """Record a decision: accept joins the two persons now; reject keeps them apart for good."""
+    """Record a decision under your database login (audited): accept joins the two persons now; reject
+    keeps them apart for good."""
     from ptp_pipeline.errors import ConfigError
     from ptp_pipeline.linkage.store import decide
 
@@ -129,7 +157,7 @@ def review_decide(
         raise ConfigError("the decision must be accept or reject", hint="e.g. `ptp linkage review decide 12 reject`")
     rt = runtime()
     try:
-        merges = decide(rt.warehouse, pair, decision, by)
+        merges = decide(rt.warehouse, pair, decision, by or "")
     finally:
         rt.close()
     joined = f"; person {merges.absorbed.iloc[0]} joined person {merges.kept.iloc[0]}" if len(merges) else ""

@@ -94,3 +94,28 @@ def key_rotate(new_key_file: Annotated[Path, typer.Option(help="The new project 
                   "they could not be re-made: add the current national data opt-out list again now "
                   "(`ptp optout add FILE`).")
 
+
+
+privacy_app = typer.Typer(no_args_is_help=True, help="Privacy measures of the tiers others read.")
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("risk")
+def privacy_risk() -> None:
+    """Quasi-identifier risk: persons alone on (birth year, sex, area, agencies, first-seen month), and the
+    k-anonymity k, on the exact values and on the research tier as published (after generalisation)."""
+    from ptp_pipeline.privacy.disclosure_risk import TIERS, measure
+
+    rt = runtime()
+    try:
+        wh = rt.warehouse
+        risks = [measure(wh, tier) for tier, (table, _) in TIERS.items() if wh.can_read(table)]
+    finally:
+        rt.close()
+    table = Table(title="Quasi-identifier risk (birth year, sex, area, agencies, first-seen month)")
+    for col in ("tier", "persons", "unique persons", "share unique", "k"):
+        table.add_column(col)
+    labels = {"exact": "exact values (before generalisation)", "research": "research tier as published"}
+    for r in risks:
+        table.add_row(labels[r.tier], f"{r.persons:,}", f"{r.unique_persons:,}", f"{r.share_unique:.1%}", str(r.k))
+    out.print(table)

@@ -65,6 +65,36 @@ def audit_verify(head: Annotated[str | None, typer.Option(
     out.print(f"Audit log intact: {seq} entries. Head {digest} (record it; pass it to --head next time).")
 
 
+@audit_app.command("list")
+def audit_list(kind: Annotated[str | None, typer.Option(
+        help="Only actions starting with this, e.g. reidentify (openings, batches, refusals).")] = None,
+               since: Annotated[str | None, typer.Option(help="Only entries from this day on (YYYY-MM-DD).")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False) -> None:
+    """Review the audit log: who did what, when, for what purpose (entries hold ids and counts, no identifier)."""
+    import json
+
+    from rich.table import Table
+
+    from ptp_pipeline.warehouse import audit
+
+    day = _day(since, "--since")
+    rt = runtime()
+    try:
+        rows = audit.entries(rt.warehouse, kind, datetime.combine(day, datetime.min.time()) if day else None)
+    finally:
+        rt.close()
+    rows["logged_at"] = rows["logged_at"].astype(str)
+    if as_json:
+        out.print_json(json.dumps(rows.to_dict(orient="records"), default=str))
+        return
+    table = Table(title=f"Audit log: {len(rows):,} entries" + (f" of kind {kind}" if kind else ""))
+    for col in ("seq", "logged_at", "actor", "action", "detail"):
+        table.add_column(col)
+    for r in rows.itertuples(index=False):
+        table.add_row(str(r.seq), r.logged_at, str(r.actor), str(r.action), str(r.detail or ""))
+    out.print(table)
+
+
 @optout_app.command("add")
 def optout_add(file: Annotated[Path, typer.Argument(help="NHS numbers, one a line (header `nhs_number` optional).")]
                ) -> None:
@@ -95,27 +125,32 @@ def optout_count() -> None:
 
 
 @app.command("export")
-def export_cmd(directory: Annotated[Path, typer.Argument(help="Where to write one file per shared table.")],
-               fmt: Annotated[str, typer.Option("--format", help="File format: parquet.")] = "parquet") -> None:
-    """Write the shared tables (never ops or restricted) for analysts."""
+def export_cmd(directory: Annotated[Path, typer.Argument(help="Where to write one file per table of the tier.")],
+               fmt: Annotated[str, typer.Option("--format", help="File format: parquet.")] = "parquet",
+               tier: Annotated[str, typer.Option(help="published (partner analysts: protected aggregates and the "
+                                                      "report) or research (a named researcher: generalised "
+                                                      "record-level tables; needs --purpose).")] = "published",
+               purpose: Annotated[str, typer.Option(help="Research tier only: why, recorded with your login.")] = "",
+               ) -> None:
+    """Write one tier's tables (never shared, ops or restricted): published for analysts, research for researchers."""
     from ptp_pipeline.warehouse.export import export
 
     rt = runtime()
     try:
-        written = export(rt.warehouse, directory, fmt)
+        written = export(rt.warehouse, directory, fmt, tier, purpose)
     finally:
         rt.close()
     for table, rows, path in written:
-        out.print(f"shared.{table}: {rows:,} rows -> {path}")
+        out.print(f"{table}: {rows:,} rows -> {path}")
 
 
-def _day(text: str | None) -> date | None:
+def _day(text: str | None, option: str = "--as-of") -> date | None:
     if text is None:
         return None
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        raise ConfigError(f"--as-of '{text}' is not a date",
+        raise ConfigError(f"{option} '{text}' is not a date",
                           hint="Give the day as YYYY-MM-DD, e.g. 2030-01-31.") from None
 
 

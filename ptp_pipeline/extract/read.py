@@ -160,7 +160,10 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
                            hint="Ask the partner to send the extract again.")
     text = _decode(raw, settings.encoding, where)
     names = _header(text, settings, where)
-    data = text.encode("utf-8")
+    # UTF-8 bytes for Arrow: the file's own when it is UTF-8 (no second copy), else re-encoded.
+    utf8 = settings.encoding.replace("_", "-").lower() in _UTF8
+    data = raw.removeprefix(codecs.BOM_UTF8) if utf8 else text.encode("utf-8")
+    del text, raw
     lines = record_lines(data)
     try:
         table = pacsv.read_csv(
@@ -174,8 +177,9 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
         )
     except pa.ArrowInvalid:
         # Arrow's message quotes the offending row (identifiers): find the line ourselves instead.
-        raise _structure_error(text, settings.delimiter, len(names), lines, where) from None
-    frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype() if t == pa.string() else None)
+        raise _structure_error(data.decode("utf-8"), settings.delimiter, len(names), lines, where) from None
+    text = pd.StringDtype()  # Arrow-backed when the stage runs with mode.string_storage = pyarrow
+    frame = table.to_pandas(types_mapper=lambda t: text if t == pa.string() else None)
     frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
     data_lines = lines[1:]
     frame.attrs["lines"] = data_lines if len(data_lines) == len(frame) else frame[SOURCE_ROW].to_numpy() + 1

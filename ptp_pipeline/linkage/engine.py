@@ -20,11 +20,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.cluster import Guards, cluster
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
-from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings
+from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
+from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
 IDENTITY_TABLE = "restricted.link_identity"
 PART_COLUMN = {"nhs_number": "nhs", "ni_number": "ni", "uln": "uln", "shared_ref": "shared_ref",
@@ -41,6 +44,7 @@ class LinkConfig:
     review_from: float = 0.5
     guards: Guards = field(default_factory=lambda: Guards(max_size=200, veto=False))
     probabilistic: bool = True
+    term_frequencies: bool = True  # exact name/postcode matches weighted by how common the token is
 
 
 DEFAULT_KEYS = [("nhs", ["nhs_number"]), ("ni", ["ni_number"]), ("uln", ["uln"]), ("shared_ref", ["shared_ref"]),
@@ -58,7 +62,7 @@ def config_from(project: ProjectConfig | None) -> LinkConfig:
         match_keys=[(mk.name, [PART_COLUMN[p] for p in mk.parts]) for mk in lk.match_keys],
         max_per_token=lk.max_persons_per_token, threshold=lk.threshold, review_from=lk.review_threshold,
         guards=Guards(max_size=lk.max_identities_per_person, veto=lk.strong_id_conflict == "veto"),
-        probabilistic=lk.probabilistic)
+        probabilistic=lk.probabilistic, term_frequencies=lk.term_frequencies)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,8 @@ def _strong_sets(frame: pd.DataFrame) -> list[frozenset[str]]:
 
 
 def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pd.DataFrame:
-    """Exact match-key pairs new-new and new-existing (tables u and c in `con`), guards applied."""
+    """Exact match-key pairs new-new and new-existing (tables u and c in `con`, whose integer `ident`
+    codes number the new identities before the existing ones), guards applied; each pair once."""
     frames = []
     for name, cols in cfg.match_keys:
         on = " AND ".join(f"x.{c} = y.{c}" for c in cols)
@@ -116,11 +121,12 @@ def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pd.DataFra
         key = ", ".join(f"x.{c}" for c in cols)
         sql = f"""
         WITH allr AS (SELECT ident, CAST(person_id AS VARCHAR) AS who, {', '.join(TOKEN_COLUMNS)} FROM c
-                      UNION ALL SELECT ident, 'new:' || ident AS who, {', '.join(TOKEN_COLUMNS)} FROM u),
+                      UNION ALL SELECT ident, 'new:' || CAST(ident AS VARCHAR) AS who, {', '.join(TOKEN_COLUMNS)}
+                      FROM u),
              crowd AS (SELECT {key}, count(DISTINCT x.who) AS n FROM allr x WHERE {notnull} GROUP BY {key}),
              ok AS (SELECT * FROM crowd WHERE n > 1 AND n <= {int(cfg.max_per_token)})
         SELECT x.ident AS ident_l, y.ident AS ident_r, '{name}' AS key
-        FROM u x JOIN allr y ON {on} AND x.ident <> y.ident
+        FROM u x JOIN allr y ON {on} AND x.ident < y.ident
         JOIN ok ON {' AND '.join(f'ok.{c} = x.{c}' for c in cols)}
         WHERE {' AND '.join(f'(x.{s} IS NULL OR y.{s} IS NULL OR x.{s} = y.{s})' for s in STRONG)}
         """
@@ -130,33 +136,35 @@ def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
-def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any], floor: float) -> pd.DataFrame:
-    """Splink match probabilities >= floor for new-new and new-existing pairs."""
+def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any], floor: float,
+                 tf: frequencies.Lookups | None = None) -> pd.DataFrame:
+    """Splink match probabilities >= floor for new-new and new-existing pairs.
+
+    A model with term-frequency levels needs `tf`: frequencies over the whole population (not the batch).
+    """
+    tf = tf if tf is not None else frequencies.of_frame(new)
     from splink import DuckDBAPI, Linker
 
     quiet_splink()
     cols = [IDENT, *TOKEN_COLUMNS]
-    con = duckdb.connect()
-    try:
+    with scratch_duckdb() as con:
         db = DuckDBAPI(connection=con)
         u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
         # The settings were validated when the model was made (and are ours): skip Splink's re-check.
         linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
-        frames = []
-        within = linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")
-        frames.append(within.as_pandas_dataframe())
+        if uses_term_frequencies(model):
+            frequencies.register(db, linker, tf)
+
+        def pairs(scored: Any) -> pd.DataFrame:  # only the columns kept, straight from DuckDB
+            return con.execute(f"SELECT {IDENT}_l AS ident_l, {IDENT}_r AS ident_r, match_probability "
+                               f"FROM {scored.physical_name}").df()
+
+        frames = [pairs(linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never"))]
         if len(existing):
             c = db.register(existing[cols].reset_index(drop=True), dataset_display_name="existing")
-            between = linker.inference.predict_between(u, c, threshold_match_probability=floor,
-                                                       warning_mode="never")
-            frames.append(between.as_pandas_dataframe())
-    finally:
-        con.close()
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if out.empty:
-        return pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"])
-    return out.rename(columns={f"{IDENT}_l": "ident_l", f"{IDENT}_r": "ident_r"})[
-        ["ident_l", "ident_r", "match_probability"]]
+            frames.append(pairs(linker.inference.predict_between(u, c, threshold_match_probability=floor,
+                                                                 warning_mode="never")))
+    return pd.concat(frames, ignore_index=True)
 
 
 def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
@@ -165,8 +173,9 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     date of birth and address, and only their forenames tell them apart."""
     if pairs.empty:
         return pd.Series(False, index=pairs.index)
-    left = tokens.reindex(pairs["ident_l"].to_numpy())
-    right = tokens.reindex(pairs["ident_r"].to_numpy())
+    names = tokens[["fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i", "sn"]]
+    left = names.reindex(pairs["ident_l"].to_numpy())
+    right = names.reindex(pairs["ident_r"].to_numpy())
 
     def col(side: pd.DataFrame, name: str, missing: str) -> np.ndarray:
         return side[name].astype(object).where(side[name].notna(), missing).to_numpy(dtype=str)
@@ -180,13 +189,28 @@ def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     return pd.Series(both & ~agree, index=pairs.index)
 
 
+def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
+    """Pairs whose identities both hold a strong identifier of one kind, and the two differ."""
+    strong = tokens[list(STRONG)]
+    left = strong.reindex(pairs["ident_l"].to_numpy())
+    right = strong.reindex(pairs["ident_r"].to_numpy())
+    out = np.zeros(len(pairs), dtype=bool)
+    for sid in STRONG:
+        a = left[sid].astype(object).fillna("<l>").to_numpy(dtype=str)
+        b = right[sid].astype(object).fillna("<r>").to_numpy(dtype=str)
+        out |= left[sid].notna().to_numpy() & right[sid].notna().to_numpy() & (a != b)
+    return out
+
+
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
                next_person_id: int, touched: pd.DataFrame | None = None,
-               decisions: pd.DataFrame | None = None) -> Linked:
+               decisions: pd.DataFrame | None = None, tf: frequencies.Lookups | None = None) -> Linked:
     """Link new identities (unique `ident`, token columns) given candidate existing identities.
 
     `existing`: ident, person_id and token columns of candidates. `touched`: for each existing
     person among them, its identity count and strong-identifier tokens (size and conflict guards).
+    `tf`: token frequencies over the whole population (`{}`: no adjustment); by default those among
+    `new`, which is right when `new` is the whole population (`link_frame`, a full relink).
     """
     new = new.drop_duplicates(IDENT).reset_index(drop=True)
     empty = pd.DataFrame(columns=["absorbed", "kept"])
@@ -195,67 +219,68 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                           match_probability=pd.Series(dtype="float64"))
         return Linked(none, pd.DataFrame(columns=[IDENT, "person_id"]),
                       empty, pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"]), {}, next_person_id)
-    con = duckdb.connect()
-    try:
-        con.register("u", new[[IDENT, *TOKEN_COLUMNS]])
-        ex = existing if len(existing) else pd.DataFrame(
-            {IDENT: pd.Series(dtype="string"), "person_id": pd.Series(dtype="int64"),
-             **{t: pd.Series(dtype="string") for t in TOKEN_COLUMNS}})
-        con.register("c", ex[[IDENT, "person_id", *TOKEN_COLUMNS]])
+    # Work on integer codes, new identities first and then the candidates: a pair is two small numbers
+    # rather than two 64-character tokens, so the pairs of a large batch stay small.
+    n_new, n_ex = len(new), len(existing)
+    idents = np.concatenate([new[IDENT].to_numpy(dtype=object),
+                             existing[IDENT].to_numpy(dtype=object) if n_ex else np.array([], dtype=object)])
+    u = new[TOKEN_COLUMNS].assign(**{IDENT: np.arange(n_new)})[[IDENT, *TOKEN_COLUMNS]]
+    ex_person = existing["person_id"].to_numpy(dtype=np.int64) if n_ex else np.array([], dtype=np.int64)
+    c = (existing[TOKEN_COLUMNS].assign(**{IDENT: np.arange(n_new, n_new + n_ex)}) if n_ex else pd.DataFrame(
+        {IDENT: pd.Series(dtype="int64"), **{t: pd.Series(dtype="string") for t in TOKEN_COLUMNS}}))
+    c = c[[IDENT, *TOKEN_COLUMNS]].assign(person_id=ex_person)
+    with scratch_duckdb() as con:
+        con.register("u", u)
+        con.register("c", c)
         casc = cascade_pairs(con, cfg)
-    finally:
-        con.close()
-    model = model or settings()
-    scored = (splink_pairs(new, existing, model, cfg.review_from) if cfg.probabilistic
-              else pd.DataFrame(columns=["ident_l", "ident_r", "match_probability"]))
-    # Nodes: new identities, then existing persons.
-    n_new = len(new)
-    persons = np.unique(existing["person_id"].to_numpy()) if len(existing) else np.array([], dtype=np.int64)
-    node_of: dict[str, int] = dict(zip(new[IDENT], range(n_new), strict=True))
-    person_node = {int(p): n_new + i for i, p in enumerate(persons)}
-    if len(existing):
-        for ident, pid in zip(existing[IDENT], existing["person_id"], strict=True):
-            node_of[ident] = person_node[int(pid)]
+    if tf is None:
+        tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
+    model = with_tf(model or settings(), cfg.term_frequencies and bool(tf))
+    scored = (splink_pairs(u, c, model, cfg.review_from, tf) if cfg.probabilistic
+              else pd.DataFrame({"ident_l": pd.Series(dtype="int64"), "ident_r": pd.Series(dtype="int64"),
+                                 "match_probability": pd.Series(dtype="float64")}))
+    # Nodes: new identities, then existing persons; `node[code]` is the node of an identity code.
+    persons = np.unique(ex_person)
+    node = np.concatenate([np.arange(n_new), n_new + np.searchsorted(persons, ex_person)]).astype(np.int64)
     n = n_new + len(persons)
     size = np.ones(n)
     new_strong = _strong_sets(new)
     strong = new_strong + [frozenset() for _ in persons]
     if touched is not None and len(touched):
+        person_node = {int(p): n_new + i for i, p in enumerate(persons)}
         for row in touched.itertuples(index=False):
             i = person_node.get(int(row.person_id))
             if i is not None:
                 size[i] = row.identities
                 strong[i] = frozenset(row.strong)
-    strong_of = dict(zip(new[IDENT], new_strong, strict=True))
-    if len(existing):
-        strong_of.update(zip(existing[IDENT], _strong_sets(existing), strict=True))
     casc = casc.assign(match_probability=1.0, order=0)
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
-    tokens = pd.concat([new[[IDENT, *TOKEN_COLUMNS]], existing[[IDENT, *TOKEN_COLUMNS]] if len(existing) else None])
-    scored = scored[~forenames_disagree(scored, tokens.drop_duplicates(IDENT).set_index(IDENT))]
+    # One edge per pair: the strictest key it matched (the others add nothing).
+    casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
+    tokens = (pd.concat([u, c[[IDENT, *TOKEN_COLUMNS]]]) if n_ex else u).set_index(IDENT)
+    scored = scored[~forenames_disagree(scored, tokens)]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):
         # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.
-        rejected = {frozenset(p) for p, d in zip(zip(decisions.ident_l, decisions.ident_r, strict=True),
-                                                   decisions.decision, strict=True) if d == "reject"}
+        code_of = pd.Series(np.arange(len(idents)), index=idents)
+        decided = decisions.assign(ident_l=decisions.ident_l.map(code_of), ident_r=decisions.ident_r.map(code_of))
+        decided = decided.dropna(subset=["ident_l", "ident_r"]).astype({"ident_l": np.int64, "ident_r": np.int64})
+        rejected = {frozenset(p) for p, d in zip(zip(decided.ident_l, decided.ident_r, strict=True),
+                                                   decided.decision, strict=True) if d == "reject"}
         keep = [frozenset(p) not in rejected for p in zip(links.ident_l, links.ident_r, strict=True)]
         links = links[np.array(keep, dtype=bool)]
-        accepted = decisions[decisions.decision == "accept"]
+        accepted = decided[decided.decision == "accept"]
         links = pd.concat([links, pd.DataFrame({"ident_l": accepted.ident_l, "ident_r": accepted.ident_r,
                                                 "match_probability": 1.0, "key": "clerical",
                                                 "order": len(cfg.match_keys) + 1})], ignore_index=True)
     parts = [f for f in (casc, links) if len(f)] or [casc]
     edges = pd.concat(parts, ignore_index=True).sort_values(["order", "match_probability"],
                                                                     ascending=[True, False], kind="stable")
-    edges["a"] = edges["ident_l"].map(node_of)
-    edges["b"] = edges["ident_r"].map(node_of)
-    edges = edges.dropna(subset=["a", "b"]).astype({"a": np.int64, "b": np.int64})
+    edges = edges.astype({"ident_l": np.int64, "ident_r": np.int64})
+    edges["a"] = node[edges["ident_l"].to_numpy()]
+    edges["b"] = node[edges["ident_r"].to_numpy()]
 
-    def clash(l_id: str, r_id: str) -> bool:
-        lk = {s.split(":", 1)[0]: s for s in strong_of.get(l_id, ())}
-        return any(lk.get(s.split(":", 1)[0], s) != s for s in strong_of.get(r_id, ()))
-
-    edges["conflict"] = [clash(x, y) for x, y in zip(edges["ident_l"], edges["ident_r"], strict=True)]
+    edges["conflict"] = strong_conflict(edges, tokens)
     label = cluster(n, size, strong, edges, cfg.guards)
     # Persons per label: the smallest existing id kept, others absorbed; new labels get new ids.
     frame = pd.DataFrame({"label": label, "node": np.arange(n)})
@@ -269,25 +294,23 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     out = new.copy()
     out["person_id"] = person_of_label.reindex(label[:n_new]).to_numpy().astype(np.int64)
     # How each new identity was placed: the strongest link touching it.
-    touching = pd.concat([edges[["ident_l", "key", "match_probability", "order"]].rename(columns={"ident_l": IDENT}),
-                          edges[["ident_r", "key", "match_probability", "order"]].rename(columns={"ident_r": IDENT})])
-    touching = touching.sort_values(["order", "match_probability"], ascending=[True, False]).drop_duplicates(IDENT)
-    best = touching.set_index(IDENT)
-    placed = out[IDENT].map(best["key"])
-    out["link_pass"] = placed.fillna("new person").map(
-        lambda k: k if k in ("probabilistic", "new person", "clerical") else f"cascade:{k}")
-    out["match_probability"] = out[IDENT].map(best["match_probability"]).astype("float64")
+    touching = pd.concat([edges[[end, "key", "match_probability", "order"]].rename(columns={end: "code"})
+                          for end in ("ident_l", "ident_r")])
+    touching = touching[touching.code < n_new].sort_values(["order", "match_probability"], ascending=[True, False])
+    best = touching.drop_duplicates("code").set_index("code").reindex(np.arange(n_new))
+    out["link_pass"] = best["key"].fillna("new person").map(
+        lambda k: k if k in ("probabilistic", "new person", "clerical") else f"cascade:{k}").to_numpy()
+    out["match_probability"] = best["match_probability"].astype("float64").to_numpy()
     # A singleton person (no link at all) has no link probability.
     counts = out["link_pass"].value_counts().to_dict()
     review = scored[(scored.match_probability < cfg.threshold)].copy()
     if len(review):
-        pid = dict(zip(out[IDENT], out["person_id"], strict=True))
-        if len(existing):
-            merged_into = dict(zip(merges["absorbed"], merges["kept"], strict=True))
-            pid.update({i: merged_into.get(int(p), int(p)) for i, p in zip(existing[IDENT], existing["person_id"],
-                                                                            strict=True)})
-        same = [pid.get(x) == pid.get(y) for x, y in zip(review.ident_l, review.ident_r, strict=True)]
-        review = review[~np.array(same, dtype=bool)]
+        merged_into = dict(zip(merges["absorbed"], merges["kept"], strict=True))
+        pid = np.concatenate([out["person_id"].to_numpy(dtype=np.int64),
+                              np.array([merged_into.get(int(p), int(p)) for p in ex_person], dtype=np.int64)])
+        review = review[pid[review.ident_l.to_numpy()] != pid[review.ident_r.to_numpy()]]
+    review = review.assign(ident_l=idents[review.ident_l.to_numpy(dtype=np.int64)],
+                           ident_r=idents[review.ident_r.to_numpy(dtype=np.int64)])
     return Linked(out, pd.DataFrame(columns=[IDENT, "person_id"]), merges.reset_index(drop=True),
                   review.reset_index(drop=True), {str(k): int(v) for k, v in counts.items()},
                   next_person_id + len(new_labels))
@@ -323,7 +346,8 @@ def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str
             "identities": grouped.size().to_numpy(),
             "strong": [frozenset(x for v in vals for x in str(v).split(",") if x) for _, vals in grouped],
         })
-    linked = link_batch(unknown, existing, cfg, model, next_id, touched)
+    tf = frequencies.for_batch(wh, unknown) if cfg.probabilistic and cfg.term_frequencies else {}
+    linked = link_batch(unknown, existing, cfg, model, next_id, touched, tf=tf)
     links = dict(linked.links)
     links["known"] = len(known)
     return Linked(linked.identities, known, linked.merges, linked.review, links, linked.next_person_id)

@@ -83,18 +83,28 @@ def link_frame(frame: pd.DataFrame, key: ProjectKey | bytes | str, project: Proj
         key = ProjectKey(project.project.id if project else "link-frame", raw)
     cfg = cfg or config_from(project)
     records = frame["record"] if "record" in frame else pd.Series(frame.index, index=frame.index)
-    tokens = linkage_tokens(key, frame_parts(frame))
-    has = tokens[IDENT].notna().to_numpy()
-    identities = tokens[has].drop_duplicates(IDENT)
+    parts = frame_parts(frame)
+    # Records with the same normalised parts have the same tokens: make them once per distinct row
+    # (a person's many events), so memory follows identities rather than records.
+    group = (parts.groupby(list(parts.columns), sort=False, dropna=False).ngroup().to_numpy() if len(parts.columns)
+             else np.zeros(len(parts), dtype=np.int64))
+    _, first = np.unique(group, return_index=True)
+    tokens = linkage_tokens(key, parts.iloc[first].reset_index(drop=True))
+    del parts
+    # Arrow-backed text: a 16-character token takes ~20 bytes rather than a Python string's ~65.
+    ident = pd.Series(tokens[IDENT].to_numpy(dtype=object)[group], dtype="string[pyarrow]")
+    has = ident.notna().to_numpy()
+    identities = tokens[tokens[IDENT].notna()].drop_duplicates(IDENT).astype("string[pyarrow]")
+    del tokens
     if model is None:
-        model = train(identities) if len(identities) >= TRAIN_FROM else settings()
+        model = train(identities) if len(identities) >= TRAIN_FROM else settings()  # on a sample (model.py)
     linked = link_batch(identities, pd.DataFrame(), cfg, model, 1)
     per_ident = linked.identities.set_index(IDENT)
     out = pd.DataFrame({"record": records.to_numpy()})
-    person = tokens[IDENT].map(per_ident["person_id"]).to_numpy(dtype=object)
+    person = ident.map(per_ident["person_id"]).to_numpy(dtype=object)
     n_free = int((~has).sum())
     person[~has] = np.arange(linked.next_person_id, linked.next_person_id + n_free)
     out["person_id"] = person.astype(np.int64)
-    out["match_probability"] = tokens[IDENT].map(per_ident["match_probability"]).to_numpy(dtype="float64")
-    out["link_pass"] = tokens[IDENT].map(per_ident["link_pass"]).fillna("unlinkable").to_numpy()
+    out["match_probability"] = ident.map(per_ident["match_probability"]).to_numpy(dtype="float64")
+    out["link_pass"] = ident.map(per_ident["link_pass"]).fillna("unlinkable").to_numpy()
     return out

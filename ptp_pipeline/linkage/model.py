@@ -10,6 +10,7 @@ trained model is kept in the warehouse (restricted.linkage_model) for every late
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from typing import Any
 
@@ -19,6 +20,9 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG
 
 #: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
 TRAIN_FROM = 2_000
+#: Identities EM learns from at most: m/u are shares, which a random 100,000 estimate as well as all of
+#: a million, while EM's pairs grow with the square of the sample.
+TRAIN_SAMPLE = 100_000
 
 # Levels: (label, SQL on l./r. token columns, m, u). First match wins; the null level comes first.
 Level = tuple[str, str, float, float]
@@ -124,18 +128,45 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
     }
 
 
+#: Exact levels whose weight follows the token's frequency (column of its lookup, see frequencies.py).
+TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc"}
+
+
+def with_term_frequencies(model: dict[str, Any], on: bool) -> dict[str, Any]:
+    """The model with (or without) term-frequency adjustment on the exact name and postcode levels.
+
+    Applied at scoring time, so a stored model (trained without it) serves either way and the project
+    can switch it off (`linkage.term_frequencies: false`) without retraining.
+    """
+    out = copy.deepcopy(model)
+    for comparison in out.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            column = TF_LEVELS.get(level.get("label_for_charts", ""))
+            if column is None:
+                continue
+            for name in ("tf_adjustment_column", "tf_adjustment_weight", "tf_minimum_u_value"):
+                level.pop(name, None)
+            if on:
+                level["tf_adjustment_column"] = column
+                level["tf_adjustment_weight"] = 1.0
+    return out
+
+
+def uses_term_frequencies(model: dict[str, Any]) -> bool:
+    return any("tf_adjustment_column" in level for c in model.get("comparisons", [])
+               for level in c.get("comparison_levels", []))
+
+
 def quiet_splink() -> None:
     """Splink logs SQL and progress at INFO: tokens only, but keep the task logs short."""
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
-    import duckdb
+def _linker(con: Any, frame: pd.DataFrame, model: dict[str, Any]) -> Any:
     from splink import DuckDBAPI, Linker
 
     quiet_splink()
-    con = duckdb.connect()
     db = DuckDBAPI(connection=con)
     sdf = db.register(frame, dataset_display_name="identities")
     return Linker(sdf, model, log_level=logging.WARNING)
@@ -143,6 +174,8 @@ def _linker(frame: pd.DataFrame, model: dict[str, Any]) -> Any:
 
 def train(identities: pd.DataFrame) -> dict[str, Any]:
     """Trained model, or the priors when the data cannot support training (too few links to learn from)."""
+    if len(identities) > TRAIN_SAMPLE:
+        identities = identities.sample(TRAIN_SAMPLE, random_state=1)
     try:
         return sanitise(_train(identities))
     except (ValueError, ZeroDivisionError, ArithmeticError) as exc:
@@ -157,18 +190,21 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
     The prior that two random identities match comes from deterministic rules (exact name and date
     of birth, or a strong identifier); with too few such pairs the shipped prior stays.
     """
+    from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
+
     n = len(identities)
-    linker = _linker(identities, settings())
-    with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
-        linker.training.estimate_probability_two_random_records_match(
-            ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
-    for rule in TRAINING_BLOCKS:
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
-        except Exception:
-            continue
-    model: dict[str, Any] = linker.misc.save_model_to_json()
+    with scratch_duckdb() as con:
+        linker = _linker(con, identities, settings())
+        with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
+            linker.training.estimate_probability_two_random_records_match(
+                ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
+        linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
+        for rule in TRAINING_BLOCKS:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+            except Exception:
+                continue
+        model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
-from ptp_pipeline.linkage.model import TRAIN_FROM
+from ptp_pipeline.linkage.model import TRAIN_FROM, TRAIN_SAMPLE
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-
-TRAIN_SAMPLE = 300_000
 
 
 def _now() -> datetime:
@@ -76,6 +75,7 @@ def insert_identities(wh: Warehouse, linked: Linked, extract_id: str) -> None:
     for col in TOKEN_COLUMNS:
         frame[col] = rows[col]
     wh.insert_frame(IDENTITY_TABLE, frame)
+    frequencies.add(wh, frame)
 
 
 def insert_review(wh: Warehouse, linked: Linked, extract_id: str) -> None:
@@ -118,13 +118,18 @@ def review_pairs(wh: Warehouse, *, open_only: bool = True) -> pd.DataFrame:
     return wh.query(REVIEW_SQL + where + " ORDER BY r.match_probability DESC, r.review_id")
 
 
-def decide(wh: Warehouse, review_id: int, decision: str, by: str) -> pd.DataFrame:
+def decide(wh: Warehouse, review_id: int, decision: str, stated: str = "") -> pd.DataFrame:
     """Record a reviewer's decision. `accept` joins the two persons now (audited, the smaller id kept);
-    `reject` keeps them apart and the pair is never queued again. Returns the persons merged."""
+    `reject` keeps them apart and the pair is never queued again. Returns the persons merged.
+
+    The decision names the database login (the OS account on DuckDB), as re-identification does, never
+    free text; `stated` is a name the reviewer gives, recorded beside the login in the audit entry only.
+    """
     from ptp_pipeline.warehouse.persons import refresh_persons, touch
 
     if decision not in ("accept", "reject"):
         raise ValueError("decision must be accept or reject")
+    login = wh.login()
     with wh.transaction():
         pair = wh.query(REVIEW_SQL + " WHERE r.review_id = ?", (review_id,))
         if pair.empty:
@@ -133,7 +138,7 @@ def decide(wh: Warehouse, review_id: int, decision: str, by: str) -> pd.DataFram
             raise ConfigError(f"there is no review pair {review_id}",
                               hint="List the open pairs with `ptp linkage review list`.")
         wh.execute("UPDATE restricted.link_review SET decision = ?, decided_by = ?, decided_at = ? "
-                   "WHERE review_id = ?", (decision, by, _now(), review_id))
+                   "WHERE review_id = ?", (decision, login, _now(), review_id))
         a, b = int(pair.person_a.iloc[0]), int(pair.person_b.iloc[0])
         merges = pd.DataFrame(columns=["absorbed", "kept"])
         if decision == "accept" and a != b:
@@ -141,7 +146,9 @@ def decide(wh: Warehouse, review_id: int, decision: str, by: str) -> pd.DataFram
             touch(wh, frame=pd.DataFrame({"person_id": [min(a, b)]}))
             apply_merges(wh, Linked(pd.DataFrame(), pd.DataFrame(), merges, pd.DataFrame(), {}, 0), None)
             refresh_persons(wh)
-        audit.append(wh, "link_review", detail=f"review pair {review_id} {decision}ed by {by}: persons {a} and {b}")
+        named = f"; stated reviewer: {stated}" if stated and stated != login else ""
+        audit.append(wh, "link_review", actor=login,
+                     detail=f"review pair {review_id} {decision}ed: persons {a} and {b}{named}")
     return merges
 
 
@@ -206,6 +213,7 @@ def full_relink(wh: Warehouse, cfg: Any, extract_id: str | None = None) -> dict[
         wh.execute("UPDATE restricted.link_identity SET link_pass = x.link_pass, match_probability = x.p "
                    "FROM _ptp_pass x WHERE link_identity.ident = x.ident")
         refresh_persons(wh)
+        frequencies.recount(wh)
         result = {"identities": len(frame), "persons_before": int(stored.person_id.nunique()),
                   "persons_after": int(frame.new_person.nunique()), "changed": len(changed)}
         audit.append(wh, "linkage_relinked", extract_id=extract_id,

@@ -1,4 +1,4 @@
-"""Stage 6, derive: the analysts' pathway tables in `shared`, rebuilt whole from the merged events.
+"""Stage 6, derive: the pipeline's pathway tables in `shared` (the research and published tiers are made from them).
 
 Rebuilt, not updated: persons are relinked at every merge, so any derived row may change. One
 transaction, so readers never see half a rebuild. The SQL is standard (window functions,
@@ -20,7 +20,7 @@ PERSON_PATHWAY_SQL = """
 INSERT INTO shared.person_pathway
 SELECT person_id, CAST(row_number() OVER w AS INTEGER), event_id, agency, dataset, event_type, event_date,
        CAST(event_date - lag(event_date) OVER w AS INTEGER), cost
-FROM shared.pathway_event
+FROM shared.event_cost
 WHERE person_id IS NOT NULL
 WINDOW w AS (PARTITION BY person_id ORDER BY event_date, agency, event_type, event_id)
 """
@@ -40,9 +40,11 @@ INSERT INTO shared.cohort_priority
 SELECT r.person_id, CAST(r.cost_rank AS INTEGER), r.total_cost, r.agencies, r.n_agencies, r.n_events,
        b.events_by_agency, r.first_seen, r.last_seen
 FROM (
-    SELECT p.*, row_number() OVER (ORDER BY coalesce(p.total_cost, 0) DESC, p.person_id) AS cost_rank,
+    SELECT p.person_id, coalesce(c.total_cost, 0) AS total_cost, p.agencies, p.n_agencies, p.n_events,
+           p.first_seen, p.last_seen,
+           row_number() OVER (ORDER BY coalesce(c.total_cost, 0) DESC, p.person_id) AS cost_rank,
            count(*) OVER () AS n_persons
-    FROM shared.person p
+    FROM shared.person p LEFT JOIN shared.person_cost c ON c.person_id = p.person_id
 ) r
 LEFT JOIN (
     SELECT person_id, string_agg(agency || ':' || CAST(n AS VARCHAR), ',' ORDER BY agency) AS events_by_agency
@@ -53,18 +55,22 @@ LEFT JOIN (
 WHERE r.cost_rank <= ceil(? * r.n_persons - 1e-9)
 """
 
+#: Each person's costed total (unit costs applied at derive time; see pathways.unit_costs).
+PERSON_COSTS_SQL = ("SELECT coalesce(c.total_cost, 0) AS cost FROM shared.person p "
+                    "LEFT JOIN shared.person_cost c ON c.person_id = p.person_id")
+
 OVERLAP_SQL = """
 INSERT INTO shared.agency_overlap
-SELECT agencies, n_agencies, count(*), sum(n_events), sum(total_cost)
-FROM shared.person
-GROUP BY agencies, n_agencies
+SELECT p.agencies, p.n_agencies, count(*), sum(p.n_events), sum(c.total_cost)
+FROM shared.person p LEFT JOIN shared.person_cost c ON c.person_id = p.person_id
+GROUP BY p.agencies, p.n_agencies
 """
 
 MONTHLY_SQL = """
 INSERT INTO shared.monthly_activity
 SELECT CAST(date_trunc('month', event_date) AS DATE), agency, event_type, count(*), count(DISTINCT person_id),
        sum(cost)
-FROM shared.pathway_event
+FROM shared.event_cost
 GROUP BY CAST(date_trunc('month', event_date) AS DATE), agency, event_type
 """
 
@@ -77,9 +83,9 @@ class RebuildResult:
 
 
 def rebuild_tables(wh: Warehouse, top_share: float = 0.2) -> RebuildResult:
-    """Replace every derived table from shared.person and shared.pathway_event, all-or-nothing."""
+    """Replace every derived table from shared.person and the costed events (`apply_unit_costs` first)."""
     with wh.transaction():
-        costs = wh.query("SELECT coalesce(total_cost, 0) AS cost FROM shared.person")["cost"].astype(float)
+        costs = wh.query(PERSON_COSTS_SQL)["cost"].astype(float)
         curve = concentration_curve(costs.to_numpy())
         for table in DERIVED_TABLES:
             wh.execute(f"DELETE FROM shared.{table}")

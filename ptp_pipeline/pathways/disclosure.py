@@ -13,7 +13,12 @@ The rule (settings in protocols/project.yaml, `suppression:`; defaults as NHS st
 3. Rounding: every other count is rounded to the nearest round_to (5), halves up, and never down
    into the suppressed range (with min_count 11 and round_to 5, 11 is published as 15). Totals are
    rounded from the true totals, so published cells need not add up to published totals.
-Amounts (cost) follow the suppression pattern of the counts they belong to.
+Amounts (cost) follow the suppression pattern of the counts they belong to, plus a dominance rule:
+4. Dominance: a cost figure is withheld when its `dominance_top` largest contributors (persons, or
+   households) carry more than `dominance_share` of it (defaults 1 and 0.5: no one person may carry more
+   than half of a published £ figure, which would let that person's own cost be estimated). Withheld
+   amounts get secondary suppression against their published totals as counts do, and published
+   amounts are rounded to 3 significant figures (`round_amount`).
 """
 
 from __future__ import annotations
@@ -109,10 +114,12 @@ def _add_partner(values: np.ndarray, suppressed: np.ndarray, line: Line, lines_o
     return True
 
 
-def suppression_pattern(values: np.ndarray, lines: list[Line], rule: Suppression) -> np.ndarray:
-    """Which entries of a flat array of counts, tied by additive `lines`, must not be published."""
+def suppression_pattern(values: np.ndarray, lines: list[Line], rule: Suppression,
+                        primary: np.ndarray | None = None) -> np.ndarray:
+    """Which entries of a flat array of counts (or whole-pound amounts), tied by additive `lines`, must not be
+    published. `primary` overrides the small-count rule (amounts: withheld counts and dominated cells)."""
     values = np.asarray(values, dtype=np.int64)
-    suppressed = (values >= 1) & (values < rule.min_count)
+    suppressed = ((values >= 1) & (values < rule.min_count)) if primary is None else np.array(primary, dtype=bool)
     lines_of: list[list[Line]] = [[] for _ in range(len(values))]
     for line in lines:
         for k in line:
@@ -170,6 +177,14 @@ def protect_grouped(counts: pd.Series, groups: pd.Series, rule: Suppression) -> 
     values = counts.fillna(0).astype(np.int64).to_numpy()
     if (values < 0).any():
         raise ValueError("counts must not be negative")
+    flat, lines, keys = _grouped(values, groups)
+    suppressed = suppression_pattern(flat, lines, rule)
+    published = pd.Series(_round_array(flat, rule), dtype="Int64").mask(suppressed)
+    return _grouped_frame(counts.index, groups, keys, "count", published.array, suppressed)
+
+
+def _grouped(values: np.ndarray, groups: pd.Series) -> tuple[np.ndarray, list[Line], list[object]]:
+    """Cells, then a subtotal per group (in order of first appearance), then the total; and their lines."""
     keys = list(dict.fromkeys(groups.tolist()))
     group_arr = groups.to_numpy()
     n, g = len(values), len(keys)
@@ -177,12 +192,54 @@ def protect_grouped(counts: pd.Series, groups: pd.Series, rule: Suppression) -> 
     flat = np.r_[values, subtotals, values.sum()].astype(np.int64)
     lines = [np.r_[np.flatnonzero(group_arr == key), n + j] for j, key in enumerate(keys)]
     lines.append(np.r_[np.arange(n, n + g), n + g])
-    suppressed = suppression_pattern(flat, lines, rule)
-    published = pd.Series(_round_array(flat, rule), dtype="Int64").mask(suppressed)
+    return flat, lines, keys
+
+
+def _grouped_frame(labels: pd.Index, groups: pd.Series, keys: list[object], column: str, published: object,
+                   suppressed: np.ndarray) -> pd.DataFrame:
+    n, g = len(labels), len(keys)
     return pd.DataFrame({
-        "label": [*map(str, counts.index), *(str(k) for k in keys), TOTAL],
+        "label": [*map(str, labels), *(str(k) for k in keys), TOTAL],
         "kind": ["cell"] * n + ["subtotal"] * g + ["total"],
-        "group": pd.Series([*group_arr.tolist(), *keys, None], dtype=object),
-        "count": published.array,
+        "group": pd.Series([*groups.tolist(), *keys, None], dtype=object),
+        column: published,
         "suppressed": suppressed,
     })
+
+
+def round_amount(value: float) -> float:
+    """A published £ figure: 3 significant figures (never finer than £10, and a cost never reads £0), so no
+    exact sum is given away."""
+    if value <= 0:
+        return 0.0
+    step = max(10.0, 10 ** (np.floor(np.log10(value)) - 2))
+    return float(max(step, np.floor(value / step + 0.5) * step))
+
+
+def dominated(contributions: pd.DataFrame, keys: list[str], value: str, rule: Suppression) -> pd.Series:
+    """The dominance rule per cell: True where the `dominance_top` largest contributions (one row per
+    contributor, e.g. per person) carry more than `dominance_share` of the cell's total. Indexed by `keys`."""
+    if contributions.empty:
+        return pd.Series(dtype=bool)
+    frame = contributions[[*keys, value]].copy()
+    frame[value] = frame[value].astype(float).clip(lower=0)
+    frame = frame.sort_values([*keys, value], ascending=[True] * len(keys) + [False], kind="stable")
+    top = frame.groupby(keys, sort=False)[value].apply(lambda v: v.iloc[:rule.dominance_top].sum())
+    total = frame.groupby(keys, sort=False)[value].sum()
+    return (top > rule.dominance_share * total) & (total > 0)
+
+
+def protect_amounts_grouped(amounts: pd.Series, groups: pd.Series, primary: np.ndarray, rule: Suppression
+                            ) -> pd.DataFrame:
+    """£ figures published with a subtotal per group and a grand total (as `protect_grouped` for counts).
+
+    `primary` marks the entries (cells, then subtotals in order of first appearance, then the total) that
+    must be withheld before any arithmetic: those whose count is withheld and those the dominance rule
+    catches. Secondary suppression then makes sure none can be recovered from the published totals.
+    Returns label, kind, group, amount (rounded; NaN when withheld) and suppressed.
+    """
+    values = np.round(amounts.fillna(0).astype(float).to_numpy()).astype(np.int64)
+    flat, lines, keys = _grouped(values, groups)
+    suppressed = suppression_pattern(flat, lines, rule, primary=np.asarray(primary, dtype=bool) & (flat != 0))
+    published = pd.Series([round_amount(float(v)) for v in flat], dtype=float).mask(suppressed)
+    return _grouped_frame(amounts.index, groups, keys, "amount", published.to_numpy(), suppressed)

@@ -39,7 +39,7 @@ SELECT a.record_id, r.person_id, r.event_date, r.district, a.addr_uprn, a.addr_f
 FROM restricted.record_address a JOIN restricted.link_record r ON r.record_id = a.record_id
 WHERE r.person_id IS NOT NULL AND r.event_date IS NOT NULL
 """
-EVENTS_SQL = "SELECT event_id, person_id, agency, event_type, event_date, cost FROM shared.pathway_event"
+EVENTS_SQL = "SELECT event_id, person_id, agency, event_type, event_date, cost FROM shared.event_cost"  # costed
 TABLES = ("restricted.residence", "shared.household", "shared.household_member", "shared.household_pathway",
           "shared.cohort_priority_families", "shared.household_cost_concentration")
 

@@ -30,7 +30,8 @@ def top_cost_share(costs: np.ndarray, top: float) -> float:
 
 
 def headline(wh: Warehouse, top: float = 0.2) -> Headline:
-    persons = wh.query("SELECT n_agencies, coalesce(total_cost, 0) AS cost FROM shared.person")
+    persons = wh.query("SELECT p.n_agencies, coalesce(c.total_cost, 0) AS cost FROM shared.person p "
+                       "LEFT JOIN shared.person_cost c ON c.person_id = p.person_id")
     events = int(wh.scalar("SELECT count(*) FROM shared.pathway_event") or 0)
     costs = persons["cost"].astype(float).to_numpy()
     return Headline(

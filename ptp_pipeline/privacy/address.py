@@ -20,7 +20,7 @@ import re
 import pandas as pd
 
 from ptp_pipeline.privacy.keys import ProjectKey
-from ptp_pipeline.privacy.names import apply_to_uniques, to_text
+from ptp_pipeline.privacy.names import apply_to_uniques, regex_extract, regex_replace, to_text
 from ptp_pipeline.privacy.tokens import hmac_tokens
 
 __all__ = ["ADDRESS_KEYS", "address_parts", "address_tokens", "normalise_uprn"]
@@ -75,10 +75,10 @@ def _clean(text: pd.Series) -> pd.Series:
     t = t.str.replace(r"(?:, )+", ", ", regex=True).str.strip(" ,")
     t = t.str.replace(_POSTCODE_TAIL, "", regex=True).str.strip(" ,")
     flat_words = "|".join(FLAT_WORDS)
-    t = t.str.replace(rf"\b(?:{flat_words})(?: NO| NUMBER)?(?: ([0-9A-Z])|([0-9]))", r"FLAT \1\2", regex=True)
+    t = regex_replace(t, rf"\b(?:{flat_words})(?: NO| NUMBER)?(?: ([0-9A-Z])|([0-9]))", r"FLAT \1\2")
     t = t.str.replace(r"\bFLAT +", "FLAT ", regex=True)
     # A flat written after the street ("14 HIGH STREET, FLAT 2[, LEEDS]") moves to the front.
-    return t.str.replace(rf"^(.+?),? FLAT ({_FLAT_ID})((?:[ ,].*)?)$", r"FLAT \2, \1\3", regex=True)
+    return regex_replace(t, rf"^(.+?),? FLAT ({_FLAT_ID})((?:[ ,].*)?)$", r"FLAT \2, \1\3")
 
 
 def _street(street: pd.Series) -> pd.Series:
@@ -87,7 +87,7 @@ def _street(street: pd.Series) -> pd.Series:
         words = words.str.replace(rf"\b{short}\b", long, regex=True)
     words = words.str.replace(r"^ST\b", "SAINT", regex=True).str.replace(r"\bST\b", "STREET", regex=True)
     ends = "|".join(STREET_ENDS)
-    words = words.str.replace(rf"^(\S.*? (?:{ends}))\b.*$", r"\1", regex=True)
+    words = regex_replace(words, rf"^(\S.*? (?:{ends}))\b.*$", r"\1")
     return words.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
@@ -98,7 +98,7 @@ def _parts(text: pd.Series) -> pd.DataFrame:
     for pattern in _PATTERNS:
         if not todo.any():
             break
-        found = clean[todo].str.extract(pattern).astype("string")
+        found = regex_extract(clean[todo], pattern.pattern).astype("string")
         hit = found["street"].notna()
         rows = found.index[hit]
         flat = found.loc[hit, "flat"] if "flat" in found else pd.Series(pd.NA, index=rows, dtype="string")

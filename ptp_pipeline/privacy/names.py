@@ -62,6 +62,31 @@ def to_text(series: pd.Series) -> pd.Series:
     return series.astype(ARROW_STRING)
 
 
+def _arrow(s: pd.Series) -> pa.Array:
+    return pa.array(s.astype(ARROW_STRING).array)
+
+
+def regex_replace(s: pd.Series, pattern: str, repl: str) -> pd.Series:
+    """Regex replacement in Arrow (RE2), backreferences such as \\1 included, where pandas would run
+    Python's `re` once per value. Patterns must not need what RE2 lacks (lookarounds, backreferences
+    inside the pattern)."""
+    out = pc.replace_substring_regex(_arrow(s), pattern=pattern, replacement=repl)
+    return pd.Series(pd.arrays.ArrowStringArray(out.cast(pa.large_string())), index=s.index)
+
+
+def regex_extract(s: pd.Series, pattern: str) -> pd.DataFrame:
+    """Named groups of the first match per value, in Arrow (RE2); <NA> where the value does not match or
+    a group took no part (as `Series.str.extract` gives, without a Python call per value)."""
+    found = pc.extract_regex(_arrow(s), pattern=pattern)
+    groups = re.compile(pattern).groupindex
+    out = pd.DataFrame(index=s.index)
+    for name in groups:
+        col = pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(found, name).cast(pa.large_string())),
+                        index=s.index)
+        out[name] = col.where(col != "")
+    return out
+
+
 def apply_to_uniques(s: pd.Series, func: Callable[[pd.Series], Frame]) -> Frame:
     """Run a vectorised text function once per distinct value and map the results to the rows.
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
-from ptp_pipeline.linkage.fields import linkage_tokens
+from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
@@ -135,14 +136,50 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(values, index=frame.index, dtype="string")
 
 
-def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    parts, id_status = identity_parts(checked, protocol)
-    out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
-    out = pd.concat([out, match_key_tokens(rt.key, parts, rt.project),
-                     address_columns(rt, parts)], axis=1)
-    out["birth_year"] = parts.get("shared_birth_year", pd.Series(pd.NA, index=out.index, dtype="Int64"))
-    out["district"] = parts.get("area", pd.Series(pd.NA, index=out.index, dtype="string"))
-    out["sex"] = parts.get("sex", pd.Series(pd.NA, index=out.index, dtype="string"))
+def identifying_columns(checked: pd.DataFrame, protocol: Protocol) -> list[str]:
+    """The checked columns everything identity-derived is a function of (values and their status)."""
+    names = [f.name for f in protocol.fields if f.identifies is not None and f.treatment is not Treatment.drop]
+    return [c for n in names for c in (n, STATUS + n) if c in checked]
+
+
+def _identity_columns(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per row: the identity token, address tokens, shared identity columns and statuses; and, once per
+    identity, its field tokens.
+
+    Worked out once per distinct combination of identifying values (a person's rows repeat them:
+    a health extract has about four rows per identity), then taken back to the rows, so the
+    normalising and keying cost follows the people in the extract, not its rows. Field tokens stay
+    one row per identity (as `restricted.link_identity` holds them), never copied to every row.
+    """
+    cols = identifying_columns(checked, protocol)
+    ident = checked[cols]
+    codes = (ident.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if cols
+             else np.zeros(len(checked), dtype="int64"))
+    first = np.unique(codes, return_index=True)[1] if len(codes) else np.array([], dtype="int64")
+    distinct = ident.iloc[first].reset_index(drop=True)
+    parts, id_status = identity_parts(distinct, protocol)
+    tokens = match_key_tokens(rt.key, parts, rt.project)
+    na_int = pd.Series(pd.NA, index=parts.index, dtype="Int64")
+    na_text = pd.Series(pd.NA, index=parts.index, dtype="string")
+    per_row = pd.concat([tokens[[TOKEN + IDENT]], address_columns(rt, parts),
+                         pd.DataFrame({"birth_year": parts.get("shared_birth_year", na_int),
+                                       "district": parts.get("area", na_text),
+                                       "sex": parts.get("sex", na_text)}),
+                         id_status], axis=1)
+    identities = tokens[tokens[TOKEN + IDENT].notna()].drop_duplicates(TOKEN + IDENT).rename(
+        columns=lambda c: c.removeprefix(TOKEN)).reset_index(drop=True)
+    return per_row.take(codes).set_axis(checked.index), identities
+
+
+def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The extract's rows with no direct identifier left, and its identities' field tokens."""
+    derived, identities = _identity_columns(rt, checked, protocol)
+    id_status = derived[[c for c in derived.columns if c.startswith(STATUS)]]
+    out = pd.concat([pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]}),
+                     derived.drop(columns=[*id_status.columns, "birth_year", "district", "sex"])], axis=1)
+    out["birth_year"] = derived["birth_year"]
+    out["district"] = derived["district"]
+    out["sex"] = derived["sex"]
     ev = protocol.event
     out["event_date"] = checked[ev.date]
     out["event_type"] = checked[ev.type].astype("string")
@@ -163,10 +200,12 @@ def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -
     for col in id_status:
         statuses[col] = id_status[col]
     out = pd.concat([out, statuses, checked[["dup_of"]]], axis=1)
-    return out
+    return out, identities
 
 
 VAULT_FILE = "vault.sealed"
+#: One row per identity of the extract: its identity token and field tokens (merge links these).
+IDENTITIES_FILE = "identities.parquet"
 
 
 def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
@@ -192,9 +231,11 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     checked = pd.read_parquet(folder / "checked.parquet")
     public = rt.reid_public_key
     if public is not None:
-        from ptp_pipeline.privacy.vault import seal, write_sealed
+        from ptp_pipeline.privacy.vault import seal_records, write_sealed_records
 
-        write_sealed(seal(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
-    pseudonymise_frame(rt, checked, protocol).to_parquet(folder / "pseudonymised.parquet", index=False)
+        write_sealed_records(seal_records(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
+    frame, identities = pseudonymise_frame(rt, checked, protocol)
+    frame.to_parquet(folder / "pseudonymised.parquet", index=False)
+    identities.to_parquet(folder / IDENTITIES_FILE, index=False)
     (folder / "checked.parquet").unlink()
     return item

@@ -19,11 +19,12 @@ import pandas as pd
 from ptp_pipeline.errors import KeyMaterialError
 from ptp_pipeline.extract.check import STATUS
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS, strong_tokens
 from ptp_pipeline.privacy.address import ADDRESS_KEYS, address_parts, address_tokens
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.pseudonymise import TOKEN, identity_parts, match_key_tokens
-from ptp_pipeline.privacy.vault import Sealed, load_private_key, unseal
+from ptp_pipeline.privacy.vault import Sealed, load_private_key, sealed_identifiers, unseal
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -116,6 +117,7 @@ def _rekey_identities(wh: Warehouse, new_tokens: pd.DataFrame) -> int:
         wh.execute(f"UPDATE restricted.link_review SET {col} = m.new FROM _ptp_rekey m WHERE link_review.{col} = m.old")
     wh.execute(f"DELETE FROM {IDENTITY_TABLE}")
     wh.insert_frame(IDENTITY_TABLE, fresh)
+    frequencies.recount(wh)  # every token is new: term frequencies follow
     return int(fresh[TOKEN_COLUMNS].notna().sum().sum()) + len(fresh)
 
 
@@ -131,11 +133,12 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
     if new_key.key_id == old_id:
         raise KeyMaterialError("the new key is the key already in use", hint="Generate one with `ptp key new FILE`.")
     private = load_private_key(private_key_file)
-    merged = wh.query("SELECT l.extract_id, l.protocol_id, l.protocol_version, v.key_id, v.wrapped_key, v.nonce, "
-                      "v.ciphertext FROM ops.extract_ledger l LEFT JOIN restricted.vault v USING (extract_id) "
-                      "WHERE l.status = 'merged' AND EXISTS "
+    merged = wh.query("SELECT l.extract_id, l.protocol_id, l.protocol_version, "
+                      "EXISTS (SELECT 1 FROM restricted.vault_record v WHERE v.extract_id = l.extract_id) "
+                      "OR EXISTS (SELECT 1 FROM restricted.vault v WHERE v.extract_id = l.extract_id) AS sealed "
+                      "FROM ops.extract_ledger l WHERE l.status = 'merged' AND EXISTS "
                       "(SELECT 1 FROM restricted.link_record r WHERE r.extract_id = l.extract_id) ORDER BY 1")
-    unsealed = merged[merged.ciphertext.isna()]
+    unsealed = merged[~merged.sealed.astype(bool)]
     if not unsealed.empty:
         raise KeyMaterialError(
             f"{len(unsealed)} merged extract(s) have no sealed identifiers, so their tokens cannot be re-made",
@@ -145,8 +148,8 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
     with wh.transaction():
         wh.lock(MERGE_LOCK)
         for row in merged.itertuples(index=False):
-            sealed = Sealed(str(row.key_id), bytes(row.wrapped_key), bytes(row.nonce), bytes(row.ciphertext))
-            frame = unseal(sealed, private, row.extract_id)
+            frame = sealed_identifiers(wh, row.extract_id, private)
+            assert frame is not None  # checked above: every merged extract here is sealed
             protocol = rt.protocol(row.protocol_id, int(row.protocol_version))
             for spec in protocol.fields:
                 if spec.name in frame:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import difflib
+import itertools
 import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ptp_pipeline.protocol.gx_registry import known_expectations
 from ptp_pipeline.protocol.identifiers import identifier_kind, identifier_words
@@ -649,6 +650,9 @@ class Linkage(Strict):
     match_keys: list[MatchKey]
     max_persons_per_token: int = Field(default=20, ge=2)
     probabilistic: bool = Field(default=True, description="Run the probabilistic (Splink) pass after the cascade.")
+    term_frequencies: bool = Field(
+        default=True, description="Weight an exact forename, surname or postcode match by how rare that value is "
+        "among all identities (a shared rare surname is stronger evidence than a shared common one).")
     threshold: float = Field(default=0.95, gt=0, lt=1, description="Match probability at which two records link.")
     review_threshold: float = Field(
         default=0.5, gt=0, lt=1, description="Pairs from here up to the threshold go to clerical review.")
@@ -669,6 +673,10 @@ class Linkage(Strict):
 class Suppression(Strict):
     min_count: int = Field(default=8, ge=1, description="Counts below this are suppressed (1-7 by default).")
     round_to: int = Field(default=5, ge=1)
+    dominance_top: int = Field(default=1, ge=1, le=5, description="Dominance rule for £ figures: this many "
+                               "largest contributors ...")
+    dominance_share: float = Field(default=0.5, gt=0, lt=1, description="... may not carry more than this share "
+                                   "of a published cost figure (pathways/disclosure.py).")
 
 
 class Households(Strict):
@@ -680,6 +688,33 @@ class Households(Strict):
     communal_types: list[str] = Field(
         default=["care_home", "hostel", "hospital", "prison", "hmo"],
         description="Values of an address_type field that mark an address communal (case-insensitive).")
+
+
+class ResearchTier(Strict):
+    """How the researcher tier generalises the record-level tables (pathways/research.py).
+
+    Defaults keep what pathway research needs (order of events, month, agency, type, cost band) and
+    coarsen what makes a person stand out (exact dates, exact costs, birth year, small areas).
+    """
+
+    event_date: Literal["day", "month", "quarter"] = Field(
+        default="month", description="Event dates (and first/last seen) as the first day of their month or quarter.")
+    birth_year_band: int = Field(default=5, ge=1, le=25, description="Birth years in bands this wide (1 = exact).")
+    area: Literal["district", "area", "none"] = Field(
+        default="area", description="Postcode district (LS13), postcode area (LS), or no area at all.")
+    cost_bands: list[float] = Field(
+        default=[0, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000],
+        description="Lower bounds of the cost bands (costs are published as bands, never exactly).")
+    min_k: int = Field(
+        default=5, ge=0, description="Persons in a group smaller than this on the quasi-identifiers lose their area, "
+                                     "then birth year, then sex (0: no local suppression).")
+
+    @field_validator("cost_bands")
+    @classmethod
+    def _increasing(cls, bands: list[float]) -> list[float]:
+        if not bands or any(b >= c for b, c in itertools.pairwise(bands)):
+            raise ValueError("cost_bands must be a non-empty list of increasing lower bounds, e.g. [0, 100, 500]")
+        return bands
 
 
 class ProjectInfo(Strict):
@@ -701,3 +736,4 @@ class ProjectConfig(Strict):
     national_data_opt_out: OptOut = OptOut()
     top_share: float = Field(default=0.2, gt=0, lt=1)
     households: Households = Households()
+    research: ResearchTier = ResearchTier()

@@ -7,6 +7,7 @@ and no person id, event id or extract file name is carried into the report.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -15,7 +16,13 @@ import pandas as pd
 
 from ptp_pipeline.pathways.disclosure import ProtectedTable, protect_counts, protect_grouped, protect_table, round_count
 from ptp_pipeline.protocol.model import ProjectConfig, Suppression
+from ptp_pipeline.report.money import Money, event_type_costs, headline_money, overlap_amounts
 from ptp_pipeline.warehouse.base import Warehouse
+
+#: Transitions by event type shown in the report: the most common published ones.
+TYPE_FLOWS_SHOWN = 15
+#: Monthly activity becomes quarterly when more than this share of its cells would be withheld.
+MAX_WITHHELD_SHARE = 0.25
 
 AGENCY_FLOWS_SQL = """
 SELECT a.agency AS from_agency, b.agency AS to_agency, count(*) AS transitions,
@@ -45,6 +52,7 @@ class Headline:
     gini: float | None
     first_month: str | None
     last_month: str | None
+    money: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -53,10 +61,14 @@ class ReportData:
     headline: Headline
     pareto: pd.DataFrame  # top_percent, cost_share: only at steps of at least min_count persons
     flows: pd.DataFrame  # from_agency, to_agency, persons (Int64, NA suppressed), median_days
-    overlap: pd.DataFrame  # protect_grouped rows (combinations, subtotals by n agencies, total) + cost_share
-    monthly: ProtectedTable  # month x agency: events
+    overlap: pd.DataFrame  # protect_grouped rows (combinations, subtotals by n agencies, total) + cost_share, cost
+    monthly: ProtectedTable  # month (or quarter) x agency: events
     quality: ProtectedTable  # extract x accepted/quarantined; row totals are rows received
     quality_labels: pd.DataFrame  # partner, dataset, received_on, status per quality row
+    type_flows: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # from/to agency: type, persons
+    type_costs: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # label, kind, events, cost (£)
+    unit_costs: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # the unit costs applied
+    period: str = "month"  # the monthly table's period: "month", or "quarter" when months are too small
 
 
 def pareto_points(curve: pd.DataFrame, rule: Suppression) -> pd.DataFrame:
@@ -122,15 +134,44 @@ def _overlap(wh: Warehouse, rule: Suppression) -> pd.DataFrame:
     return protected
 
 
-def _monthly(wh: Warehouse, rule: Suppression) -> ProtectedTable:
+def _monthly(wh: Warehouse, rule: Suppression) -> tuple[ProtectedTable, str]:
+    """Events per month and agency; per quarter when too many months would be withheld (small data)."""
     frame = wh.query("SELECT month, agency, sum(events) AS events FROM shared.monthly_activity "
                      "GROUP BY month, agency ORDER BY month, agency")
     if frame.empty:
-        return protect_table(pd.DataFrame({"events": []}, dtype=np.int64), rule)
-    frame["month"] = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
-    table = frame.pivot(index="month", columns="agency", values="events").fillna(0).astype(np.int64)
+        return protect_table(pd.DataFrame({"events": []}, dtype=np.int64), rule), "month"
+    months = pd.to_datetime(frame["month"])
+    protected = _by_period(frame.assign(month=months.dt.strftime("%Y-%m")), rule)
+    if protected.suppressed.iloc[:-1, :-1].to_numpy().mean() <= MAX_WITHHELD_SHARE:
+        return protected, "month"
+    quarters = months.dt.year.astype(str) + " Q" + months.dt.quarter.astype(str)
+    return _by_period(frame.assign(month=quarters), rule), "quarter"
+
+
+def _by_period(frame: pd.DataFrame, rule: Suppression) -> ProtectedTable:
+    table = frame.pivot_table(index="month", columns="agency", values="events", aggfunc="sum").fillna(0)
+    table = table.astype(np.int64)
     table.columns.name = None
+    table.index.name = None
     return protect_table(table, rule)
+
+
+TYPE_FLOWS_SQL = """
+SELECT from_agency || ': ' || from_event_type AS from_step, to_agency || ': ' || to_event_type AS to_step,
+       persons, median_days
+FROM shared.transitions
+ORDER BY persons DESC, from_agency, from_event_type, to_agency, to_event_type
+"""
+
+
+def _type_flows(wh: Warehouse, rule: Suppression) -> pd.DataFrame:
+    """The most common moves from one event type to the next (persons protected; withheld ones left out)."""
+    frame = wh.query(TYPE_FLOWS_SQL)
+    persons = protect_counts(frame["persons"], rule)
+    days = frame["median_days"].astype(float).round(0).astype("Int64").mask(persons.isna())
+    out = pd.DataFrame({"from_step": frame["from_step"].str.replace("_", " "),
+                        "to_step": frame["to_step"].str.replace("_", " "), "persons": persons, "median_days": days})
+    return out[out["persons"].notna()].head(TYPE_FLOWS_SHOWN).reset_index(drop=True)
 
 
 def _flows(wh: Warehouse, rule: Suppression) -> pd.DataFrame:
@@ -158,6 +199,13 @@ def report_data(wh: Warehouse, project: ProjectConfig) -> ReportData:
     overlap = _overlap(wh, rule)
     period = wh.query("SELECT min(first_seen) AS first_seen, max(last_seen) AS last_seen FROM shared.person")
     quality, labels = _quality(wh, rule)
-    return ReportData(rule=rule, headline=_headline(curve, overlap, period, project),
-                      pareto=pareto_points(curve, rule), flows=_flows(wh, rule), overlap=overlap,
-                      monthly=_monthly(wh, rule), quality=quality, quality_labels=labels)
+    overlap["cost"] = overlap_amounts(wh, overlap, rule)
+    headline = dataclasses.replace(_headline(curve, overlap, period, project),
+                                   money=headline_money(wh, curve, rule, project.top_share))
+    monthly, period_kind = _monthly(wh, rule)
+    unit_costs = wh.query("SELECT agency, event_type, unit_cost, price_year, source, source_cost, source_year, "
+                          "theme, version FROM shared.unit_cost ORDER BY agency, event_type")
+    return ReportData(rule=rule, headline=headline, pareto=pareto_points(curve, rule), flows=_flows(wh, rule),
+                      overlap=overlap, monthly=monthly, quality=quality, quality_labels=labels,
+                      type_flows=_type_flows(wh, rule), type_costs=event_type_costs(wh, rule),
+                      unit_costs=unit_costs, period=period_kind)

@@ -5,6 +5,8 @@ Every label goes through `html.escape`. Withheld (suppressed) values are drawn a
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from html import escape
 
 import pandas as pd
@@ -13,19 +15,38 @@ PALETTE = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#3d9970", "#8
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 
+#: Every chart is drawn on this width and scaled to the page's full width (viewBox; CSS width 100%).
+WIDTH = 940
+
+
 def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def nice_ticks(top: float, target: int = 5) -> list[float]:
+    """Round axis ticks from 0 to at least `top`: steps of 1, 2, 2.5 or 5 times a power of ten."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / target
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    return [step * i for i in range(math.ceil(top / step - 1e-9) + 1)]
+
+
+def tick_label(value: float) -> str:
+    """A tick with thousands separators, and no needless decimals."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def _svg(width: int, height: int, body: list[str], title: str, chart: str) -> str:
     return (f'<svg class="chart" data-chart="{escape(chart)}" role="img" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" {FONT}>'
+            f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg" {FONT}>'
             f"<title>{escape(title)}</title>{''.join(body)}</svg>")
 
 
 def pareto_svg(points: pd.DataFrame, top_share: float) -> str:
     """Cumulative share of cost against share of persons, most costly first, with the line of equality."""
-    w, h, m = 520, 360, 50
+    w, h, m = WIDTH, 380, 50
     pw, ph = w - 2 * m, h - 2 * m
 
     def xy(px: float, share: float) -> tuple[float, float]:
@@ -62,7 +83,7 @@ def flow_svg(flows: pd.DataFrame) -> str:
     """A two-column flow chart (Sankey style): from one agency to the next agency in persons' pathways."""
     cross = flows[(flows["from_agency"] != flows["to_agency"]) & flows["persons"].notna()]
     agencies = sorted(set(flows["from_agency"]) | set(flows["to_agency"]))
-    w, m, gap = 560, 20, 24
+    w, m, gap = WIDTH, 20, 24
     total = float(cross["persons"].sum()) if not cross.empty else 0.0
     height_for = 260.0
     scale = height_for / total if total else 0.0
@@ -80,7 +101,7 @@ def flow_svg(flows: pd.DataFrame) -> str:
     body = [f'<text x="{m}" y="{m + 4}" font-weight="bold">from</text>',
             f'<text x="{w - m}" y="{m + 4}" text-anchor="end" font-weight="bold">to (next event)</text>']
     lo, ro = dict(left), dict(right)
-    x0, x1 = 130, w - 130
+    x0, x1 = 180, w - 180
     for i, a in enumerate(agencies):
         out_h = max(float(cross.loc[cross["from_agency"] == a, "persons"].sum()) * scale, 2)
         in_h = max(float(cross.loc[cross["to_agency"] == a, "persons"].sum()) * scale, 2)
@@ -104,9 +125,10 @@ def flow_svg(flows: pd.DataFrame) -> str:
     return _svg(w, h, body, "Cross-agency transitions: persons moving from one agency to the next", "flows")
 
 
-def bar_svg(labels: list[str], values: list[float | None], title: str, chart: str, unit: str = "persons") -> str:
+def bar_svg(labels: list[str], values: list[float | None], title: str, chart: str, unit: str = "persons",
+            shown: Callable[[float], str] = tick_label) -> str:
     """Horizontal bars; a withheld value is drawn as a hatched 'withheld' marker rather than a bar."""
-    w, row_h, left, m = 560, 26, 190, 20
+    w, row_h, left, m = WIDTH, 26, 260, 20
     h = m * 2 + row_h * len(labels)
     top = max([v for v in values if v is not None] or [1])
     body = []
@@ -118,19 +140,19 @@ def bar_svg(labels: list[str], values: list[float | None], title: str, chart: st
             continue
         bw = (w - left - 90) * value / top
         body += [f'<rect class="series" x="{left}" y="{y + 4}" width="{bw:.1f}" height="{row_h - 8}" '
-                 f'fill="{colour(0)}"><title>{escape(label)}: {value:,.0f} {unit}</title></rect>',
-                 f'<text x="{left + bw + 6:.1f}" y="{y + 17}">{value:,.0f}</text>']
+                 f'fill="{colour(0)}"><title>{escape(label)}: {escape(shown(value))} {unit}</title></rect>',
+                 f'<text x="{left + bw + 6:.1f}" y="{y + 17}">{escape(shown(value))}</text>']
     return _svg(w, h, body, title, chart)
 
 
 def lines_svg(table: pd.DataFrame, title: str, chart: str) -> str:
     """One line per column over the rows (months); a withheld value breaks the line."""
-    w, h, m, legend = 620, 320, 50, 110
+    w, h, m, legend = WIDTH, 340, 60, 130
     pw, ph = w - 2 * m - legend, h - 2 * m
     rows = list(table.index)
     numeric = table.astype("Float64")
-    top = float(numeric.max().max()) if numeric.notna().any().any() else 1.0
-    top = top or 1.0
+    ticks = nice_ticks(float(numeric.max().max()) if numeric.notna().any().any() else 0.0)
+    top = ticks[-1]
 
     def xy(i: int, v: float) -> tuple[float, float]:
         return m + pw * (i / max(len(rows) - 1, 1)), m + ph * (1 - v / top)
@@ -140,9 +162,10 @@ def lines_svg(table: pd.DataFrame, title: str, chart: str) -> str:
         x, _ = xy(i, 0)
         if i % max(1, len(rows) // 6) == 0:
             body.append(f'<text x="{x:.1f}" y="{m + ph + 16}" text-anchor="middle">{escape(str(label))}</text>')
-    for t in (0, 0.5, 1):
-        _, y = xy(0, top * t)
-        body.append(f'<text x="{m - 6}" y="{y + 4:.1f}" text-anchor="end">{top * t:,.0f}</text>')
+    for t in ticks:
+        _, y = xy(0, t)
+        body += [f'<line x1="{m}" y1="{y:.1f}" x2="{m + pw}" y2="{y:.1f}" stroke="#e4e4e4"/>',
+                 f'<text x="{m - 6}" y="{y + 4:.1f}" text-anchor="end">{tick_label(t)}</text>']
     if not numeric.notna().any().any():
         body.append(f'<text x="{m + pw / 2}" y="{m + ph / 2}" text-anchor="middle">every value withheld</text>')
     for j, col in enumerate(table.columns):
@@ -159,4 +182,26 @@ def lines_svg(table: pd.DataFrame, title: str, chart: str) -> str:
         ly = m + 16 * j
         body += [f'<rect x="{w - legend}" y="{ly}" width="12" height="12" fill="{colour(j)}"/>',
                  f'<text x="{w - legend + 18}" y="{ly + 11}">{escape(str(col))}</text>']
+    return _svg(w, h, body, title, chart)
+
+
+def diverging_svg(labels: list[str], values: list[float], title: str, chart: str, unit: str = "") -> str:
+    """Horizontal bars either side of a zero line (evidence for to the right, against to the left)."""
+    w, row_h, left, m = 720, 20, 320, 20
+    h = m * 2 + row_h * len(labels) + 20
+    top = max([abs(v) for v in values] or [1]) or 1
+    half = (w - left - 60) / 2
+    zero = left + half
+    body = [f'<line x1="{zero}" y1="{m}" x2="{zero}" y2="{h - m - 16}" stroke="#999"/>',
+            f'<text x="{zero - 6}" y="{h - 8}" text-anchor="end">← against</text>',
+            f'<text x="{zero + 6}" y="{h - 8}">for →</text>']
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        y = m + i * row_h
+        bw = half * abs(value) / top
+        x = zero if value >= 0 else zero - bw
+        body += [f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>',
+                 f'<rect class="series" x="{x:.1f}" y="{y + 3}" width="{bw:.1f}" height="{row_h - 6}" '
+                 f'fill="{colour(0 if value >= 0 else 1)}"><title>{escape(label)}: {value:+.1f}{unit}</title></rect>',
+                 f'<text x="{(x + bw + 4) if value >= 0 else (x - 4):.1f}" y="{y + 14}" '
+                 f'text-anchor="{"start" if value >= 0 else "end"}">{value:+.1f}</text>']
     return _svg(w, h, body, title, chart)

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from ptp_pipeline.protocol.model import ProjectConfig
 from ptp_pipeline.report import charts
 from ptp_pipeline.report.aggregates import ReportData, report_data
+from ptp_pipeline.report.summary import Figures, money_text, previous_figures, save_figures, summary_text
 from ptp_pipeline.warehouse.base import Warehouse
 
 
@@ -27,6 +28,10 @@ def _pct(value: Any) -> str:
     return "withheld" if value is None or pd.isna(value) else f"{float(value):.0%}"
 
 
+def _money(value: Any) -> str:
+    return money_text(None if value is None or pd.isna(value) else float(value))
+
+
 def _cell(value: Any, formatter: Callable[[Any], str] = _fmt) -> Markup:
     if value is None or pd.isna(value):
         return Markup('<td class="withheld">withheld</td>')
@@ -36,25 +41,52 @@ def _cell(value: Any, formatter: Callable[[Any], str] = _fmt) -> Markup:
 def _charts(data: ReportData) -> dict[str, Markup]:
     overlap = data.overlap[data.overlap["kind"] == "cell"]
     monthly = data.monthly.table.iloc[:-1, :-1]
+    costs = data.type_costs[data.type_costs["kind"] == "cell"] if len(data.type_costs) else data.type_costs
     return {
+        "costs": Markup(charts.bar_svg(
+            costs["label"].tolist() if len(costs) else [],
+            [None if pd.isna(v) else float(v) for v in costs["cost"]] if len(costs) else [],
+            "Cost by agency and event type", "costs", unit="", shown=money_text)),
         "pareto": Markup(charts.pareto_svg(data.pareto, data.headline.top_share)),
         "flows": Markup(charts.flow_svg(data.flows)),
         "overlap": Markup(charts.bar_svg(
             overlap["label"].tolist(), [None if pd.isna(v) else float(v) for v in overlap["count"]],
             "Persons known to each combination of agencies", "overlap")),
-        "monthly": Markup(charts.lines_svg(monthly, "Events per month by agency", "monthly")),
+        "monthly": Markup(charts.lines_svg(monthly, f"Events per {data.period} by agency", "monthly")),
     }
 
 
-def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "") -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    template = env.from_string(files("ptp_pipeline.report").joinpath("templates/report.html").read_text("utf-8"))
+def template(name: str) -> jinja2.Template:
+    """A report template (they extend templates/base.html: inline CSS, no network, the contents list)."""
+    folder = files("ptp_pipeline.report").joinpath("templates")
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(lambda n: folder.joinpath(n).read_text("utf-8")),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(name)
+
+
+def write_atomic(out: Path, html: str) -> Path:
+    """Write `out` so a reader never sees half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "",
+                previous: Figures | None = None) -> str:
+    page = template("report.html")
     agencies = sorted(set(data.flows["from_agency"]) | set(data.monthly.table.columns[:-1]))
-    return template.render(
-        project=project.project, h=data.headline, rule=data.rule, generated_on=escape(generated_on),
-        n_agencies=len(agencies), charts=_charts(data), flows=data.flows.to_dict(orient="records"),
+    published_flows = data.flows[data.flows["persons"].notna()]
+    return page.render(
+        project=project.project, h=data.headline, m=data.headline.money, rule=data.rule,
+        generated_on=escape(generated_on), n_agencies=len(agencies), charts=_charts(data),
+        summary=summary_text(data, len(agencies), previous, Figures.of(data, generated_on)),
+        flows=published_flows.to_dict(orient="records"), flows_withheld=len(data.flows) - len(published_flows),
+        type_flows=data.type_flows.to_dict(orient="records"), type_costs=data.type_costs.to_dict(orient="records"),
+        unit_costs=data.unit_costs.to_dict(orient="records"), period=data.period,
         overlap=data.overlap.to_dict(orient="records"), monthly=data.monthly.table, quality=data.quality.table,
-        quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, cell=_cell, families=Markup(families),
+        quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, money=_money, cell=_cell, families=Markup(families),
     )
 
 
@@ -68,12 +100,12 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
     from ptp_pipeline.pathways.families import families_html, families_section
 
     data = report_data(wh, project)
+    previous = previous_figures(out)
     # The families section's fragment is escaped and its counts suppressed where it is built.
-    html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share))
+    html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share),
+                       previous)
     if tables_dir is not None:
         write_tables(data, tables_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, html)
+    save_figures(out, Figures.of(data, stamp))  # what the next report compares with (published figures only)
     return out

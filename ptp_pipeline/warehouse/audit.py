@@ -82,7 +82,7 @@ _ACCESS = re.compile(r"; vault access ([0-9,]+)")
 
 
 def _vault_openings_outside_the_route(wh: Warehouse, rows: pd.DataFrame, key: bytes) -> list[str]:
-    """PostgreSQL records every opening of the vault (`restricted.open_vault`); each must be named by a signed
+    """PostgreSQL records every opening of the vault (`restricted.request_vault`); each must be named by a signed
     re-identification entry, or someone opened it without `ptp reidentify` (e.g. straight from psql)."""
     if wh.dialect != "postgresql":
         return []
@@ -150,3 +150,19 @@ def verify(wh: Warehouse, expect_head: str | None = None, *, record: bool = True
     if not problems and record and wh.can_write("ops.audit_head"):
         record_head(wh)
     return problems
+
+
+def entries(wh: Warehouse, kind: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+    """Audit entries for review (`ptp audit list`): seq, logged_at, actor, action, extract_id, detail, oldest
+    first. `kind` keeps actions starting with it (reidentify: every opening, batch and refusal)."""
+    where: list[str] = []
+    params: list[object] = []
+    if kind:
+        where.append(f"substr(action, 1, {len(kind)}) = ?")  # a prefix, same on DuckDB and PostgreSQL
+        params.append(kind)
+    if since is not None:
+        where.append("logged_at >= ?")
+        params.append(since)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return wh.query(f"SELECT seq, logged_at, actor, action, extract_id, detail FROM ops.audit_log{clause} "
+                    "ORDER BY seq", tuple(params))

@@ -127,6 +127,6 @@ class Warehouse(ABC):
     def tables(self) -> list[tuple[str, str]]:
         frame = self.query(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('shared', 'ops', 'restricted') ORDER BY 1, 2"
+            "WHERE table_schema IN ('shared', 'ops', 'restricted', 'published', 'research') ORDER BY 1, 2"
         )
         return list(frame.itertuples(index=False, name=None))

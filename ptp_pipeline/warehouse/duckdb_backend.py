@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,30 @@ def _owner_only(path: Path) -> None:
             pass
 
 
+def memory_limit() -> str:
+    """DuckDB's memory bound for the warehouse and for scratch work (PTP_DUCKDB_MEMORY_LIMIT, default 1GB)."""
+    return os.environ.get("PTP_DUCKDB_MEMORY_LIMIT", "1GB")
+
+
+@contextmanager
+def scratch_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB for tokens (never raw values) bounded like the warehouse, spilling into a
+    private temporary folder (not DuckDB's default, the working directory) removed afterwards."""
+    spill = tempfile.mkdtemp(prefix="ptp-spill-")  # mode 0700
+    con = duckdb.connect(config={"memory_limit": memory_limit(), "temp_directory": spill})
+    try:
+        yield con
+    except Exception as exc:
+        if "Out of Memory" not in str(exc):  # DuckDB's own, or Splink's wrapping of it
+            raise
+        raise WarehouseError(
+            f"this step needs more memory than PTP_DUCKDB_MEMORY_LIMIT ({memory_limit()}) allows",
+            hint="Raise PTP_DUCKDB_MEMORY_LIMIT (e.g. 2GB) and rerun: nothing was half-done.") from None
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
@@ -46,8 +72,7 @@ class DuckDBWarehouse(Warehouse):
             _owner_only(path)
         # Memory bounded by batch size, not by what the warehouse holds: DuckDB spills past this.
         if not read_only:
-            limit = os.environ.get("PTP_DUCKDB_MEMORY_LIMIT", "1GB")
-            self.con.execute(f"SET memory_limit = '{limit}'")
+            self.con.execute(f"SET memory_limit = '{memory_limit()}'")
             self.con.execute("SET preserve_insertion_order = false")
             self.con.execute(f"SET temp_directory = '{path.parent / 'duckdb-spill'}'")
 

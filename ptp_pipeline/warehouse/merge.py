@@ -24,9 +24,9 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.engine import config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
-from ptp_pipeline.privacy.pseudonymise import ADDR, KEY, TOKEN, VAULT_FILE
+from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
-from ptp_pipeline.privacy.vault import read_sealed
+from ptp_pipeline.privacy.vault import store_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
 from ptp_pipeline.quality import corrections
@@ -109,6 +109,16 @@ def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
     return hmac_tokens(rt.key.subkey("event-id"), extract_id + ":" + rows.astype("string"))
 
 
+def extract_identities(path: Path, accepted: pd.Series) -> pd.DataFrame:
+    """Field tokens of the identities of the accepted rows (one row each, as pseudonymise wrote them)."""
+    found = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=[IDENT])
+    found = found[found[IDENT].isin(accepted.dropna().unique())]
+    for col in (IDENT, *TOKEN_COLUMNS):
+        if col not in found:
+            found[col] = pd.Series(pd.NA, index=found.index, dtype="string")
+    return found[[IDENT, *TOKEN_COLUMNS]].reset_index(drop=True)
+
+
 def _merge(rt: Runtime, extract_id: str) -> None:
     wh = rt.warehouse
     if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
@@ -119,16 +129,12 @@ def _merge(rt: Runtime, extract_id: str) -> None:
     quarantine = pd.read_parquet(folder / "quarantine.parquet")
     validation = json.loads((folder / "validation.json").read_text())
     record_id = event_ids(rt, extract_id, accepted[SOURCE_ROW])
-    tokens = accepted[[c for c in accepted.columns if c.startswith(TOKEN)]].rename(
-        columns=lambda c: c.removeprefix(TOKEN))
-    for col in (IDENT, *TOKEN_COLUMNS):
-        if col not in tokens:
-            tokens[col] = pd.Series(pd.NA, index=accepted.index, dtype="string")
+    ident = accepted.get(TOKEN + IDENT, pd.Series(pd.NA, index=accepted.index, dtype="string"))
     link_records = pd.DataFrame({
         "record_id": record_id, "extract_id": extract_id, "source_row": accepted[SOURCE_ROW],
         "partner": item.partner, "birth_year": accepted["birth_year"], "sex": accepted["sex"],
         "district": accepted["district"], "event_date": pd.to_datetime(accepted["event_date"]).dt.date,
-        "ident": tokens[IDENT],
+        "ident": ident,
     })
     events = pd.DataFrame({
         "event_id": record_id, "agency": item.partner, "dataset": item.dataset,
@@ -136,7 +142,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         "setting": accepted["setting"], "cost": accepted["cost"], "attributes": accepted["attributes"],
         "extract_id": extract_id,
     })
-    identities = tokens[tokens[IDENT].notna()].drop_duplicates(IDENT)
+    identities = extract_identities(folder / IDENTITIES_FILE, ident)
     addresses = address_records(accepted, record_id, extract_id)
     rows_quarantined = int(quarantine["source_row"].nunique())
     dates = link_records["event_date"].dropna()
@@ -150,12 +156,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
         wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.record_address", addresses)
-        sealed_path = folder / VAULT_FILE
-        wh.execute("DELETE FROM restricted.vault WHERE extract_id = ?", (extract_id,))
-        if sealed_path.exists():
-            sealed = read_sealed(sealed_path)
-            wh.execute("INSERT INTO restricted.vault VALUES (?, ?, ?, ?, ?)",
-                       (extract_id, sealed.key_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext))
+        store_sealed(wh, extract_id, folder / VAULT_FILE)
         _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
         wh.lock(MERGE_LOCK)
         if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
@@ -203,5 +204,5 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                      f"unlinkable records {unlinkable}; persons merged {len(linked.merges)}; "
                      f"pairs for review {len(linked.review)}")
     wh.checkpoint()
-    for name in ("validated.parquet", "pseudonymised.parquet", VAULT_FILE):
+    for name in ("validated.parquet", "pseudonymised.parquet", IDENTITIES_FILE, VAULT_FILE):
         (folder / name).unlink(missing_ok=True)

@@ -3,8 +3,9 @@
 Removal never breaks conservation: the extract's ledger row keeps received = accepted +
 quarantined, and a per-reason counter (`rows_superseded`, `rows_opted_out`, `rows_purged`) says
 how many of its accepted rows have since left the shared tables, and the audit log says why.
-Every copy goes: match-key and address tokens, linkage records, the event, and the extract's sealed
-identifiers once none of its records is left. Call inside the transaction of the change; then
+Every copy goes: match-key and address tokens, linkage records, the event, its sealed identifiers, and
+the rest of the extract's sealed identifiers once none of its records is left. Call inside the
+transaction of the change; then
 `rebuild_derived_in_transaction` (identities, persons) and after it `rebuild_derived` (residence,
 households, the derived pathway tables).
 """
@@ -41,11 +42,18 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
     touch(wh, "SELECT DISTINCT e.person_id FROM shared.pathway_event e JOIN _ptp_gone g ON g.event_id = e.event_id "
           "WHERE e.person_id IS NOT NULL")
     wh.execute("DELETE FROM restricted.record_address WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
+    # Sealed per record: a removed record's sealed identifiers go with it.
+    wh.execute("DELETE FROM restricted.vault_record WHERE EXISTS (SELECT 1 FROM restricted.link_record r "
+               "JOIN _ptp_gone g ON g.event_id = r.record_id WHERE r.extract_id = vault_record.extract_id "
+               "AND r.source_row = vault_record.source_row)")
     wh.execute("DELETE FROM restricted.link_record WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
     wh.execute("DELETE FROM shared.pathway_event WHERE event_id IN (SELECT event_id FROM _ptp_gone)")
-    # Sealed identifiers go with the last record of their extract (a sealed extract cannot lose single rows).
-    wh.execute("DELETE FROM restricted.vault WHERE extract_id IN (SELECT DISTINCT extract_id FROM _ptp_gone) "
-               "AND NOT EXISTS (SELECT 1 FROM restricted.link_record r WHERE r.extract_id = vault.extract_id)")
+    # The rest of an extract's sealed identifiers (its quarantined rows; or an extract sealed whole, before
+    # per-record sealing) go with its last record.
+    for table in ("restricted.vault", "restricted.vault_record"):
+        name = table.split(".")[1]
+        wh.execute(f"DELETE FROM {table} WHERE extract_id IN (SELECT DISTINCT extract_id FROM _ptp_gone) AND NOT "
+                   f"EXISTS (SELECT 1 FROM restricted.link_record r WHERE r.extract_id = {name}.extract_id)")
     column = f"rows_{reason}"
     wh.execute(f"UPDATE ops.extract_ledger SET {column} = coalesce({column}, 0) + g.n "
                "FROM (SELECT extract_id, count(*) AS n FROM _ptp_gone GROUP BY extract_id) g "
@@ -56,9 +64,11 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
 
 def rebuild_derived_in_transaction(rt: Runtime) -> None:
     """After a removal, inside its transaction: identities left without records deleted, persons rebuilt."""
+    from ptp_pipeline.linkage.frequencies import recount
     from ptp_pipeline.warehouse.merge import relink
 
     relink(rt.warehouse, rt.project)
+    recount(rt.warehouse)  # term frequencies without the removed identities' tokens
     # Clerical-review pairs hold two identities' tokens: a pair goes with either identity.
     known = "SELECT 1 FROM restricted.link_identity i WHERE i.ident = link_review.ident_"
     rt.warehouse.execute(f"DELETE FROM restricted.link_review WHERE NOT EXISTS ({known}l) OR NOT EXISTS ({known}r)")

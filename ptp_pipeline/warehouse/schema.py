@@ -9,7 +9,7 @@ Three schemas, one per audience: `shared` (analysts), `ops` (operators), `restri
 
 from __future__ import annotations
 
-from ptp_pipeline.warehouse.roles import CREATE_ROLES, GRANTS
+from ptp_pipeline.warehouse.roles import CREATE_ROLES, GRANTS, create_role
 
 # A statement is plain SQL for every backend, or {dialect: SQL} for one backend only.
 Statement = str | dict[str, str]
@@ -170,6 +170,15 @@ MIGRATIONS.append((10, "linkage identities with per-field tokens, link model and
     {"postgresql": "CREATE INDEX IF NOT EXISTS pathway_event_id ON shared.pathway_event (event_id)"},
 ]))
 
+MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every stored identity (linkage TF)", [
+    """CREATE TABLE IF NOT EXISTS restricted.link_token_tf (
+        col VARCHAR NOT NULL, token VARCHAR NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (col, token))""",
+    "CREATE TABLE IF NOT EXISTS restricted.link_token_total (col VARCHAR PRIMARY KEY, n BIGINT NOT NULL)",
+    *(f"INSERT INTO restricted.link_token_tf (col, token, n) SELECT '{c}', {c}, count(*) "
+      f"FROM restricted.link_identity WHERE {c} IS NOT NULL GROUP BY {c}" for c in ("fn_full", "sn", "pc")),
+    "INSERT INTO restricted.link_token_total (col, n) SELECT col, sum(n) FROM restricted.link_token_tf GROUP BY col",
+]))
+
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((20, "protocol approval integrity: content hash of each approved version when first used", [
@@ -231,6 +240,153 @@ MIGRATIONS.append((33, "vault behind the audited route: opened only through a fu
                 FROM restricted.vault v WHERE v.extract_id = p_extract_id;
         END $$"""},
     {"postgresql": "REVOKE ALL ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) FROM PUBLIC"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+# Two tiers of access (issue 16.1). `published`: aggregates that passed disclosure control, for partner
+# analysts (what the report and `ptp export` give). `research`: record-level, pseudonymised and generalised
+# (pathways/research.py), for a named researcher who has declared a purpose. `shared` stays the pipeline's.
+MIGRATIONS.append((34, "two tiers: published aggregates for analysts, generalised research tables for researchers", [
+    "CREATE SCHEMA IF NOT EXISTS published",
+    "CREATE SCHEMA IF NOT EXISTS research",
+    "CREATE TABLE IF NOT EXISTS published.headline (measure VARCHAR NOT NULL, value DOUBLE PRECISION)",
+    """CREATE TABLE IF NOT EXISTS published.cost_concentration (
+        top_percent INTEGER NOT NULL, cost_share DOUBLE PRECISION)""",
+    """CREATE TABLE IF NOT EXISTS published.transitions (
+        from_agency VARCHAR NOT NULL, to_agency VARCHAR NOT NULL, persons BIGINT, median_days BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS published.agency_overlap (
+        known_to VARCHAR NOT NULL, kind VARCHAR NOT NULL, persons BIGINT, cost_share DOUBLE PRECISION)""",
+    """CREATE TABLE IF NOT EXISTS published.monthly_activity (
+        month VARCHAR NOT NULL, agency VARCHAR NOT NULL, events BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS published.data_quality (
+        extract VARCHAR NOT NULL, accepted BIGINT, quarantined BIGINT, received BIGINT, partner VARCHAR,
+        dataset VARCHAR, received_on VARCHAR, status VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS published.household_cost_concentration (
+        band VARCHAR NOT NULL, households VARCHAR NOT NULL, cost_share DOUBLE PRECISION)""",
+    "CREATE TABLE IF NOT EXISTS published.families (measure VARCHAR NOT NULL, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS published.report (
+        name VARCHAR PRIMARY KEY, built_at TIMESTAMP NOT NULL, html VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS research.person (
+        person_id BIGINT NOT NULL, birth_year VARCHAR, sex VARCHAR, area VARCHAR, first_seen DATE, last_seen DATE,
+        agencies VARCHAR, n_agencies INTEGER, n_events BIGINT, cost_band VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS research.event (
+        person_id BIGINT, seq INTEGER, agency VARCHAR NOT NULL, dataset VARCHAR NOT NULL, event_type VARCHAR NOT NULL,
+        event_period DATE NOT NULL, setting VARCHAR, cost_band VARCHAR, attributes VARCHAR)""",
+    {"postgresql": create_role("ptp_researcher")},
+    # Each researcher's declared purpose, recorded as the login; research rows are visible only after one.
+    """CREATE TABLE IF NOT EXISTS ops.research_purpose (
+        login VARCHAR NOT NULL, declared_at TIMESTAMP NOT NULL, purpose VARCHAR NOT NULL)""",
+    {"postgresql": """CREATE OR REPLACE FUNCTION research.declare_purpose(p_purpose VARCHAR) RETURNS VOID
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        BEGIN
+            IF length(coalesce(btrim(p_purpose), '')) < 10 THEN
+                RAISE EXCEPTION 'research tables open only for a stated purpose'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            INSERT INTO ops.research_purpose (login, declared_at, purpose)
+                VALUES (session_user, now()::timestamp, p_purpose);
+        END $$"""},
+    {"postgresql": """CREATE OR REPLACE FUNCTION research.purpose_declared() RETURNS BOOLEAN
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        SELECT EXISTS (SELECT 1 FROM ops.research_purpose WHERE login = session_user
+                       AND declared_at > now()::timestamp - interval '30 days') $$"""},
+    {"postgresql": "REVOKE ALL ON FUNCTION research.declare_purpose(VARCHAR), research.purpose_declared() FROM PUBLIC"},
+    *({"postgresql": sql} for table in ("research.person", "research.event") for sql in (
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS pipeline_writes ON {table}",
+        f"DROP POLICY IF EXISTS researcher_reads ON {table}",
+        f"CREATE POLICY pipeline_writes ON {table} TO ptp_pipeline USING (true) WITH CHECK (true)",
+        f"CREATE POLICY researcher_reads ON {table} FOR SELECT TO ptp_researcher USING (research.purpose_declared())",
+    )),
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+# The vault per record (privacy/vault.py `seal_records`), and an opening that a rollback cannot erase: a
+# re-identifier first requests records (`request_vault`, recorded in ops.vault_access and committed on its
+# own), then opens that request (`open_vault_records`), which refuses unless the request's transaction has
+# committed. So whatever the opening transaction does afterwards (even ROLLBACK), the request stays as the
+# record of it. (dblink could commit the record autonomously, but needs an extension and a stored
+# connection; this needs neither.) Extracts sealed whole before this stay readable through the same route.
+MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committed request before any record is read", [
+    """CREATE TABLE IF NOT EXISTS restricted.vault_record (
+        extract_id VARCHAR NOT NULL, source_row BIGINT NOT NULL, key_id VARCHAR NOT NULL, wrapped_key BYTEA NOT NULL,
+        nonce BYTEA NOT NULL, ciphertext BYTEA NOT NULL)""",
+    {"postgresql": "CREATE INDEX IF NOT EXISTS vault_record_row ON restricted.vault_record (extract_id, source_row)"},
+    {"postgresql": "ALTER TABLE ops.vault_access ADD COLUMN IF NOT EXISTS source_rows BIGINT[]"},
+    {"postgresql": "ALTER TABLE ops.vault_access ADD COLUMN IF NOT EXISTS xact xid8"},
+    {"postgresql": """CREATE OR REPLACE FUNCTION restricted.request_vault(
+            p_extract_id VARCHAR, p_rows BIGINT[], p_purpose VARCHAR) RETURNS BIGINT
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE aid BIGINT;
+        BEGIN
+            IF length(coalesce(btrim(p_purpose), '')) < 10 THEN
+                RAISE EXCEPTION 'the vault opens only for a stated purpose' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            INSERT INTO ops.vault_access (login, accessed_at, extract_id, purpose, source_rows, xact)
+                VALUES (session_user, now()::timestamp, p_extract_id, p_purpose, p_rows, pg_current_xact_id())
+                RETURNING access_id INTO aid;
+            RETURN aid;
+        END $$"""},
+    {"postgresql": """CREATE OR REPLACE FUNCTION restricted.open_vault_records(p_access_id BIGINT)
+        RETURNS TABLE (source_row BIGINT, key_id VARCHAR, wrapped_key BYTEA, nonce BYTEA, ciphertext BYTEA)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        #variable_conflict use_column
+        DECLARE a ops.vault_access%ROWTYPE;
+        BEGIN
+            SELECT * INTO a FROM ops.vault_access WHERE access_id = p_access_id AND login = session_user;
+            IF NOT FOUND OR a.xact IS NULL THEN
+                RAISE EXCEPTION 'no vault request % by this login', p_access_id
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF pg_xact_status(a.xact) IS DISTINCT FROM 'committed' THEN
+                RAISE EXCEPTION 'vault request % is not committed yet: request in its own transaction, then open it',
+                    p_access_id USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF a.accessed_at < now()::timestamp - interval '10 minutes' THEN
+                RAISE EXCEPTION 'vault request % has expired: make a new one', p_access_id
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF EXISTS (SELECT 1 FROM restricted.vault_record v WHERE v.extract_id = a.extract_id) THEN
+                RETURN QUERY SELECT v.source_row, v.key_id, v.wrapped_key, v.nonce, v.ciphertext
+                    FROM restricted.vault_record v
+                    WHERE v.extract_id = a.extract_id AND v.source_row = ANY (a.source_rows);
+            ELSE  -- sealed whole before per-record sealing: one blob, source_row NULL
+                RETURN QUERY SELECT NULL::BIGINT, v.key_id, v.wrapped_key, v.nonce, v.ciphertext
+                    FROM restricted.vault v WHERE v.extract_id = a.extract_id;
+            END IF;
+        END $$"""},
+    {"postgresql": "REVOKE ALL ON FUNCTION restricted.request_vault(VARCHAR, BIGINT[], VARCHAR), "
+                   "restricted.open_vault_records(BIGINT) FROM PUBLIC"},
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((50, "unit costs applied at derive time: the costs used, each event's cost and its source", [
+    # The unit costs in force at the last derive (protocols/costs/*.yaml, uprated to one price year).
+    """CREATE TABLE IF NOT EXISTS shared.unit_cost (
+        agency VARCHAR NOT NULL, event_type VARCHAR NOT NULL, unit_cost DECIMAL(12, 2) NOT NULL,
+        price_year INTEGER NOT NULL, source VARCHAR NOT NULL, source_cost DECIMAL(12, 2) NOT NULL,
+        source_year INTEGER NOT NULL, theme VARCHAR NOT NULL, version INTEGER NOT NULL)""",
+    # Every event's cost: the partner's own where sent, else the unit cost; cost_source says which.
+    """CREATE TABLE IF NOT EXISTS shared.event_cost (
+        event_id VARCHAR NOT NULL, person_id BIGINT, agency VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
+        event_type VARCHAR NOT NULL, event_date DATE NOT NULL, cost DECIMAL(12, 2), cost_source VARCHAR NOT NULL)""",
+    # Each person's costed total (shared.person.total_cost keeps the partners' own costs only).
+    """CREATE TABLE IF NOT EXISTS shared.person_cost (
+        person_id BIGINT NOT NULL, total_cost DECIMAL(14, 2) NOT NULL, partner_cost DECIMAL(14, 2) NOT NULL,
+        unit_costed_events BIGINT NOT NULL, uncosted_events BIGINT NOT NULL)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)
+
+MIGRATIONS.append((51, "release review: outputs requested, checked, released on a second approval", [
+    """CREATE TABLE IF NOT EXISTS ops.release_request (
+        request_id BIGINT PRIMARY KEY, file_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+        requested_by VARCHAR NOT NULL, requested_login VARCHAR NOT NULL, requested_at TIMESTAMP NOT NULL,
+        checks VARCHAR NOT NULL, checks_passed BOOLEAN NOT NULL, status VARCHAR NOT NULL, approved_by VARCHAR,
+        approved_login VARCHAR, approved_at TIMESTAMP, released_path VARCHAR)""",
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from browser import CHROMIUM, render
-from leaks import Identifiers, Scanner, scan_text_with_control
+from leaks import Identifiers, Scanner, scan_text_with_control, synthetic_identifiers
 
 from ptp_pipeline.cli import main
 from ptp_pipeline.report import report_data
@@ -31,8 +31,18 @@ PAGE_STATE = """JSON.stringify({
     var box = s.getBoundingClientRect();
     return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
   }),
-  external: Array.from(document.querySelectorAll("[src], link[href]")).length
+  external: Array.from(document.querySelectorAll("[src], link[href]")).length,
+  contentWidth: document.querySelector("h1").getBoundingClientRect().width
 })"""
+# Every number a reader sees (HTML text and chart labels, scripts and styles left out).
+PAGE_TEXT = """(function () {
+  var walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), parts = [], node;
+  while ((node = walk.nextNode())) {
+    var tag = node.parentNode.nodeName.toLowerCase();
+    if (tag !== "script" && tag !== "style") parts.push(node.nodeValue);
+  }
+  return parts.join("\\n");
+})()"""
 
 
 @pytest.fixture
@@ -72,20 +82,13 @@ def published_counts(data: ReportData) -> np.ndarray:
     return values.to_numpy(dtype=np.int64)
 
 
-def identifiers(synthetic: SyntheticResult) -> Identifiers:
-    """Raw identifiers of the synthetic people (the scanner adds the forms each could appear in)."""
-    persons = synthetic.persons
-    found = Identifiers().add("nhs", persons["nhs_number"]).add("postcode", persons["postcode"])
-    return found.add("dob", persons["date_of_birth"]).add("name", persons["forename"] + " " + persons["surname"])
-
-
 def test_report_is_self_contained_and_leaks_no_identifier(report_html: Path, synthetic: SyntheticResult,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     html = report_html.read_text(encoding="utf-8")
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no resource from the network"
     assert "<link" not in html and "@import" not in html
-    ids = identifiers(synthetic)
+    ids = synthetic_identifiers(synthetic)
     assert len(ids) > 1000
     assert not scan_text_with_control(html, "report", Scanner(ids))
     assert not re.search(r"(council|health|police)\.\w+\.[0-9a-f]{16}", html), "no extract or event ids"
@@ -136,13 +139,30 @@ def test_report_renders_in_headless_chromium_with_its_charts(report_html: Path) 
     result = render(report_html, PAGE_STATE, screenshot=shot)
     assert result.errors == []
     state = json.loads(result.value)
-    assert state["scriptErrors"] is None and state["ready"] == "4"
+    assert state["scriptErrors"] is None and state["ready"] == "5"
     assert state["external"] == 0
     charts = {c["name"]: c for c in state["charts"]}
-    assert set(charts) == {"pareto", "flows", "overlap", "monthly"}
+    assert set(charts) == {"pareto", "costs", "flows", "overlap", "monthly"}
     for chart in charts.values():
         assert chart["width"] > 200 and chart["height"] > 100 and chart["marks"] >= 1, chart
+        assert chart["width"] >= 0.95 * state["contentWidth"], f"{chart['name']} is not full width"
     assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def unseparated_numbers(text: str) -> list[str]:
+    """Numbers of four digits or more written without thousands separators; a year (1990-2100) alone is fine."""
+    found = re.findall(r"(?<![\d,.])\d{4,}(?![\d,])", text)
+    return [n for n in found if not (len(n) == 4 and 1990 <= int(n) <= 2100)]
+
+
+def test_every_number_on_the_rendered_page_has_separators_and_no_text_is_broken(report_html: Path) -> None:
+    text = str(render(report_html, PAGE_TEXT).value)
+    assert "£" in text and "people were known to at least one" in text
+    assert unseparated_numbers(text) == []
+    assert re.search(r"\d,\d{3}", text), "a page with thousands of people shows separated numbers"
+    assert "withheld of" not in text and "<8" not in text and "&lt;" not in text
+    # The check itself catches a bare number and a broken phrase.
+    assert unseparated_numbers("persons 1805 in 2024 and £12,345") == ["1805"]
 
 
 def test_the_render_check_catches_a_script_error(report_html: Path, tmp_path: Path) -> None:
@@ -183,9 +203,10 @@ def test_report_tables_export_only_protected_counts(use_home: dict[str, str], tm
     folder = tmp_path / "tables"
     assert main(["report", "--out", str(tmp_path / "r.html"), "--tables", str(folder), "--no-rebuild"]) == 0
     names = sorted(p.stem for p in folder.glob("*.csv"))
-    assert names == ["agency_overlap", "cost_concentration", "data_quality", "headline", "monthly_activity",
-                     "transitions"]
-    count_columns = {"agency_overlap": ["persons"], "transitions": ["persons"], "data_quality":
+    assert names == ["agency_overlap", "cost_by_event_type", "cost_concentration", "data_quality", "headline",
+                     "monthly_activity", "transitions", "transitions_by_event_type"]
+    count_columns = {"agency_overlap": ["persons"], "transitions": ["persons"], "cost_by_event_type": ["events"],
+                     "transitions_by_event_type": ["persons"], "data_quality":
                      ["accepted", "quarantined", "received"], "monthly_activity": ["council", "health", "police",
                                                                                    "Total"]}
     withheld = 0
@@ -260,3 +281,25 @@ def test_report_has_the_families_section(pathways_env: dict[str, str], tmp_path:
     text = out.read_text(encoding="utf-8")
     assert 'id="families"' in text and "Families and households" in text
     assert "priority famil" in text.lower()
+
+
+def test_every_published_cost_passes_the_dominance_rule_and_rounds(use_home: dict[str, str]) -> None:
+    rt = Runtime(load_settings(use_home))
+    try:
+        data = report_data(rt.warehouse, rt.project)
+        per_person = rt.warehouse.query("SELECT agency || ': ' || replace(event_type, '_', ' ') AS label, person_id, "
+                                        "sum(cost) AS cost FROM shared.event_cost GROUP BY 1, 2")
+    finally:
+        rt.close()
+    costs = data.type_costs[data.type_costs["kind"] == "cell"]
+    published = costs[costs["cost"].notna()]
+    assert len(published) >= 5
+    for row in published.itertuples(index=False):
+        cell = per_person.loc[per_person["label"] == row.label, "cost"].astype(float)
+        assert cell.max() <= 0.5 * cell.sum(), row.label
+        assert row.cost == float(f"{row.cost:.3g}"), row.cost  # 3 significant figures
+    m = data.headline.money
+    assert m is not None and m.total is not None and m.top is not None and 0.7 < m.top / m.total < 0.9
+    assert m.price_year == 2024
+    overlap_costs = data.overlap["cost"]
+    assert overlap_costs[data.overlap["suppressed"]].isna().all(), "a withheld count withholds its cost"

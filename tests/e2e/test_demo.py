@@ -28,7 +28,7 @@ def snapshot(db: Path) -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                             "WHERE table_schema IN ('shared','ops','restricted')").fetchall()
+                             "WHERE table_schema IN ('shared','ops','restricted','research')").fetchall()
         return {f"{s}.{t}": con.execute(f"SELECT * FROM {s}.{t} ORDER BY ALL").df() for s, t in tables}
     finally:
         con.close()

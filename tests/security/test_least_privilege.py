@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import errors
+from helpers import pg_refused
 
 from ptp_pipeline.cli import main
 from ptp_pipeline.synthetic import SyntheticResult
@@ -25,17 +25,6 @@ PTP = str(Path(sys.executable).parent / "ptp")
 
 def as_login(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("PTP_WAREHOUSE", url)
-
-
-def refused(url: str, sql: str) -> bool:
-    """Run `sql` in a transaction (rolled back); True when the server refuses this login."""
-    with psycopg.connect(url) as con:
-        try:
-            con.execute(sql)
-        except errors.InsufficientPrivilege:
-            return True
-        con.rollback()
-    return False
 
 
 def test_no_command_but_migrate_changes_the_schema(pg_databases: Callable[..., str], env: dict[str, str],
@@ -76,9 +65,9 @@ def test_pipeline_login_ingests_but_owns_nothing_and_cannot_rewrite_the_audit_lo
     for sql in ("UPDATE ops.audit_log SET detail = 'x'", "DELETE FROM ops.audit_log", "TRUNCATE ops.audit_log",
                 "DELETE FROM ops.audit_head", "CREATE TABLE shared.mine (x int)", "DROP TABLE shared.person",
                 "ALTER TABLE ops.audit_log DISABLE TRIGGER ALL"):
-        assert refused(pipeline, sql), sql
+        assert pg_refused(pipeline, sql), sql
     # Not even the owner may edit the log while its trigger stands.
-    assert refused(pipeline.replace(f"{login}@", "postgres@"), "UPDATE ops.audit_log SET detail = 'x'")
+    assert pg_refused(pipeline.replace(f"{login}@", "postgres@"), "UPDATE ops.audit_log SET detail = 'x'")
 
 
 def test_analyst_login_exports_and_reports_but_cannot_ingest(
@@ -105,8 +94,8 @@ def test_analyst_login_exports_and_reports_but_cannot_ingest(
 def test_an_analyst_holding_the_old_advisory_lock_key_does_not_stall_merges(
         logins: dict[str, str], env: dict[str, str], synthetic: SyntheticResult, tmp_path: Path) -> None:
     analyst = logins["ptp_analyst"]
-    assert refused(analyst, "SELECT * FROM ops.merge_lock FOR UPDATE")
-    assert refused(analyst, "LOCK TABLE ops.merge_lock IN EXCLUSIVE MODE")
+    assert pg_refused(analyst, "SELECT * FROM ops.merge_lock FOR UPDATE")
+    assert pg_refused(analyst, "LOCK TABLE ops.merge_lock IN EXCLUSIVE MODE")
     extract = next(e for e in synthetic.extracts if e.partner == "police")
     with psycopg.connect(analyst, autocommit=True) as con:
         for name in ("ptp.merge", "ptp.audit"):

@@ -78,7 +78,7 @@ def test_communal_establishment_never_appears_as_a_household(reid_env: dict[str,
         assert (section.households, section.priority_families, section.priority_cost_share) == ("<8", "<8", None)
         published = rt.warehouse.query("SELECT households, cost_share FROM shared.household_cost_concentration")
         assert set(published.households) == {"<8"} and published.cost_share.isna().all()
-        assert "&lt;8 households" in families_html(section)
+        assert "Too few households (fewer than 8)" in families_html(section)
 
         # The lawful route: only via audited re-identification, with the address sealed in the vault.
         household = int(hh.household_id.iloc[0])

@@ -70,7 +70,7 @@ def test_a_clerical_decision_survives_the_next_run(env: dict[str, str], tmp_path
     assert main(["linkage", "review", "list"]) == 0
     listed = capsys.readouterr().out
     assert "1 pairs awaiting review" in listed and str(roger) in listed and str(other) in listed
-    assert main(["linkage", "review", "decide", "1", "reject", "--by", "reviewer"]) == 0
+    assert main(["linkage", "review", "decide", "1", "reject"]) == 0  # recorded under the login
     # The same doubtful record again next month: known identity, not queued again, still apart.
     rt = Runtime(load_settings(env))
     c = pipeline.ingest(rt, write_csv(tmp_path / "c.csv", POLICE, police(doubtful, "01/08/2024")), "police",

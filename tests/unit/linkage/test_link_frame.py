@@ -138,3 +138,12 @@ def test_two_fields_of_one_identifier_kind_are_refused(tmp_path: pytest.TempPath
     assert main(["protocol", "validate", str(bad)]) != 0
     said = capsys.readouterr()
     assert "both identify forename" in " ".join((said.out + said.err).split())
+
+
+def test_too_little_memory_for_the_linkage_says_what_to_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ptp_pipeline.errors import WarehouseError
+
+    monkeypatch.setenv("PTP_DUCKDB_MEMORY_LIMIT", "1MB")
+    with pytest.raises(WarehouseError, match="PTP_DUCKDB_MEMORY_LIMIT") as caught:
+        persons_of(pd.DataFrame([person(i) for i in range(300)]))
+    assert "Raise PTP_DUCKDB_MEMORY_LIMIT" in str(caught.value.hint)

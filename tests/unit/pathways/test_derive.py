@@ -25,7 +25,7 @@ from ptp_pipeline.synthetic import SyntheticResult
 @pytest.fixture
 def out(pathways_env: dict[str, str]) -> Iterator[Outputs]:
     rt = Runtime(load_settings(pathways_env))
-    yield Outputs(rt.warehouse)
+    yield Outputs(rt.warehouse, "shared")
     rt.close()
 
 
@@ -159,10 +159,10 @@ def test_linkage_based_figures_are_close_to_the_truth(out: Outputs, events: pd.D
 def test_rebuild_twice_gives_the_same_tables(pathways_env: dict[str, str]) -> None:
     rt = Runtime(load_settings(pathways_env))
     try:
-        out = Outputs(rt.warehouse)
+        out = Outputs(rt.warehouse, "shared")
         before = {t: out.table(t) for t in ("person_pathway", "transitions", "cohort_priority", "monthly_activity")}
         result = rebuild(rt)
-        assert result.rows["person_pathway"] == len(before["person_pathway"])
+        assert result.rows["shared.person_pathway"] == len(before["person_pathway"])
         for name, frame in before.items():
             pd.testing.assert_frame_equal(frame, out.table(name), obj=name)
     finally:

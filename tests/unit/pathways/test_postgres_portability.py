@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ptp_pipeline.outputs import ORDER, Outputs
-from ptp_pipeline.pathways import DERIVED_TABLES, rebuild_tables
+from ptp_pipeline.outputs import SHARED_ORDER, Outputs
+from ptp_pipeline.pathways import DERIVED_TABLES, apply_unit_costs, rebuild_tables
+from ptp_pipeline.protocol.costs import load_costs
 from ptp_pipeline.report import report_data
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
@@ -36,9 +37,10 @@ def test_derived_tables_and_report_are_the_same_on_postgres(pathways_env: dict[s
         pg.migrate()
         for table in ("shared.person", "shared.pathway_event", "ops.extract_ledger"):
             pg.insert_frame(table, rt.warehouse.query(f"SELECT * FROM {table}"))
+        apply_unit_costs(pg, load_costs(rt.settings.protocols_dir))
         rebuild_tables(pg, rt.project.top_share)
-        duck_out, pg_out = Outputs(rt.warehouse), Outputs(pg)
-        for name in DERIVED_TABLES:
+        duck_out, pg_out = Outputs(rt.warehouse, "shared"), Outputs(pg, "shared")
+        for name in (*DERIVED_TABLES, "event_cost", "person_cost", "unit_cost"):
             a, b = duck_out.table(name), pg_out.table(name)
             assert len(a) == len(b) > 0, name
             for col in a.columns:
@@ -46,7 +48,7 @@ def test_derived_tables_and_report_are_the_same_on_postgres(pathways_env: dict[s
                 if x.dtype.kind == "f":
                     assert np.allclose(x, y.astype(float), equal_nan=True), (name, col)
                 else:
-                    assert x.tolist() == y.tolist(), (name, col, ORDER[name])
+                    assert x.tolist() == y.tolist(), (name, col, SHARED_ORDER[name])
         on_pg, on_duck = report_data(pg, rt.project), report_data(rt.warehouse, rt.project)
         assert on_pg.headline == on_duck.headline
         pd.testing.assert_frame_equal(on_pg.overlap, on_duck.overlap)

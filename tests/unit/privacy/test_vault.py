@@ -1,4 +1,4 @@
-"""Re-identification: sealed per extract, opened only with the private key, a purpose, and an audit entry."""
+"""Re-identification: sealed per record, opened only with the private key, a purpose, and an audit entry."""
 
 from __future__ import annotations
 
@@ -78,13 +78,29 @@ def test_refused_without_purpose_or_key(reid: tuple[Runtime, Path, dict[str, str
     rt.close()
 
 
-def test_vault_holds_ciphertext_only(reid: tuple[Runtime, Path, dict[str, str]], synthetic: SyntheticResult) -> None:
-    rt, _, _ = reid
-    blobs = rt.warehouse.query("SELECT ciphertext FROM restricted.vault")
-    assert len(blobs) == 3
+def test_vault_holds_ciphertext_only_one_key_per_record(reid: tuple[Runtime, Path, dict[str, str]],
+                                                         synthetic: SyntheticResult) -> None:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from ptp_pipeline.privacy.vault import _OAEP, load_private_key
+
+    rt, private, _ = reid
+    sealed = rt.warehouse.query("SELECT extract_id, source_row, wrapped_key, nonce, ciphertext "
+                                "FROM restricted.vault_record ORDER BY extract_id, source_row")
+    linked = int(rt.warehouse.scalar("SELECT count(*) FROM restricted.link_record"))
+    sealed[["wrapped_key", "nonce", "ciphertext"]] = sealed[["wrapped_key", "nonce", "ciphertext"]].map(bytes)
+    assert len(sealed) >= linked > 0 and sealed.wrapped_key.is_unique and sealed.nonce.is_unique
+    assert int(rt.warehouse.scalar("SELECT count(*) FROM restricted.vault")) == 0  # nothing sealed whole
     surnames = set(pd.read_csv(synthetic.extracts[0].path, dtype=str).surname.dropna())
-    joined = b"".join(bytes(b) for b in blobs.ciphertext)
+    joined = b"".join(sealed.ciphertext)
     assert not [s for s in surnames if len(s) > 4 and s.encode() in joined]
+    # One record's key opens that record and no other.
+    key = load_private_key(private).decrypt(sealed.wrapped_key.iloc[0], _OAEP)
+    a, b = sealed.iloc[0], sealed.iloc[1]
+    assert AESGCM(key).decrypt(a.nonce, a.ciphertext, f"{a.extract_id}:{a.source_row}".encode())
+    with pytest.raises(InvalidTag):
+        AESGCM(key).decrypt(b.nonce, b.ciphertext, f"{b.extract_id}:{b.source_row}".encode())
     rt.close()
 
 

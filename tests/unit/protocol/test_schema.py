@@ -41,3 +41,21 @@ def test_schema_catches_a_misspelt_key_and_an_unknown_expectation_type() -> None
     data["expectations"] = [{"type": "expect_column_values_to_not_be_nul"}]
     messages = " ".join(e.message for e in validator.iter_errors(data))
     assert "purpse" in messages and "expect_column_values_to_not_be_nul" in messages
+
+
+def test_committed_costs_schema_is_generated_and_the_repos_costs_files_pass_it() -> None:
+    from ptp_pipeline.protocol.schema import costs_schema_text
+
+    costs_schema = REPO / "protocols" / "schema" / "costs.schema.json"
+    assert costs_schema.read_text(encoding="utf-8") == costs_schema_text(), (
+        "protocols/schema/costs.schema.json is out of date with the model: run `make schema` and commit it")
+    validator = jsonschema.Draft202012Validator(json.loads(costs_schema.read_text(encoding="utf-8")))
+    paths = sorted((REPO / "protocols" / "costs").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        assert path.read_text().startswith("# yaml-language-server: $schema=../schema/costs.schema.json")
+        data, _ = read_yaml(path)
+        as_json = json.loads(json.dumps(data))  # YAML's integer year keys are JSON strings
+        assert not list(validator.iter_errors(as_json)), path
+        as_json["costs"][0]["unit_cst"] = as_json["costs"][0].pop("unit_cost")
+        assert list(validator.iter_errors(as_json)), "a misspelt key must fail the schema"

@@ -210,18 +210,24 @@ def test_audit_verify_detects_edits_and_deletions(wh_rt: Runtime, tmp_path: Path
     assert "entry 2 is missing" in capsys.readouterr().err
 
 
-def test_export_writes_shared_tables_only(wh_rt: Runtime, tmp_path: Path) -> None:
+def test_export_writes_one_tier_only(wh_rt: Runtime, tmp_path: Path) -> None:
     pipeline.ingest(wh_rt, write_csv(tmp_path / "p.csv", POLICE, police_rows(["01/05/2024", "02/05/2024"])),
                     "police", "incidents")
     assert_conserved(wh_rt)
     wh_rt.close()
+    assert main(["pathways"]) == 0
     target = tmp_path / "export"
     assert main(["export", "--format", "parquet", str(target)]) == 0
     files = sorted(p.name for p in target.iterdir())
-    assert "pathway_event.parquet" in files and "person.parquet" in files
-    assert not [f for f in files if any(w in f for w in ("ledger", "audit", "link", "key", "quarantine", "optout"))]
-    assert len(pd.read_parquet(target / "pathway_event.parquet")) == 2
+    assert "transitions.parquet" in files and "pathways.html" in files and "pathway_event.parquet" not in files
+    for f in target.glob("*.parquet"):
+        assert not {"person_id", "event_id", "event_date", "cost"} & set(pd.read_parquet(f).columns), f.name
     assert main(["export", "--format", "csv", str(target)]) == 2
+    research = tmp_path / "research"
+    assert main(["export", str(research), "--tier", "research"]) == 2  # a researcher states a purpose
+    assert main(["export", str(research), "--tier", "research", "--purpose", "Pathway evaluation, ref 2025-07"]) == 0
+    assert sorted(p.name for p in research.iterdir()) == ["event.parquet", "person.parquet"]
+    assert main(["export", str(research), "--tier", "shared"]) == 2
 
 
 def test_purge_applies_protocol_retention(wh_env: dict[str, str], tmp_path: Path,
@@ -257,12 +263,15 @@ def test_results_stream_in_batches_and_empty_tables_still_export(wh_rt: Runtime,
 
     wh = wh_rt.warehouse
     n = 250
-    wh.insert_frame("shared.pathway_event", pd.DataFrame({
-        "event_id": [f"e{i}" for i in range(n)], "agency": "police", "dataset": "incidents", "event_type": "arrest",
-        "event_date": date(2024, 1, 1), "cost": 1.0, "extract_id": "x"}))
-    sizes = [b.num_rows for b in wh.batches("SELECT * FROM shared.pathway_event", rows=100)]
+    wh.execute("CREATE TEMP TABLE _events AS SELECT * FROM research.event WHERE false")
+    wh.insert_frame("_events", pd.DataFrame({
+        "person_id": range(n), "agency": "police", "dataset": "incidents", "event_type": "arrest",
+        "event_period": date(2024, 1, 1), "cost_band": "0-50"}))
+    wh.execute("INSERT INTO research.event SELECT * FROM _events")  # no COPY under row-level security
+    sizes = [b.num_rows for b in wh.batches("SELECT * FROM research.event", rows=100)]
     assert sum(sizes) == n and max(sizes) <= 100 and len(sizes) >= 3
-    written = {table: rows for table, rows, _ in export(wh, tmp_path / "out")}
-    assert written["pathway_event"] == n and written["person"] == 0
+    written = {table: rows for table, rows, _ in export(wh, tmp_path / "out", tier="research",
+                                                        purpose="Streaming test, stated purpose")}
+    assert written["research.event"] == n and written["research.person"] == 0
     assert "person_id" in pd.read_parquet(tmp_path / "out" / "person.parquet").columns
     assert not list((tmp_path / "out").glob(".*partial"))

@@ -13,7 +13,8 @@ from ptp_pipeline.warehouse import open_warehouse
 from ptp_pipeline.warehouse.postgres_backend import to_psycopg
 
 HIDDEN = ["ops.extract_ledger", "ops.audit_log", "ops.schema_version", "restricted.link_identity",
-          "restricted.linkage_model", "restricted.link_record", "restricted.quarantine", "restricted.optout"]
+          "restricted.linkage_model", "restricted.link_record", "restricted.quarantine", "restricted.optout",
+          "shared.person", "shared.pathway_event", "research.person", "research.event"]
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def migrated(pg_database: str) -> str:
     wh = open_warehouse(pg_database)
     try:
         wh.execute("INSERT INTO shared.person (person_id, n_events) VALUES (?, ?)", (1, 2))
+        wh.execute("INSERT INTO published.headline (measure, value) VALUES (?, ?)", ("persons", 0))
     finally:
         wh.close()
     return pg_database
@@ -40,15 +42,15 @@ def refused(con: psycopg.Connection, sql: str) -> bool:
     return False
 
 
-def test_analyst_reads_shared_only_and_writes_nothing(migrated: str) -> None:
+def test_analyst_reads_the_published_tier_only_and_writes_nothing(migrated: str) -> None:
     with as_role(migrated, "ptp_analyst") as con:
-        assert con.execute("SELECT count(*) FROM shared.person").fetchone() == (1,)
-        assert con.execute("SELECT count(*) FROM shared.pathway_event").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM published.headline").fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM published.transitions").fetchone() == (0,)
         for table in HIDDEN:
             assert refused(con, f"SELECT * FROM {table}"), table
-        for sql in ["INSERT INTO shared.person (person_id) VALUES (2)", "UPDATE shared.person SET n_events = 0",
-                    "DELETE FROM shared.person", "TRUNCATE shared.person", "CREATE TABLE shared.mine (x int)",
-                    "INSERT INTO ops.audit_log (seq) VALUES (99)"]:
+        for sql in ["INSERT INTO published.headline (measure) VALUES ('x')", "UPDATE published.headline SET value = 0",
+                    "DELETE FROM published.headline", "TRUNCATE published.headline",
+                    "CREATE TABLE published.mine (x int)", "INSERT INTO ops.audit_log (seq) VALUES (99)"]:
             assert refused(con, sql), sql
 
 
@@ -71,7 +73,8 @@ def test_reidentifier_reads_restricted_but_not_ops_and_writes_nothing(migrated: 
 def test_grants_hold_after_a_restart(migrated: str) -> None:
     open_warehouse(migrated, migrate=True).close()  # migrate again: nothing to apply, grants re-applied
     with as_role(migrated, "ptp_analyst") as con:
-        assert con.execute("SELECT count(*) FROM shared.person").fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM published.headline").fetchone() == (1,)
+        assert refused(con, "SELECT * FROM shared.person")
         assert refused(con, "SELECT * FROM restricted.optout")
 
 
