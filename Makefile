@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fix clean schema snapshots postgres airflow airflow-stop
+.PHONY: demo test mutation check fix clean schema snapshots postgres airflow airflow-stop
 
 # Debian packages: mysqlclient (for apache-airflow-providers-mysql) builds against libmysqlclient with
 # pkg-config; the SFTP pull tests start their own OpenSSH sshd on 127.0.0.1. Installed only when missing.
@@ -42,10 +42,13 @@ demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole p
 postgres:  ## PostgreSQL on 127.0.0.1:5432 for the tests (idempotent; installs it on a fresh Debian as root)
 	@bash scripts/ensure-postgres.sh
 
-test: $(STAMP) postgres chromium  ## install, then lint, type-check and run every test
+test: $(STAMP) postgres chromium  ## install, then lint, type-check and run every test (with branch coverage)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=json:test-artifacts/coverage.json
+
+mutation: $(STAMP) postgres  ## mutation testing (mutmut) of the modules where a wrong answer is silent; slow, not in `make test`
+	nice -n 10 $(BIN)/python scripts/mutation.py $(MODULES)
 
 schema: $(STAMP)  ## regenerate protocols/schema/protocol.schema.json and the GX expectation list from the model
 	$(BIN)/python -m ptp_pipeline.protocol.schema protocols/schema/protocol.schema.json
@@ -66,4 +69,4 @@ fix: $(STAMP)
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .ptp .pytest_cache .mypy_cache
+	rm -rf $(VENV) .ptp .pytest_cache .mypy_cache .mutation .coverage test-artifacts/coverage.json

@@ -152,3 +152,16 @@ def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFa
     finally:
         runtime.close()
     return values
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """With --cov (as `make test` runs), branch coverage per package, before pytest's closing line."""
+    reports = getattr(config.option, "cov_report", None) or {}
+    path = reports.get("json") if isinstance(reports, dict) else None
+    if not path or not getattr(config.option, "cov_source", None) or not Path(path).is_file():
+        return
+    from coverage_by_package import table
+
+    terminalreporter.write_sep("=", "branch coverage per package")
+    for line in table(Path(path)):
+        terminalreporter.write_line(line)

@@ -80,13 +80,3 @@ def pg_refused(url: str, sql: str) -> bool:
             return True
         con.rollback()
     return False
-
-
-def identifiers(synthetic: Any) -> set[str]:
-    """Raw identifiers of the synthetic people (a SyntheticResult), in the forms they could appear in."""
-    persons = synthetic.persons
-    found = set(persons["nhs_number"].dropna().astype(str)) | set(persons["postcode"].dropna())
-    found |= set(persons["date_of_birth"].dropna().astype(str))
-    found |= set(persons["forename"] + " " + persons["surname"])
-    found |= {v.replace(" ", "") for v in persons["postcode"].dropna()}
-    return {v for v in found if len(v) >= 6}

@@ -152,7 +152,8 @@ def _parse_text(text: pd.Series, formats: Sequence[str]) -> pd.Series:
         if fmt == EXCEL:
             parsed = _from_excel_serial(text[todo])
         else:
-            parsed = pd.to_datetime(text[todo].astype(object), format=fmt, errors="coerce")
+            # With %z, offsets may differ row to row (summer and winter time): only utc=True gives one column.
+            parsed = pd.to_datetime(text[todo].astype(object), format=fmt, errors="coerce", utc="%z" in fmt)
             if isinstance(parsed.dtype, pd.DatetimeTZDtype):
                 parsed = parsed.dt.tz_convert(None)
         result[todo] = parsed.astype("datetime64[ns]")

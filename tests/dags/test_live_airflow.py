@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from airflow_stack import AirflowStack
 from helpers import assert_conserved, ledger
+from leaks import Identifiers, Scanner, scan_files_with_control
 
 from ptp_pipeline.intake import sha256_file
 from ptp_pipeline.runtime import Runtime
@@ -106,13 +107,15 @@ def test_dropped_files_run_through_watcher_dispatch_and_celery(tmp_path: Path, s
     # nothing leaked: no postcode, NHS number or full name from the extract in any process or task log
     with extract.path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    needles = {v for r in rows for v in (r["home_postcode"].strip(), r["nhs_number"].strip(),
-                                         f"{r['forenames']} {r['surname']}".strip()) if len(v) >= 6}
+    needles = (Identifiers().add("postcode", [r["home_postcode"] for r in rows])
+               .add("nhs", [r["nhs_number"] for r in rows if r["nhs_number"].strip()])
+               .add("name", [f"{r['forenames']} {r['surname']}".strip() for r in rows])
+               .add("dob", [r["birth_date"] for r in rows if "/" in r["birth_date"] or "-" in r["birth_date"]]))
     assert len(needles) > 20
     logs = [p for p in stack.root.rglob("*.log") if p.is_file()]
     assert len(logs) > 5  # process logs plus task logs
+    assert scan_files_with_control(logs, stack.root, Scanner(needles), ".log") == []
     text = "\n".join(p.read_text(errors="replace") for p in logs)
-    assert sorted(n for n in needles if n in text) == []
     # each stage's task log says what it did in one line: counts and seconds (not GX internals)
     summaries = re.findall(r"(check|pseudonymise|validate|merge) of extract \S+ done in [0-9.]+ s: ([^;]*);", text)
     assert {stage for stage, _ in summaries} == {"check", "pseudonymise", "validate", "merge"}, summaries

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import assert_conserved, write_csv
+from leaks import Identifiers, Scanner, scan_text_with_control
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.cli import main
@@ -49,9 +50,9 @@ def test_draft_then_validate_works_on_every_synthetic_extract(
         # Never a sample identifier value, not even in a comment.
         text = path.read_text(encoding="utf-8")
         identifiers = {f.name for f in agreed.fields if f.role is Role.direct_identifier}
-        leaked = [v for v in identifier_values(extract.path, identifiers)
-                  if re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", text)]
-        assert not leaked, f"{extract.partner}: {len(leaked)} identifier value(s) copied into the draft"
+        scanner = Scanner(Identifiers().add("identifier", identifier_values(extract.path, identifiers)))
+        leaked = scan_text_with_control(text, f"{extract.partner} draft", scanner)
+        assert not leaked, f"{extract.partner}: identifier value(s) copied into the draft: {leaked}"
 
 
 def test_draft_spots_contact_details_and_free_text_and_drops_them(tmp_path: Path) -> None:

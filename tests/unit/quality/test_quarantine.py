@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from helpers import assert_conserved, ledger
+from leaks import Identifiers, Scanner, scan_files_with_control
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.errors import PtpUserError
@@ -157,10 +158,15 @@ def test_data_docs_and_gx_stores_hold_no_raw_identifier(rt: Runtime, tmp_path: P
     assert len(files) > 5
     text = "\n".join(p.read_text(errors="replace") for p in files)
     assert "expect_column_values_to_be_valid_nhs_mod11_sums" in text, "the scan must reach the GX results"
-    identifiers = ["4010232137", "9434765918", "ZZ99 9ZZ", "ZZ999ZZ", "LS1 1AA", "31/02/1980", "1980-02-31",
-                   "1982-02-18", "Ŀúçïńdà", *NAMES, "Annaa"]
-    leaked = [v for v in identifiers if v in text]
-    assert not leaked, leaked
+    identifiers = (Identifiers().add("nhs", [long_nhs, "4010232137", "9434765918"])
+                   .add("postcode", ["ZZ99 9ZZ", "LS1 1AA"]).add("dob", ["31/02/1980", "1980-02-31", "1982-02-18"])
+                   .add("name", ["Ŀúçïńdà", *NAMES, "Annaa"]))
+    scanner = Scanner(identifiers)
+    pages = [p for p in files if p.suffix == ".html"]
+    assert pages and len(pages) < len(files), "both Data Docs pages and GX result files are scanned"
+    leaks = scan_files_with_control(pages, pages[0].parent, scanner, ".html")
+    leaks += scan_files_with_control([p for p in files if p not in pages], home / "gx", scanner, ".json")
+    assert not leaks, leaks
     assert_conserved(rt)
 
 
