@@ -65,16 +65,19 @@ def _identifiers(landing: Path) -> Identifiers:
     """Every raw direct identifier in the inputs (the scanner adds the forms each could leak in)."""
     found = Identifiers()
     columns = {
-        "nhs": ["nhs_number"], "name": ["forename", "surname", "given_name", "family_name", "forenames"],
-        "postcode": ["postcode", "home_postcode"], "dob": ["date_of_birth", "dob", "birth_date"],
+        "nhs": ["nhs_number"], "postcode": ["postcode", "home_postcode"], "dob": ["date_of_birth", "dob", "birth_date"],
         "address": ["address_line1", "address", "home_address"],
     }
+    # Full names: a lone surname such as "Price" is also an everyday word the report may use.
+    full_names = [("forename", "surname"), ("forenames", "surname"), ("given_name", "family_name")]
     for path in landing.rglob("*.csv"):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         for kind, names in columns.items():
             for col in (c for c in names if c in frame):
                 values = frame[col].str.strip()
                 found.add(kind, values[values != ""])
+        for first, last in ((f, s) for f, s in full_names if f in frame and s in frame):
+            found.add("name", (frame[first].str.strip() + " " + frame[last].str.strip()).str.strip())
     return found
 
 
