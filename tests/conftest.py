@@ -155,7 +155,7 @@ def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFa
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    """With --cov (as `make test` runs), branch coverage per package, before pytest's closing line."""
+    """With --cov (as `make coverage` runs), branch coverage per package, before pytest's closing line."""
     reports = getattr(config.option, "cov_report", None) or {}
     path = reports.get("json") if isinstance(reports, dict) else None
     if not path or not getattr(config.option, "cov_source", None) or not Path(path).is_file():
