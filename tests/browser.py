@@ -24,7 +24,8 @@ PAGE_STATE = """JSON.stringify({
     var box = s.getBoundingClientRect();
     return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
   }),
-  external: Array.from(document.querySelectorAll("[src], link[href]")).length
+  external: Array.from(document.querySelectorAll("[src], link[href]")).length,
+  contentWidth: document.querySelector("h1").getBoundingClientRect().width
 })"""
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0",

@@ -81,36 +81,54 @@ def reidentify(wh: Warehouse, person_id: int, *, purpose: str, officer: str = ""
         raise
 
 
-def _reidentify(wh: Warehouse, person_id: int, purpose: str, officer: str,
-                private_key_file: Path | None) -> pd.DataFrame:
-    if len(purpose) < MIN_PURPOSE_CHARS:
+def _require_purpose(purpose: str) -> None:
+    if len((purpose or "").strip()) < MIN_PURPOSE_CHARS:
         raise ReidentificationRefused(
             "no purpose was given (or it is too short to be meaningful)",
             hint='State why, e.g. --purpose "Lead professional assignment, priority families panel 2025-03".',
         )
+
+
+def _requests(wh: Warehouse, records: pd.DataFrame, purpose: str) -> dict[str, int | None]:
+    """One vault request per extract naming only these link records, each committed on its own (so call
+    outside any transaction): the record of every opening, whatever the opening transaction does."""
+    return {str(e): _request(wh, str(e), [int(r) for r in rows[SOURCE_ROW]], purpose)
+            for e, rows in records.groupby("extract_id")}
+
+
+def _opened(wh: Warehouse, records: pd.DataFrame, accesses: dict[str, int | None],
+            private: RSAPrivateKey) -> list[pd.DataFrame]:
+    """Inside the caller's transaction: the requested records' identifiers, with person_id, extract and partner."""
+    frames: list[pd.DataFrame] = []
+    for extract_id, rows in records.groupby("extract_id"):
+        e = str(extract_id)
+        table = _sealed_records(wh, e, [int(r) for r in rows[SOURCE_ROW]], accesses[e], private)
+        if table is None or table.empty:
+            continue
+        keyed = rows[[SOURCE_ROW, "person_id", "partner"]].astype({SOURCE_ROW: "int64"})
+        found = table.merge(keyed, on=SOURCE_ROW).assign(extract_id=e)
+        frames.append(found[[c for c in found.columns if c != "partner"] + ["partner"]])
+    return frames
+
+
+def _reidentify(wh: Warehouse, person_id: int, purpose: str, officer: str,
+                private_key_file: Path | None) -> pd.DataFrame:
+    _require_purpose(purpose)
     private = load_private_key(private_key_file)
-    records = wh.query("SELECT r.extract_id, r.source_row, r.partner FROM restricted.link_record r "
+    records = wh.query("SELECT r.extract_id, r.source_row, r.partner, r.person_id FROM restricted.link_record r "
                        "WHERE r.person_id = ? ORDER BY 1, 2", (person_id,))
     if records.empty:
         raise ReidentificationRefused(f"person {person_id} is not in the warehouse",
                                       hint="Check the person id in shared.person.")
     login = wh.login()
-    by_extract = {str(e): [int(r) for r in rows[SOURCE_ROW]] for e, rows in records.groupby("extract_id")}
-    # Requests first, each committed on its own (outside any transaction): the record of every opening.
-    accesses = {e: _request(wh, e, r, purpose) for e, r in by_extract.items()}
-    frames: list[pd.DataFrame] = []
+    accesses = _requests(wh, records, purpose)
     with wh.transaction():
-        for extract_id, wanted in by_extract.items():
-            table = _sealed_records(wh, extract_id, wanted, accesses[extract_id], private)
-            if table is None or table.empty:
-                continue
-            partner = records.loc[records["extract_id"] == extract_id, "partner"].iloc[0]
-            frames.append(table.assign(extract_id=extract_id, partner=partner))
+        frames = _opened(wh, records, accesses, private)
         if not frames:
             raise ReidentificationRefused(
                 f"no sealed identifiers exist for person {person_id}",
                 hint="Their extracts were received before a re-identification key was configured.")
-        result = pd.concat(frames, ignore_index=True)
+        result = pd.concat(frames, ignore_index=True).drop(columns="person_id")
         stated = f"; stated officer: {officer}" if officer and officer != login else ""
         opened = [str(a) for a in accesses.values() if a is not None]
         access_note = f"; vault access {','.join(opened)}" if opened else ""
@@ -157,10 +175,7 @@ def checked_key(wh: Warehouse, subject: str, purpose: str, private_key_file: Pat
     """The re-identification key, once a purpose is stated; a refusal is audited (call outside a transaction
     that may roll back, so the refusal entry stays)."""
     try:
-        if len((purpose or "").strip()) < MIN_PURPOSE_CHARS:
-            raise ReidentificationRefused(
-                "no purpose was given (or it is too short to be meaningful)",
-                hint='State why, e.g. --purpose "Lead professional assignment, priority families panel 2025-03".')
+        _require_purpose(purpose)
         return load_private_key(private_key_file)
     except (ReidentificationRefused, KeyMaterialError) as err:
         _refused(wh, "reidentify", subject, err)
@@ -184,17 +199,9 @@ def reidentify_persons(wh: Warehouse, person_ids: list[int], *, purpose: str, of
                else pd.DataFrame(columns=["extract_id", SOURCE_ROW, "partner", "person_id"]))
     login = wh.login()
     stated = f"; stated officer: {officer.strip()}" if officer.strip() and officer.strip() != login else ""
-    by_extract = {str(e): [int(r) for r in rows[SOURCE_ROW]] for e, rows in records.groupby("extract_id")}
-    accesses = {e: _request(wh, e, r, purpose) for e, r in by_extract.items()}
-    frames: list[pd.DataFrame] = []
+    accesses = _requests(wh, records, purpose)
     with wh.transaction():
-        for extract_id, rows in by_extract.items():
-            table = _sealed_records(wh, extract_id, rows, accesses[extract_id], private)
-            if table is None or table.empty:
-                continue
-            keyed = records.loc[records["extract_id"] == extract_id, [SOURCE_ROW, "person_id", "partner"]]
-            frames.append(table.merge(keyed.astype({SOURCE_ROW: "int64"}), on=SOURCE_ROW)
-                          .assign(extract_id=extract_id))
+        frames = _opened(wh, records, accesses, private)
         result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_id"])
         for person_id in wanted:
             mine = result[result["person_id"] == person_id]

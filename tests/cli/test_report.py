@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from browser import CHROMIUM, render
+from browser import CHROMIUM, PAGE_STATE, render
 from leaks import Identifiers, Scanner, scan_text_with_control, synthetic_identifiers
 
 from ptp_pipeline.cli import main
@@ -24,16 +24,6 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-PAGE_STATE = """JSON.stringify({
-  ready: document.documentElement.getAttribute("data-ready"),
-  scriptErrors: document.documentElement.getAttribute("data-script-errors"),
-  charts: Array.from(document.querySelectorAll("svg.chart")).map(function (s) {
-    var box = s.getBoundingClientRect();
-    return {name: s.dataset.chart, width: box.width, height: box.height, marks: s.querySelectorAll(".series").length};
-  }),
-  external: Array.from(document.querySelectorAll("[src], link[href]")).length,
-  contentWidth: document.querySelector("h1").getBoundingClientRect().width
-})"""
 # Every number a reader sees (HTML text and chart labels, scripts and styles left out).
 PAGE_TEXT = """(function () {
   var walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), parts = [], node;
