@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
-from ptp_pipeline.extract.workarea import read_raw
+from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET, read_raw
 from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Protocol
@@ -162,13 +162,13 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     # Which file line each row starts on (not identifying), for quarantine and partner feedback; taken out of
     # attrs, which pandas deep-copies into every frame derived from this one.
     pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW], SOURCE_LINE: frame.attrs.pop("lines")}).to_parquet(
-        folder / "lines.parquet", index=False)
+        folder / "lines.parquet", index=False, **STAGE_PARQUET)
     dropped = check_header(list(frame.columns), protocol, item.file_name)
     if frame.empty:
         raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name, line=2),
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
     parsed = parse_fields(frame.drop(columns=dropped), protocol)
-    parsed.to_parquet(folder / "checked.parquet", index=False)
+    parsed.to_parquet(folder / CHECKED, index=False, **STAGE_PARQUET)
     item.save(folder)
     return item

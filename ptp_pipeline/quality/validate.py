@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
+from ptp_pipeline.extract.workarea import STAGE_PARQUET
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 RESULT_FORMAT: dict[str, Any] = {
@@ -227,7 +228,7 @@ def keep_rows(source: Path, target: Path, drop: pd.Series) -> int:
     dropped = pa.array(drop.astype("int64").unique(), pa.int64())
     kept = 0
     reader = pq.ParquetFile(source)
-    with pq.ParquetWriter(target, reader.schema_arrow) as writer:
+    with pq.ParquetWriter(target, reader.schema_arrow, **STAGE_PARQUET) as writer:
         for batch in reader.iter_batches(batch_size=BATCH_ROWS):
             keep = pc.invert(pc.is_in(batch.column(SOURCE_ROW), value_set=dropped))
             part = batch.filter(keep)
