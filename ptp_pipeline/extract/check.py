@@ -39,7 +39,7 @@ def status_of(present: pd.Series, ok: pd.Series) -> pd.Series:
     given = present.to_numpy(dtype=bool, na_value=False)
     parsed = ok.to_numpy(dtype=bool, na_value=False)
     codes = np.where(given, np.where(parsed, 0, 1), 2).astype(np.int8)
-    words = pa.DictionaryArray.from_arrays(pa.array(codes), _STATUSES).cast(pa.large_string())
+    words = pc.take(_STATUSES, pa.array(codes))
     return pd.Series(pd.arrays.ArrowStringArray(words), index=present.index)
 
 
@@ -52,9 +52,10 @@ def blank_as_missing(text: pd.Series) -> pd.Series:
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
     """Dense codes of a text column's values (missing and empty share one), and how many there are."""
-    encoded = pc.dictionary_encode(pc.fill_null(pa.array(column.astype(ARROW_STRING).array), ""))
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.unify_dictionaries().combine_chunks()
+    text = pa.array(column.astype(ARROW_STRING).array)
+    if isinstance(text, pa.ChunkedArray):  # one chunk first: unifying per-chunk dictionaries is far slower
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(pc.fill_null(text, ""))
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
 
 
@@ -64,9 +65,14 @@ def first_of_same(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
     Exact: per column codes are combined pairwise and re-coded, so no hash can collide.
     """
     group = np.zeros(len(frame), dtype=np.int64)
+    bound = 1  # group < bound
     for name in frame.columns:
         codes, n = _codes(frame[name])
-        group = pd.factorize(group * n + codes)[0].astype(np.int64)
+        if bound * n >= 2**62:  # re-code only when the combined code could overflow
+            group = pd.factorize(group)[0].astype(np.int64)
+            bound = int(group.max()) + 1 if len(group) else 1
+        group, bound = group * n + codes, bound * n
+    group = pd.factorize(group)[0].astype(np.int64)
     # factorize numbers groups in order of first appearance: a group starts where the running maximum grows
     top = np.maximum.accumulate(group) if len(group) else group
     first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(group) else group
