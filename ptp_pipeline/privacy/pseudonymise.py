@@ -7,14 +7,17 @@ direct identifier left) and deletes the checked file, so raw identifiers live as
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
-from ptp_pipeline.extract.workarea import STAGE_PARQUET
+from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
@@ -137,44 +140,44 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(values, index=frame.index, dtype="string")
 
 
-def identifying_columns(checked: pd.DataFrame, protocol: Protocol) -> list[str]:
+def identifying_columns(columns: Iterable[str], protocol: Protocol) -> list[str]:
     """The checked columns everything identity-derived is a function of (values and their status)."""
     names = [f.name for f in protocol.fields if f.identifies is not None and f.treatment is not Treatment.drop]
-    return [c for n in names for c in (n, STATUS + n) if c in checked]
+    present = set(columns)
+    return [c for n in names for c in (n, STATUS + n) if c in present]
 
 
-def _identity_columns(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per row: the identity token, address tokens, shared identity columns and statuses; and, once per
-    identity, its field tokens.
+def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol
+                   ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """For the identifying columns of every row: each row's identity code; per code, the identity token,
+    address tokens, shared identity columns and statuses; and, once per identity, its field tokens.
 
     Worked out once per distinct combination of identifying values (a person's rows repeat them:
-    a health extract has about four rows per identity), then taken back to the rows, so the
-    normalising and keying cost follows the people in the extract, not its rows. Field tokens stay
-    one row per identity (as `restricted.link_identity` holds them), never copied to every row.
+    a health extract has about four rows per identity), so the normalising and keying cost follows
+    the people in the extract, not its rows. Field tokens stay one row per identity (as
+    `restricted.link_identity` holds them), never copied to every row.
     """
-    cols = identifying_columns(checked, protocol)
-    ident = checked[cols]
+    cols = list(ident.columns)
     codes = (ident.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if cols
-             else np.zeros(len(checked), dtype="int64"))
+             else np.zeros(len(ident), dtype="int64"))
     first = np.unique(codes, return_index=True)[1] if len(codes) else np.array([], dtype="int64")
     distinct = ident.iloc[first].reset_index(drop=True)
     parts, id_status = identity_parts(distinct, protocol)
     tokens = match_key_tokens(rt.key, parts, rt.project)
     na_int = pd.Series(pd.NA, index=parts.index, dtype="Int64")
     na_text = pd.Series(pd.NA, index=parts.index, dtype="string")
-    per_row = pd.concat([tokens[[TOKEN + IDENT]], address_columns(rt, parts),
-                         pd.DataFrame({"birth_year": parts.get("shared_birth_year", na_int),
-                                       "district": parts.get("area", na_text),
-                                       "sex": parts.get("sex", na_text)}),
-                         id_status], axis=1)
+    per_code = pd.concat([tokens[[TOKEN + IDENT]], address_columns(rt, parts),
+                          pd.DataFrame({"birth_year": parts.get("shared_birth_year", na_int),
+                                        "district": parts.get("area", na_text),
+                                        "sex": parts.get("sex", na_text)}),
+                          id_status], axis=1)
     identities = tokens[tokens[TOKEN + IDENT].notna()].drop_duplicates(TOKEN + IDENT).rename(
         columns=lambda c: c.removeprefix(TOKEN)).reset_index(drop=True)
-    return per_row.take(codes).set_axis(checked.index), identities
+    return codes, per_code, identities
 
 
-def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The extract's rows with no direct identifier left, and its identities' field tokens."""
-    derived, identities = _identity_columns(rt, checked, protocol)
+def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Rows with no direct identifier left, given each row's identity-derived columns (`identity_table`)."""
     id_status = derived[[c for c in derived.columns if c.startswith(STATUS)]]
     out = pd.concat([pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]}),
                      derived.drop(columns=[*id_status.columns, "birth_year", "district", "sex"])], axis=1)
@@ -184,14 +187,13 @@ def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -
     ev = protocol.event
     out["event_date"] = checked[ev.date]
     out["event_type"] = checked[ev.type].astype("string")
-    out["cost"] = checked[ev.cost] if ev.cost else pd.NA
-    out["setting"] = checked[ev.setting].astype("string") if ev.setting else pd.NA
+    # Typed even when absent, so every batch of the stage file has one schema.
+    out["cost"] = checked[ev.cost] if ev.cost else pd.Series(pd.NA, index=checked.index, dtype="Float64")
+    out["setting"] = (checked[ev.setting] if ev.setting else pd.Series(pd.NA, index=checked.index)).astype("string")
     attrs = [f.name for f in protocol.fields
              if f.role is Role.attribute and f.treatment is Treatment.keep and f.identifies is None]
-    if attrs:
-        out["attributes"] = attributes_json(checked[attrs])
-    else:
-        out["attributes"] = pd.NA
+    out["attributes"] = (attributes_json(checked[attrs]) if attrs
+                         else pd.Series(pd.NA, index=checked.index, dtype="string"))
     # Kept non-identifying columns are visible to validation (for allowed values, ranges).
     mapped = {ev.date, ev.type, ev.cost, ev.setting}
     for spec in protocol.fields:
@@ -200,8 +202,7 @@ def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -
     statuses = checked[[c for c in checked.columns if c.startswith(STATUS)]].copy()
     for col in id_status:
         statuses[col] = id_status[col]
-    out = pd.concat([out, statuses, checked[["dup_of"]]], axis=1)
-    return out, identities
+    return pd.concat([out, statuses, checked[["dup_of"]]], axis=1)
 
 
 VAULT_FILE = "vault.sealed"
@@ -225,18 +226,42 @@ def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return out
 
 
+#: Rows pseudonymised at a time; identity work is done once for the whole extract, before the batches.
+BATCH_ROWS = 200_000
+
+
 def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
+    """Identities first (from the identifying columns only), then the rows a batch at a time, so memory
+    follows the extract's identities and the batch, not every column of every row."""
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
     protocol = rt.protocol(item.protocol_id, item.protocol_version)
-    checked = pd.read_parquet(folder / "checked.parquet")
+    source = pq.ParquetFile(folder / CHECKED)
+    names = source.schema_arrow.names
     public = rt.reid_public_key
     if public is not None:
         from ptp_pipeline.privacy.vault import seal_records, write_sealed_records
 
-        write_sealed_records(seal_records(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
-    frame, identities = pseudonymise_frame(rt, checked, protocol)
-    frame.to_parquet(folder / "pseudonymised.parquet", index=False, **STAGE_PARQUET)
+        sealed = [n for n in names if n == SOURCE_ROW or not n.startswith(STATUS)]
+        vault = vault_frame(source.read(columns=sealed).to_pandas(), protocol)
+        write_sealed_records(seal_records(vault, public, extract_id), folder / VAULT_FILE)
+    ident_cols = identifying_columns(names, protocol)
+    codes, per_code, identities = identity_table(rt, source.read(columns=ident_cols).to_pandas(), protocol)
     identities.to_parquet(folder / IDENTITIES_FILE, index=False, **STAGE_PARQUET)
-    (folder / "checked.parquet").unlink()
+    del identities
+    writer: pq.ParquetWriter | None = None  # opened on the first batch (the check stage never passes an empty file)
+    done = 0
+    try:
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            checked = batch.to_pandas()
+            derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
+            table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol), preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(folder / "pseudonymised.parquet", table.schema, **STAGE_PARQUET)
+            writer.write_table(table.cast(writer.schema))
+            done += len(checked)
+    finally:
+        if writer is not None:
+            writer.close()
+    (folder / CHECKED).unlink()
     return item
