@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
@@ -130,10 +131,12 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             value = parse_dates(raw, spec.formats or protocol.file.date_formats)
             ok = value.notna()
         elif spec.type in (FieldType.decimal, FieldType.integer):
-            value = pd.to_numeric(raw, errors="coerce")
+            # Typed by the protocol, not by the values, so every batch of rows has one schema.
+            value = pd.to_numeric(raw, errors="coerce").astype("Float64")
             ok = value.notna()
             if spec.type is FieldType.integer:
-                ok &= (value % 1 == 0).fillna(False)
+                ok &= ((value % 1 == 0) & (value.abs() < 2**53)).fillna(False)
+                value = value.where(ok).astype("Int64")
         elif spec.type is FieldType.boolean:
             upper = raw.str.upper()
             value = upper.isin(TRUE_VALUES).astype("boolean").where(upper.isin(TRUE_VALUES | FALSE_VALUES))
@@ -147,9 +150,18 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         out[STATUS + spec.name] = status_of(present, ok.fillna(False).astype(bool))
         if spec.type is FieldType.nhs_number:
             out[STATUS + spec.name + MOD11_SUM] = nhs_mod11_sum(raw)
-    raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
-    out[DUP_OF] = first_of_same(frame[raw_cols], frame[SOURCE_ROW])
     return out
+
+
+#: Rows parsed at a time.
+BATCH_ROWS = 200_000
+
+
+def _checked_schema(frame: pd.DataFrame, protocol: Protocol) -> pa.Schema:
+    """One schema for every batch: what the first rows parse to (types follow the protocol, not the values)."""
+    sample = parse_fields(frame.iloc[:1], protocol).assign(**{DUP_OF: pd.Series([pd.NA], dtype="Int64",
+                                                                                index=frame.index[:1])})
+    return pa.Schema.from_pandas(sample, preserve_index=False)
 
 
 def check(rt: Runtime, extract_id: str) -> WorkItem:
@@ -174,7 +186,13 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
         raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name, line=2),
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
-    parsed = parse_fields(frame.drop(columns=dropped), protocol)
-    parsed.to_parquet(folder / CHECKED, index=False, **STAGE_PARQUET)
+    frame = frame.drop(columns=dropped)
+    dup_of = first_of_same(frame.drop(columns=[SOURCE_ROW]), frame[SOURCE_ROW])  # over the whole file
+    # Parsed a batch of rows at a time: the typed copy never holds the whole extract beside the text.
+    with pq.ParquetWriter(folder / CHECKED, _checked_schema(frame, protocol), **STAGE_PARQUET) as writer:
+        for at in range(0, len(frame), BATCH_ROWS):
+            part = frame.iloc[at:at + BATCH_ROWS]
+            parsed = parse_fields(part, protocol).assign(**{DUP_OF: dup_of.iloc[at:at + BATCH_ROWS]})
+            writer.write_table(pa.Table.from_pandas(parsed, preserve_index=False).cast(writer.schema))
     item.save(folder)
     return item
