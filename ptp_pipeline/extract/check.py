@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
+from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET, read_raw
 from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
@@ -51,32 +52,11 @@ def blank_as_missing(text: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(out), index=text.index)
 
 
-def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
-    """Dense codes of a text column's values (missing and empty share one), and how many there are."""
-    text = pa.array(column.astype(ARROW_STRING).array)
-    if isinstance(text, pa.ChunkedArray):  # one chunk first: unifying per-chunk dictionaries is far slower
-        text = text.combine_chunks()
-    encoded = pc.dictionary_encode(pc.fill_null(text, ""))
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
-
-
 def first_of_same(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
-    """For each row, the row number of the first row with exactly the same values (<NA> if it is the first).
-
-    Exact: per column codes are combined pairwise and re-coded, so no hash can collide.
-    """
-    group = np.zeros(len(frame), dtype=np.int64)
-    bound = 1  # group < bound
-    for name in frame.columns:
-        codes, n = _codes(frame[name])
-        if bound * n >= 2**62:  # re-code only when the combined code could overflow
-            group = pd.factorize(group)[0].astype(np.int64)
-            bound = int(group.max()) + 1 if len(group) else 1
-        group, bound = group * n + codes, bound * n
-    group = pd.factorize(group)[0].astype(np.int64)
-    # factorize numbers groups in order of first appearance: a group starts where the running maximum grows
-    top = np.maximum.accumulate(group) if len(group) else group
-    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(group) else group
+    """For each row, the row number of the first row with exactly the same values (<NA> if it is the first);
+    an empty value and a missing one count as the same."""
+    group = group_codes(frame, blank_is_missing=True)
+    first = first_positions(group)
     numbers = rows.to_numpy()
     dup_of = pd.Series(numbers[first[group]], index=frame.index, dtype="Int64")
     return dup_of.where(dup_of != pd.Series(numbers, index=frame.index))

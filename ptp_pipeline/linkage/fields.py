@@ -13,10 +13,13 @@ Name forms of forename and surname share one sub-key, so a swapped forename/surn
 from __future__ import annotations
 
 import jellyfish
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ptp_pipeline.privacy.keys import ProjectKey
-from ptp_pipeline.privacy.names import apply_to_uniques
+from ptp_pipeline.privacy.names import apply_to_uniques, regex_replace
 from ptp_pipeline.privacy.nicknames import NICKNAMES
 from ptp_pipeline.privacy.tokens import hmac_tokens
 
@@ -76,8 +79,8 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
         out[sid] = parts[sid].astype("string") if sid in parts else na
     forename = parts["forename"].astype("string") if "forename" in parts else na
     surname = parts["surname"].astype("string") if "surname" in parts else na
-    first = forename.str.split(" ").str[0].replace("", pd.NA)
-    out["fn"] = first.map(lambda v: NICKNAMES.get(v, v) if isinstance(v, str) else v).astype("string")
+    first = regex_replace(forename, " .*$", "").replace("", pd.NA)  # the first word (in Arrow)
+    out["fn"] = apply_to_uniques(first, lambda u: u.map(lambda v: NICKNAMES.get(v, v) if isinstance(v, str) else v))
     out["fn_full"] = _compact(forename)
     out["sn"] = _compact(surname)
     out["fn_ph"] = metaphone(first)
@@ -129,9 +132,11 @@ def _tokens_of(key: bytes, values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == 0:
         return pd.Series(pd.NA, index=values.index, dtype="string")
-    toks = hmac_tokens(key, pd.Series(uniques, dtype="string")).str.slice(0, TOKEN_HEX).to_numpy(dtype=object)
-    out = pd.Series(toks[codes], index=values.index, dtype="string")
-    return out.mask(codes < 0)
+    toks = pa.array(hmac_tokens(key, pd.Series(uniques, dtype="string")).array)
+    short = pc.utf8_slice_codeunits(toks, 0, TOKEN_HEX)
+    # Back to the rows in Arrow (a missing value's code is -1: a null index takes a null).
+    rows = short.take(pa.array(np.maximum(codes, 0), mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(rows), index=values.index)
 
 
 def linkage_tokens(key: ProjectKey, parts: pd.DataFrame) -> pd.DataFrame:

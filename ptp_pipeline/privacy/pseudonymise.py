@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
@@ -157,10 +158,8 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol
     the people in the extract, not its rows. Field tokens stay one row per identity (as
     `restricted.link_identity` holds them), never copied to every row.
     """
-    cols = list(ident.columns)
-    codes = (ident.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if cols
-             else np.zeros(len(ident), dtype="int64"))
-    first = np.unique(codes, return_index=True)[1] if len(codes) else np.array([], dtype="int64")
+    codes = group_codes(ident)
+    first = first_positions(codes)
     distinct = ident.iloc[first].reset_index(drop=True)
     parts, id_status = identity_parts(distinct, protocol)
     tokens = match_key_tokens(rt.key, parts, rt.project)

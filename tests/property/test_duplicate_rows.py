@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ptp_pipeline.extract.check import first_of_same
+from ptp_pipeline.extract.same_rows import first_positions, group_codes
 
 CELL = st.one_of(st.none(), st.sampled_from(["", "a", "b", "A", "a ", "é", "1"]))
 
@@ -29,3 +30,15 @@ def test_first_of_same_matches_the_oracle(rows: list[tuple[str | None, ...]]) ->
     numbers = [10 + 3 * i for i in range(len(rows))]
     got = first_of_same(frame, pd.Series(numbers, dtype="int64"))
     assert [None if pd.isna(v) else int(v) for v in got] == oracle(rows, numbers)
+
+
+@given(st.lists(st.tuples(CELL, st.one_of(st.none(), st.integers(0, 3))), max_size=60))
+def test_identity_groups_keep_empty_and_missing_apart(rows: list[tuple[str | None, int | None]]) -> None:
+    """Distinct identities (pseudonymise): the same code exactly when the values are the same."""
+    frame = pd.DataFrame({"text": pd.Series([r[0] for r in rows], dtype="string[pyarrow]"),
+                          "number": pd.Series([r[1] for r in rows], dtype="Int64")})
+    codes = group_codes(frame)
+    seen: dict[tuple[object, ...], int] = {}
+    expected = [seen.setdefault(row, len(seen)) for row in rows]  # numbered in order of first appearance
+    assert codes.tolist() == expected
+    assert [rows[i] for i in first_positions(codes)] == list(seen)
