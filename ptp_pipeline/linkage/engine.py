@@ -25,6 +25,7 @@ from ptp_pipeline.linkage.cluster import Guards, cluster
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
 from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
+from ptp_pipeline.privacy.names import is_in
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
 from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
@@ -325,7 +326,7 @@ def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str
     wh.insert_frame("_ptp_new", new[[IDENT, *TOKEN_COLUMNS]])
     known = wh.query(f"SELECT i.ident, i.person_id FROM {IDENTITY_TABLE} i JOIN _ptp_new n ON n.ident = i.ident")
     next_id = int(wh.scalar(f"SELECT coalesce(max(person_id), 0) FROM {IDENTITY_TABLE}") or 0) + 1
-    unknown = new[~new[IDENT].isin(known[IDENT])]
+    unknown = new[~is_in(new[IDENT], known[IDENT])]
     if unknown.empty:
         linked = link_batch(unknown, pd.DataFrame(), cfg, model, next_id)
         return Linked(linked.identities, known, linked.merges, linked.review, {"known": len(known)}, next_id)

@@ -66,6 +66,12 @@ def _arrow(s: pd.Series) -> pa.Array:
     return pa.array(s.astype(ARROW_STRING).array)
 
 
+def is_in(values: pd.Series, among: pd.Series) -> np.ndarray:
+    """Which text values are among others, in Arrow (pandas' isin on Arrow text runs Python per value)."""
+    wanted = _arrow(among.dropna()).unique()
+    return pc.is_in(_arrow(values), value_set=wanted).to_numpy(zero_copy_only=False).astype(bool)
+
+
 def regex_replace(s: pd.Series, pattern: str, repl: str) -> pd.Series:
     """Regex replacement in Arrow (RE2), backreferences such as \\1 included, where pandas would run
     Python's `re` once per value. Patterns must not need what RE2 lacks (lookarounds, backreferences

@@ -245,7 +245,11 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
         vault = vault_frame(source.read(columns=sealed).to_pandas(), protocol)
         write_sealed_records(seal_records(vault, public, extract_id), folder / VAULT_FILE)
     ident_cols = identifying_columns(names, protocol)
-    codes, per_code, identities = identity_table(rt, source.read(columns=ident_cols).to_pandas(), protocol)
+    # Statuses as dictionaries (three words each): a tenth of their memory as text.
+    ident = pq.read_table(folder / CHECKED, columns=ident_cols,
+                          read_dictionary=[c for c in ident_cols if c.startswith(STATUS)])
+    codes, per_code, identities = identity_table(rt, ident.to_pandas(), protocol)
+    del ident
     identities.to_parquet(folder / IDENTITIES_FILE, index=False, **STAGE_PARQUET)
     del identities
     writer: pq.ParquetWriter | None = None  # opened on the first batch (the check stage never passes an empty file)

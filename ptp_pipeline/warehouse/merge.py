@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.engine import config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
-from ptp_pipeline.privacy.names import ARROW_STRING
+from ptp_pipeline.privacy.names import is_in
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.privacy.vault import store_sealed
@@ -115,13 +114,8 @@ def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
 
 def extract_identities(path: Path, accepted: pd.Series) -> pd.DataFrame:
     """Field tokens of the identities of the accepted rows (one row each, as pseudonymise wrote them)."""
-    if path.exists():  # filtered in Arrow: pandas' isin on Arrow text runs Python once per value
-        table = pq.read_table(path)
-        wanted = pa.array(accepted.dropna().astype(ARROW_STRING).array).unique()
-        found = table.filter(pc.is_in(table[IDENT], value_set=wanted.cast(table.schema.field(IDENT).type))
-                             ).to_pandas()
-    else:
-        found = pd.DataFrame(columns=[IDENT])
+    found = pd.read_parquet(path) if path.exists() else pd.DataFrame({IDENT: pd.Series(dtype="string")})
+    found = found[is_in(found[IDENT], accepted)]
     for col in (IDENT, *TOKEN_COLUMNS):
         if col not in found:
             found[col] = pd.Series(pd.NA, index=found.index, dtype="string")
