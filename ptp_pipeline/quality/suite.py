@@ -16,6 +16,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 from ptp_pipeline.extract.check import DUP_OF, MOD11_SUM, STATUS
+from ptp_pipeline.privacy.normalise import NEVER_ISSUED_SUM
 from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
 from ptp_pipeline.quality.expectations import (
     ExpectColumnValuesToBeEventDatesInProtocolPeriod,
@@ -48,11 +49,17 @@ def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
 
 
 def _nhs_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
-    """Check digit in a custom expectation on the digit sum; `required` on the status column."""
+    """Check digit in a custom expectation on the digit sum, never-issued numbers (0000000000) apart;
+    `required` on the status column."""
     out: list[gxe.Expectation] = [ExpectColumnValuesToBeValidNhsMod11Sums(
         column=STATUS + spec.name + MOD11_SUM,
         meta=_meta(spec.name, "is not a valid NHS number (not 10 digits, or the check digit is wrong)",
-                   "correct the NHS number at source, or leave it blank if unknown"))]
+                   "correct the NHS number at source, or leave it blank if unknown")),
+        gxe.ExpectColumnValuesToNotBeInSet(
+            column=STATUS + spec.name + MOD11_SUM, value_set=[NEVER_ISSUED_SUM],
+            meta=_meta(spec.name, "is not an NHS number anyone is given (ten equal digits such as 0000000000, "
+                                  "or a range never issued)",
+                       "leave it blank when the NHS number is unknown rather than writing a placeholder"))]
     if spec.required:
         out.append(gxe.ExpectColumnValuesToBeInSet(
             column=STATUS + spec.name, value_set=["valid", "invalid"],
