@@ -16,11 +16,11 @@ package's `is_valid` with its own range constants.
 from __future__ import annotations
 
 import nhs_number as reference
-from nhs_number.constants import FULL_RANGE, REGIONS
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nhs_number.constants import FULL_RANGE, REGIONS
 
 from ptp_pipeline.extract.check import nhs_mod11_sum
 from ptp_pipeline.privacy.nhs_number import check_digit, is_valid
