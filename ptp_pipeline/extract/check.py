@@ -6,6 +6,8 @@ status "invalid" and the validate stage quarantines its row with a reason.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, Where
@@ -13,13 +15,18 @@ from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
 from ptp_pipeline.extract.workarea import read_raw
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
-from ptp_pipeline.protocol import FieldType, Protocol
+from ptp_pipeline.protocol import FieldType, Identifies, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 STATUS = "status__"
 DUP_OF = "dup_of"
 #: Suffix of the derived NHS-number column GX checks: STATUS + field + MOD11_SUM (see nhs_mod11_sum).
 MOD11_SUM = "__mod11_sum"
+#: Suffix of the derived date-of-birth column GX checks: STATUS + field + BIRTH holds one of BIRTH_PROBLEMS
+#: or "plausible" (a verdict, never the date).
+BIRTH = "__birth"
+BIRTH_PROBLEMS = ("future", "before_1900", "after_event")
+EARLIEST_BIRTH = pd.Timestamp("1900-01-01")
 TRUE_VALUES = {"Y", "YES", "TRUE", "T", "1"}
 FALSE_VALUES = {"N", "NO", "FALSE", "F", "0"}
 
@@ -67,8 +74,22 @@ def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list
     return unexpected
 
 
-def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """Typed columns plus a status column per field. Vectorised: no per-row Python."""
+def birth_verdicts(dob: pd.Series, event: pd.Series | None, today: date) -> pd.Series:
+    """Per parsed date of birth: in the future, before 1900, after the row's event date, or plausible.
+
+    A birth date like these is a typing error at source (1890 for 1990, the event date in the wrong
+    column): tokenised, it would link the row to nobody, or to the wrong person."""
+    day = dob.dt.normalize()
+    verdict = pd.Series(pd.NA, index=dob.index, dtype="string").mask(dob.notna(), "plausible")
+    if event is not None:
+        verdict = verdict.mask((day > event.dt.normalize()).fillna(False).astype(bool), "after_event")
+    verdict = verdict.mask((day < EARLIEST_BIRTH).fillna(False).astype(bool), "before_1900")
+    return verdict.mask((day > pd.Timestamp(today)).fillna(False).astype(bool), "future")
+
+
+def parse_fields(frame: pd.DataFrame, protocol: Protocol, today: date | None = None) -> pd.DataFrame:
+    """Typed columns plus a status column per field (and, for a date of birth, its plausibility on
+    `today`, by default the run date). Vectorised: no per-row Python."""
     out = pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW]})
     for spec in protocol.fields:
         raw = frame[spec.name].str.strip() if spec.name in frame else pd.Series(pd.NA, index=frame.index,
@@ -98,6 +119,10 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         out[STATUS + spec.name] = status_of(present, ok.fillna(False).astype(bool))
         if spec.type is FieldType.nhs_number:
             out[STATUS + spec.name + MOD11_SUM] = nhs_mod11_sum(raw)
+    for spec in protocol.fields:
+        if spec.identifies is Identifies.date_of_birth and spec.type in (FieldType.date, FieldType.datetime):
+            event = out.get(protocol.event.date) if protocol.event.date != spec.name else None
+            out[STATUS + spec.name + BIRTH] = birth_verdicts(out[spec.name], event, today or datetime.now(UTC).date())
     raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
     hashed = pd.util.hash_pandas_object(frame[raw_cols].fillna(""), index=False)
     first = pd.Series(frame[SOURCE_ROW].to_numpy(), index=hashed.to_numpy())

@@ -15,7 +15,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from ptp_pipeline.extract.check import DUP_OF, MOD11_SUM, STATUS
+from ptp_pipeline.extract.check import BIRTH, BIRTH_PROBLEMS, DUP_OF, MOD11_SUM, STATUS
 from ptp_pipeline.privacy.normalise import NEVER_ISSUED_SUM
 from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
 from ptp_pipeline.quality.expectations import (
@@ -67,6 +67,21 @@ def _nhs_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
     return out
 
 
+BIRTH_MEANING = {
+    "future": ("is a date of birth in the future", "check the date of birth at source"),
+    "before_1900": ("is a date of birth before 1900", "check the year of birth at source (1890 for 1990?)"),
+    "after_event": ("is a date of birth after the row's event date (the person was not yet born)",
+                    "check that the date of birth and the event date are not swapped or mistyped"),
+}
+
+
+def _birth_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
+    """One check per implausible kind of date of birth, on the check stage's verdict column (not the date)."""
+    return [gxe.ExpectColumnValuesToNotBeInSet(column=STATUS + spec.name + BIRTH, value_set=[kind],
+                                               meta=_meta(spec.name, *BIRTH_MEANING[kind]))
+            for kind in BIRTH_PROBLEMS]
+
+
 def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expectation]:
     """Two checks, so partners read which rule a date broke: not in the future; inside the protocol."""
     field = protocol.event.date
@@ -109,6 +124,8 @@ def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
             expectations += _nhs_expectations(spec)
         else:
             expectations.append(_status_expectation(spec))
+        if spec.identifies is Identifies.date_of_birth and spec.type in (FieldType.date, FieldType.datetime):
+            expectations += _birth_expectations(spec)
         kept = spec.identifies in (None, Identifies.sex) and spec.treatment is Treatment.keep
         c = spec.constraints
         if kept and c.allowed_values:
