@@ -17,6 +17,8 @@ import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
+from ptp_pipeline.extract.names import printable
+from ptp_pipeline.extract.receipt import check_ids
 from ptp_pipeline.extract.receipt import receive as _receive
 from ptp_pipeline.extract.workarea import CHECKED
 from ptp_pipeline.privacy.pseudonymise import IDENTITIES_FILE
@@ -121,11 +123,12 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
 
     `corrects` names the extract this file corrects (see quality/corrections.py).
     """
+    check_ids(partner, dataset, path.name)
     if corrects:
         corrections.check_target(rt.warehouse, corrects, partner, dataset)
     prior = corrections.prior_receipt(rt.warehouse, path)
     if prior and (prior.partner, prior.dataset) != (partner, dataset):
-        return Outcome(None, partner, dataset, path.name, "refused", reason=(
+        return Outcome(None, partner, dataset, printable(path.name), "refused", reason=(
             f"this file (same SHA-256) was already received for {prior.partner}/{prior.dataset} as extract "
             f"{prior.extract_id} ({prior.status}); a file belongs to one dataset: check --partner and --dataset"))
     if prior and prior.status == "superseded":
@@ -137,7 +140,7 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
     except ExtractError as err:
         if err.extract_id:
             return outcome(rt, err.extract_id)
-        return Outcome(None, partner, dataset, path.name, "refused", reason=err.message)
+        return Outcome(None, partner, dataset, printable(path.name), "refused", reason=err.message)
     if already:
         merged = outcome(rt, extract_id)
         note = (f"this file (same SHA-256) was already received as {merged.file_name} and merged as extract "

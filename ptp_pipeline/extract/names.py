@@ -11,6 +11,7 @@ Any other column is reported by its position (1 = first column) and counted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 #: A name that cannot be data: letters, spaces and underscores only, at most this long.
@@ -76,3 +77,20 @@ def describe_duplicates(header: Sequence[str]) -> str:
         text += (". The first line looks like a data row, not a header (names are not quoted: they could be values "
                  "from the file): the file may have been sent without its header line")
     return text
+
+
+def printable(text: str) -> str:
+    """`text` with every control, format or separator character written as an escape (ESC as \\x1b, the
+    right-to-left override as \\u202e): a file name or id can then neither drive a terminal nor reorder
+    what a reader sees, on screen, in the ledger or in the audit log."""
+    def shown(ch: str) -> str:
+        if unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029":
+            return ch
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return "".join(map(shown, text))
+
+
+def hidden_characters(text: str) -> list[int]:
+    """1-based positions of the characters `printable` would escape."""
+    return [i + 1 for i, ch in enumerate(text) if printable(ch) != ch]
