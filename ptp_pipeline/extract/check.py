@@ -11,7 +11,12 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, Where
-from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
+from ptp_pipeline.extract.names import (
+    describe_columns,
+    describe_suggestions,
+    did_you_mean,
+    header_looks_like_data,
+)
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
 from ptp_pipeline.extract.workarea import read_raw
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
@@ -43,7 +48,8 @@ def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list
     """Columns to drop (when the protocol allows it); refuses the file otherwise.
 
     Messages never quote a header name that could be a value (see `extract.names`): a file sent
-    without its header line has a data row where the header should be.
+    without its header line has a data row where the header should be. A plain name close to a field the
+    file lacks gets a did-you-mean ("DateOfBirth -> date_of_birth").
     """
     declared = [f.name for f in protocol.fields]
     header = [c for c in columns if c != SOURCE_ROW]
@@ -53,23 +59,31 @@ def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list
     data_like = header_looks_like_data(header, declared)
     no_header = (" The first line looks like a data row, not a header: the file may have been sent without its "
                  "header line." if data_like else "")
+    absent = [name for name in declared if name not in header]
+    suggestions = did_you_mean(header, unexpected, absent, data_like=data_like)
+    guess = describe_suggestions(suggestions)
+    agreed = f"protocol {protocol.id} v{protocol.version} (partner {protocol.partner.id}, dataset {protocol.dataset})"
     if unexpected and protocol.unexpected_columns == "reject":
         raise ExtractError(
-            f"column(s) {describe_columns(header, unexpected, data_like=data_like)} are not allowed by protocol "
-            f"{protocol.id} v{protocol.version}, so the whole extract is refused and nothing of it is merged "
-            f"({len(unexpected)} of the file's {len(header)} columns are not in the protocol).{no_header}",
+            f"column(s) {describe_columns(header, unexpected, data_like=data_like)} are not allowed by {agreed}, "
+            f"so the whole extract is refused and nothing of it is merged "
+            f"({len(unexpected)} of the file's {len(header)} columns are not in the protocol).{guess}{no_header}",
             where=where,
             hint=("Ask the partner to send the extract again with its header line first."
                   if data_like else
-                  f"Ask {protocol.partner.organisation} to remove the column(s) from the extract; if the partnership "
-                  "has agreed to share them, the data officer must add them to the protocol first."),
+                  f"Ask {protocol.partner.organisation} to remove the column(s) from the extract"
+                  + (" or to rename them as the protocol names them" if suggestions else "")
+                  + "; if the partnership has agreed to share them, the data officer must add them to the "
+                  "protocol first."),
         )
     if missing:
         raise ExtractError(
-            f"required column(s) {', '.join(missing)} of protocol {protocol.id} v{protocol.version} are missing."
-            f"{no_header}",
+            f"required column(s) {', '.join(missing)} of {agreed} are missing from the file's header "
+            f"({len(header)} columns), so the whole extract is refused.{guess}{no_header}",
             where=where,
-            hint="Ask the partner to include the column(s) with exactly these names in the header.",
+            hint=f"Ask {protocol.partner.organisation} to export the column(s) with exactly these names in the "
+                 "header and send the extract again; if the partnership no longer shares them, the data officer "
+                 "makes them optional (required: false) in a new version of the protocol.",
         )
     return unexpected
 

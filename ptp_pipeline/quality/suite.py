@@ -8,6 +8,7 @@ field, the problem and the fix in a data officer's words, for quarantine and par
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 from ptp_pipeline.extract.check import BIRTH, BIRTH_PROBLEMS, DUP_OF, MOD11_SUM, STATUS
-from ptp_pipeline.privacy.normalise import NEVER_ISSUED_SUM
+from ptp_pipeline.privacy.normalise import EXCEL, NEVER_ISSUED_SUM
 from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
 from ptp_pipeline.quality.expectations import (
     ExpectColumnValuesToBeEventDatesInProtocolPeriod,
@@ -42,6 +43,19 @@ PROBLEM_BY_KIND: dict[Identifies | None, tuple[str, str]] = {
     Identifies.uln: ("is not a valid Unique Learner Number (ten digits with a correct check digit)",
                      "correct it at source, or leave it blank if unknown"),
 }
+
+
+#: strftime codes as a data officer writes a format ("%d/%m/%Y" -> DD/MM/YYYY).
+_FORMAT_WORDS = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%H": "hh", "%M": "mm", "%S": "ss",
+                 "%b": "Mon", "%B": "Month", "%f": "ffffff", "%z": "+hhmm", "%p": "AM/PM", "%I": "hh", "%%": "%"}
+
+
+def describe_formats(formats: list[str]) -> str:
+    """The agreed date formats in words: "DD/MM/YYYY or an Excel serial day number"."""
+    def one(fmt: str) -> str:
+        return "an Excel serial day number" if fmt == EXCEL else re.sub(
+            r"%.", lambda m: _FORMAT_WORDS.get(m.group(0), m.group(0)), fmt)
+    return " or ".join(one(f) for f in formats)
 
 
 def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
@@ -98,10 +112,14 @@ def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expect
     ]
 
 
-def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
+def _status_expectation(spec: FieldSpec, protocol: Protocol) -> gxe.Expectation:
     allowed = ["valid"] if spec.required else ["valid", "missing"]
     problem, hint = PROBLEM_BY_KIND.get(spec.identifies, PROBLEM_BY_TYPE.get(spec.type, (
         "breaks the protocol's rules for this field", "check the value against the protocol")))
+    if spec.type in (FieldType.date, FieldType.datetime):
+        agreed = describe_formats(spec.formats or protocol.file.date_formats)
+        problem = f"{problem} {agreed}"
+        hint = f"send dates as {agreed}, the format the protocol names"
     if spec.required:
         problem = f"is missing or {problem}"
         hint = f"this field is required: {hint}"
@@ -123,7 +141,7 @@ def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
         if spec.type is FieldType.nhs_number:
             expectations += _nhs_expectations(spec)
         else:
-            expectations.append(_status_expectation(spec))
+            expectations.append(_status_expectation(spec, protocol))
         if spec.identifies is Identifies.date_of_birth and spec.type in (FieldType.date, FieldType.datetime):
             expectations += _birth_expectations(spec)
         kept = spec.identifies in (None, Identifies.sex) and spec.treatment is Treatment.keep

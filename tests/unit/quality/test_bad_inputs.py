@@ -10,7 +10,9 @@ import pytest
 from helpers import assert_conserved
 
 from ptp_pipeline import pipeline
+from ptp_pipeline.cli import main
 from ptp_pipeline.pipeline import Outcome
+from ptp_pipeline.quality.feedback import write_feedback
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 
@@ -289,3 +291,52 @@ def test_nhs_numbers_never_issued_are_quarantined_not_tokenised(rt: Runtime, tmp
     assert "never issued" in str(quarantine(rt)[0]["problem"])
     tokens = rt.warehouse.query("SELECT count(*) AS n FROM restricted.link_identity WHERE nhs IS NOT NULL")
     assert int(tokens.iloc[0]["n"]) == 0
+
+
+# --- Issue 17.7: messages name the file, the protocol, the agreed format, and guess what was meant -------
+
+
+def test_missing_required_column_names_file_protocol_and_what_to_do(
+        env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "police_may.csv"
+    path.write_text("\n".join([HEADER.replace(",occurred_on", ""),
+                               *[line.replace(",01/05/2024", "") for line in good_lines(3)]]) + "\n")
+    assert main(["ingest", str(path), "--partner", "police", "--dataset", "incidents"]) == 4
+    text = capsys.readouterr().err
+    for expected in ("police_may.csv", "required column(s) occurred_on of protocol police-incidents v1",
+                     "export the column(s) with exactly these names", "required: false"):
+        assert expected in text, (expected, text)
+
+
+@pytest.mark.parametrize(("written", "meant"), [("OccurredOn", "occurred_on"), ("Occurred On", "occurred_on"),
+                                                ("incidenttype", "incident_type")])
+def test_a_column_named_differently_gets_a_did_you_mean(rt: Runtime, tmp_path: Path, written: str, meant: str) -> None:
+    header = HEADER.replace(meant, written)
+    refused(ingest_lines(rt, tmp_path, [header, *good_lines(3)]), f"Did you mean: {written} -> {meant}?")
+
+
+def test_no_did_you_mean_for_a_header_that_is_a_data_row(rt: Runtime, tmp_path: Path) -> None:
+    """Without its header line, the first row stands there: its values are never quoted, not even as a guess."""
+    reason = refused(ingest_lines(rt, tmp_path, good_lines(30)))
+    assert "Did you mean" not in reason and "Smith" not in reason
+
+
+def test_a_date_format_every_row_breaks_names_the_format_and_blames_the_protocol(
+        rt: Runtime, tmp_path: Path) -> None:
+    """The partner sends ISO dates, the protocol agreed DD/MM/YYYY: every row fails the same way."""
+    rows = [line.replace("01/05/2024", "2024-05-01") for line in good_lines(30)]
+    reason = refused(ingest_lines(rt, tmp_path, [HEADER, *rows]),
+                     "not a real date in the agreed format DD/MM/YYYY", "30 of 30 rows fail the same check",
+                     "the protocol is the likely cause")
+    (extract_id,) = rt.warehouse.query("SELECT extract_id FROM ops.extract_ledger")["extract_id"]
+    page = write_feedback(rt.warehouse, extract_id, tmp_path / "fb").html.read_text(encoding="utf-8")
+    assert "the protocol is the likely cause" in page and "2024-05-01" not in page + reason
+
+
+def test_a_few_bad_dates_blame_no_protocol(rt: Runtime, tmp_path: Path) -> None:
+    rows = good_lines(30)
+    rows[3] = rows[3].replace("01/05/2024", "2024-05-01")
+    outcome = ingest_lines(rt, tmp_path, [HEADER, *rows])
+    assert (outcome.status, outcome.rows_quarantined) == ("merged", 1), outcome
+    (problem,) = [q["problem"] for q in quarantine(rt)]
+    assert problem == "is missing or is not a real date in the agreed format DD/MM/YYYY"
