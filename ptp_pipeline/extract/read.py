@@ -167,7 +167,8 @@ def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
     try:
         first = next(csv.reader(io.StringIO(text), delimiter=settings.delimiter), [])
     except csv.Error:
-        raise ExtractError("the header line is not well-formed CSV (a quote or line break out of place)",
+        raise ExtractError("the header line cannot be read as CSV (a quote out of place, or a name longer "
+                           "than 128 KiB)",
                            where=Where(file=where.file, line=1),
                            hint="Ask the partner to re-export the extract as CSV with its header line first.") from None
     names = [h.strip() for h in first]

@@ -247,6 +247,11 @@ def test_carriage_return_inside_quotes_stays_in_the_value(rt: Runtime, tmp_path:
     assert (outcome.status, outcome.rows_received) == ("merged", 3), outcome
 
 
+def test_a_header_csv_cannot_read_is_refused_not_an_internal_error(rt: Runtime, tmp_path: Path) -> None:
+    header = '"' + "x" * 200_000 + '",' + HEADER
+    refused(ingest_lines(rt, tmp_path, [header, *good_lines(3)]), "header line cannot be read as CSV")
+
+
 def test_utf8_file_declared_cp1252_is_refused_as_a_protocol_problem(rt_encoding: object, tmp_path: Path) -> None:
     """Read as cp1252, UTF-8 "Zoë" becomes "ZoÃ«": tokens would differ from every other extract's."""
     lines = [HEADER, *good_lines(30)]
