@@ -95,6 +95,11 @@ def for_theme(settings: Settings) -> Settings:
     """
     theme = settings.theme
     if theme is None:
+        found = themes(settings.protocols_dir)
+        if found and not (settings.protocols_dir / "project.yaml").is_file():
+            raise ConfigError(f"the protocols folder {settings.protocols_dir} holds themes ({', '.join(found)}) and "
+                              "no project.yaml of its own, so a command must name its theme",
+                              hint="Add --theme THEME to the command (or set PTP_THEME).")
         return settings
     folder = settings.protocols_dir / theme
     if not (folder / "project.yaml").is_file():

@@ -97,6 +97,8 @@ def test_the_flat_layout_is_the_default_theme_and_a_theme_needs_its_project_yaml
     with pytest.raises(ConfigError, match=re.escape("theme 'neet' has no project.yaml")):
         load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols), "PTP_THEME": "neet"})
     (protocols / "neet" / "project.yaml").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"holds themes \(neet\) and no project.yaml of its own"):
+        load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)})
     with pytest.raises(ConfigError, match=r"each theme needs its own"):
         load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols), "PTP_THEME": "neet",
                        "PTP_WAREHOUSE": "postgresql://ptp@127.0.0.1/ptp"})
