@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.names import (
@@ -18,7 +21,8 @@ from ptp_pipeline.extract.names import (
     header_looks_like_data,
 )
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
-from ptp_pipeline.extract.workarea import read_raw
+from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET, read_raw
+from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Identifies, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
@@ -36,12 +40,57 @@ TRUE_VALUES = {"Y", "YES", "TRUE", "T", "1"}
 FALSE_VALUES = {"N", "NO", "FALSE", "F", "0"}
 
 
+_STATUSES = pa.array(["valid", "invalid", "missing"], pa.large_string())
+
+
 def status_of(present: pd.Series, ok: pd.Series) -> pd.Series:
-    """valid / invalid / missing for each row, from 'a value was given' and 'it parsed'."""
-    out = pd.Series("missing", index=present.index, dtype="string")
-    out[present & ok] = "valid"
-    out[present & ~ok] = "invalid"
-    return out
+    """valid / invalid / missing for each row, from 'a value was given' and 'it parsed'.
+
+    Built as Arrow codes into three words: assigning by mask into Arrow text copies the column each time.
+    """
+    given = present.to_numpy(dtype=bool, na_value=False)
+    parsed = ok.to_numpy(dtype=bool, na_value=False)
+    codes = np.where(given, np.where(parsed, 0, 1), 2).astype(np.int8)
+    words = pc.take(_STATUSES, pa.array(codes))
+    return pd.Series(pd.arrays.ArrowStringArray(words), index=present.index)
+
+
+def blank_as_missing(text: pd.Series) -> pd.Series:
+    """Empty text as <NA>, in Arrow (pandas' `where` on Arrow text copies through Python)."""
+    arr = pa.array(text.astype(ARROW_STRING).array)
+    out = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=text.index)
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Dense codes of a text column's values (missing and empty share one), and how many there are."""
+    text = pa.array(column.astype(ARROW_STRING).array)
+    if isinstance(text, pa.ChunkedArray):  # one chunk first: unifying per-chunk dictionaries is far slower
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(pc.fill_null(text, ""))
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
+
+
+def first_of_same(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
+    """For each row, the row number of the first row with exactly the same values (<NA> if it is the first).
+
+    Exact: per column codes are combined pairwise and re-coded, so no hash can collide.
+    """
+    group = np.zeros(len(frame), dtype=np.int64)
+    bound = 1  # group < bound
+    for name in frame.columns:
+        codes, n = _codes(frame[name])
+        if bound * n >= 2**62:  # re-code only when the combined code could overflow
+            group = pd.factorize(group)[0].astype(np.int64)
+            bound = int(group.max()) + 1 if len(group) else 1
+        group, bound = group * n + codes, bound * n
+    group = pd.factorize(group)[0].astype(np.int64)
+    # factorize numbers groups in order of first appearance: a group starts where the running maximum grows
+    top = np.maximum.accumulate(group) if len(group) else group
+    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(group) else group
+    numbers = rows.to_numpy()
+    dup_of = pd.Series(numbers[first[group]], index=frame.index, dtype="Int64")
+    return dup_of.where(dup_of != pd.Series(numbers, index=frame.index))
 
 
 def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list[str]:
@@ -108,8 +157,8 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol, today: date | None = N
     for spec in protocol.fields:
         raw = frame[spec.name].str.strip() if spec.name in frame else pd.Series(pd.NA, index=frame.index,
                                                                                  dtype="string")
-        present = raw.notna() & (raw != "")
-        raw = raw.where(present)
+        raw = blank_as_missing(raw)
+        present = raw.notna()
         ok = pd.Series(True, index=frame.index)
         value: pd.Series = raw
         if spec.type in (FieldType.date, FieldType.datetime):
@@ -138,11 +187,7 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol, today: date | None = N
             event = out.get(protocol.event.date) if protocol.event.date != spec.name else None
             out[STATUS + spec.name + BIRTH] = birth_verdicts(out[spec.name], event, today or datetime.now(UTC).date())
     raw_cols = [c for c in frame.columns if c != SOURCE_ROW]
-    hashed = pd.util.hash_pandas_object(frame[raw_cols].fillna(""), index=False)
-    first = pd.Series(frame[SOURCE_ROW].to_numpy(), index=hashed.to_numpy())
-    first = first[~first.index.duplicated(keep="first")]
-    dup_of = pd.Series(first.reindex(hashed.to_numpy()).to_numpy(), index=frame.index)
-    out[DUP_OF] = dup_of.where(dup_of != frame[SOURCE_ROW]).astype("Int64")
+    out[DUP_OF] = first_of_same(frame[raw_cols], frame[SOURCE_ROW])
     return out
 
 
@@ -159,15 +204,16 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     del received
     item.rows_received = len(frame)
     item.save(folder)
-    # Which file line each row starts on (not identifying), for quarantine and partner feedback.
-    pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW], SOURCE_LINE: frame.attrs["lines"]}).to_parquet(
-        folder / "lines.parquet", index=False)
+    # Which file line each row starts on (not identifying), for quarantine and partner feedback; taken out of
+    # attrs, which pandas deep-copies into every frame derived from this one.
+    pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW], SOURCE_LINE: frame.attrs.pop("lines")}).to_parquet(
+        folder / "lines.parquet", index=False, **STAGE_PARQUET)
     dropped = check_header(list(frame.columns), protocol, item.file_name)
     if frame.empty:
         raise ExtractError("the file has a header but no data rows", where=Where(file=item.file_name, line=2),
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
     parsed = parse_fields(frame.drop(columns=dropped), protocol)
-    parsed.to_parquet(folder / "checked.parquet", index=False)
+    parsed.to_parquet(folder / CHECKED, index=False, **STAGE_PARQUET)
     item.save(folder)
     return item

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ptp_pipeline.extract.check import STATUS, status_of
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.extract.workarea import STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
@@ -236,7 +237,7 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
 
         write_sealed_records(seal_records(vault_frame(checked, protocol), public, extract_id), folder / VAULT_FILE)
     frame, identities = pseudonymise_frame(rt, checked, protocol)
-    frame.to_parquet(folder / "pseudonymised.parquet", index=False)
-    identities.to_parquet(folder / IDENTITIES_FILE, index=False)
+    frame.to_parquet(folder / "pseudonymised.parquet", index=False, **STAGE_PARQUET)
+    identities.to_parquet(folder / IDENTITIES_FILE, index=False, **STAGE_PARQUET)
     (folder / "checked.parquet").unlink()
     return item

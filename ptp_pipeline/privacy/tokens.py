@@ -17,6 +17,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from ptp_pipeline.privacy.names import ARROW_STRING
+
 TOKEN_HEX_CHARS = 32
 _BLOCK = 64
 
@@ -36,7 +38,7 @@ def hmac_token(key: bytes, value: str) -> str:
 def hmac_tokens(key: bytes, values: pd.Series) -> pd.Series:
     """Tokens for a Series of normalised text; <NA> stays <NA> (nothing to match on)."""
     ipad, opad = _pads(key)
-    vals = pa.table({"m": pa.array(values.astype("string").to_numpy(dtype=object, na_value=None), pa.string())})
+    vals = pa.table({"m": pa.array(values.astype(ARROW_STRING).array)})  # Arrow text as is: no Python str per value
     con = duckdb.connect()
     try:
         con.register("vals", vals)
@@ -47,5 +49,5 @@ def hmac_tokens(key: bytes, values: pd.Series) -> pd.Series:
         ).to_arrow_table()
     finally:
         con.close()
-    tokens = out.column("t").to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    return pd.Series(tokens.to_numpy(), index=values.index, dtype=pd.StringDtype("pyarrow"))
+    tokens = out.column("t").combine_chunks().cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(tokens), index=values.index)

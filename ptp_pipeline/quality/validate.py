@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
+from ptp_pipeline.extract.workarea import STAGE_PARQUET
 from ptp_pipeline.quality.feedback import likely_protocol_cause
 from ptp_pipeline.runtime import Runtime, WorkItem
 
@@ -97,21 +98,31 @@ def gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
     a few thousand dates, not a million).
     """
     view = frame[[c for c in frame.columns if not c.startswith("key__")]].copy()
+    if "event_date" not in view:
+        return view
     codes, uniques = pd.factorize(pd.to_datetime(view["event_date"]))
     view["event_date"] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques.strftime("%Y-%m-%d")))
     return view
 
 
-def narrow(frame: pd.DataFrame, suite: Any) -> pd.DataFrame:
-    """Only the columns the suite reads, text columns as categories: GX copies the frame for each
-    metric, so this cuts validation time about fourfold (bench/validate.py)."""
+def suite_columns(suite: Any) -> set[str] | None:
+    """The columns a suite reads (and the row number), or None when an expectation may read any column."""
     used: set[str] = {SOURCE_ROW}
     for expectation in suite.expectations:
         kwargs = expectation.configuration.kwargs
         names = [kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(kwargs.get("column_list") or [])
         if not any(names):
-            return frame  # a table-level expectation from the protocol: it may read any column
+            return None  # a table-level expectation from the protocol: it may read any column
         used.update(n for n in names if n)
+    return used
+
+
+def narrow(frame: pd.DataFrame, suite: Any) -> pd.DataFrame:
+    """Only the columns the suite reads, text columns as categories: GX copies the frame for each
+    metric, so this cuts validation time about fourfold (bench/validate.py)."""
+    used = suite_columns(suite)
+    if used is None:
+        return frame
     view = frame[[c for c in frame.columns if c in used]].copy()
     for col in view.columns:
         if view[col].dtype == object or isinstance(view[col].dtype, pd.StringDtype):
@@ -198,8 +209,12 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
     item = WorkItem.load(folder)
     protocol = rt.protocol(item.protocol_id, item.protocol_version)
     source = folder / "pseudonymised.parquet"
-    # GX never sees tokens: they are not read here at all (most of the file's bytes).
-    seen = [c for c in pq.read_schema(source).names if not c.startswith("key__")]
+    # GX never sees tokens: they are not read here at all (most of the file's bytes), nor any column the
+    # protocol's suite does not check (the attributes' JSON text above all).
+    from ptp_pipeline.quality.suite import suite_for
+
+    used = suite_columns(suite_for(protocol, datetime.now(UTC).date()))
+    seen = [c for c in pq.read_schema(source).names if not c.startswith("key__") and (used is None or c in used)]
     frame = pd.read_parquet(source, columns=seen)
     quarantine, docs_url = run_suite(rt, gx_frame(frame), item)
     quarantine = with_lines(quarantine, folder)
@@ -232,7 +247,7 @@ def keep_rows(source: Path, target: Path, drop: pd.Series) -> int:
     dropped = pa.array(drop.astype("int64").unique(), pa.int64())
     kept = 0
     reader = pq.ParquetFile(source)
-    with pq.ParquetWriter(target, reader.schema_arrow) as writer:
+    with pq.ParquetWriter(target, reader.schema_arrow, **STAGE_PARQUET) as writer:
         for batch in reader.iter_batches(batch_size=BATCH_ROWS):
             keep = pc.invert(pc.is_in(batch.column(SOURCE_ROW), value_set=dropped))
             part = batch.filter(keep)

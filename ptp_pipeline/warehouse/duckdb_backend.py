@@ -96,7 +96,8 @@ class DuckDBWarehouse(Warehouse):
     def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        self.con.register("_ptp_frame", frame)
+        # As an Arrow table: DuckDB reads pandas object columns (dates, constants) a Python object at a time.
+        self.con.register("_ptp_frame", pa.Table.from_pandas(frame, preserve_index=False))
         try:
             cols = ", ".join(f'"{c}"' for c in frame.columns)
             self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ptp_frame")

@@ -19,11 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.engine import config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
+from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.privacy.vault import store_sealed
@@ -111,23 +115,27 @@ def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
 
 def extract_identities(path: Path, accepted: pd.Series) -> pd.DataFrame:
     """Field tokens of the identities of the accepted rows (one row each, as pseudonymise wrote them)."""
-    found = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=[IDENT])
-    found = found[found[IDENT].isin(accepted.dropna().unique())]
+    if path.exists():  # filtered in Arrow: pandas' isin on Arrow text runs Python once per value
+        table = pq.read_table(path)
+        wanted = pa.array(accepted.dropna().astype(ARROW_STRING).array).unique()
+        found = table.filter(pc.is_in(table[IDENT], value_set=wanted.cast(table.schema.field(IDENT).type))
+                             ).to_pandas()
+    else:
+        found = pd.DataFrame(columns=[IDENT])
     for col in (IDENT, *TOKEN_COLUMNS):
         if col not in found:
             found[col] = pd.Series(pd.NA, index=found.index, dtype="string")
     return found[[IDENT, *TOKEN_COLUMNS]].reset_index(drop=True)
 
 
-def _merge(rt: Runtime, extract_id: str) -> None:
-    wh = rt.warehouse
-    if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
-        return
-    folder = rt.work(extract_id)
-    item = WorkItem.load(folder)
-    accepted = pd.read_parquet(folder / "validated.parquet")
-    quarantine = pd.read_parquet(folder / "quarantine.parquet")
-    validation = json.loads((folder / "validation.json").read_text())
+#: Rows of the validated file turned into events and link records at a time: the merge's memory follows
+#: this and the extract's identities, not the extract's rows.
+MERGE_BATCH_ROWS = 200_000
+
+
+def _rows(rt: Runtime, item: WorkItem, accepted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One batch of accepted rows as link records (no person yet) and events."""
+    extract_id = item.extract_id
     record_id = event_ids(rt, extract_id, accepted[SOURCE_ROW])
     ident = accepted.get(TOKEN + IDENT, pd.Series(pd.NA, index=accepted.index, dtype="string"))
     link_records = pd.DataFrame({
@@ -142,11 +150,32 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         "setting": accepted["setting"], "cost": accepted["cost"], "attributes": accepted["attributes"],
         "extract_id": extract_id,
     })
-    identities = extract_identities(folder / IDENTITIES_FILE, ident)
-    addresses = address_records(accepted, record_id, extract_id)
+    return link_records, events
+
+
+def _column(table: pa.Table, name: str) -> pd.Series:
+    if name in table.column_names:
+        return table.column(name).to_pandas()
+    return pd.Series(pd.NA, index=range(table.num_rows), dtype="string")
+
+
+def _merge(rt: Runtime, extract_id: str) -> None:
+    wh = rt.warehouse
+    if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
+        return
+    folder = rt.work(extract_id)
+    item = WorkItem.load(folder)
+    validated = pq.ParquetFile(folder / "validated.parquet")
+    quarantine = pd.read_parquet(folder / "quarantine.parquet")
+    validation = json.loads((folder / "validation.json").read_text())
+    # Only the narrow columns the whole extract is needed for: identities and the period it covers.
+    narrow = validated.read(columns=[c for c in (TOKEN + IDENT, "event_date") if c in validated.schema_arrow.names])
+    accepted_rows = narrow.num_rows
+    identities = extract_identities(folder / IDENTITIES_FILE, _column(narrow, TOKEN + IDENT))
+    dates = pd.to_datetime(_column(narrow, "event_date")).dropna()
+    start, end = (dates.min().date(), dates.max().date()) if len(dates) else (None, None)
+    del narrow, dates
     rows_quarantined = int(quarantine["source_row"].nunique())
-    dates = link_records["event_date"].dropna()
-    start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
     cfg = config_from(rt.project)
     place = rt.protocol(item.protocol_id, item.protocol_version).subject == "place"  # issue 17: never persons
     with wh.transaction():
@@ -155,7 +184,6 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
         wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
-        wh.insert_frame("restricted.record_address", addresses)
         store_sealed(wh, extract_id, folder / VAULT_FILE)
         _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
         wh.lock(MERGE_LOCK)
@@ -173,14 +201,23 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         insert_review(wh, linked, extract_id)
         person = pd.concat([f.set_index(IDENT)["person_id"] for f in (linked.known, linked.identities) if len(f)]
                            or [pd.Series(dtype="int64")])
-        pid = link_records["ident"].map(person).astype("Int64")
-        # A record with no usable identifier is its own person (unlinkable), never grouped with others.
-        alone = pid.isna().to_numpy() & (not place)
-        pid[alone] = np.arange(linked.next_person_id, linked.next_person_id + int(alone.sum()))
-        if place:  # issue 17: a place dataset's rows are events of no person, never link records
-            wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),
-                                                                                      dtype="Int64")))
-        else:
+        unlinkable = 0
+        for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS):
+            accepted = batch.to_pandas()
+            link_records, events = _rows(rt, item, accepted)
+            wh.insert_frame("restricted.record_address",
+                            address_records(accepted, link_records["record_id"], extract_id))
+            del accepted
+            if place:  # issue 17: a place dataset's rows are events of no person, never link records
+                wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),
+                                                                                          dtype="Int64")))
+                continue
+            pid = link_records["ident"].map(person).astype("Int64")
+            # A record with no usable identifier is its own person (unlinkable), never grouped with others.
+            alone = pid.isna().to_numpy()
+            first_alone = linked.next_person_id + unlinkable
+            pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
+            unlinkable += int(alone.sum())
             link_records["person_id"] = pid.astype("int64").to_numpy()
             wh.insert_frame("restricted.link_record", link_records)
             wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
@@ -192,15 +229,14 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             "UPDATE ops.extract_ledger SET status = 'merged', rows_received = ?, rows_accepted = ?, "
             "rows_quarantined = ?, merged_at = ?, docs_url = ?, reason = NULL, period_start = ?, period_end = ? "
             "WHERE extract_id = ?",
-            (item.rows_received, len(accepted), rows_quarantined,
+            (item.rows_received, accepted_rows, rows_quarantined,
              datetime.now(UTC).replace(tzinfo=None, microsecond=0), validation.get("docs_url"), start, end,
              extract_id),
         )
         pull_records.settle(wh, extract_id)  # stage 0: pull record settled, SQL watermark advanced
         links = ", ".join(f"{k}={v}" for k, v in sorted(linked.links.items()))
-        unlinkable = int(alone.sum())
         audit.append(wh, "merge", extract_id=extract_id,
-                     detail=f"{len(accepted)} accepted, {rows_quarantined} quarantined; identities by pass: {links}; "
+                     detail=f"{accepted_rows} accepted, {rows_quarantined} quarantined; identities by pass: {links}; "
                      f"unlinkable records {unlinkable}; persons merged {len(linked.merges)}; "
                      f"pairs for review {len(linked.review)}")
     wh.checkpoint()
