@@ -65,7 +65,10 @@ def to_text(series: pd.Series) -> pd.Series:
         known = series.dropna().to_numpy(dtype="float64")
         if len(known) and bool(np.all((np.mod(known, 1) == 0) & (np.abs(known) < 2**53))):
             series = series.astype("Int64")
-    return series.astype(ARROW_STRING).str.replace(ZERO_WIDTH, "", regex=True)
+    text = series.astype(ARROW_STRING)
+    if pc.all(pc.string_is_ascii(pa.array(text.array))).as_py() is not False:  # the usual case: a fast scan
+        return text
+    return text.str.replace(ZERO_WIDTH, "", regex=True)
 
 
 def _arrow(s: pd.Series) -> pa.Array:
