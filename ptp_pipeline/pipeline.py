@@ -17,6 +17,8 @@ import pandas as pd
 
 from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
+from ptp_pipeline.extract.names import printable
+from ptp_pipeline.extract.receipt import check_ids
 from ptp_pipeline.extract.receipt import receive as _receive
 from ptp_pipeline.extract.workarea import CHECKED
 from ptp_pipeline.privacy.pseudonymise import IDENTITIES_FILE
@@ -44,6 +46,7 @@ class Outcome:
     rows_quarantined: int | None = None
     reason: str | None = None
     docs_url: str | None = None  # the extract's Data Docs validation page
+    hint: str | None = None  # what to do about a refusal
 
 
 def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> T:
@@ -111,9 +114,14 @@ def outcome(rt: Runtime, extract_id: str) -> Outcome:
     def _int(v: object) -> int | None:
         return None if pd.isna(v) else int(v)  # type: ignore[call-overload]
 
+    hint = None
+    if r.status == "refused":
+        hints = rt.warehouse.query("SELECT hint FROM restricted.quarantine WHERE extract_id = ? AND "
+                                   "check_name = 'extract_refused'", (extract_id,))["hint"]
+        hint = None if hints.empty or pd.isna(hints.iloc[0]) else str(hints.iloc[0])
     return Outcome(extract_id, r.partner, r.dataset, r.file_name, r.status, _int(r.rows_received),
                    _int(r.rows_accepted), _int(r.rows_quarantined), None if pd.isna(r.reason) else r.reason,
-                   None if pd.isna(r.docs_url) else r.docs_url)
+                   None if pd.isna(r.docs_url) else r.docs_url, hint)
 
 
 def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | None = None) -> Outcome:
@@ -121,11 +129,12 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
 
     `corrects` names the extract this file corrects (see quality/corrections.py).
     """
+    check_ids(partner, dataset, path.name)
     if corrects:
         corrections.check_target(rt.warehouse, corrects, partner, dataset)
     prior = corrections.prior_receipt(rt.warehouse, path)
     if prior and (prior.partner, prior.dataset) != (partner, dataset):
-        return Outcome(None, partner, dataset, path.name, "refused", reason=(
+        return Outcome(None, partner, dataset, printable(path.name), "refused", reason=(
             f"this file (same SHA-256) was already received for {prior.partner}/{prior.dataset} as extract "
             f"{prior.extract_id} ({prior.status}); a file belongs to one dataset: check --partner and --dataset"))
     if prior and prior.status == "superseded":
@@ -137,7 +146,7 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
     except ExtractError as err:
         if err.extract_id:
             return outcome(rt, err.extract_id)
-        return Outcome(None, partner, dataset, path.name, "refused", reason=err.message)
+        return Outcome(None, partner, dataset, printable(path.name), "refused", reason=err.message, hint=err.hint)
     if already:
         merged = outcome(rt, extract_id)
         note = (f"this file (same SHA-256) was already received as {merged.file_name} and merged as extract "

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ptp_pipeline.errors import ConfigError
+
 REPO_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
 
 
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
         default=None, description="Name of an Airflow Variable holding the key (so a secrets backend works).")
     reid_public_key_file: Path | None = None
     reid_key_file: Path | None = None
+    theme: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9_-]*$",
+        description="One theme of a deployment: protocols/<theme>/ with its own project.yaml (see `for_theme`).")
 
     @field_validator("home", "protocols_dir")
     @classmethod
@@ -71,9 +76,52 @@ class Settings(BaseSettings):
         return self.home / "keys" / "reid_public.pem"
 
 
+#: Where a theme's own state lives under the deployment's PTP_HOME.
+THEMES_HOME = "themes"
+
+
+def themes(protocols_dir: Path) -> list[str]:
+    """The themes of a deployment: sub-folders of the protocols folder holding a project.yaml."""
+    return sorted(p.parent.name for p in protocols_dir.glob("*/project.yaml"))
+
+
+def for_theme(settings: Settings) -> Settings:
+    """The settings of one theme: a deployment's themes share nothing but the machine and the key secret.
+
+    Protocols and project.yaml come from protocols/<theme>/; landing, work area, Data Docs, reports and the
+    default DuckDB warehouse from $PTP_HOME/themes/<theme>/. A server warehouse must name one database per
+    theme with `{theme}` in PTP_WAREHOUSE. One PTP_KEY may serve every theme: sub-keys are derived with the
+    theme's project id, so tokens of two themes never match.
+    """
+    theme = settings.theme
+    if theme is None:
+        found = themes(settings.protocols_dir)
+        if found and not (settings.protocols_dir / "project.yaml").is_file():
+            raise ConfigError(f"the protocols folder {settings.protocols_dir} holds themes ({', '.join(found)}) and "
+                              "no project.yaml of its own, so a command must name its theme",
+                              hint="Add --theme THEME to the command (or set PTP_THEME).")
+        return settings
+    folder = settings.protocols_dir / theme
+    if not (folder / "project.yaml").is_file():
+        known = ", ".join(themes(settings.protocols_dir)) or "none"
+        raise ConfigError(f"theme '{theme}' has no project.yaml in {folder} (themes of this deployment: {known})",
+                          hint="Give one of the themes listed, or create protocols/<theme>/project.yaml for a new one.")
+    warehouse = settings.warehouse
+    if warehouse is not None:
+        if "{theme}" not in warehouse:
+            raise ConfigError("PTP_WAREHOUSE names one warehouse, but each theme needs its own (its own population "
+                              "and tables)", hint="Put {theme} in PTP_WAREHOUSE, e.g. postgresql://ptp@db/ptp_{theme}, "
+                                                  "and create one database per theme.")
+        warehouse = warehouse.replace("{theme}", theme)
+    return settings.model_copy(update={"protocols_dir": folder, "home": settings.home / THEMES_HOME / theme,
+                                       "warehouse": warehouse})
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build settings from an explicit environment (tests) or the process environment."""
+    """Build settings from an explicit environment (tests) or the process environment; with PTP_THEME, the
+    settings of that theme (`for_theme`)."""
     if environ is None:
-        return Settings()
-    values = {k[4:].lower(): v for k, v in environ.items() if k.startswith("PTP_")}
-    return Settings.model_validate(values)
+        settings = Settings()
+    else:
+        settings = Settings.model_validate({k[4:].lower(): v for k, v in environ.items() if k.startswith("PTP_")})
+    return for_theme(settings)

@@ -25,6 +25,7 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print without a traceback; anything else says how to get detail."""
     debug = os.environ.get("PTP_DEBUG") == "1"
+    theme = os.environ.get("PTP_THEME")  # `--theme` sets it for this command only
     try:
         result = app(args=argv, standalone_mode=False)
         if isinstance(result, int):
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"Internal error ({type(exc).__name__}). Nothing was half-merged: merges are all-or-nothing. "
                   "Rerun with PTP_DEBUG=1 for detail, and report it without pasting any data.")
         return 70
+    finally:
+        if theme is None:
+            os.environ.pop("PTP_THEME", None)
+        else:
+            os.environ["PTP_THEME"] = theme
     return 0
 
 

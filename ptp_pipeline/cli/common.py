@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +17,16 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 _WIDTH = max(shutil.get_terminal_size((200, 40)).columns, 120)
 out = Console(highlight=False, width=_WIDTH, soft_wrap=True)
 err = Console(stderr=True, highlight=False, width=_WIDTH, soft_wrap=True)
+
+
+@app.callback()
+def _deployment(theme: Annotated[str | None, typer.Option(
+        "--theme", help="The theme to work on: protocols/<theme>/ with its own project.yaml, population, key "
+                        "derivation, warehouse and report (default: PTP_THEME, else the protocols folder itself).")]
+                = None) -> None:
+    """ptp-pipeline: lawful, pseudonymised data sharing for customer pathways."""
+    if theme is not None:
+        os.environ["PTP_THEME"] = theme  # read by load_settings, here and in any process a command starts
 
 
 def runtime() -> Runtime:

@@ -84,7 +84,8 @@ def ingest(file: Annotated[Path, typer.Argument(help="The partner's extract file
     if result.status != "refused" and result.reason:
         out.print(f"Note: {result.reason}")
     if result.status == "refused":
-        err.print(f"Refused: {result.reason}")
+        err.print(f"Refused: {result.file_name}: {result.reason}"
+                  + (f"\n  What to do: {result.hint}" if result.hint else ""))
         raise typer.Exit(4)
 
 

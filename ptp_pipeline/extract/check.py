@@ -6,6 +6,8 @@ status "invalid" and the validate stage quarantines its row with a reason.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,19 +15,29 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ptp_pipeline.errors import ExtractError, Where
-from ptp_pipeline.extract.names import describe_columns, header_looks_like_data
+from ptp_pipeline.extract.names import (
+    describe_columns,
+    describe_suggestions,
+    did_you_mean,
+    header_looks_like_data,
+)
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
 from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET, read_raw
 from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
-from ptp_pipeline.protocol import FieldType, Protocol
+from ptp_pipeline.protocol import FieldType, Identifies, Protocol
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 STATUS = "status__"
 DUP_OF = "dup_of"
 #: Suffix of the derived NHS-number column GX checks: STATUS + field + MOD11_SUM (see nhs_mod11_sum).
 MOD11_SUM = "__mod11_sum"
+#: Suffix of the derived date-of-birth column GX checks: STATUS + field + BIRTH holds one of BIRTH_PROBLEMS
+#: or "plausible" (a verdict, never the date).
+BIRTH = "__birth"
+BIRTH_PROBLEMS = ("future", "before_1900", "after_event")
+EARLIEST_BIRTH = pd.Timestamp("1900-01-01")
 TRUE_VALUES = {"Y", "YES", "TRUE", "T", "1"}
 FALSE_VALUES = {"N", "NO", "FALSE", "F", "0"}
 
@@ -66,7 +78,8 @@ def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list
     """Columns to drop (when the protocol allows it); refuses the file otherwise.
 
     Messages never quote a header name that could be a value (see `extract.names`): a file sent
-    without its header line has a data row where the header should be.
+    without its header line has a data row where the header should be. A plain name close to a field the
+    file lacks gets a did-you-mean ("DateOfBirth -> date_of_birth").
     """
     declared = [f.name for f in protocol.fields]
     header = [c for c in columns if c != SOURCE_ROW]
@@ -76,29 +89,51 @@ def check_header(columns: list[str], protocol: Protocol, file_name: str) -> list
     data_like = header_looks_like_data(header, declared)
     no_header = (" The first line looks like a data row, not a header: the file may have been sent without its "
                  "header line." if data_like else "")
+    absent = [name for name in declared if name not in header]
+    suggestions = did_you_mean(header, unexpected, absent, data_like=data_like)
+    guess = describe_suggestions(suggestions)
+    agreed = f"protocol {protocol.id} v{protocol.version} (partner {protocol.partner.id}, dataset {protocol.dataset})"
     if unexpected and protocol.unexpected_columns == "reject":
         raise ExtractError(
-            f"column(s) {describe_columns(header, unexpected, data_like=data_like)} are not allowed by protocol "
-            f"{protocol.id} v{protocol.version}, so the whole extract is refused and nothing of it is merged "
-            f"({len(unexpected)} of the file's {len(header)} columns are not in the protocol).{no_header}",
+            f"column(s) {describe_columns(header, unexpected, data_like=data_like)} are not allowed by {agreed}, "
+            f"so the whole extract is refused and nothing of it is merged "
+            f"({len(unexpected)} of the file's {len(header)} columns are not in the protocol).{guess}{no_header}",
             where=where,
             hint=("Ask the partner to send the extract again with its header line first."
                   if data_like else
-                  f"Ask {protocol.partner.organisation} to remove the column(s) from the extract; if the partnership "
-                  "has agreed to share them, the data officer must add them to the protocol first."),
+                  f"Ask {protocol.partner.organisation} to remove the column(s) from the extract"
+                  + (" or to rename them as the protocol names them" if suggestions else "")
+                  + "; if the partnership has agreed to share them, the data officer must add them to the "
+                  "protocol first."),
         )
     if missing:
         raise ExtractError(
-            f"required column(s) {', '.join(missing)} of protocol {protocol.id} v{protocol.version} are missing."
-            f"{no_header}",
+            f"required column(s) {', '.join(missing)} of {agreed} are missing from the file's header "
+            f"({len(header)} columns), so the whole extract is refused.{guess}{no_header}",
             where=where,
-            hint="Ask the partner to include the column(s) with exactly these names in the header.",
+            hint=f"Ask {protocol.partner.organisation} to export the column(s) with exactly these names in the "
+                 "header and send the extract again; if the partnership no longer shares them, the data officer "
+                 "makes them optional (required: false) in a new version of the protocol.",
         )
     return unexpected
 
 
-def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """Typed columns plus a status column per field. Vectorised: no per-row Python."""
+def birth_verdicts(dob: pd.Series, event: pd.Series | None, today: date) -> pd.Series:
+    """Per parsed date of birth: in the future, before 1900, after the row's event date, or plausible.
+
+    A birth date like these is a typing error at source (1890 for 1990, the event date in the wrong
+    column): tokenised, it would link the row to nobody, or to the wrong person."""
+    day = dob.dt.normalize()
+    verdict = pd.Series(pd.NA, index=dob.index, dtype="string").mask(dob.notna(), "plausible")
+    if event is not None:
+        verdict = verdict.mask((day > event.dt.normalize()).fillna(False).astype(bool), "after_event")
+    verdict = verdict.mask((day < EARLIEST_BIRTH).fillna(False).astype(bool), "before_1900")
+    return verdict.mask((day > pd.Timestamp(today)).fillna(False).astype(bool), "future")
+
+
+def parse_fields(frame: pd.DataFrame, protocol: Protocol, today: date | None = None) -> pd.DataFrame:
+    """Typed columns plus a status column per field (and, for a date of birth, its plausibility on
+    `today`, by default the run date). Vectorised: no per-row Python."""
     out = pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW]})
     for spec in protocol.fields:
         raw = frame[spec.name].str.strip() if spec.name in frame else pd.Series(pd.NA, index=frame.index,
@@ -130,6 +165,10 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         out[STATUS + spec.name] = status_of(present, ok.fillna(False).astype(bool))
         if spec.type is FieldType.nhs_number:
             out[STATUS + spec.name + MOD11_SUM] = nhs_mod11_sum(raw)
+    for spec in protocol.fields:
+        if spec.identifies is Identifies.date_of_birth and spec.type in (FieldType.date, FieldType.datetime):
+            event = out.get(protocol.event.date) if protocol.event.date != spec.name else None
+            out[STATUS + spec.name + BIRTH] = birth_verdicts(out[spec.name], event, today or datetime.now(UTC).date())
     return out
 
 

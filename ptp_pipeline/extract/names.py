@@ -10,7 +10,9 @@ Any other column is reported by its position (1 = first column) and counted.
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 #: A name that cannot be data: letters, spaces and underscores only, at most this long.
@@ -76,3 +78,48 @@ def describe_duplicates(header: Sequence[str]) -> str:
         text += (". The first line looks like a data row, not a header (names are not quoted: they could be values "
                  "from the file): the file may have been sent without its header line")
     return text
+
+
+def printable(text: str) -> str:
+    """`text` with every control, format or separator character written as an escape (ESC as \\x1b, the
+    right-to-left override as \\u202e): a file name or id can then neither drive a terminal nor reorder
+    what a reader sees, on screen, in the ledger or in the audit log."""
+    def shown(ch: str) -> str:
+        if unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029":
+            return ch
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return "".join(map(shown, text))
+
+
+def hidden_characters(text: str) -> list[int]:
+    """1-based positions of the characters `printable` would escape."""
+    return [i + 1 for i, ch in enumerate(text) if printable(ch) != ch]
+
+
+def _folded(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def did_you_mean(header: Sequence[str], unexpected: Sequence[str], wanted: Sequence[str], *,
+                 data_like: bool) -> dict[str, str]:
+    """Header column -> the protocol field it is probably meant to be ("DateOfBirth" -> date_of_birth),
+    for unexpected columns whose name cannot be data only (a header that is a data row gets none)."""
+    if data_like:
+        return {}
+    by_folded = {_folded(w): w for w in wanted}
+    out: dict[str, str] = {}
+    for name in unexpected:
+        if not safe_name(name) or name not in header:
+            continue
+        close = difflib.get_close_matches(_folded(name), list(by_folded), n=1, cutoff=0.75)
+        if close and by_folded[close[0]] not in out.values():
+            out[name] = by_folded[close[0]]
+    return out
+
+
+def describe_suggestions(suggestions: dict[str, str]) -> str:
+    """' Did you mean: DateOfBirth -> date_of_birth?' (empty when there is nothing to suggest)."""
+    if not suggestions:
+        return ""
+    return " Did you mean: " + "; ".join(f"{have} -> {want}" for have, want in suggestions.items()) + "?"

@@ -71,6 +71,48 @@ def _decode(raw: bytes, encoding: str, where: Where) -> str:
                            hint="Correct file.encoding in the protocol (for example utf-8 or cp1252).") from None
 
 
+def _utf8_declared_otherwise(raw: bytes, encoding: str, where: Where) -> None:
+    """Refuse a file declared in a single-byte encoding (cp1252, latin-1) that is valid UTF-8 with
+    non-ASCII characters: decoding it as declared would garble every accented name (José -> JosÃ©), and
+    garbled names make other tokens than the partner's other extracts."""
+    if encoding.replace("_", "-").lower() in _UTF8 or raw.isascii() or codecs.lookup(encoding).name == "utf-8":
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(raw), 1 << 20):  # a slice at a time: no second copy of the whole text
+            decoder.decode(raw[start:start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return  # not UTF-8: the declared encoding is believable
+    first = int(np.argmax(np.frombuffer(raw, dtype=np.uint8) > 127))
+    line = raw.count(b"\n", 0, first) + 1
+    raise ExtractError(
+        f"the protocol declares file.encoding {encoding}, but the file is UTF-8 text (its first non-ASCII "
+        f"character, on line {line}, is UTF-8): read as {encoding} its accented letters would be garbled, so "
+        "the whole extract is refused. The protocol's encoding is likely wrong, not the partner's file",
+        where=Where(file=where.file, line=line),
+        hint="If the partner now exports UTF-8 (\"CSV UTF-8\"), the data officer sets file.encoding: utf-8 in the "
+             "protocol (a new version) and the file is ingested again; otherwise ask the partner to export as "
+             f"{encoding}.",
+    )
+
+
+def _line_endings(raw: bytes) -> bytes:
+    """Bare carriage returns (old Mac line endings, or a CR alone among CR-LF lines) outside quotes
+    become line feeds, so every reader sees the same lines; inside quotes they are part of a value."""
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    cr = np.flatnonzero(buf == 13)
+    if not len(cr):
+        return raw
+    bare = cr[(cr + 1 == len(buf)) | (buf[np.minimum(cr + 1, len(buf) - 1)] != 10)]
+    outside = bare[np.searchsorted(np.flatnonzero(buf == 34), bare) % 2 == 0]
+    if not len(outside):
+        return raw
+    fixed = buf.copy()
+    fixed[outside] = 10
+    return fixed.tobytes()
+
+
 def record_lines(data: bytes) -> np.ndarray:
     """The file line on which each non-empty record starts (header included), vectorised.
 
@@ -122,7 +164,13 @@ def _structure_error(text: str, delimiter: str, width: int, lines: np.ndarray, w
 
 
 def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
-    first = next(csv.reader(io.StringIO(text), delimiter=settings.delimiter), [])
+    try:
+        first = next(csv.reader(io.StringIO(text), delimiter=settings.delimiter), [])
+    except csv.Error:
+        raise ExtractError("the header line cannot be read as CSV (a quote out of place, or a name longer "
+                           "than 128 KiB)",
+                           where=Where(file=where.file, line=1),
+                           hint="Ask the partner to re-export the extract as CSV with its header line first.") from None
     names = [h.strip() for h in first]
     if len(names) <= 1:
         # One column: the partner may have used another delimiter than the agreed one.
@@ -158,7 +206,9 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
     if not raw.strip():
         raise ExtractError("the file holds only blank space, no header and no rows", where=where,
                            hint="Ask the partner to send the extract again.")
+    raw = _line_endings(raw)
     text = _decode(raw, settings.encoding, where)
+    _utf8_declared_otherwise(raw, settings.encoding, where)
     names = _header(text, settings, where)
     # UTF-8 bytes for Arrow: the file's own when it is UTF-8 (no second copy), else re-encoded.
     utf8 = settings.encoding.replace("_", "-").lower() in _UTF8

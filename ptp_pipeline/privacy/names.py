@@ -49,8 +49,14 @@ _LATIN_NAME = re.compile(r"LATIN (?:CAPITAL |SMALL )?(?:LETTER|LIGATURE) (?:SMAL
 _LATIN_SPECIAL = {"ETH": "D", "THORN": "TH", "ENG": "NG", "SHARP S": "SS", "KRA": "K"}
 
 
+#: Invisible characters (zero-width space, non-joiner and joiner, word joiner, byte-order mark) that
+#: copy-and-paste leaves inside values: removed before any identifier is normalised or tokenised.
+ZERO_WIDTH = "[\u200b-\u200d\u2060\ufeff]"
+
+
 def to_text(series: pd.Series) -> pd.Series:
-    """Arrow-backed text of any column; whole-number floats lose their ``.0``.
+    """Arrow-backed text of any column, without zero-width characters; whole-number floats lose
+    their ``.0``.
 
     Readers that meet a blank cell turn a numeric column into floats, so ``9434765919`` would
     arrive as ``9434765919.0``; rendering it as an integer keeps it a candidate identifier.
@@ -59,7 +65,10 @@ def to_text(series: pd.Series) -> pd.Series:
         known = series.dropna().to_numpy(dtype="float64")
         if len(known) and bool(np.all((np.mod(known, 1) == 0) & (np.abs(known) < 2**53))):
             series = series.astype("Int64")
-    return series.astype(ARROW_STRING)
+    text = series.astype(ARROW_STRING)
+    if pc.all(pc.string_is_ascii(pa.array(text.array))).as_py() is not False:  # the usual case: a fast scan
+        return text
+    return text.str.replace(ZERO_WIDTH, "", regex=True)
 
 
 def _arrow(s: pd.Series) -> pa.Array:

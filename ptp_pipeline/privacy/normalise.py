@@ -25,10 +25,11 @@ from ptp_pipeline.privacy.names import (
     soundex,
     to_text,
 )
-from ptp_pipeline.privacy.nhs_number import WEIGHTS
+from ptp_pipeline.privacy.nhs_number import WEIGHTS, never_issued
 
 __all__ = [
     "EXCEL",
+    "NEVER_ISSUED_SUM",
     "canonical_forename",
     "first_token",
     "generalise_birth_date",
@@ -66,13 +67,19 @@ def _blank(text: pd.Series) -> np.ndarray:
     return text.str.fullmatch(f"[{SPACE_CHARS}]*").fillna(True).to_numpy(dtype=bool)
 
 
+#: Digit sum given for a number whose check digit holds but which is never issued (see nhs_number).
+NEVER_ISSUED_SUM = -2
+
+
 def _mod11_sums(digits: pd.Series) -> np.ndarray:
-    """10*d1 + 9*d2 + ... + 2*d9 + 1*d10 per value of exactly ten digits; -1 for anything else."""
+    """10*d1 + 9*d2 + ... + 2*d9 + 1*d10 per value of exactly ten digits; -1 for anything else;
+    NEVER_ISSUED_SUM where the check digit holds but no such number is issued (0000000000)."""
     ten = digits.str.fullmatch("[0-9]{10}").fillna(False).to_numpy(dtype=bool)
     out = np.full(len(digits), -1, dtype="int64")
     if ten.any():
         number = digits[ten].astype("int64").to_numpy()
-        out[ten] = sum(((number // 10 ** (9 - i)) % 10) * w for i, w in enumerate((*WEIGHTS, 1)))
+        sums = sum(((number // 10 ** (9 - i)) % 10) * w for i, w in enumerate((*WEIGHTS, 1)))
+        out[ten] = np.where((sums % 11 == 0) & never_issued(number), NEVER_ISSUED_SUM, sums)
     return out
 
 
@@ -82,7 +89,8 @@ def nhs_mod11_sum(raw: pd.Series) -> pd.Series:
     A number is valid exactly when this sum divides by 11. The sum lies between 0 and 495, so
     thousands of NHS numbers share each value and it identifies no one: GX can check the check
     digit on it without ever seeing a number. -1 = not ten digits after removing spaces, dashes
-    and dots (the normaliser's rule); <NA> = blank. Vectorised.
+    and dots (the normaliser's rule); NEVER_ISSUED_SUM = a correct check digit on a number never
+    issued (0000000000, a reserved range); <NA> = blank. Vectorised.
     """
     text = to_text(raw)
     out = _mod11_sums(text.str.replace(_NHS_SEPARATORS, "", regex=True))
@@ -91,10 +99,12 @@ def nhs_mod11_sum(raw: pd.Series) -> pd.Series:
 
 
 def normalise_nhs_number(s: pd.Series) -> pd.DataFrame:
-    """Ten-digit NHS number where its modulus-11 check digit holds, else <NA>, with a status.
+    """Ten-digit NHS number where its modulus-11 check digit holds and such a number is issued, else
+    <NA>, with a status.
 
-    Spaces, dashes and dots are layout and go; any other character, or any length but ten
-    digits, is "invalid". An invalid number is never passed on, so it can never be tokenised.
+    Spaces, dashes and dots are layout and go; any other character, any length but ten digits, or a
+    number never issued (ten equal digits, a reserved range: `nhs_number.never_issued`) is "invalid".
+    An invalid number is never passed on, so it can never be tokenised.
     """
     text = to_text(s)
     digits = text.str.replace(_NHS_SEPARATORS, "", regex=True)

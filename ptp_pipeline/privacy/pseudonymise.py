@@ -23,6 +23,7 @@ from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.names import to_text
 from ptp_pipeline.privacy.normalise import (
     normalise_name,
     normalise_nhs_number,
@@ -80,7 +81,7 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             present = checked[STATUS + spec.name] != "missing"
             statuses[STATUS + spec.name] = status_of(present, parts[col_name].notna())
         elif kind is Identifies.local_id:
-            parts["local_id"] = (protocol.partner.id + "|" + col.astype("string").str.upper().str.strip())
+            parts["local_id"] = (protocol.partner.id + "|" + to_text(col).str.upper().str.strip())
         elif kind is Identifies.address_line:
             parts["address_line"] = col.astype("string")
         elif kind is Identifies.uprn:

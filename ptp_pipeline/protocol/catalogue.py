@@ -40,7 +40,7 @@ def entry_for(path: Path, protocol: Protocol, on: date) -> Entry:
         warning = f"expires in {days_left} day(s), on {protocol.valid_to}: renew it (a new version) and have it signed"
     elif protocol.status is Status.approved and not in_force:
         why = why_not_in_force(protocol, on)
-        warning = {"expired": f"approved but expired: it ended on {protocol.valid_to}; renew it (a new version)",
+        warning = {"expired": f"approved but expired on {protocol.valid_to}; renew it (a new version)",
                    "not yet valid": f"approved but not in force until {protocol.valid_from}"}.get(
             why, f"approved but {why} on {on}")
     return Entry(path.name, protocol.id, protocol.version, protocol.partner.id, protocol.dataset,

@@ -24,6 +24,24 @@ COLUMNS = {"source_row": "row", "source_line": "line", "field": "field", "proble
            "hint": "how to fix", "status": "status"}
 
 
+#: When this share of an extract's rows (and at least MIN_ROWS_FOR_CAUSE) fails one and the same check, the
+#: protocol (a date format, a code list) is the likely cause rather than the partner's data.
+SYSTEMATIC_SHARE = 0.9
+MIN_ROWS_FOR_CAUSE = 10
+
+
+def likely_protocol_cause(problems: pd.DataFrame, received: int | None) -> str | None:
+    """A sentence saying the protocol is the likely cause, when nearly every row fails the same check."""
+    rows = problems.dropna(subset=["source_row"]).groupby(["field", "problem"])["source_row"].nunique()
+    if not received or received < MIN_ROWS_FOR_CAUSE or rows.empty or rows.max() < SYSTEMATIC_SHARE * received:
+        return None
+    field, problem = rows.idxmax()
+    return (f"{rows.max()} of {received} rows fail the same check ({field} {problem}). When nearly every row fails "
+            "one check, the protocol is the likely cause (for example it names another date format or code list "
+            "than the partner's system exports), not the partner's data: the data officer checks the protocol "
+            "against the file (`ptp protocol check`) before the partner changes anything.")
+
+
 class FeedbackError(PtpUserError):
     code = "PTP410"
     title = "No such extract"
@@ -57,7 +75,7 @@ def _csv_frame(problems: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _html(ledger: dict[str, object], table: pd.DataFrame) -> str:
+def _html(ledger: dict[str, object], problems: pd.DataFrame, table: pd.DataFrame) -> str:
     e = html.escape
 
     def cell(v: object) -> str:
@@ -71,6 +89,9 @@ def _html(ledger: dict[str, object], table: pd.DataFrame) -> str:
               f"{ledger['rows_received']} / {ledger['rows_accepted']} / {ledger['rows_quarantined']}")]
     if ledger.get("reason"):
         facts.append(("Why refused", ledger["reason"]))
+    cause = likely_protocol_cause(problems, ledger.get("rows_received"))  # type: ignore[arg-type]
+    if cause and cause not in str(ledger.get("reason") or ""):
+        facts.append(("Likely cause", cause))
     head = "".join(f"<tr><th>{e(k)}</th><td>{cell(v)}</td></tr>" for k, v in facts)
     header = "".join(f"<th>{e(c)}</th>" for c in table.columns)
     shown = table.head(HTML_MAX_ROWS)
@@ -99,5 +120,5 @@ def write_feedback(wh: Warehouse, extract_id: str, out_dir: Path) -> Feedback:
     csv_path = out_dir / f"{extract_id}.feedback.csv"
     html_path = out_dir / f"{extract_id}.feedback.html"
     table.to_csv(csv_path, index=False)
-    html_path.write_text(_html(ledger, table), encoding="utf-8")
+    html_path.write_text(_html(ledger, problems, table), encoding="utf-8")
     return Feedback(extract_id, csv_path, html_path, int(problems["source_row"].nunique()))

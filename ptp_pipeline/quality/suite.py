@@ -8,6 +8,7 @@ field, the problem and the fix in a data officer's words, for quarantine and par
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,8 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from ptp_pipeline.extract.check import DUP_OF, MOD11_SUM, STATUS
+from ptp_pipeline.extract.check import BIRTH, BIRTH_PROBLEMS, DUP_OF, MOD11_SUM, STATUS
+from ptp_pipeline.privacy.normalise import EXCEL, NEVER_ISSUED_SUM
 from ptp_pipeline.protocol import FieldSpec, FieldType, Identifies, Protocol, Treatment
 from ptp_pipeline.quality.expectations import (
     ExpectColumnValuesToBeEventDatesInProtocolPeriod,
@@ -43,21 +45,55 @@ PROBLEM_BY_KIND: dict[Identifies | None, tuple[str, str]] = {
 }
 
 
+#: strftime codes as a data officer writes a format ("%d/%m/%Y" -> DD/MM/YYYY).
+_FORMAT_WORDS = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%H": "hh", "%M": "mm", "%S": "ss",
+                 "%b": "Mon", "%B": "Month", "%f": "ffffff", "%z": "+hhmm", "%p": "AM/PM", "%I": "hh", "%%": "%"}
+
+
+def describe_formats(formats: list[str]) -> str:
+    """The agreed date formats in words: "DD/MM/YYYY or an Excel serial day number"."""
+    def one(fmt: str) -> str:
+        return "an Excel serial day number" if fmt == EXCEL else re.sub(
+            r"%.", lambda m: _FORMAT_WORDS.get(m.group(0), m.group(0)), fmt)
+    return " or ".join(one(f) for f in formats)
+
+
 def _meta(field: str, problem: str, hint: str) -> dict[str, Any]:
     return {"field": field, "problem": problem, "hint": hint}
 
 
 def _nhs_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
-    """Check digit in a custom expectation on the digit sum; `required` on the status column."""
+    """Check digit in a custom expectation on the digit sum, never-issued numbers (0000000000) apart;
+    `required` on the status column."""
     out: list[gxe.Expectation] = [ExpectColumnValuesToBeValidNhsMod11Sums(
         column=STATUS + spec.name + MOD11_SUM,
         meta=_meta(spec.name, "is not a valid NHS number (not 10 digits, or the check digit is wrong)",
-                   "correct the NHS number at source, or leave it blank if unknown"))]
+                   "correct the NHS number at source, or leave it blank if unknown")),
+        gxe.ExpectColumnValuesToNotBeInSet(
+            column=STATUS + spec.name + MOD11_SUM, value_set=[NEVER_ISSUED_SUM],
+            meta=_meta(spec.name, "is not an NHS number anyone is given (ten equal digits such as 0000000000, "
+                                  "or a range never issued)",
+                       "leave it blank when the NHS number is unknown rather than writing a placeholder"))]
     if spec.required:
         out.append(gxe.ExpectColumnValuesToBeInSet(
             column=STATUS + spec.name, value_set=["valid", "invalid"],
             meta=_meta(spec.name, "is missing", "this field is required: send the NHS number")))
     return out
+
+
+BIRTH_MEANING = {
+    "future": ("is a date of birth in the future", "check the date of birth at source"),
+    "before_1900": ("is a date of birth before 1900", "check the year of birth at source (1890 for 1990?)"),
+    "after_event": ("is a date of birth after the row's event date (the person was not yet born)",
+                    "check that the date of birth and the event date are not swapped or mistyped"),
+}
+
+
+def _birth_expectations(spec: FieldSpec) -> list[gxe.Expectation]:
+    """One check per implausible kind of date of birth, on the check stage's verdict column (not the date)."""
+    return [gxe.ExpectColumnValuesToNotBeInSet(column=STATUS + spec.name + BIRTH, value_set=[kind],
+                                               meta=_meta(spec.name, *BIRTH_MEANING[kind]))
+            for kind in BIRTH_PROBLEMS]
 
 
 def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expectation]:
@@ -76,10 +112,14 @@ def _event_date_expectations(protocol: Protocol, today: date) -> list[gxe.Expect
     ]
 
 
-def _status_expectation(spec: FieldSpec) -> gxe.Expectation:
+def _status_expectation(spec: FieldSpec, protocol: Protocol) -> gxe.Expectation:
     allowed = ["valid"] if spec.required else ["valid", "missing"]
     problem, hint = PROBLEM_BY_KIND.get(spec.identifies, PROBLEM_BY_TYPE.get(spec.type, (
         "breaks the protocol's rules for this field", "check the value against the protocol")))
+    if spec.type in (FieldType.date, FieldType.datetime):
+        agreed = describe_formats(spec.formats or protocol.file.date_formats)
+        problem = f"{problem} {agreed}"
+        hint = f"send dates as {agreed}, the format the protocol names"
     if spec.required:
         problem = f"is missing or {problem}"
         hint = f"this field is required: {hint}"
@@ -101,7 +141,9 @@ def suite_for(protocol: Protocol, today: date) -> gx.ExpectationSuite:
         if spec.type is FieldType.nhs_number:
             expectations += _nhs_expectations(spec)
         else:
-            expectations.append(_status_expectation(spec))
+            expectations.append(_status_expectation(spec, protocol))
+        if spec.identifies is Identifies.date_of_birth and spec.type in (FieldType.date, FieldType.datetime):
+            expectations += _birth_expectations(spec)
         kept = spec.identifies in (None, Identifies.sex) and spec.treatment is Treatment.keep
         c = spec.constraints
         if kept and c.allowed_values:

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
 from ptp_pipeline.extract.workarea import STAGE_PARQUET
+from ptp_pipeline.quality.feedback import likely_protocol_cause
 from ptp_pipeline.runtime import Runtime, WorkItem
 
 RESULT_FORMAT: dict[str, Any] = {
@@ -223,11 +224,15 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
     if share > protocol.quarantine_threshold:
         top = quarantine.groupby(["field", "problem"]).size().sort_values(ascending=False).head(3)
         summary = "; ".join(f"{f} {p} ({n} rows)" for (f, p), n in top.items())
+        cause = likely_protocol_cause(quarantine, received)
         refusal = ThresholdRefusal(
             f"{bad_rows} of {received} rows ({share:.0%}) fail the protocol's checks, above its threshold of "
-            f"{protocol.quarantine_threshold:.0%}, so the whole extract is refused. Most common: {summary}",
+            f"{protocol.quarantine_threshold:.0%}, so the whole extract is refused. Most common: {summary}"
+            + (f". {cause}" if cause else ""),
             where=Where(file=item.file_name),
-            hint="Run `ptp feedback` for this extract and send the report to the partner.",
+            hint=("Check the protocol against the file first (`ptp protocol check`); correct it in a new version if "
+                  "it is wrong, otherwise run `ptp feedback` for this extract and send the report to the partner."
+                  if cause else "Run `ptp feedback` for this extract and send the report to the partner."),
         )
         refusal.quarantine, refusal.docs_url = quarantine, docs_url
         raise refusal

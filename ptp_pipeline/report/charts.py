@@ -130,7 +130,7 @@ def bar_svg(labels: list[str], values: list[float | None], title: str, chart: st
     """Horizontal bars; a withheld value is drawn as a hatched 'withheld' marker rather than a bar."""
     w, row_h, left, m = WIDTH, 26, 260, 20
     h = m * 2 + row_h * len(labels)
-    top = max([v for v in values if v is not None] or [1])
+    top = max([v for v in values if v] or [1])  # all zero (a theme with no costs): bars of width 0
     body = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = m + i * row_h

@@ -13,7 +13,8 @@ NEVER = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 
 
 def ni_oracle(text: str) -> str | None:
-    s = "".join(text.split()).replace("-", "").upper()
+    s = "".join(text.translate(dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))).split())
+    s = s.replace("-", "").upper()
     if not (8 <= len(s) <= 9) or not s[:2].isalpha() or not s[:2].isascii() or not s[2:8].isdigit():
         return None
     if not s[2:8].isascii() or s[0] in BAD_FIRST or s[1] in BAD_SECOND or s[:2] in NEVER:

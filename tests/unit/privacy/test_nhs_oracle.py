@@ -5,10 +5,12 @@
 3. A differential test against the `nhs-number` package (PyPI, MIT) over random ten-digit strings,
    including the reserved ranges (0xxx, 5xxx "not to be issued", 86xx-89xx, 9xxx test numbers).
 
-The project checks the check digit only: it accepts numbers from every range (the 9xx test range
-included, which synthetic data uses) and does not apply `nhs-number`'s extra rule that a Scottish
-CHI number (0100000000-3112999999) starts with a real DDMMYY date. The differential compares the
-check-digit verdict everywhere and the package's whole `is_valid` outside the CHI range.
+The project accepts a number when its check digit holds and it could be issued: never ten equal digits
+(they all pass the check digit, and partners type 0000000000 for "unknown"), nor a range the package
+labels unallocated or reserved, nor a Scottish CHI number (0100000000-3112999999) whose first six digits
+are not a DDMMYY date (the package's own rule). The 9xx test range stays accepted (synthetic data uses
+it). The differential compares the check-digit verdict everywhere and, for the whole verdict, the
+package's `is_valid` with its own range constants.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nhs_number.constants import FULL_RANGE, REGIONS
 
 from ptp_pipeline.extract.check import nhs_mod11_sum
 from ptp_pipeline.privacy.nhs_number import check_digit, is_valid
-from ptp_pipeline.privacy.normalise import normalise_nhs_number
+from ptp_pipeline.privacy.normalise import NEVER_ISSUED_SUM, normalise_nhs_number
 
 
 def published_rule(number: str) -> bool:
@@ -41,13 +44,26 @@ def published_rule(number: str) -> bool:
     return step4 == int(number[9])
 
 
+def package_verdict(number: str) -> bool:
+    """The `nhs-number` package's `is_valid`, less its ranges labelled unallocated or reserved and
+    numbers of ten equal digits."""
+    never = (REGIONS["UNALLOCATED"], REGIONS["RESERVED"])
+    return (reference.is_valid(number) and not any(r.contains_number(number) for r in never)
+            and int(number) >= FULL_RANGE.start and len(set(number)) > 1)
+
+
+def check_digit_verdicts(numbers: list[str]) -> list[tuple[bool, bool]]:
+    """The check digit alone, as the single-number check and the GX digit sum see it."""
+    sums = nhs_mod11_sum(pd.Series(numbers, dtype="string"))
+    by_sum = ((sums == NEVER_ISSUED_SUM) | ((sums >= 0) & (sums % 11 == 0))).fillna(False).astype(bool).tolist()
+    return [(is_valid(x), s) for x, s in zip(numbers, by_sum, strict=True)]
+
+
 def project_verdicts(numbers: list[str]) -> list[tuple[bool, bool, bool]]:
-    """What each public entry point of the project says: normaliser, single-number check, GX digit sum."""
-    raw = pd.Series(numbers, dtype="string")
-    normalised = normalise_nhs_number(raw)["nhs_status"].eq("valid").tolist()
-    sums = nhs_mod11_sum(raw)
-    by_sum = ((sums >= 0) & (sums % 11 == 0)).fillna(False).astype(bool).tolist()
-    return [(n, is_valid(x), s) for n, x, s in zip(normalised, numbers, by_sum, strict=True)]
+    """What each public entry point of the project says: normaliser, single-number check, GX digit sum
+    (for numbers that could be issued, where the check digit decides)."""
+    normalised = normalise_nhs_number(pd.Series(numbers, dtype="string"))["nhs_status"].eq("valid").tolist()
+    return [(n, x, s) for n, (x, s) in zip(normalised, check_digit_verdicts(numbers), strict=True)]
 
 
 # number, weighted sum of digits 1-9 (10*d1 + 9*d2 + ... + 2*d9), expected verdict
@@ -61,9 +77,8 @@ HAND_WORKED = [
     ("0000000060", 12, False),   # 12 = 11 + 1; 11 - 1 = 10: no check digit can make it valid
     ("0000000061", 12, False),
     ("0000000069", 12, False),
-    ("0000000000", 0, True),     # remainder 0, check digit 0: the rule alone accepts it
-    ("1234567881", 208, True),   # 208 = 18*11 + 10; 11 - 10 = 1
-    ("1234567880", 208, False),
+    ("6234567886", 258, True),   # 258 = 23*11 + 5; 11 - 5 = 6
+    ("6234567881", 258, False),
 ]
 
 
@@ -73,6 +88,32 @@ def test_hand_worked_numbers(number: str, weighted: int, expected: bool) -> None
     assert published_rule(number) is expected
     assert project_verdicts([number]) == [(expected, expected, expected)]
     assert (check_digit(number[:9]) == int(number[9])) is expected
+
+
+# Check digit right, but no one is given such a number.
+@pytest.mark.parametrize("number", [
+    "0000000000", "1111111111", "9999999999",  # ten equal digits: 55 x d always divides by 11
+    "0000000019",  # unallocated 0000000010-0099999999
+    "0123456789",  # a CHI number, but 01/23/45 is no DDMMYY date
+    "3113000009", "8600000009",  # unallocated
+    "5000000005",  # "not to be issued"
+])
+def test_numbers_never_issued_are_invalid_though_their_check_digit_holds(number: str) -> None:
+    assert not package_verdict(number)
+    if not published_rule(number):  # the table is of numbers whose check digit holds
+        pytest.fail(f"{number}: pick a number with a correct check digit")
+    assert project_verdicts([number]) == [(False, True, True)]
+    assert nhs_mod11_sum(pd.Series([number], dtype="string")).tolist() == [NEVER_ISSUED_SUM]
+
+
+@pytest.mark.parametrize(("number", "expected"), [
+    ("2902030002", False),  # 29/02/03: no such day
+    ("2902040008", True),   # 29/02/04: 2004 is a leap year
+    ("0101000006", True),   # 01/01/00
+])
+def test_chi_numbers_must_start_with_a_date(number: str, expected: bool) -> None:
+    assert package_verdict(number) is expected
+    assert project_verdicts([number])[0][0] is expected
 
 
 def test_nine_digits_giving_ten_have_no_check_digit() -> None:
@@ -110,19 +151,17 @@ ten_digits = st.one_of(
     *(st.integers(lo, hi) for lo, hi in RANGES),
     st.integers(0, 999_999_999).map(_with_check_digit),  # valid numbers are rare (1 in 11): make some
 ).map(lambda n: f"{n:010d}")
-CHI = (100_000_000, 3_112_999_999)
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(st.lists(ten_digits, min_size=1, max_size=40))
 def test_agrees_with_the_published_rule_and_the_nhs_number_package(numbers: list[str]) -> None:
     verdicts = project_verdicts(numbers)
-    for number, verdict in zip(numbers, verdicts, strict=True):
+    for number, (normalised, single, by_sum) in zip(numbers, verdicts, strict=True):
         expected = published_rule(number)
-        assert verdict == (expected, expected, expected), number
+        assert (single, by_sum) == (expected, expected), number
         assert (reference.calculate_checksum(number[:9]) == int(number[9])) is expected, number
-        if not CHI[0] <= int(number) <= CHI[1]:
-            assert reference.is_valid(number) is expected, number
+        assert normalised is package_verdict(number), number
 
 
 @settings(max_examples=200, derandomize=True, deadline=None)
@@ -137,4 +176,5 @@ def test_every_single_digit_error_is_caught(first_nine: int, position: int, shif
     assert published_rule(number)
     wrong = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1:]
     assert not published_rule(wrong)
-    assert project_verdicts([number, wrong]) == [(True, True, True), (False, False, False)]
+    assert check_digit_verdicts([number, wrong]) == [(True, True), (False, False)]
+    assert project_verdicts([number, wrong])[1] == (False, False, False)

@@ -113,6 +113,6 @@ def test_list_gives_the_expiry_date_not_today(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(folder))
     assert main(["protocol", "list", "--on", "2027-06-30"]) == 0
     err = capsys.readouterr().err
-    assert "police-incidents v1: approved but expired: it ended on 2027-03-31" in err and "2027-06-30" not in err
+    assert "police-incidents v1: approved but expired on 2027-03-31" in err and "2027-06-30" not in err
     assert main(["protocol", "list", "--on", "2023-06-30"]) == 0
     assert "approved but not in force until 2024-01-01" in capsys.readouterr().err
