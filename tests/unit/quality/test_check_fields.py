@@ -88,6 +88,13 @@ def test_length_and_pattern_constraints() -> None:
     assert cells(out[STATUS + "code"]) == ["valid", "invalid", "missing", "invalid"]
 
 
+def test_length_and_pattern_together_both_apply() -> None:
+    out = parse_fields(frame_of({"ref": ["12", "1234", "ab"]}),
+                       protocol_of(field("ref", FieldType.string, constraints=Constraints(max_length=3,
+                                                                                          pattern="[0-9]+"))))
+    assert cells(out[STATUS + "ref"]) == ["valid", "invalid", "invalid"]
+
+
 def test_dates_use_the_fields_formats_or_the_files() -> None:
     frame = frame_of({"on": ["05/04/2024", "31/02/2024", "2024-04-05", ""],
                       "seen": ["2024-04-05", "05/04/2024", "2024-13-01", None]})
@@ -114,6 +121,9 @@ def test_a_declared_column_absent_from_the_file_is_missing_on_every_row() -> Non
     out = parse_fields(frame_of({"a": ["x", "y"]}), protocol_of(field("a", FieldType.string),
                                                                field("b", FieldType.integer)))
     assert cells(out[STATUS + "b"]) == ["missing", "missing"] and cells(out["b"]) == [None, None]
+    text = parse_fields(frame_of({"a": ["x", "y"]}), protocol_of(field("a", FieldType.string),
+                                                                field("c", FieldType.string)))
+    assert cells(text["c"]) == [None, None] and text["c"].dtype == "string", "typed as declared, not object"
 
 
 def test_exact_duplicates_point_at_the_first_row() -> None:
@@ -121,6 +131,19 @@ def test_exact_duplicates_point_at_the_first_row() -> None:
     out = parse_fields(frame, protocol_of(field("a", FieldType.string), field("b", FieldType.string)))
     assert cells(out[DUP_OF]) == [None, None, 1, None, None, 5, None]
     assert out[DUP_OF].dtype == "Int64"
+
+
+def test_a_blank_cell_and_an_empty_one_are_the_same_for_duplicates() -> None:
+    out = parse_fields(frame_of({"a": ["x", "x", "x"], "b": [None, "", "XXXX"]}),
+                       protocol_of(field("a", FieldType.string), field("b", FieldType.string)))
+    assert cells(out[DUP_OF]) == [None, 1, None]
+
+
+def test_rows_keep_their_index_whatever_it_is() -> None:
+    frame = frame_of({"a": ["x", "y", "x"]})
+    frame.index = pd.Index([10, 20, 30])
+    out = parse_fields(frame, protocol_of(field("a", FieldType.string)))
+    assert list(out.index) == [10, 20, 30] and cells(out[DUP_OF]) == [None, None, 1]
 
 
 HEADER = [f.name for f in POLICE.fields]
@@ -148,7 +171,9 @@ def test_a_file_sent_without_its_header_is_told_so_without_quoting_the_row() -> 
     with pytest.raises(ExtractError) as refused:
         check_header(row, POLICE, "p.csv")
     error = refused.value
-    assert "sent without its header line" in error.message and "header line first" in error.hint
+    assert error.message.endswith(" The first line looks like a data row, not a header: the file may have been "
+                                  "sent without its header line.")
+    assert error.hint == "Ask the partner to send the extract again with its header line first."
     assert not any(value in error.message for value in ("Smith", "9434765919", "LS1 1AA", "30000"))
 
 
@@ -157,6 +182,7 @@ def test_missing_required_columns_are_named() -> None:
     with pytest.raises(ExtractError) as refused:
         check_header(header, POLICE, "p.csv")
     error = refused.value
-    assert "required column(s) occurred_on, incident_type" in error.message
-    assert "sent without its header line" not in error.message and "exactly these names" in error.hint
+    assert error.message == (f"required column(s) occurred_on, incident_type of protocol {POLICE.id} "
+                             f"v{POLICE.version} are missing.")
+    assert error.hint == "Ask the partner to include the column(s) with exactly these names in the header."
     assert error.where is not None and error.where.line == 1
