@@ -49,17 +49,29 @@ def test_bad_lines_are_counted_and_numbered_never_quoted(tmp_path: Path) -> None
         optout.read_nhs_numbers(listed(tmp_path, text))
     message = refused.value.message
     assert message == "12 line(s) do not hold a valid NHS number (lines 3, 4, 6, 7, 8, 9, 10, 11, 12, 13 ...)"
-    assert bad not in str(refused.value) and "Nothing was added" in refused.value.hint
+    assert bad not in str(refused.value)
+    assert refused.value.hint == ("Each line must be one 10-digit NHS number with a correct check digit; correct "
+                                  "or remove those lines and run the command again. Nothing was added.")
     assert refused.value.where is not None and refused.value.where.file == "optout.txt"
     with pytest.raises(ExtractError) as few:
         optout.read_nhs_numbers(listed(tmp_path, f"{VALID[0]}\n{bad}"))
     assert few.value.message == "1 line(s) do not hold a valid NHS number (lines 2)"
 
 
+@pytest.mark.parametrize(("n", "shown"), [(10, "lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)"),
+                                          (11, "lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ...)")])
+def test_ten_bad_lines_are_listed_and_more_are_cut(tmp_path: Path, n: int, shown: str) -> None:
+    with pytest.raises(ExtractError) as refused:
+        optout.read_nhs_numbers(listed(tmp_path, "\n".join(["x"] * n)))
+    assert refused.value.message == f"{n} line(s) do not hold a valid NHS number ({shown}"
+
+
 def test_a_missing_file_is_told_so(tmp_path: Path) -> None:
     with pytest.raises(ExtractError) as refused:
         optout.read_nhs_numbers(tmp_path / "absent.txt")
     assert refused.value.message == "opt-out file not found"
+    assert refused.value.where is not None and refused.value.where.file == str(tmp_path / "absent.txt")
+    assert refused.value.hint == "Check the path of the national data opt-out list."
 
 
 def test_count_is_the_number_of_listed_tokens(rt: Runtime) -> None:
