@@ -12,7 +12,17 @@ import numpy as np
 import pandas as pd
 
 from ptp_pipeline.linkage.cluster import Guards, cluster
-from ptp_pipeline.linkage.fields import comparison_values, identity_text, linkable
+from ptp_pipeline.linkage.fields import (
+    IDENT,
+    TOKEN_COLUMNS,
+    comparison_values,
+    identity_text,
+    linkable,
+    linkage_tokens,
+    strong_tokens,
+)
+from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.tokens import hmac_token
 
 LOOSE = Guards(max_size=10, veto=False)
 
@@ -135,3 +145,39 @@ def test_what_makes_a_record_linkable() -> None:
     assert text.isna().tolist() == [False, False, False, False, False, True, True, True]
     assert text.iloc[0] == "9434765919|~|~|~|~|~|~|~|~|~|~"
     assert text.iloc[4] == "~|~|~|~|~|ANN|ANNE|LEE|~|LS6 2AB|~", "fn_full, then fn (nickname table)"
+
+
+KEY = ProjectKey("test-project", bytes(range(32)))
+
+
+def test_tokens_are_keyed_per_family_and_cut_to_16_hex() -> None:
+    frame = parts(forename=["ANN", "LEE", None], surname=["LEE", "LEE", None], date_of_birth=["1980-03-07"] * 3,
+                  nhs=["9434765919", None, None])
+    out = linkage_tokens(KEY, frame)
+    assert list(out.columns) == [*TOKEN_COLUMNS, IDENT]
+    name_key = KEY.subkey("field/name")
+    assert out["sn"].tolist()[:2] == [hmac_token(name_key, "LEE")[:16]] * 2
+    assert out["fn"].iloc[1] == out["sn"].iloc[0], "forename and surname share a sub-key: swaps show"
+    assert out["fn"].iloc[0] == hmac_token(name_key, "ANNE")[:16]
+    assert out["nhs"].iloc[0] == hmac_token(KEY.subkey("field/nhs"), "9434765919")[:16]
+    assert out["dob"].iloc[0] == hmac_token(KEY.subkey("field/dob"), "1980-03-07")[:16]
+    assert pd.isna(out["nhs"].iloc[1]) and pd.isna(out["fn"].iloc[2])
+    values = comparison_values(frame)
+    assert out[IDENT].tolist()[:2] == [hmac_token(KEY.subkey("identity"), t) for t in identity_text(values)[:2]]
+    assert out[IDENT].str.len().tolist()[:2] == [32, 32]
+    assert pd.isna(out[IDENT].iloc[2]), "a date of birth alone is not linkable"
+    assert (out.dtypes == "string").all()
+
+
+def test_a_frame_of_unlinkable_records_has_no_identity_tokens() -> None:
+    out = linkage_tokens(KEY, parts(postcode=["LS6 2AB", None], sex=["F", None]))
+    assert out[IDENT].isna().all() and out["fn"].isna().all() and out[IDENT].dtype == "string"
+    assert out["pc"].iloc[0] == hmac_token(KEY.subkey("field/pc"), "LS6 2AB")[:16] and pd.isna(out["pc"].iloc[1])
+
+
+def test_strong_tokens_match_the_identity_tokens() -> None:
+    numbers = pd.Series(["9434765919", None, "9434765919"])
+    got = strong_tokens(KEY, "nhs", numbers)
+    expected = linkage_tokens(KEY, parts(nhs=["9434765919"]))["nhs"].iloc[0]
+    assert got.tolist()[0] == got.tolist()[2] == expected and pd.isna(got.iloc[1])
+    assert strong_tokens(KEY, "nhs", pd.Series([None, None], dtype="string")).isna().all()
