@@ -89,6 +89,13 @@ def test_a_direct_pair_with_differing_numbers_joins_on_its_evidence_unless_vetoe
     assert groups(cluster(3, ones(3), strong, pairs, Guards(max_size=10, veto=True))) == [[0], [1, 2]]
 
 
+def test_an_oversized_component_and_a_clashing_one_are_both_guarded() -> None:
+    strong = [frozenset(), frozenset(), frozenset(), frozenset({"nhs:a"}), frozenset({"nhs:b"})]
+    labels = cluster(5, ones(5), strong, edges((0, 1, False), (1, 2, False), (3, 4, False)),
+                     Guards(max_size=2, veto=False))
+    assert groups(labels) == [[0, 1], [2], [3], [4]]
+
+
 def test_guarded_components_get_labels_apart_from_unguarded_ones() -> None:
     strong = [frozenset({"nhs:a"}), frozenset({"nhs:b"}), frozenset(), frozenset()]
     labels = cluster(4, ones(4), strong, edges((0, 1, False), (2, 3, False)), LOOSE)
@@ -122,11 +129,19 @@ def test_date_forms_swap_only_when_the_day_could_be_a_month() -> None:
 
 
 def test_short_and_long_first_names() -> None:
-    out = comparison_values(parts(forename=["AL", "ALISON", ""], surname=["OX", "LEE", "KAY"]))
-    assert [None if pd.isna(v) else v for v in out["fn_l3"]] == [None, "SON", None]
-    assert [None if pd.isna(v) else v for v in out["fn_srt"]] == [None, "AILNOS", None]
-    assert [None if pd.isna(v) else v for v in out["sn_srt"]] == [None, "EEL", "AKY"]
-    assert [None if pd.isna(v) else v for v in out["fn"]] == ["AL", "ALISON", None]
+    out = comparison_values(parts(forename=["AL", "ALISON", "", "JOHN"], surname=["OX", "LEE", "KAY", " "]))
+    assert [None if pd.isna(v) else v for v in out["fn_l3"]] == [None, "SON", None, "OHN"]
+    assert [None if pd.isna(v) else v for v in out["fn3"]] == ["AL", "ALI", None, "JOH"]
+    assert [None if pd.isna(v) else v for v in out["fn_full"]] == ["AL", "ALISON", None, "JOHN"]
+    assert pd.isna(out["sn"].iloc[3]), "a surname of spaces is no surname"
+    assert [None if pd.isna(v) else v for v in out["fn_srt"]] == [None, "AILNOS", None, "HJNO"]
+    assert [None if pd.isna(v) else v for v in out["sn_srt"]] == [None, "EEL", "AKY", None]
+    assert [None if pd.isna(v) else v for v in out["fn"]] == ["AL", "ALISON", None, "JOHN"]
+
+
+def test_phonetic_codes_only_for_plain_letters() -> None:
+    out = comparison_values(parts(surname=["SMITH-JONES", "ŁUKASZ", "SMITH"]))
+    assert out["sn_ph"].tolist() == ["SMITH-JONES", "ŁUKASZ", "SM0"], "other names keep their letters"
 
 
 def test_what_makes_a_record_linkable() -> None:
