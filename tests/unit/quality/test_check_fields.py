@@ -160,8 +160,12 @@ def test_unexpected_columns_refuse_the_file_or_are_dropped() -> None:
         check_header([*HEADER, "shoe size"], POLICE, "p.csv")
     error = refused.value
     assert error.where is not None and (error.where.file, error.where.line) == ("p.csv", 1)
-    assert "shoe size" in error.message and f"1 of the file's {len(HEADER) + 1} columns" in error.message
-    assert "header line" not in error.message and "remove the column" in error.hint
+    assert error.message == (f"column(s) shoe size are not allowed by protocol {POLICE.id} v{POLICE.version}, so "
+                             "the whole extract is refused and nothing of it is merged (1 of the file's "
+                             f"{len(HEADER) + 1} columns are not in the protocol).")
+    assert error.hint == (f"Ask {POLICE.partner.organisation} to remove the column(s) from the extract; if the "
+                          "partnership has agreed to share them, the data officer must add them to the protocol "
+                          "first.")
     dropping = POLICE.model_copy(update={"unexpected_columns": "drop"})
     assert check_header([*HEADER, "shoe size", "hat"], dropping, "p.csv") == ["shoe size", "hat"]
 
