@@ -24,11 +24,12 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_gx_sees_no_tokens_and_dates_as_iso_text() -> None:
     frame = pd.DataFrame({SOURCE_ROW: [1, 2, 3], "key__nhs": ["t1", "t2", "t3"], "sex": ["F", "M", "F"],
-                          "event_date": pd.to_datetime(["2024-04-05", "2024-12-31", "2024-04-05"])})
+                          "event_date": [pd.Timestamp("2024-04-05 10:30"), pd.Timestamp("2024-12-31"),
+                                         pd.Timestamp("2024-04-05 10:30")]})
     view = validate.gx_frame(frame)
     assert list(view.columns) == [SOURCE_ROW, "sex", "event_date"]
     assert view["event_date"].astype(str).tolist() == ["2024-04-05", "2024-12-31", "2024-04-05"]
-    assert list(view["event_date"].cat.categories) == ["2024-04-05", "2024-12-31"]
+    assert list(view["event_date"].cat.categories) == ["2024-04-05", "2024-12-31"], "the day only, no time"
     assert "key__nhs" in frame.columns, "the caller's frame is left alone"
 
 
@@ -46,6 +47,18 @@ def test_narrow_keeps_the_columns_the_suite_reads_text_as_categories() -> None:
     assert all(view[c].dtype == "category" for c in read - {"cost"})
     assert view["cost"].dtype == "float64", "only text becomes a category"
     assert view[SOURCE_ROW].tolist() == [1, 2] and frame["unread"].dtype == object
+
+
+def test_narrow_keeps_pair_and_multicolumn_rule_columns() -> None:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name="t", expectations=[
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="a", column_B="b"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["c", "d"]),
+    ])
+    frame = pd.DataFrame({SOURCE_ROW: [1], "a": [2], "b": [1], "c": ["x"], "d": ["y"], "e": ["z"]})
+    assert list(validate.narrow(frame, suite).columns) == [SOURCE_ROW, "a", "b", "c", "d"]
 
 
 def test_a_table_level_expectation_keeps_every_column() -> None:
