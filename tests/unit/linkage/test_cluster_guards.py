@@ -196,3 +196,21 @@ def test_strong_tokens_match_the_identity_tokens() -> None:
     expected = linkage_tokens(KEY, parts(nhs=["9434765919"]))["nhs"].iloc[0]
     assert got.tolist()[0] == got.tolist()[2] == expected and pd.isna(got.iloc[1])
     assert strong_tokens(KEY, "nhs", pd.Series([None, None], dtype="string")).isna().all()
+
+
+def test_tokens_keep_the_records_own_index() -> None:
+    frame = parts(forename=["ANN", None], surname=["LEE", None], date_of_birth=["1980-03-07", None])
+    frame.index = pd.Index([10, 20])
+    out = linkage_tokens(KEY, frame)
+    assert list(out.index) == [10, 20]
+    assert out["sn"].iloc[0] == hmac_token(KEY.subkey("field/name"), "LEE")[:16] and pd.isna(out["sn"].iloc[1])
+    assert pd.notna(out[IDENT].iloc[0]) and pd.isna(out[IDENT].iloc[1])
+    alone = parts(sex=["F", "M"])
+    alone.index = pd.Index([3, 4])
+    unlinkable = linkage_tokens(KEY, alone)
+    assert list(unlinkable.index) == [3, 4] and unlinkable[IDENT].isna().all() and unlinkable["nhs"].isna().all()
+    numbers = pd.Series(["9434765919", None], index=[7, 9])
+    assert strong_tokens(KEY, "nhs", numbers).index.tolist() == [7, 9]
+    assert strong_tokens(KEY, "nhs", numbers).iloc[0] == hmac_token(KEY.subkey("field/nhs"), "9434765919")[:16]
+    blank = strong_tokens(KEY, "nhs", pd.Series([None, None], index=[7, 9], dtype="string"))
+    assert blank.index.tolist() == [7, 9] and blank.isna().all()
