@@ -1,0 +1,93 @@
+"""The validate stage's own parts, value by value (GX itself runs in the ingest tests): what GX is shown,
+file lines for quarantined rows, and the batched copy that drops quarantined rows.
+
+Fast on purpose: these are the tests `make mutation` runs against the helpers of `quality/validate.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
+from ptp_pipeline.protocol import load_protocol
+from ptp_pipeline.quality import validate
+from ptp_pipeline.quality.suite import suite_for
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_gx_sees_no_tokens_and_dates_as_iso_text() -> None:
+    frame = pd.DataFrame({SOURCE_ROW: [1, 2, 3], "key__nhs": ["t1", "t2", "t3"], "sex": ["F", "M", "F"],
+                          "event_date": [pd.Timestamp("2024-04-05 10:30"), pd.Timestamp("2024-12-31"),
+                                         pd.Timestamp("2024-04-05 10:30")]})
+    view = validate.gx_frame(frame)
+    assert list(view.columns) == [SOURCE_ROW, "sex", "event_date"]
+    assert view["event_date"].astype(str).tolist() == ["2024-04-05", "2024-12-31", "2024-04-05"]
+    assert list(view["event_date"].cat.categories) == ["2024-04-05", "2024-12-31"], "the day only, no time"
+    assert "key__nhs" in frame.columns, "the caller's frame is left alone"
+
+
+def test_narrow_keeps_the_columns_the_suite_reads_text_as_categories() -> None:
+    protocol = load_protocol(REPO / "protocols" / "police_incidents.yaml")
+    suite = suite_for(protocol, date(2026, 1, 1))
+    read = {str(kw[k]) for e in suite.expectations for kw in [e.configuration.kwargs]
+            for k in ("column", "column_A", "column_B") if kw.get(k)}
+    assert "cost" in read
+    frame = pd.DataFrame({SOURCE_ROW: [1, 2], "unread": ["a", "b"], "n": [1.5, 2.0],
+                          **{c: pd.Series(["x", "y"], dtype="string") for c in sorted(read)},
+                          "sex": ["F", "M"], "cost": [1.5, 2.0]})
+    view = validate.narrow(frame, suite)
+    assert set(view.columns) == read | {SOURCE_ROW}
+    assert all(view[c].dtype == "category" for c in read - {"cost"})
+    assert view["cost"].dtype == "float64", "only text becomes a category"
+    assert view[SOURCE_ROW].tolist() == [1, 2] and frame["unread"].dtype == object
+
+
+def test_narrow_keeps_pair_and_multicolumn_rule_columns() -> None:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name="t", expectations=[
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="a", column_B="b"),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["c", "d"]),
+    ])
+    frame = pd.DataFrame({SOURCE_ROW: [1], "a": [2], "b": [1], "c": ["x"], "d": ["y"], "e": ["z"]})
+    assert list(validate.narrow(frame, suite).columns) == [SOURCE_ROW, "a", "b", "c", "d"]
+
+
+def test_a_table_level_expectation_keeps_every_column() -> None:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name="t", expectations=[gxe.ExpectTableRowCountToBeBetween(min_value=1)])
+    frame = pd.DataFrame({SOURCE_ROW: [1], "a": ["x"]})
+    assert validate.narrow(frame, suite) is frame
+
+
+def test_quarantined_rows_get_their_file_lines(tmp_path: Path) -> None:
+    reasons = pd.DataFrame({"source_row": [2, 5], "field": ["sex", "nhs_number"], "check_name": ["a", "b"],
+                            "problem": ["p", "q"], "hint": ["h", None]})
+    pd.DataFrame({SOURCE_ROW: [1, 2, 5], SOURCE_LINE: [2, 4, 9]}).to_parquet(tmp_path / "lines.parquet")
+    out = validate.with_lines(reasons, tmp_path)
+    assert list(out.columns) == validate.QUARANTINE_COLUMNS
+    assert out[SOURCE_LINE].tolist() == [4, 9] and out[SOURCE_LINE].dtype == "int64"
+    # without a lines file (or a row it lacks) the line is the row + 1 (the header is line 1)
+    bare = validate.with_lines(reasons, tmp_path / "nowhere")
+    assert bare[SOURCE_LINE].tolist() == [3, 6] and bare["field"].tolist() == ["sex", "nhs_number"]
+
+
+def test_keep_rows_copies_all_but_the_dropped_rows_batch_by_batch(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate, "BATCH_ROWS", 3)
+    source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.table({SOURCE_ROW: list(range(1, 9)), "v": list("abcdefgh")}), source, row_group_size=3)
+    kept = validate.keep_rows(source, target, pd.Series([2, 7, 7, 99]))
+    out = pq.read_table(target)
+    assert kept == 6 and out.column(SOURCE_ROW).to_pylist() == [1, 3, 4, 5, 6, 8]
+    assert out.column("v").to_pylist() == list("acdefh")
