@@ -10,7 +10,7 @@ come from Airflow's own tables (UTC) against the wall clock at the rename:
 
 - drop -> dispatch: the `ptp_dispatch` run that took the file started;
 - drop -> ingest start: its `ptp_ingest_police_incidents` run (run id `file__<sha256[:32]>`) started;
-- drop -> merged: that run's `merge` task ended.
+- drop -> merged: that run's `ingest_files` task (whose last stage is the merge) ended.
 
 Prints each drop, then the median and maximum of each. The stack and its database are removed at the end.
 """
@@ -87,7 +87,7 @@ def main() -> None:
                 (start,) = stack.sql("SELECT start_date FROM dag_run WHERE dag_id = %s AND run_id = %s",
                                      (INGEST, run_id))[0]
                 (end,) = stack.sql("SELECT max(end_date) FROM task_instance WHERE dag_id = %s AND run_id = %s "
-                                   "AND task_id = 'merge'", (INGEST, run_id))[0]
+                                   "AND task_id = 'ingest_files'", (INGEST, run_id))[0]
                 (dispatch,) = stack.sql("SELECT min(start_date) FROM dag_run WHERE dag_id = 'ptp_dispatch' "
                                         "AND start_date >= to_timestamp(%s)", (dropped - 1,))[0]
                 row = tuple(None if v is None else round(v, 1) for v in (

@@ -42,19 +42,21 @@ class FailureNotifier(SmtpNotifier):
     """A task gave up: which DAG, task, run and extract, and why, in words safe to send."""
 
     def notify(self, context: Any) -> None:
+        from ptp_pipeline.ingest_task import failed_extracts
         from ptp_pipeline.pipeline import describe_failure
 
         ti = context.get("ti")
-        task = context.get("task")
-        kwargs = getattr(task, "op_kwargs", None) or {}
+        failed = failed_extracts(ti) if ti is not None else []
+        ids = [f.extract_id for f in failed if f.extract_id]
         what = describe_failure(context.get("exception"))
         where = f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')}"
-        self.subject = f"[ptp] {where} failed" + (f" for extract {kwargs['extract_id']}" if kwargs.get("extract_id")
-                                                   else "")
+        stages = sorted({f.stage for f in failed})
+        self.subject = (f"[ptp] {where}{' (' + ', '.join(stages) + ')' if stages else ''} failed"
+                        + (f" for extract {', '.join(ids)}" if ids else ""))
         lines = [f"Task {where} failed (run {getattr(ti, 'run_id', '?')}, try {getattr(ti, 'try_number', '?')}).",
                  f"Why: {what}"]
-        if kwargs.get("extract_id"):
-            lines.append(f"Extract: {kwargs['extract_id']} (see `ptp status`; after a fix, `ptp reprocess`).")
+        if ids:
+            lines.append(f"Extract: {', '.join(ids)} (see `ptp status`; after a fix, `ptp reprocess`).")
         lines.append("The extract ledger and the audit log say the same; the task log has the details.")
         self.html_content = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
         super().notify(context)

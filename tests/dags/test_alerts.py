@@ -68,7 +68,7 @@ def test_a_refused_extract_emails_operations_and_the_partner(airflow_db: Path, e
     assert run.state == "failed"
     (to, message), = smtp_sink.received
     assert to == ["operations@council.example", "data.officer@police.example"]
-    assert message["Subject"].startswith("[ptp] ptp_ingest_police_incidents.check failed for extract police.incidents.")
+    assert message["Subject"].startswith("[ptp] ptp_ingest_police_incidents.ingest_files (check) failed for extract police.incidents.")
     body = _body(message)
     assert "[PTP400]" in body and "notes" in body and "ptp reprocess" in body
     extract = next(e for e in synthetic.extracts if e.partner == "police")

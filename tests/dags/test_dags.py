@@ -37,13 +37,12 @@ def test_dagbag_imports_every_dag_without_errors(airflow_db: Path) -> None:
     structure = {dag_id: sorted((t.task_id, d) for t in bag.dags[dag_id].tasks for d in sorted(t.downstream_task_ids))
                  for dag_id in ("ptp_ingest_police_incidents", "ptp_dispatch", "ptp_housekeeping")}
     assert structure == {  # a snapshot: changing it changes what operators see in the UI
-        "ptp_ingest_police_incidents": [("check", "pseudonymise"), ("find_files", "receive"),
-                                        ("pseudonymise", "validate"), ("receive", "check"), ("validate", "merge")],
+        "ptp_ingest_police_incidents": [],  # one task: ingest_files
         "ptp_dispatch": [("take_pending", "start_ingest")],
         "ptp_housekeeping": [("purge_retention", "verify_audit_chain")],
     }
-    assert {t.task_id: t.pool for t in bag.dags["ptp_ingest_police_incidents"].tasks if t.pool != "default_pool"} == {
-        "receive": "ptp_warehouse_writer", "merge": "ptp_warehouse_writer"}
+    assert {t.task_id: t.pool for t in bag.dags["ptp_ingest_police_incidents"].tasks} == {
+        "ingest_files": "ptp_warehouse_writer"}  # one task: each task costs seconds of scheduling (bench/latency.py)
     assert bag.dags["ptp_dispatch"].timetable.asset_condition is not None
 
 
@@ -152,14 +151,14 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
 def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[str, str],
                                                    synthetic: SyntheticResult, tmp_path: Path) -> None:
     """A refused extract fails its task on the first try (retries are for transient errors), and the
-    failure callback adds an audit entry; a missing file fails receive at once, by the retry policy."""
+    failure callback adds an audit entry naming the stage; a missing file fails at once, by the retry policy."""
     dag, run = run_police_dag_with_an_extra_column(synthetic.extracts, tmp_path)
     assert run.state == "failed"
-    tis = {ti.task_id: ti for ti in run.get_task_instances()}
-    assert tis["check"].state == "failed" and tis["check"].try_number == 1
+    (ti,) = run.get_task_instances()
+    assert ti.state == "failed" and ti.try_number == 1
     run = dag.test(run_conf={"path": str(tmp_path / "missing.csv")})
-    tis = {ti.task_id: ti for ti in run.get_task_instances()}
-    assert tis["receive"].state == "failed" and tis["receive"].try_number == 1
+    (ti,) = run.get_task_instances()
+    assert ti.state == "failed" and ti.try_number == 1
     rt = Runtime(load_settings(env))
     try:
         (row,) = ledger(rt)
@@ -170,8 +169,10 @@ def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[s
         details = list(failed["detail"])
         assert len(details) == 2, details
         assert failed["extract_id"].iloc[0] == row["extract_id"]  # the callback found the mapped task's extract
-        assert details[0].startswith("ptp_ingest_police_incidents.check failed after 1 try: [PTP400]")
-        assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.receive failed after 1 try")
+        assert details[0].startswith("file police_extra_column.csv: ptp_ingest_police_incidents.ingest_files (check) "
+                                     "failed after 1 try: [PTP400]")
+        assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.ingest_files (receive) failed "
+                                     "after 1 try")
     finally:
         rt.close()
 
