@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=200, help="synthetic persons (a small file)")
     ap.add_argument("--watch-interval", type=float, default=1.0, help="PTP_WATCH_INTERVAL, seconds")
     ap.add_argument("--timeout", type=float, default=240, help="seconds to wait for one drop to merge")
+    ap.add_argument("--warmup", type=int, default=1, help="drops first, not counted (the stack's first tasks)")
+    ap.add_argument("--no-preload", action="store_true", help="worker without PTP_PRELOAD (ptp_pipeline/preload.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ptp-latency-") as tmp:
         root = Path(tmp)
@@ -54,14 +56,15 @@ def main() -> None:
         police = next(e for e in synthetic.extracts if e.partner == "police")
         lines = police.path.read_text().splitlines()
         files = []
-        for i in range(args.drops):  # each drop a different file: the header and all but i rows
+        for i in range(args.warmup + args.drops):  # each drop a different file: the header and all but i rows
             path = root / f"police_{i:02d}.csv"
             path.write_text("\n".join(lines[: len(lines) - i]) + "\n")
             files.append(path)
         home = root / "home"
         landing = home / "landing" / "police" / "incidents"
         stack = AirflowStack(root / "stack", {"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32),
-                                              "PTP_WATCH_INTERVAL": str(args.watch_interval)})
+                                              "PTP_WATCH_INTERVAL": str(args.watch_interval)},
+                             worker_env={} if args.no_preload else None)
         results = []
         try:
             stack.start()
@@ -70,7 +73,7 @@ def main() -> None:
             print(f"stack up, watchers running after {ready:.0f} s; {args.drops} drops of "
                   f"{len(lines) - 1} rows or fewer")
             landing.mkdir(parents=True)
-            for path in files:
+            for n, path in enumerate(files):
                 run_id = f"file__{sha256_file(path)[:32]}"
                 part = landing / f"{path.name}.part"
                 part.write_bytes(path.read_bytes())
@@ -92,8 +95,10 @@ def main() -> None:
                                         "AND start_date >= to_timestamp(%s)", (dropped - 1,))[0]
                 row = tuple(None if v is None else round(v, 1) for v in (
                     _seconds(dispatch, dropped), _seconds(start, dropped), _seconds(end, dropped)))
-                results.append(row)
-                print(f"{path.name}: drop -> dispatch {row[0]} s, -> ingest start {row[1]} s, -> merged {row[2]} s"
+                if n >= args.warmup:
+                    results.append(row)
+                label = f"{path.name}{' (warm-up, not counted)' if n < args.warmup else ''}"
+                print(f"{label}: drop -> dispatch {row[0]} s, -> ingest start {row[1]} s, -> merged {row[2]} s"
                       .replace("None s", "?"))
         finally:
             stack.stop()

@@ -67,14 +67,13 @@ DEFAULT_ARGS: dict[str, Any] = {"owner": "ptp-operations", "retries": 4, "retry_
 PATHWAYS_INPUT = Asset("ptp://shared/pathway_event", group="ptp")
 
 
-def _notifiers(partner: str | None = None) -> list[Any]:
-    """E-mail on failure (Airflow's SMTP notifier) when alert recipients are configured (ptp_pipeline.alerts)."""
-    partner_env = f"PTP_ALERT_EMAILS_{partner.upper()}" if partner else ""
-    if not os.environ.get("PTP_ALERT_EMAILS") and not (partner_env and os.environ.get(partner_env)):
+def _notifiers(protocol: Protocol | None = None) -> list[Any]:
+    """E-mail on failure (Airflow's SMTP notifier) to operations and the protocol's contacts (ptp_pipeline.alerts)."""
+    if not os.environ.get("PTP_ALERT_EMAILS") and not (protocol is not None and protocol.contacts):
         return []
     from ptp_pipeline.alerts import failure_notifiers
 
-    return failure_notifiers(partner)
+    return failure_notifiers(protocol)
 
 
 def _ops_args() -> dict[str, Any]:
@@ -141,7 +140,7 @@ def build_ingest_dag(protocol: Protocol) -> DAG:
     outlet = dataset_asset(protocol)
 
     @dag(dag_id=ingest_dag_id(partner, dataset), schedule=pull_schedule(protocol), start_date=START, catchup=False,
-         default_args={**DEFAULT_ARGS, "on_failure_callback": [record_failure, *_notifiers(partner)]},
+         default_args={**DEFAULT_ARGS, "on_failure_callback": [record_failure, *_notifiers(protocol)]},
          max_active_runs=8,
          tags=["ptp", "ingest", partner],
          doc_md=f"Ingest extracts of **{protocol.title}** under protocol `{protocol.id}` v{protocol.version}. "
@@ -249,16 +248,7 @@ def build_housekeeping_dag() -> DAG:
 
         @task
         def expiring_protocols() -> list[dict[str, object]]:
-            from ptp_pipeline import alerts
-            from ptp_pipeline import housekeeping as hk
-
-            soon = hk.expiring_protocols(_runtime(), _run_time().date())
-            if soon:
-                alerts.send(f"{len(soon)} protocol(s) expire within {hk.EXPIRY_WARNING_DAYS} days", [
-                    f"{p['protocol']} v{p['version']} ({p['partner']}/{p['dataset']}): "
-                    f"{'expires' if int(str(p['days_left'])) >= 0 else 'expired'} on {p['valid_to']}"
-                    for p in soon] + ["Renew each with its partner, or stop the feed."], context=get_current_context())
-            return soon
+            return _housekeeping_alerts("expiry")
 
         @task(pool=WRITER_POOL)
         def verify_audit_chain() -> int:
@@ -266,22 +256,7 @@ def build_housekeeping_dag() -> DAG:
 
         @task
         def late_deliveries() -> list[dict[str, object]]:
-            from ptp_pipeline import alerts
-            from ptp_pipeline import housekeeping as hk
-
-            rt = _runtime()
-            try:
-                late = hk.late_deliveries(rt, _run_time().date())
-            finally:
-                rt.close()
-            for item in late:
-                partner, dataset = str(item["partner"]), str(item["dataset"])
-                alerts.send(f"{partner}/{dataset}: this month's extract is late", [
-                    f"Nothing received for {partner}/{dataset} since the 1st; it was due by {item['due']}.",
-                    f"Last extract received: {item['last_received'] or 'never'}.",
-                    "Ask the partner to send it (landing folder or SFTP)."], partner=partner,
-                    context=get_current_context())
-            return late
+            return _housekeeping_alerts("late")
 
         @task
         def purge_task_logs() -> dict[str, int]:
@@ -292,10 +267,15 @@ def build_housekeeping_dag() -> DAG:
             done = hk.purge_task_logs(Path(conf.get("logging", "base_log_folder")), _run_time())
             return {"files": done.files, "bytes": done.bytes}
 
+        @task
+        def clean_airflow_metadata() -> dict[str, object]:
+            return _clean_airflow_metadata()
+
         purge_retention() >> verify_audit_chain()
         expiring_protocols()
         late_deliveries()
         purge_task_logs()
+        clean_airflow_metadata()
 
     return housekeeping()
 
@@ -304,6 +284,48 @@ def _run_time() -> datetime:
     """When this run is for (UTC, naive): its `run_after`, so a rerun of the same run decides the same."""
     run_after = get_current_context()["dag_run"].run_after  # type: ignore[union-attr]
     return run_after.astimezone(UTC).replace(tzinfo=None)
+
+
+def _clean_airflow_metadata() -> dict[str, object]:
+    """Airflow's metadata older than `PTP_AIRFLOW_DB_DAYS` (default 90) deleted with `airflow db clean`.
+
+    Task code may not use Airflow's database (Airflow 3), so its URL comes from an Airflow connection,
+    `airflow_metadata` (or `PTP_AIRFLOW_DB_CONN_ID`), extra `{"sql_alchemy_conn": "<URL>"}`; without it
+    the task logs a warning and does nothing.
+    """
+    from dataclasses import asdict
+
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from ptp_pipeline import housekeeping as hk
+
+    days = hk.airflow_db_days()
+    conn_id = os.environ.get(hk.AIRFLOW_DB_CONN_ENV, hk.AIRFLOW_DB_CONN)
+    try:
+        url = BaseHook.get_connection(conn_id).extra_dejson.get("sql_alchemy_conn") if days else None
+    except AirflowNotFoundException:
+        url = None
+    if not url:
+        why = (f"{hk.AIRFLOW_DB_DAYS_ENV} is off" if not days else
+               f"no Airflow connection `{conn_id}` with extra sql_alchemy_conn (README: Airflow's own housekeeping)")
+        log.warning("Airflow metadata not cleaned: %s", why)
+        return asdict(hk.MetadataClean(None, 0, why))
+    return asdict(hk.clean_airflow_metadata(str(url), _run_time(), int(days or 0)))
+
+
+def _housekeeping_alerts(alert: str) -> list[dict[str, object]]:
+    """Protocols expiring soon, or extracts late: found in the warehouse, e-mailed (ptp_pipeline.alerts)."""
+    from ptp_pipeline import housekeeping as hk
+
+    rt = _runtime()
+    try:
+        today = _run_time().date()
+        if alert == "expiry":
+            return hk.alert_expiring(rt, today, get_current_context())
+        return hk.alert_late(rt, today, get_current_context())
+    finally:
+        rt.close()
 
 
 def _housekeeping(what: str) -> dict[str, Any]:

@@ -112,12 +112,18 @@ def ingest_files(ti: Any, paths: list[str], partner: str, dataset: str) -> list[
 
 
 def _ingest_one(path: Path, partner: str, dataset: str, failed: list[Failed]) -> str | None:
-    """One file: receive, then each stage with its log line; None when it was merged before."""
+    """One file: receive, then each stage with its log line; None when it was merged before.
+
+    With `PTP_STATSD_HOST` set, its counts and stage timings go to StatsD (`ptp_pipeline.metrics`).
+    """
     from ptp_pipeline import pipeline
+    from ptp_pipeline.errors import ExtractError
+    from ptp_pipeline.metrics import IngestMetrics
     from ptp_pipeline.runtime import Runtime
     from ptp_pipeline.settings import load_settings
 
     rt = Runtime(load_settings())
+    metrics = IngestMetrics(partner, dataset)
     stage, extract_id = "receive", None
     try:
         started = time.perf_counter()
@@ -126,8 +132,9 @@ def _ingest_one(path: Path, partner: str, dataset: str, failed: list[Failed]) ->
         except Exception as exc:
             extract_id = getattr(exc, "extract_id", None)
             raise
+        metrics.stage("receive", time.perf_counter() - started)
         log.info("receive of %s as extract %s done in %.2f s%s", path.name, extract_id,
-                 time.perf_counter() - started, " (merged before: nothing to do)" if already else "")
+                 metrics.stages["receive"], " (merged before: nothing to do)" if already else "")
         if already:
             return None
         for stage in STAGES:
@@ -138,13 +145,24 @@ def _ingest_one(path: Path, partner: str, dataset: str, failed: list[Failed]) ->
                 log.warning("%s of extract %s stopped after %.2f s (reason in the ledger and below)", stage,
                             extract_id, time.perf_counter() - started)
                 raise
-            _log_stage(rt, stage, extract_id, time.perf_counter() - started)
+            metrics.stage(stage, time.perf_counter() - started)
+            _log_stage(rt, stage, extract_id, metrics.stages[stage])
+        _send_merged(metrics, rt, extract_id)
         return extract_id
-    except Exception:
+    except Exception as exc:
         failed.append(Failed(stage, path.name, extract_id))
+        if isinstance(exc, ExtractError):
+            metrics.refused()
         raise
     finally:
         rt.close()
+
+
+def _send_merged(metrics: Any, rt: Any, extract_id: str) -> None:
+    try:
+        metrics.merged(rt, extract_id)
+    except Exception as exc:  # metrics are for people watching; they must never fail a merged extract
+        log.warning("could not send the metrics of extract %s: %s", extract_id, type(exc).__name__)
 
 
 def _log_stage(rt: Any, stage: str, extract_id: str, seconds: float) -> None:

@@ -16,7 +16,7 @@ import importlib
 import os
 
 ENV = "PTP_PRELOAD"
-MODULES = ("ptp_pipeline.ingest_task", "ptp_pipeline.pipeline", "great_expectations",
+MODULES = ("ptp_pipeline.dag_factory", "ptp_pipeline.ingest_task", "ptp_pipeline.pipeline", "great_expectations",
            "ptp_pipeline.quality.expectations", "ptp_pipeline.quality.suite")
 
 

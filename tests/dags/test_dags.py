@@ -100,8 +100,8 @@ def test_each_partners_ingest_dag_then_pathways_run_end_to_end(airflow_db: Path,
 
 def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, str],
                                               synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A nightly run 400 days after an extract arrived deletes its raw copy and old task logs, and finds
-    the audit chain intact."""
+    """A nightly run 400 days after an extract arrived deletes its raw copy, old task logs and Airflow
+    metadata older than 90 days (`airflow db clean`), and finds the audit chain intact."""
     import os
     import time
     from datetime import UTC, datetime, timedelta
@@ -110,6 +110,10 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("PTP_TASK_LOG_DAYS", "1000")  # relative to the run's date, 400 days ahead
+    monkeypatch.setenv("PTP_AIRFLOW_DB_DAYS", "90")  # relative to today: a run's date may lie ahead
+    metadata = conf.get("database", "sql_alchemy_conn")
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_METADATA", json.dumps({"conn_type": "generic",
+                                                                    "extra": {"sql_alchemy_conn": metadata}}))
     logs = Path(conf.get("logging", "base_log_folder"))
     old = logs / "dag_id=gone" / "run_id=r" / "task_id=t" / "attempt=1.log"
     recent = logs / "dag_id=kept" / "run_id=r" / "task_id=t" / "attempt=1.log"
@@ -130,13 +134,32 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
         rt.close()
     raw = Path(env["PTP_HOME"]) / "work" / extract_id / "raw"
     assert raw.exists()
-    dag = DagBag(str(REPO / "dags")).get_dag("ptp_housekeeping")
+    bag = DagBag(str(REPO / "dags"))
+    pathways = bag.get_dag("ptp_pathways")
+    assert pathways is not None and pathways.test().state == "success"
+    old_run = pathways.test().run_id  # made 200 days old below: gone after the clean-up; the other stays
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(metadata)
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("UPDATE dag_run SET start_date = :then WHERE run_id = :run"),
+                    {"then": datetime.now(UTC) - timedelta(days=200), "run": old_run})
+
+    def pathways_runs() -> set[str]:
+        with engine.connect() as con:
+            rows = con.execute(sqlalchemy.text("SELECT run_id FROM dag_run WHERE dag_id = 'ptp_pathways'"))
+            return {r[0] for r in rows}
+
+    assert old_run in pathways_runs() and len(pathways_runs()) == 2
+    dag = bag.get_dag("ptp_housekeeping")
     assert dag is not None
     run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "success",
                       "expiring_protocols": "success", "late_deliveries": "success",
-                      "purge_task_logs": "success"}, states
+                      "purge_task_logs": "success", "clean_airflow_metadata": "success"}, states
+    remaining = pathways_runs()
+    assert old_run not in remaining and len(remaining) == 1  # 200 days old: deleted; today's: kept
     assert not raw.exists()
     assert not old.exists() and not (logs / "dag_id=gone").exists()  # the file, then its empty folders
     assert recent.exists()
@@ -210,7 +233,8 @@ def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: 
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success",
-                      "late_deliveries": "success", "purge_task_logs": "success"}
+                      "late_deliveries": "success", "purge_task_logs": "success",
+                      "clean_airflow_metadata": "success"}  # no `airflow_metadata` connection: a warning only
 
 
 def test_retry_policy_retries_transient_errors_only() -> None:
