@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--watch-interval", type=float, default=1.0, help="PTP_WATCH_INTERVAL, seconds")
     ap.add_argument("--timeout", type=float, default=240, help="seconds to wait for one drop to merge")
     ap.add_argument("--warmup", type=int, default=1, help="drops first, not counted (the stack's first tasks)")
+    ap.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
+                    help="an Airflow setting for every process of the stack (repeatable), to try its effect")
     ap.add_argument("--no-preload", action="store_true", help="worker without PTP_PRELOAD (ptp_pipeline/preload.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ptp-latency-") as tmp:
@@ -65,6 +67,7 @@ def main() -> None:
         stack = AirflowStack(root / "stack", {"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32),
                                               "PTP_WATCH_INTERVAL": str(args.watch_interval)},
                              worker_env={} if args.no_preload else None)
+        stack.env.update(dict(item.split("=", 1) for item in args.set))
         results = []
         try:
             stack.start()

@@ -24,6 +24,9 @@ def preload(environ: dict[str, str] | None = None) -> list[str]:
     """Import `MODULES` when `PTP_PRELOAD` is 1; returns what was imported (nothing otherwise)."""
     if (environ if environ is not None else os.environ).get(ENV, "").strip() != "1":
         return []
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its import chatter is not for the log
     for name in MODULES:
         importlib.import_module(name)
     return list(MODULES)
