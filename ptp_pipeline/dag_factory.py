@@ -234,13 +234,15 @@ def build_pathways_dag() -> DAG:
 
 
 def build_housekeeping_dag() -> DAG:
-    """Nightly: raw-extract retention, protocols expiring within 30 days, late extracts, audit-chain
-    verification, and old Airflow task logs deleted (`PTP_TASK_LOG_DAYS`, default 90)."""
+    """Nightly: raw-extract retention, protocols expiring within 30 days, late or missing extracts (by each
+    protocol's `delivery`), audit-chain verification, old Airflow task logs deleted (`PTP_TASK_LOG_DAYS`,
+    default 90) and Airflow metadata cleaned (`PTP_AIRFLOW_DB_DAYS`, default 90)."""
 
     @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False,
          schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), tags=["ptp", "housekeeping"],
-         doc_md="Retention purge, protocol expiry warnings and the audit-chain check.")
+         doc_md="Retention purge, protocol expiry and late-extract alerts, the audit-chain check, and the "
+                "clean-up of old Airflow task logs and metadata.")
     def housekeeping() -> None:
         @task(pool=WRITER_POOL)
         def purge_retention() -> dict[str, Any]:
