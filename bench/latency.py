@@ -10,7 +10,7 @@ come from Airflow's own tables (UTC) against the wall clock at the rename:
 
 - drop -> dispatch: the `ptp_dispatch` run that took the file started;
 - drop -> ingest start: its `ptp_ingest_police_incidents` run (run id `file__<sha256[:32]>`) started;
-- drop -> merged: that run's `merge` task ended.
+- drop -> merged: that run's `ingest_files` task (whose last stage is the merge) ended.
 
 Prints each drop, then the median and maximum of each. The stack and its database are removed at the end.
 """
@@ -47,6 +47,10 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=200, help="synthetic persons (a small file)")
     ap.add_argument("--watch-interval", type=float, default=1.0, help="PTP_WATCH_INTERVAL, seconds")
     ap.add_argument("--timeout", type=float, default=240, help="seconds to wait for one drop to merge")
+    ap.add_argument("--warmup", type=int, default=1, help="drops first, not counted (the stack's first tasks)")
+    ap.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
+                    help="an Airflow setting for every process of the stack (repeatable), to try its effect")
+    ap.add_argument("--no-preload", action="store_true", help="worker without PTP_PRELOAD (ptp_pipeline/preload.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ptp-latency-") as tmp:
         root = Path(tmp)
@@ -54,14 +58,16 @@ def main() -> None:
         police = next(e for e in synthetic.extracts if e.partner == "police")
         lines = police.path.read_text().splitlines()
         files = []
-        for i in range(args.drops):  # each drop a different file: the header and all but i rows
+        for i in range(args.warmup + args.drops):  # each drop a different file: the header and all but i rows
             path = root / f"police_{i:02d}.csv"
             path.write_text("\n".join(lines[: len(lines) - i]) + "\n")
             files.append(path)
         home = root / "home"
         landing = home / "landing" / "police" / "incidents"
         stack = AirflowStack(root / "stack", {"PTP_HOME": str(home), "PTP_KEY": secrets.token_hex(32),
-                                              "PTP_WATCH_INTERVAL": str(args.watch_interval)})
+                                              "PTP_WATCH_INTERVAL": str(args.watch_interval)},
+                             worker_env={} if args.no_preload else None)
+        stack.env.update(dict(item.split("=", 1) for item in args.set))
         results = []
         try:
             stack.start()
@@ -70,7 +76,7 @@ def main() -> None:
             print(f"stack up, watchers running after {ready:.0f} s; {args.drops} drops of "
                   f"{len(lines) - 1} rows or fewer")
             landing.mkdir(parents=True)
-            for path in files:
+            for n, path in enumerate(files):
                 run_id = f"file__{sha256_file(path)[:32]}"
                 part = landing / f"{path.name}.part"
                 part.write_bytes(path.read_bytes())
@@ -87,13 +93,15 @@ def main() -> None:
                 (start,) = stack.sql("SELECT start_date FROM dag_run WHERE dag_id = %s AND run_id = %s",
                                      (INGEST, run_id))[0]
                 (end,) = stack.sql("SELECT max(end_date) FROM task_instance WHERE dag_id = %s AND run_id = %s "
-                                   "AND task_id = 'merge'", (INGEST, run_id))[0]
+                                   "AND task_id = 'ingest_files'", (INGEST, run_id))[0]
                 (dispatch,) = stack.sql("SELECT min(start_date) FROM dag_run WHERE dag_id = 'ptp_dispatch' "
                                         "AND start_date >= to_timestamp(%s)", (dropped - 1,))[0]
                 row = tuple(None if v is None else round(v, 1) for v in (
                     _seconds(dispatch, dropped), _seconds(start, dropped), _seconds(end, dropped)))
-                results.append(row)
-                print(f"{path.name}: drop -> dispatch {row[0]} s, -> ingest start {row[1]} s, -> merged {row[2]} s"
+                if n >= args.warmup:
+                    results.append(row)
+                label = f"{path.name}{' (warm-up, not counted)' if n < args.warmup else ''}"
+                print(f"{label}: drop -> dispatch {row[0]} s, -> ingest start {row[1]} s, -> merged {row[2]} s"
                       .replace("None s", "?"))
         finally:
             stack.stop()

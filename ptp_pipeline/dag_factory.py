@@ -6,9 +6,10 @@ key material here; task bodies import the pipeline when they run.
 DAGs built here, each in a DAG file of its own (Airflow marks every DAG of a file with an import
 error as stale, so one file per protocol keeps a broken protocol from stopping anything else):
 - `ptp_ingest_<partner>_<dataset>`, one per approved protocol, in `dags/ptp_protocol_<file>.py`
-  (`protocol_file_dags`; written by `ptp airflow dag-files`): find_files → receive → check →
-  pseudonymise → validate → merge, mapped per file. Started by `ptp_dispatch` (one run per file,
-  run id `file__<sha256[:32]>`) or by hand (conf `path`, or every file in its landing folder).
+  (`protocol_file_dags`; written by `ptp airflow dag-files`): one task, `ingest_files` (receive → check →
+  pseudonymise → validate → merge; `ptp_pipeline.ingest_task`), after `pull` when the protocol has a
+  source. Started by `ptp_dispatch` (one run per file, run id `file__<sha256[:32]>`) or by hand (conf
+  `path`, or every file in its landing folder).
 - `ptp_dispatch` (`dags/ptp_dispatch.py`): scheduled on the landing-folder assets, whose watchers
   claim stable files; it takes every claimed file and starts one ingest run per file. A 15-minute time
   branch sweeps up files whose event was lost, and unclaimed files still in landing.
@@ -66,14 +67,13 @@ DEFAULT_ARGS: dict[str, Any] = {"owner": "ptp-operations", "retries": 4, "retry_
 PATHWAYS_INPUT = Asset("ptp://shared/pathway_event", group="ptp")
 
 
-def _notifiers(partner: str | None = None) -> list[Any]:
-    """E-mail on failure (Airflow's SMTP notifier) when alert recipients are configured (ptp_pipeline.alerts)."""
-    partner_env = f"PTP_ALERT_EMAILS_{partner.upper()}" if partner else ""
-    if not os.environ.get("PTP_ALERT_EMAILS") and not (partner_env and os.environ.get(partner_env)):
+def _notifiers(protocol: Protocol | None = None) -> list[Any]:
+    """E-mail on failure (Airflow's SMTP notifier) to operations and the protocol's contacts (ptp_pipeline.alerts)."""
+    if not os.environ.get("PTP_ALERT_EMAILS") and not (protocol is not None and protocol.contacts):
         return []
     from ptp_pipeline.alerts import failure_notifiers
 
-    return failure_notifiers(partner)
+    return failure_notifiers(protocol)
 
 
 def _ops_args() -> dict[str, Any]:
@@ -110,155 +110,59 @@ def _runtime() -> Any:
 
 
 def record_failure(context: Any) -> None:
-    """Task failure callback: the extract is marked failed in the ledger and the audit log says why."""
+    """Task failure callback: each extract the task failed on is marked failed in the ledger (unless
+    refused) and the audit log says why; a task that failed before taking a file gets one audit entry."""
     from ptp_pipeline import pipeline
+    from ptp_pipeline.ingest_task import Failed, failed_extracts
 
-    task_obj, ti = context["task"], context["ti"]
-    kwargs = getattr(task_obj, "op_kwargs", None) or {}
-    extract_id = kwargs.get("extract_id")
-    path = kwargs.get("path")
+    ti = context["ti"]
+    tries = int(getattr(ti, "try_number", 1) or 1)
     try:
         rt = _runtime()
         try:
-            pipeline.record_failure(rt, f"{ti.dag_id}.{ti.task_id}", context.get("exception"),
-                                    extract_id=extract_id, file_name=Path(path).name if path else None,
-                                    tries=int(getattr(ti, "try_number", 1) or 1))
+            for failed in failed_extracts(ti) or [Failed(ti.task_id, "")]:
+                where = f"{ti.dag_id}.{ti.task_id}" + (f" ({failed.stage})" if failed.stage != ti.task_id else "")
+                pipeline.record_failure(rt, where, context.get("exception"), extract_id=failed.extract_id,
+                                        file_name=failed.file_name or None, tries=tries)
         finally:
             rt.close()
     except Exception as exc:  # the warehouse may be the thing that is down: say so, never mask the failure
         log.warning("could not record the failure of %s in the ledger: %s", ti.task_id, type(exc).__name__)
 
 
-def _pending_files(partner: str, dataset: str) -> list[str]:
-    """Files for this run: the run's conf `path`, else every file in its landing or claimed folder."""
-    conf = (get_current_context().get("dag_run").conf or {})  # type: ignore[union-attr]
-    if conf.get("path"):
-        return [str(conf["path"])]
-    from ptp_pipeline import intake
-    from ptp_pipeline.settings import load_settings
-
-    settings = load_settings()
-    claimed = settings.claimed_dir / partner / dataset
-    intake.claim_all(settings.landing_dir / partner / dataset, claimed)
-    return [t.path for t in intake.take_pending(claimed)]
-
-
 def build_ingest_dag(protocol: Protocol) -> DAG:
-    """One DAG per approved protocol: receive → check → pseudonymise → validate → merge, per file."""
+    """One DAG per approved protocol, one task per run: receive → check → pseudonymise → validate → merge.
+
+    One task, not one per stage: each task costs seconds of scheduling and start-up (see
+    `ptp_pipeline.ingest_task`), and a file should be merged seconds after it lands.
+    """
     partner, dataset = protocol.partner.id, protocol.dataset
     outlet = dataset_asset(protocol)
 
     @dag(dag_id=ingest_dag_id(partner, dataset), schedule=pull_schedule(protocol), start_date=START, catchup=False,
-         default_args={**DEFAULT_ARGS, "on_failure_callback": [record_failure, *_notifiers(partner)]},
+         default_args={**DEFAULT_ARGS, "on_failure_callback": [record_failure, *_notifiers(protocol)]},
          max_active_runs=8,
          tags=["ptp", "ingest", partner],
          doc_md=f"Ingest extracts of **{protocol.title}** under protocol `{protocol.id}` v{protocol.version}. "
                 f"Started by `ptp_dispatch` when a file lands in `landing/{partner}/{dataset}/` (one run per "
-                "file), or by hand with conf `{\"path\": ...}`.")
+                "file), or by hand with conf `{\"path\": ...}` (without it: every file waiting in landing).")
     def ingest() -> None:
-        @task
-        def find_files() -> list[str]:
-            """Take the run's file(s). Tasks that fetch files (e.g. a pull) go upstream of this one."""
-            return _pending_files(partner, dataset)
-
-        @task(pool=WRITER_POOL)
-        def receive(path: str) -> str:
-            import time
-
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            from ptp_pipeline import pipeline
-
-            started = time.perf_counter()
-            rt = _runtime()
-            try:
-                extract_id, already = pipeline.receive(rt, Path(path), partner, dataset)
-                log.info("receive of %s as extract %s done in %.2f s%s", Path(path).name, extract_id,
-                         time.perf_counter() - started, " (merged before)" if already else "")
-            finally:
-                rt.close()
-            if already:
-                raise AirflowSkipException(f"{extract_id} was merged before: nothing to do")
-            return extract_id
-
-        @task
-        def check(extract_id: str) -> str:
-            return _stage("check", extract_id)
-
-        @task
-        def pseudonymise(extract_id: str) -> str:
-            return _stage("pseudonymise", extract_id)
-
-        @task
-        def validate(extract_id: str) -> str:
-            return _stage("validate", extract_id)
-
         @task(pool=WRITER_POOL, outlets=[outlet, PATHWAYS_INPUT])
-        def merge(extract_id: str) -> str:
-            return _stage("merge", extract_id)
+        def ingest_files() -> list[str]:
+            """The run's file(s) through every stage; the task log has one line per stage with counts and seconds."""
+            from ptp_pipeline import ingest_task
 
-        files = find_files()
-        add_pull_task(protocol, files)  # stage 0: pull first when the protocol names a source
-        ids = receive.expand(path=files)
-        merge.expand(extract_id=validate.expand(extract_id=pseudonymise.expand(extract_id=check.expand(
-            extract_id=ids))))
+            context = get_current_context()
+            run = context["dag_run"]
+            conf_path = (run.conf or {}).get("path")  # type: ignore[union-attr]
+            paths = ingest_task.run_files(run.run_id, conf_path, partner, dataset)  # type: ignore[union-attr]
+            merged = ingest_task.ingest_files(context["ti"], paths, partner, dataset)
+            ingest_task.forget_run(run.run_id, conf_path, partner, dataset)  # type: ignore[union-attr]
+            return merged
+
+        add_pull_task(protocol, ingest_files())  # stage 0: pull first when the protocol names a source
 
     return ingest()
-
-
-def stage_summary(rt: Any, stage: str, extract_id: str, seconds: float) -> str:
-    """One line for the task log: the stage, the extract, its row counts so far and the time taken.
-
-    Counts and ids only, never a value from the file.
-    """
-    import pandas as pd
-
-    from ptp_pipeline.runtime import WorkItem
-
-    folder = rt.work(extract_id)
-    received = WorkItem.load(folder).rows_received if (folder / "meta.json").is_file() else None
-    row = rt.warehouse.query("SELECT status, rows_received, rows_accepted, rows_quarantined "
-                             "FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,))
-    counts = {"received": received}
-    status = "?"
-    if len(row):
-        r = row.iloc[0]
-        status = str(r["status"])
-        for key in ("received", "accepted", "quarantined"):
-            value = r[f"rows_{key}"]
-            if not pd.isna(value):
-                counts[key] = int(value)
-    shown = ", ".join(f"{v:,} {k}" for k, v in counts.items() if v is not None) or "no rows counted yet"
-    return f"{stage} of extract {extract_id} done in {seconds:.2f} s: {shown}; ledger status {status}"
-
-
-def _stage(name: str, extract_id: str) -> str:
-    import time
-
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from ptp_pipeline import pipeline
-    from ptp_pipeline.errors import ExtractError
-
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # the task log says counts, not GX internals
-    started = time.perf_counter()
-    rt = _runtime()
-    try:
-        getattr(pipeline, name)(rt, extract_id)
-        seconds = time.perf_counter() - started
-        try:
-            log.info("%s", stage_summary(rt, name, extract_id, seconds))
-        except Exception as exc:  # the summary is for people; it must never fail the stage
-            log.info("%s of extract %s done in %.2f s (counts unavailable: %s)", name, extract_id, seconds,
-                     type(exc).__name__)
-    except ExtractError as err:
-        # A data problem: the ledger already says why; retrying cannot help.
-        log.warning("%s refused extract %s after %.2f s (reason in the ledger and below)", name, extract_id,
-                    time.perf_counter() - started)
-        raise AirflowFailException(err.render()) from None
-    finally:
-        rt.close()
-    return extract_id
 
 
 def build_dispatch_dag(protocols: list[Protocol], home: Path, poke_interval: float) -> DAG:
@@ -330,13 +234,15 @@ def build_pathways_dag() -> DAG:
 
 
 def build_housekeeping_dag() -> DAG:
-    """Nightly: raw-extract retention, protocols expiring within 30 days, late extracts, audit-chain
-    verification, and old Airflow task logs deleted (`PTP_TASK_LOG_DAYS`, default 90)."""
+    """Nightly: raw-extract retention, protocols expiring within 30 days, late or missing extracts (by each
+    protocol's `delivery`), audit-chain verification, old Airflow task logs deleted (`PTP_TASK_LOG_DAYS`,
+    default 90) and Airflow metadata cleaned (`PTP_AIRFLOW_DB_DAYS`, default 90)."""
 
     @dag(dag_id="ptp_housekeeping", start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False,
          schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), tags=["ptp", "housekeeping"],
-         doc_md="Retention purge, protocol expiry warnings and the audit-chain check.")
+         doc_md="Retention purge, protocol expiry and late-extract alerts, the audit-chain check, and the "
+                "clean-up of old Airflow task logs and metadata.")
     def housekeeping() -> None:
         @task(pool=WRITER_POOL)
         def purge_retention() -> dict[str, Any]:
@@ -344,16 +250,7 @@ def build_housekeeping_dag() -> DAG:
 
         @task
         def expiring_protocols() -> list[dict[str, object]]:
-            from ptp_pipeline import alerts
-            from ptp_pipeline import housekeeping as hk
-
-            soon = hk.expiring_protocols(_runtime(), _run_time().date())
-            if soon:
-                alerts.send(f"{len(soon)} protocol(s) expire within {hk.EXPIRY_WARNING_DAYS} days", [
-                    f"{p['protocol']} v{p['version']} ({p['partner']}/{p['dataset']}): "
-                    f"{'expires' if int(str(p['days_left'])) >= 0 else 'expired'} on {p['valid_to']}"
-                    for p in soon] + ["Renew each with its partner, or stop the feed."], context=get_current_context())
-            return soon
+            return _housekeeping_alerts("expiry")
 
         @task(pool=WRITER_POOL)
         def verify_audit_chain() -> int:
@@ -361,22 +258,7 @@ def build_housekeeping_dag() -> DAG:
 
         @task
         def late_deliveries() -> list[dict[str, object]]:
-            from ptp_pipeline import alerts
-            from ptp_pipeline import housekeeping as hk
-
-            rt = _runtime()
-            try:
-                late = hk.late_deliveries(rt, _run_time().date())
-            finally:
-                rt.close()
-            for item in late:
-                partner, dataset = str(item["partner"]), str(item["dataset"])
-                alerts.send(f"{partner}/{dataset}: this month's extract is late", [
-                    f"Nothing received for {partner}/{dataset} since the 1st; it was due by {item['due']}.",
-                    f"Last extract received: {item['last_received'] or 'never'}.",
-                    "Ask the partner to send it (landing folder or SFTP)."], partner=partner,
-                    context=get_current_context())
-            return late
+            return _housekeeping_alerts("late")
 
         @task
         def purge_task_logs() -> dict[str, int]:
@@ -387,10 +269,15 @@ def build_housekeeping_dag() -> DAG:
             done = hk.purge_task_logs(Path(conf.get("logging", "base_log_folder")), _run_time())
             return {"files": done.files, "bytes": done.bytes}
 
+        @task
+        def clean_airflow_metadata() -> dict[str, object]:
+            return _clean_airflow_metadata()
+
         purge_retention() >> verify_audit_chain()
         expiring_protocols()
         late_deliveries()
         purge_task_logs()
+        clean_airflow_metadata()
 
     return housekeeping()
 
@@ -399,6 +286,48 @@ def _run_time() -> datetime:
     """When this run is for (UTC, naive): its `run_after`, so a rerun of the same run decides the same."""
     run_after = get_current_context()["dag_run"].run_after  # type: ignore[union-attr]
     return run_after.astimezone(UTC).replace(tzinfo=None)
+
+
+def _clean_airflow_metadata() -> dict[str, object]:
+    """Airflow's metadata older than `PTP_AIRFLOW_DB_DAYS` (default 90) deleted with `airflow db clean`.
+
+    Task code may not use Airflow's database (Airflow 3), so its URL comes from an Airflow connection,
+    `airflow_metadata` (or `PTP_AIRFLOW_DB_CONN_ID`), extra `{"sql_alchemy_conn": "<URL>"}`; without it
+    the task logs a warning and does nothing.
+    """
+    from dataclasses import asdict
+
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from ptp_pipeline import housekeeping as hk
+
+    days = hk.airflow_db_days()
+    conn_id = os.environ.get(hk.AIRFLOW_DB_CONN_ENV, hk.AIRFLOW_DB_CONN)
+    try:
+        url = BaseHook.get_connection(conn_id).extra_dejson.get("sql_alchemy_conn") if days else None
+    except AirflowNotFoundException:
+        url = None
+    if not url:
+        why = (f"{hk.AIRFLOW_DB_DAYS_ENV} is off" if not days else
+               f"no Airflow connection `{conn_id}` with extra sql_alchemy_conn (README: Airflow's own housekeeping)")
+        log.warning("Airflow metadata not cleaned: %s", why)
+        return asdict(hk.MetadataClean(None, 0, why))
+    return asdict(hk.clean_airflow_metadata(str(url), _run_time(), int(days or 0)))
+
+
+def _housekeeping_alerts(alert: str) -> list[dict[str, object]]:
+    """Protocols expiring soon, or extracts late: found in the warehouse, e-mailed (ptp_pipeline.alerts)."""
+    from ptp_pipeline import housekeeping as hk
+
+    rt = _runtime()
+    try:
+        today = _run_time().date()
+        if alert == "expiry":
+            return hk.alert_expiring(rt, today, get_current_context())
+        return hk.alert_late(rt, today, get_current_context())
+    finally:
+        rt.close()
 
 
 def _housekeeping(what: str) -> dict[str, Any]:

@@ -112,23 +112,6 @@ def expiring_protocols(rt: Runtime, today: date, within_days: int = EXPIRY_WARNI
     return soon
 
 
-DUE_DAY_ENV = "PTP_DELIVERY_DUE_DAY"
-
-
-def delivery_due_day(partner: str, dataset: str) -> int | None:
-    """Day of the month by which each month's extract is due: `PTP_DELIVERY_DUE_DAY_<PARTNER>_<DATASET>`,
-    else `PTP_DELIVERY_DUE_DAY`; None (no check) when unset or `off`."""
-    import os
-
-    value = os.environ.get(f"{DUE_DAY_ENV}_{partner.upper()}_{dataset.upper()}", os.environ.get(DUE_DAY_ENV, ""))
-    if value.strip().lower() in ("", "off", "none"):
-        return None
-    day = int(value)
-    if not 1 <= day <= 28:
-        raise ConfigError(f"{DUE_DAY_ENV}={value}: a day of the month from 1 to 28 is expected")
-    return day
-
-
 def _as_datetime(value: object) -> datetime | None:
     """A ledger timestamp from either backend (datetime, pandas Timestamp, NULL/NaT) as a naive datetime."""
     if value is None or str(value) in ("NaT", "None", "nan"):
@@ -139,30 +122,70 @@ def _as_datetime(value: object) -> datetime | None:
 
 
 def late_deliveries(rt: Runtime, today: date) -> list[dict[str, object]]:
-    """Approved protocols in force whose extract for this month has not arrived by its due day.
+    """Approved protocols in force with a `delivery` schedule whose extract for this period is overdue.
 
-    Monthly delivery by day N (see `delivery_due_day`): from day N+1 on, a dataset with nothing received
-    since the 1st of the month is late (no file at all yet: missing). Counts and dates only.
+    From the day after `by_day` + `grace_days`, a dataset with nothing received since the period began is
+    `late`; with nothing since the previous period began either (or never), `missing`. Counts and dates only.
     """
     late: list[dict[str, object]] = []
-    month_start = datetime(today.year, today.month, 1)
     for p in rt.protocols:
-        due = delivery_due_day(p.partner.id, p.dataset)
-        if due is None or p.status is not Status.approved or not p.valid_from <= today <= p.valid_to:
+        schedule = p.delivery
+        if schedule is None or p.status is not Status.approved or not p.valid_from <= today <= p.valid_to:
             continue
-        if today.day <= due:
+        if not schedule.overdue(today):
             continue
         last = rt.warehouse.scalar("SELECT max(received_at) FROM ops.extract_ledger WHERE partner = ? AND dataset = ?",
                                    (p.partner.id, p.dataset))
         last_at = _as_datetime(last)
-        if last_at is not None and last_at >= month_start:
+        if last_at is not None and last_at.date() >= schedule.period_start(today):
             continue
-        late.append({"partner": p.partner.id, "dataset": p.dataset,
-                     "due": date(today.year, today.month, due).isoformat(),
+        missing = last_at is None or last_at.date() < schedule.previous_start(today)
+        late.append({"protocol": p.id, "version": p.version, "partner": p.partner.id, "dataset": p.dataset,
+                     "status": "missing" if missing else "late", "due": schedule.due(today).isoformat(),
                      "last_received": None if last_at is None else last_at.date().isoformat()})
-        log.warning("no %s/%s extract received this month (due by day %d; last received: %s): ask the partner",
-                    p.partner.id, p.dataset, due, "never" if last_at is None else last_at.date().isoformat())
+        log.warning("no %s/%s extract received this period (due by %s; last received: %s): ask the partner",
+                    p.partner.id, p.dataset, schedule.due(today).isoformat(),
+                    "never" if last_at is None else last_at.date().isoformat())
     return late
+
+
+def alert_late(rt: Runtime, today: date, context: object = None) -> list[dict[str, object]]:
+    """`late_deliveries`, each e-mailed to operations and the protocol's contacts (`late` alerts)."""
+    from ptp_pipeline import alerts
+
+    late = late_deliveries(rt, today)
+    for item in late:
+        protocol = rt.protocol(str(item["protocol"]), int(str(item["version"])))
+        where = f"{item['partner']}/{item['dataset']}"
+        schedule = protocol.delivery.describe() if protocol.delivery else ""
+        alerts.send(f"{where}: this period's extract is {item['status']}", [
+            f"Nothing received for {where} this period; it was due by {item['due']} ({schedule}).",
+            f"Last extract received: {item['last_received'] or 'never'}.",
+            "Ask the partner to send it (landing folder or SFTP)."], alerts.recipients(protocol, "late"), context)
+    return late
+
+
+def alert_expiring(rt: Runtime, today: date, context: object = None) -> list[dict[str, object]]:
+    """`expiring_protocols`: one e-mail to operations listing them all, and one to each protocol's contacts
+    (`expiry` alerts) about theirs."""
+    from ptp_pipeline import alerts
+
+    soon = expiring_protocols(rt, today)
+
+    def line(p: dict[str, object]) -> str:
+        ends = "expires" if int(str(p["days_left"])) >= 0 else "expired"
+        return f"{p['protocol']} v{p['version']} ({p['partner']}/{p['dataset']}): {ends} on {p['valid_to']}"
+
+    if soon:
+        alerts.send(f"{len(soon)} protocol(s) expire within {EXPIRY_WARNING_DAYS} days",
+                    [line(p) for p in soon] + ["Renew each with its partner, or stop the feed."],
+                    alerts.operations(), context)
+    for p in soon:
+        protocol = rt.protocol(str(p["protocol"]), int(str(p["version"])))
+        contacts = [a for a in alerts.recipients(protocol, "expiry") if a not in alerts.operations()]
+        alerts.send(f"protocol {p['protocol']} v{p['version']} expires on {p['valid_to']}",
+                    [line(p), "Renew it with the council, or the feed stops on that day."], contacts, context)
+    return soon
 
 
 TASK_LOG_DAYS_ENV = "PTP_TASK_LOG_DAYS"
@@ -203,6 +226,58 @@ def purge_task_logs(folder: Path, now: datetime, keep_days: int | None = None) -
     if files:
         log.info("deleted %d task log file(s), %d bytes, older than %d days", files, size, keep_days)
     return LogPurge(files, size)
+
+
+AIRFLOW_DB_DAYS_ENV = "PTP_AIRFLOW_DB_DAYS"
+AIRFLOW_DB_DAYS = 90
+AIRFLOW_DB_CONN_ENV = "PTP_AIRFLOW_DB_CONN_ID"
+AIRFLOW_DB_CONN = "airflow_metadata"
+
+
+@dataclass(frozen=True)
+class MetadataClean:
+    before: str | None  # rows older than this were deleted (None: not run)
+    rows: int  # rows deleted, all tables together
+    skipped: str | None = None  # why nothing was done
+
+
+def airflow_db_days() -> int | None:
+    """Days of Airflow metadata to keep (`PTP_AIRFLOW_DB_DAYS`, default 90, at least 1); None for `off`."""
+    value = os.environ.get(AIRFLOW_DB_DAYS_ENV, str(AIRFLOW_DB_DAYS)).strip().lower()
+    if value in ("off", "none", ""):
+        return None
+    days = int(value)
+    if days < 1:
+        raise ConfigError(f"{AIRFLOW_DB_DAYS_ENV}={value}: keep at least 1 day (or `off`)")
+    return days
+
+
+def clean_airflow_metadata(url: str, now: datetime, keep_days: int, timeout: float = 3600) -> MetadataClean:
+    """`airflow db clean` of runs, task instances, XComs, logs, jobs ... older than `keep_days` before `now`
+    (naive UTC; never later than the wall clock, so the run doing this is never its own victim).
+
+    Runs the CLI in a process of its own against `url`, the metadata database's SQLAlchemy URL: Airflow 3
+    blocks database access from task code, and the CLI is Airflow's own supported clean-up. No archive
+    tables are kept (`--skip-archive`): the extract ledger and the audit log are the lasting record.
+    """
+    import re
+    import subprocess
+    import sys
+
+    wall = datetime.now(UTC).replace(tzinfo=None)
+    before = (min(now, wall) - timedelta(days=keep_days)).replace(microsecond=0)
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
+    done = subprocess.run([sys.executable, "-m", "airflow", "db", "clean", "--clean-before-timestamp",
+                           before.isoformat() + "+00:00", "--skip-archive", "--yes"],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        tail = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()][-1:]
+        raise ConfigError(f"airflow db clean failed (exit {done.returncode}): {tail[0] if tail else 'no output'}",
+                          hint=f"Check the `{AIRFLOW_DB_CONN}` connection's sql_alchemy_conn, and that this "
+                               "Airflow version can reach its metadata database.")
+    rows = sum(int(n) for n in re.findall(r"Found (\d+) rows meeting deletion criteria", done.stdout))
+    log.info("airflow db clean: %d row(s) older than %s deleted", rows, before.isoformat())
+    return MetadataClean(before.isoformat(), rows)
 
 
 def verify_audit(rt: Runtime) -> list[str]:

@@ -13,6 +13,8 @@
 #
 # Settings (environment): PTP_HOME (default .ptp), AIRFLOW_HOME (default .airflow),
 # PTP_AIRFLOW_PORT (default 8080), PTP_WATCH_INTERVAL (landing-folder scan, default 2 s here).
+# The scheduler runs with PTP_PRELOAD=1: with LocalExecutor it forks the task processes, which then
+# start with pandas, DuckDB, GX and the pipeline imported (ptp_pipeline/preload.py; README, latency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -64,6 +66,8 @@ start() {
         cat "$AIRFLOW_HOME/fernet_key")
     export PYTHONPATH="$REPO/config:$REPO${PYTHONPATH:+:$PYTHONPATH}"
     export PTP_WATCH_INTERVAL="${PTP_WATCH_INTERVAL:-2}"
+    export AIRFLOW__SCHEDULER__MP_START_METHOD=fork  # LocalExecutor workers share the preloaded modules
+    export AIRFLOW_CONN_AIRFLOW_METADATA="{\"conn_type\": \"generic\", \"extra\": {\"sql_alchemy_conn\": \"$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN\"}}"
     if [ -z "${PTP_KEY:-}${PTP_KEY_FILE:-}${PTP_KEY_AIRFLOW_VARIABLE:-}" ] && [ ! -s "$PTP_HOME/keys/project.key" ]; then
         ptp key new "$PTP_HOME/keys/project.key" >/dev/null
         echo "airflow-local: created a demo key at $PTP_HOME/keys/project.key (0600); production keys come from the key custodian"
@@ -77,10 +81,11 @@ start() {
         [triggerer]="triggerer --skip-serve-logs"
         [scheduler]="scheduler --skip-serve-logs"
     )
+    declare -A preload=([scheduler]=1)
     mkdir -p "$AIRFLOW_HOME/logs"
     for name in "${NAMES[@]}"; do
         # shellcheck disable=SC2086  # the argument list is split on purpose
-        setsid airflow ${args[$name]} > "$AIRFLOW_HOME/logs/$name.log" 2>&1 < /dev/null &
+        PTP_PRELOAD="${preload[$name]:-}" setsid airflow ${args[$name]} > "$AIRFLOW_HOME/logs/$name.log" 2>&1 < /dev/null &
         echo $! > "$RUN/$name.pid"
     done
     for _ in $(seq 1 120); do

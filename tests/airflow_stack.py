@@ -33,7 +33,7 @@ def _free_port() -> int:
 class AirflowStack:
     """Start with `start()`, always `stop()` (it drops the database and the Redis queue)."""
 
-    def __init__(self, root: Path, ptp_env: dict[str, str]) -> None:
+    def __init__(self, root: Path, ptp_env: dict[str, str], worker_env: dict[str, str] | None = None) -> None:
         tag = secrets.token_hex(4)
         self.root = root
         self.db = f"ptp_t7_{tag}"
@@ -41,6 +41,8 @@ class AirflowStack:
         self.redis_db = 1 + secrets.randbelow(15)
         self.port = _free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        # the worker forks the task processes: PTP_PRELOAD=1 there imports their heavy modules once
+        self.worker_env = {"PTP_PRELOAD": "1"} if worker_env is None else worker_env
         home = root / "airflow"
         home.mkdir(parents=True, exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "PTP_"))}
@@ -77,10 +79,10 @@ class AirflowStack:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
         return out.stdout
 
-    def spawn(self, name: str, *args: str) -> None:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = (self.root / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "airflow", *args], env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "airflow", *args], env={**self.env, **(env or {})},
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start(self) -> None:
         import psycopg
@@ -93,7 +95,7 @@ class AirflowStack:
         self.spawn("dag-processor", "dag-processor")
         self.spawn("triggerer", "triggerer", "--skip-serve-logs")
         self.spawn("scheduler", "scheduler", "--skip-serve-logs")
-        self.spawn("worker", "celery", "worker", "--skip-serve-logs", "-q", self.queue, "-c", "2")
+        self.spawn("worker", "celery", "worker", "--skip-serve-logs", "-q", self.queue, "-c", "2", env=self.worker_env)
 
     def stop(self) -> None:
         for proc in self.procs.values():

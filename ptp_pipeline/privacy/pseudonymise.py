@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +28,7 @@ from ptp_pipeline.privacy.normalise import (
     normalise_nhs_number,
     normalise_postcode,
 )
+from ptp_pipeline.privacy.tokens import scratch
 from ptp_pipeline.protocol import Identifies, Level, ProjectConfig, Protocol, Role, Treatment
 from ptp_pipeline.runtime import Runtime, WorkItem
 
@@ -133,12 +133,9 @@ def attributes_json(frame: pd.DataFrame) -> pd.Series:
     text = frame.astype("string")
     text.columns = [f"c{i}" for i in range(len(frame.columns))]
     fields = ", ".join(f"{json.dumps(name)}: c{i}" for i, name in enumerate(frame.columns))
-    con = duckdb.connect()
-    try:
+    with scratch(len(text)) as con:
         con.register("attrs", text)
         values = con.execute(f"SELECT to_json({{{fields}}})::VARCHAR AS j FROM attrs").fetchnumpy()["j"]
-    finally:
-        con.close()
     return pd.Series(values, index=frame.index, dtype="string")
 
 

@@ -6,7 +6,8 @@ receipt compares. An edit after approval (a field kept that
 was pseudonymised, a wider period ...) is refused until the edit becomes a new version, signed
 again. The hash covers what the data officer wrote (keys left to their default are not part of
 it, so an upgrade that adds an optional key does not look like an edit) except `status`, which
-changes on purpose (suspended, expired) without changing what was agreed.
+changes on purpose (suspended, expired) without changing what was agreed, and `contacts`
+(who is alerted: people change, the agreement does not).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from ptp_pipeline.warehouse import Warehouse
 
 
 def content_sha256(protocol: Protocol) -> str:
-    """SHA-256 of the protocol as written (canonical JSON; comments, layout and status do not count)."""
-    data = protocol.model_dump(mode="json", exclude_unset=True, exclude={"status"})
+    """SHA-256 of the protocol as written (canonical JSON; comments, layout, status and contacts do not count)."""
+    data = protocol.model_dump(mode="json", exclude_unset=True, exclude={"status", "contacts"})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -450,6 +450,9 @@ class EventMapping(Strict):
     setting: str | None = None
 
 
+# Delivery schedule and contacts (issue 18): their own module, beside their one use.
+from ptp_pipeline.protocol.delivery import Contact, Delivery  # noqa: E402
+
 # Stage 0 (issue 10): where extracts come from. Imported here, beside its one use, to keep the model's own
 # imports apart from it.
 from ptp_pipeline.protocol.source import LandingSource, Source, source_problems  # noqa: E402
@@ -492,6 +495,10 @@ class Protocol(Strict):
     quarantine_threshold: float = Field(
         default=0.1, ge=0, le=1, description="Share of failing rows above which the whole extract is refused.")
     expectations: list[ExpectationSpec] = []
+    delivery: Delivery | None = Field(
+        default=None, description="When extracts are due (e.g. monthly by day 5); housekeeping alerts when late.")
+    contacts: list[Contact] = Field(
+        default=[], description="Who is told about this protocol's failures, refusals, late extracts and expiry.")
 
     @model_validator(mode="after")
     def _rules(self) -> Protocol:

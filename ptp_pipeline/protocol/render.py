@@ -153,6 +153,14 @@ def render_markdown(protocol: Protocol, rendered_on: date, previous: Protocol | 
             f"More than {p.quarantine_threshold:.0%} of rows failing the checks: the whole extract is refused.", "",
             "## Retention", "", f"- Raw extract: kept at most {p.retention.raw_extract_days} days, encrypted.",
             f"- Pseudonymised shared data: kept at most {p.retention.shared_data_years} years.", ""]
+    out += ["## Delivery and contacts", "",
+            f"The partner sends {md(p.delivery.describe())}; the council is alerted when it is late." if p.delivery
+            else "No delivery schedule: extracts arrive when the partner sends them.", ""]
+    if p.contacts:
+        out += ["| role | e-mail | told about |", "|---|---|---|"]
+        out += [f"| {md(c.role)} | {md(c.email)} | {md(', '.join(c.alerts))} |" for c in p.contacts] + [""]
+    else:
+        out += ["No contacts named: only the council's operations team is alerted.", ""]
     if previous is not None:
         changes = c["changes"]
         assert isinstance(changes, list)

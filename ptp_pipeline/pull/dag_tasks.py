@@ -22,7 +22,7 @@ def pull_schedule(protocol: Protocol) -> CronTriggerTimetable | None:
 
 
 def add_pull_task(protocol: Protocol, downstream: Any) -> None:
-    """Put a `pull` task before `downstream` (find_files) when the protocol names a source to pull from."""
+    """Put a `pull` task before `downstream` (the ingest task) when the protocol names a source to pull from."""
     if isinstance(protocol.source, LandingSource):
         return
     partner, dataset = protocol.key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import email
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from email.message import Message
@@ -33,8 +34,17 @@ class Sink:
         return "250 OK"
 
 
+# The police protocol names its contacts and delivery schedule; health is due monthly too; council has neither.
+POLICE_EXTRA = """
+delivery: {every: monthly, by_day: 5, grace_days: 2}
+contacts:
+  - {role: data officer, email: data.officer@police.example}
+  - {role: information governance, email: ig@police.example, alerts: [expiry]}
+"""
+
+
 @pytest.fixture
-def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
+def smtp_sink(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sink]:
     from aiosmtpd.controller import Controller
 
     with socket.socket() as s:
@@ -47,7 +57,12 @@ def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
         "conn_type": "smtp", "host": "127.0.0.1", "port": port,
         "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "ptp-pipeline@council.example"}}))
     monkeypatch.setenv("PTP_ALERT_EMAILS", "operations@council.example")
-    monkeypatch.setenv("PTP_ALERT_EMAILS_POLICE", "data.officer@police.example")
+    protocols = tmp_path / "protocols"
+    shutil.copytree(REPO / "protocols", protocols)
+    for name, extra in (("police_incidents.yaml", POLICE_EXTRA), ("health_attendances.yaml",
+                                                                  "delivery: {every: monthly, by_day: 5}")):
+        (protocols / name).write_text((protocols / name).read_text().rstrip("\n") + "\n" + extra.strip() + "\n")
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
     monkeypatch.setenv("PTP_TASK_LOG_DAYS", "off")  # runs dated months ahead must not delete this session's logs
     try:
         yield sink
@@ -68,7 +83,8 @@ def test_a_refused_extract_emails_operations_and_the_partner(airflow_db: Path, e
     assert run.state == "failed"
     (to, message), = smtp_sink.received
     assert to == ["operations@council.example", "data.officer@police.example"]
-    assert message["Subject"].startswith("[ptp] ptp_ingest_police_incidents.check failed for extract police.incidents.")
+    assert message["Subject"].startswith(
+        "[ptp] ptp_ingest_police_incidents.ingest_files (check) refused extract police.incidents.")
     body = _body(message)
     assert "[PTP400]" in body and "notes" in body and "ptp reprocess" in body
     extract = next(e for e in synthetic.extracts if e.partner == "police")
@@ -95,24 +111,26 @@ def test_housekeeping_emails_protocols_about_to_expire(airflow_db: Path, env: di
     assert quiet.state == "success" and smtp_sink.received == []
     run = dag.test(run_after=datetime(2027, 3, 20, 4, tzinfo=UTC))  # police's protocol ends on 2027-03-31
     assert run.state == "success"
-    (to, message), = smtp_sink.received
-    assert to == ["operations@council.example"]
+    expiry = [(to, m) for to, m in smtp_sink.received if "expire" in m["Subject"]]  # late extracts are told too
+    (to, message), (to_police, to_police_message) = expiry
+    assert to == ["operations@council.example"]  # the list of every protocol about to expire
     assert "expire within 30 days" in message["Subject"]
     assert "police-incidents v1 (police/incidents): expires on 2027-03-31" in _body(message)
+    assert to_police == ["data.officer@police.example", "ig@police.example"]  # only the protocol's own contacts
+    assert to_police_message["Subject"] == "[ptp] protocol police-incidents v1 expires on 2027-03-31"
 
 
 def test_housekeeping_emails_late_extracts_to_operations_and_the_partner(
         airflow_db: Path, env: dict[str, str], smtp_sink: Sink, synthetic: SyntheticResult,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Monthly by day 5: on the 20th, police (nothing received) is late; health sent this month; council is off."""
+    """Monthly by day 5 (in the protocol): on the 20th, police (nothing ever received) is missing; health sent
+    this month; council has no schedule. Police's contacts that take `late` alerts are told."""
     from datetime import UTC, datetime
 
     from airflow.dag_processing.dagbag import DagBag
 
     from ptp_pipeline.pipeline import ingest
 
-    monkeypatch.setenv("PTP_DELIVERY_DUE_DAY", "5")
-    monkeypatch.setenv("PTP_DELIVERY_DUE_DAY_COUNCIL_CONTACTS", "off")
     health = next(e for e in synthetic.extracts if e.partner == "health")
     rt = Runtime(load_settings(env))
     try:
@@ -125,12 +143,13 @@ def test_housekeeping_emails_late_extracts_to_operations_and_the_partner(
     assert dag is not None
     run = dag.test(run_after=run_after)
     assert run.state == "success"
-    late = [(to, m) for to, m in smtp_sink.received if "late" in m["Subject"]]
+    late = [(to, m) for to, m in smtp_sink.received if "extract is" in m["Subject"]]
     assert [(to, m["Subject"]) for to, m in late] == [
         (["operations@council.example", "data.officer@police.example"],
-         "[ptp] police/incidents: this month's extract is late")]
+         "[ptp] police/incidents: this period's extract is missing")]
     body = _body(late[0][1])
     assert f"due by {run_after.date().replace(day=5).isoformat()}" in body and "Last extract received: never" in body
+    assert "one extract each month, by day 5, late after 2 more day(s)" in body
     rt = Runtime(load_settings(env))
     try:
         assert_conserved(rt)

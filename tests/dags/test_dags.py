@@ -37,13 +37,12 @@ def test_dagbag_imports_every_dag_without_errors(airflow_db: Path) -> None:
     structure = {dag_id: sorted((t.task_id, d) for t in bag.dags[dag_id].tasks for d in sorted(t.downstream_task_ids))
                  for dag_id in ("ptp_ingest_police_incidents", "ptp_dispatch", "ptp_housekeeping")}
     assert structure == {  # a snapshot: changing it changes what operators see in the UI
-        "ptp_ingest_police_incidents": [("check", "pseudonymise"), ("find_files", "receive"),
-                                        ("pseudonymise", "validate"), ("receive", "check"), ("validate", "merge")],
+        "ptp_ingest_police_incidents": [],  # one task: ingest_files
         "ptp_dispatch": [("take_pending", "start_ingest")],
         "ptp_housekeeping": [("purge_retention", "verify_audit_chain")],
     }
-    assert {t.task_id: t.pool for t in bag.dags["ptp_ingest_police_incidents"].tasks if t.pool != "default_pool"} == {
-        "receive": "ptp_warehouse_writer", "merge": "ptp_warehouse_writer"}
+    assert {t.task_id: t.pool for t in bag.dags["ptp_ingest_police_incidents"].tasks} == {
+        "ingest_files": "ptp_warehouse_writer"}  # one task: each task costs seconds of scheduling (bench/latency.py)
     assert bag.dags["ptp_dispatch"].timetable.asset_condition is not None
 
 
@@ -101,8 +100,8 @@ def test_each_partners_ingest_dag_then_pathways_run_end_to_end(airflow_db: Path,
 
 def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, str],
                                               synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A nightly run 400 days after an extract arrived deletes its raw copy and old task logs, and finds
-    the audit chain intact."""
+    """A nightly run 400 days after an extract arrived deletes its raw copy, old task logs and Airflow
+    metadata older than 90 days (`airflow db clean`), and finds the audit chain intact."""
     import os
     import time
     from datetime import UTC, datetime, timedelta
@@ -111,6 +110,10 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("PTP_TASK_LOG_DAYS", "1000")  # relative to the run's date, 400 days ahead
+    monkeypatch.setenv("PTP_AIRFLOW_DB_DAYS", "90")  # relative to today: a run's date may lie ahead
+    metadata = conf.get("database", "sql_alchemy_conn")
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_METADATA", json.dumps({"conn_type": "generic",
+                                                                    "extra": {"sql_alchemy_conn": metadata}}))
     logs = Path(conf.get("logging", "base_log_folder"))
     old = logs / "dag_id=gone" / "run_id=r" / "task_id=t" / "attempt=1.log"
     recent = logs / "dag_id=kept" / "run_id=r" / "task_id=t" / "attempt=1.log"
@@ -131,13 +134,32 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
         rt.close()
     raw = Path(env["PTP_HOME"]) / "work" / extract_id / "raw"
     assert raw.exists()
-    dag = DagBag(str(REPO / "dags")).get_dag("ptp_housekeeping")
+    bag = DagBag(str(REPO / "dags"))
+    pathways = bag.get_dag("ptp_pathways")
+    assert pathways is not None and pathways.test().state == "success"
+    old_run = pathways.test().run_id  # made 200 days old below: gone after the clean-up; the other stays
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(metadata)
+    with engine.begin() as con:
+        con.execute(sqlalchemy.text("UPDATE dag_run SET start_date = :then WHERE run_id = :run"),
+                    {"then": datetime.now(UTC) - timedelta(days=200), "run": old_run})
+
+    def pathways_runs() -> set[str]:
+        with engine.connect() as con:
+            rows = con.execute(sqlalchemy.text("SELECT run_id FROM dag_run WHERE dag_id = 'ptp_pathways'"))
+            return {r[0] for r in rows}
+
+    before = pathways_runs()  # with runs of earlier tests (one metadata DB per session), all of today
+    assert old_run in before
+    dag = bag.get_dag("ptp_housekeeping")
     assert dag is not None
     run = dag.test(run_after=datetime.now(UTC) + timedelta(days=400))
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "success",
                       "expiring_protocols": "success", "late_deliveries": "success",
-                      "purge_task_logs": "success"}, states
+                      "purge_task_logs": "success", "clean_airflow_metadata": "success"}, states
+    assert pathways_runs() == before - {old_run}  # 200 days old: deleted; today's: kept
     assert not raw.exists()
     assert not old.exists() and not (logs / "dag_id=gone").exists()  # the file, then its empty folders
     assert recent.exists()
@@ -152,14 +174,14 @@ def test_housekeeping_dag_purges_and_verifies(airflow_db: Path, env: dict[str, s
 def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[str, str],
                                                    synthetic: SyntheticResult, tmp_path: Path) -> None:
     """A refused extract fails its task on the first try (retries are for transient errors), and the
-    failure callback adds an audit entry; a missing file fails receive at once, by the retry policy."""
+    failure callback adds an audit entry naming the stage; a missing file fails at once, by the retry policy."""
     dag, run = run_police_dag_with_an_extra_column(synthetic.extracts, tmp_path)
     assert run.state == "failed"
-    tis = {ti.task_id: ti for ti in run.get_task_instances()}
-    assert tis["check"].state == "failed" and tis["check"].try_number == 1
+    (ti,) = run.get_task_instances()
+    assert ti.state == "failed" and ti.try_number == 1
     run = dag.test(run_conf={"path": str(tmp_path / "missing.csv")})
-    tis = {ti.task_id: ti for ti in run.get_task_instances()}
-    assert tis["receive"].state == "failed" and tis["receive"].try_number == 1
+    (ti,) = run.get_task_instances()
+    assert ti.state == "failed" and ti.try_number == 1
     rt = Runtime(load_settings(env))
     try:
         (row,) = ledger(rt)
@@ -170,8 +192,10 @@ def test_data_errors_fail_at_once_and_are_recorded(airflow_db: Path, env: dict[s
         details = list(failed["detail"])
         assert len(details) == 2, details
         assert failed["extract_id"].iloc[0] == row["extract_id"]  # the callback found the mapped task's extract
-        assert details[0].startswith("ptp_ingest_police_incidents.check failed after 1 try: [PTP400]")
-        assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.receive failed after 1 try")
+        assert details[0].startswith("file police_extra_column.csv: ptp_ingest_police_incidents.ingest_files (check) "
+                                     "failed after 1 try: [PTP400]")
+        assert details[1].startswith("file missing.csv: ptp_ingest_police_incidents.ingest_files (receive) failed "
+                                     "after 1 try")
     finally:
         rt.close()
 
@@ -209,7 +233,8 @@ def test_housekeeping_dag_purges_then_fails_on_an_altered_audit_log(airflow_db: 
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {"purge_retention": "success", "verify_audit_chain": "failed", "expiring_protocols": "success",
-                      "late_deliveries": "success", "purge_task_logs": "success"}
+                      "late_deliveries": "success", "purge_task_logs": "success",
+                      "clean_airflow_metadata": "success"}  # no `airflow_metadata` connection: a warning only
 
 
 def test_retry_policy_retries_transient_errors_only() -> None:
