@@ -3,6 +3,7 @@
 Not a test: run on demand, e.g.
 
     PYTHONPATH=. .venv/bin/python bench/ingest.py [--rows 100000,1000000,3000000] [--backend duckdb|postgresql|both]
+        [--file HEALTH_EXTRACT.csv]
 
 A synthetic partnership is generated with enough persons for a health extract of the asked size
 (about 4.1 rows per person), then that one file goes through receive, check, pseudonymise, validate
@@ -72,14 +73,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000")
     parser.add_argument("--backend", choices=["duckdb", "postgresql", "both"], default="duckdb")
+    parser.add_argument("--file", type=Path, help="an existing synthetic health extract instead of generating one "
+                        "(--rows is then ignored)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run(Path(args.child[0]), args.child[1])))
         return
     backends = ["duckdb", "postgresql"] if args.backend == "both" else [args.backend]
-    for rows in (int(r) for r in args.rows.split(",")):
-        path = make_extract(rows, Path(tempfile.mkdtemp(prefix="ptp-ingest-data-")))
+    files = ([args.file] if args.file else
+             (make_extract(int(r), Path(tempfile.mkdtemp(prefix="ptp-ingest-data-"))) for r in args.rows.split(",")))
+    for path in files:
         for backend in backends:
             with scratch_warehouse(backend, "ptp-ingest-") as url:
                 done = subprocess.run([sys.executable, __file__, "--child", str(path), url], check=True,
