@@ -147,7 +147,8 @@ def test_unexpected_columns_refuse_the_file_or_are_dropped() -> None:
         check_header([*HEADER, "shoe size"], POLICE, "p.csv")
     error = refused.value
     assert error.where is not None and (error.where.file, error.where.line) == ("p.csv", 1)
-    assert error.message == (f"column(s) shoe size are not allowed by protocol {POLICE.id} v{POLICE.version}, so "
+    assert error.message == (f"column(s) shoe size are not allowed by protocol {POLICE.id} v{POLICE.version} "
+                             f"(partner {POLICE.partner.id}, dataset {POLICE.dataset}), so "
                              "the whole extract is refused and nothing of it is merged (1 of the file's "
                              f"{len(HEADER) + 1} columns are not in the protocol).")
     assert error.hint == (f"Ask {POLICE.partner.organisation} to remove the column(s) from the extract; if the "
@@ -174,6 +175,9 @@ def test_missing_required_columns_are_named() -> None:
         check_header(header, POLICE, "p.csv")
     error = refused.value
     assert error.message == (f"required column(s) occurred_on, incident_type of protocol {POLICE.id} "
-                             f"v{POLICE.version} are missing.")
-    assert error.hint == "Ask the partner to include the column(s) with exactly these names in the header."
+                             f"v{POLICE.version} (partner {POLICE.partner.id}, dataset {POLICE.dataset}) are missing "
+                             f"from the file's header ({len(header)} columns), so the whole extract is refused.")
+    assert error.hint == (f"Ask {POLICE.partner.organisation} to export the column(s) with exactly these names in "
+                          "the header and send the extract again; if the partnership no longer shares them, the data "
+                          "officer makes them optional (required: false) in a new version of the protocol.")
     assert error.where is not None and error.where.line == 1
