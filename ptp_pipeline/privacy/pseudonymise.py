@@ -18,6 +18,7 @@ from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.location import location_columns
 from ptp_pipeline.privacy.normalise import (
     normalise_name,
     normalise_nhs_number,
@@ -199,7 +200,7 @@ def pseudonymise_frame(rt: Runtime, checked: pd.DataFrame, protocol: Protocol) -
     statuses = checked[[c for c in checked.columns if c.startswith(STATUS)]].copy()
     for col in id_status:
         statuses[col] = id_status[col]
-    out = pd.concat([out, statuses, checked[["dup_of"]]], axis=1)
+    out = pd.concat([out, statuses, checked[["dup_of"]], location_columns(rt.key, checked, protocol)], axis=1)
     return out, identities
 
 

@@ -24,6 +24,7 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.engine import config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
+from ptp_pipeline.privacy.location import location_records
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.privacy.vault import store_sealed
@@ -144,6 +145,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
     })
     identities = extract_identities(folder / IDENTITIES_FILE, ident)
     addresses = address_records(accepted, record_id, extract_id)
+    locations = location_records(accepted, record_id, extract_id)  # issue 20: where events happened
     rows_quarantined = int(quarantine["source_row"].nunique())
     dates = link_records["event_date"].dropna()
     start, end = (dates.min(), dates.max()) if len(dates) else (None, None)
@@ -156,6 +158,8 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
         wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.record_address", addresses)
+        wh.execute("DELETE FROM restricted.event_location WHERE extract_id = ?", (extract_id,))
+        wh.insert_frame("restricted.event_location", locations)
         store_sealed(wh, extract_id, folder / VAULT_FILE)
         _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
         wh.lock(MERGE_LOCK)
