@@ -121,7 +121,8 @@ def places_section(wh: Warehouse, project: ProjectConfig) -> PlacesSection:
                              phi) if enough else RateRatio(None, None, None, "not enough data"))
     table = pd.concat([_grouping(premises, persons, c, phi, rule) for c in GROUPINGS], ignore_index=True)
     if project.places.publish_premises:
-        table = pd.concat([table, _top_premises(premises, rule)], ignore_index=True)
+        top = _top_premises(premises, rule)
+        table = pd.concat([table, top.astype(table.dtypes.to_dict())], ignore_index=True) if len(top) else table
     harm = (premises["events"] + premises["by_postcode"]).to_numpy()
     curve = concentration_curve(harm)
     top = math.ceil(project.top_share * 100 - 1e-9)

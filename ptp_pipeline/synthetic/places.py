@@ -32,6 +32,7 @@ from ptp_pipeline.synthetic.population import day_number, stream
 
 LICENCE_TYPES = ("on", "off", "both", "club")
 LICENCE_P = (0.45, 0.35, 0.12, 0.08)
+NAMES = ("The Crown", "Kirkgate Wines", "The Fox", "Late Shop", "Union Club", "The Vine")
 HOURS = ("23:00", "00:30", "02:00", "03:00")
 DISTRICTS = ("LS1", "LS2", "LS6", "LS11")
 STREETS = ("High Street", "Kirkgate", "Call Lane", "Otley Road", "Dewsbury Road", "Briggate", "Hyde Park Road",
@@ -87,6 +88,7 @@ def _register(cfg: PlacesConfig) -> pd.DataFrame:
         "premises_ref": [f"LP/{i:05d}" for i in range(1, n + 1)],
         "uprn": [str(72000000 + 7 * i) for i in range(1, n + 1)],
         "address": [f"{1 + i} {STREETS[i % len(STREETS)]}" for i in range(n)],
+        "premises_name": [f"{NAMES[i % len(NAMES)]} {kind[i]}-licence {i + 1}" for i in range(n)],
         "postcode": postcode, "licence_type": kind, "latest_hour": rng.choice(HOURS, n),
         "status": np.where(revoked, "revoked", "granted"), "granted_on": format_dates(granted, "iso"),
         "ended_on": ends,
@@ -133,10 +135,11 @@ def _located(cfg: PlacesConfig, reg: pd.DataFrame, ev: pd.DataFrame) -> pd.DataF
         "premises_ref": p["premises_ref"].where(how == 0, blank), "uprn": p["uprn"].where(how == 1, blank),
         "address": p["address"].where(how == 2, blank), "postcode": p["postcode"].where(how <= 3, blank)})], axis=1)
     # Away from any premises (a home, a street): alcohol-related but not attributable to premises.
-    extra = int(round(cfg.elsewhere_share * n)) + int(round(cfg.other_share * n))
+    elsewhere = round(cfg.elsewhere_share * n)
+    extra = elsewhere + round(cfg.other_share * n)
     start, end = day_number(cfg.start), day_number(cfg.end)
     away = persons.iloc[rng.integers(0, len(persons), extra)].reset_index(drop=True).assign(
-        day=rng.integers(start, end + 1, extra), health=False, alcohol=np.arange(extra) < round(cfg.elsewhere_share * n),
+        day=rng.integers(start, end + 1, extra), health=False, alcohol=np.arange(extra) < elsewhere,
         premises_ref="", uprn="", address="", postcode="")
     away.loc[away["alcohol"], "address"] = away.loc[away["alcohol"], "home"]
     away.loc[away["alcohol"], "postcode"] = away.loc[away["alcohol"], "home_postcode"]
@@ -164,7 +167,7 @@ def _health(rows: pd.DataFrame) -> pd.DataFrame:
         "injury_address": r["address"], "injury_postcode": r["postcode"]})
 
 
-def generate_places(out_dir: Path, cfg: PlacesConfig = PlacesConfig()) -> PlacesResult:  # noqa: B008
+def generate_places(out_dir: Path, cfg: PlacesConfig = PlacesConfig()) -> PlacesResult:
     """Write the register and the located police and A&E extracts under ``out_dir``/landing; truth in truth/."""
     out_dir = Path(out_dir)
     reg = _register(cfg)
@@ -180,7 +183,7 @@ def generate_places(out_dir: Path, cfg: PlacesConfig = PlacesConfig()) -> Places
         written.append(ExtractFile(partner=partner, dataset=dataset, path=path, rows=len(frame)))
     truth = {"config": {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()},
              "premises_by_type": reg["licence_type"].value_counts().sort_index().to_dict(),
-             "events_at_premises": int(len(ev))}
+             "events_at_premises": len(ev)}
     (out_dir / "truth").mkdir(parents=True, exist_ok=True)
     (out_dir / "truth" / "places.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n",
                                                    encoding="utf-8")
