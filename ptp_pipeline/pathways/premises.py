@@ -95,36 +95,30 @@ def _premises(wh: Warehouse, found: list[Register]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _open_on(premises: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    opened = pd.to_datetime(premises["opened"]).to_numpy()
-    closed = pd.to_datetime(premises["closed"]).to_numpy()
-    day = pd.to_datetime(events["event_date"]).to_numpy()
-    return pd.Series((opened <= day) & (pd.isna(closed) | (closed >= day)), index=events.index)
+def _open_on(pairs: pd.DataFrame) -> pd.Series:
+    """Event-premises pairs where the premises was licensed on the event's date."""
+    opened = pd.to_datetime(pairs["opened"]).to_numpy()
+    closed = pd.to_datetime(pairs["closed"]).to_numpy()
+    day = pd.to_datetime(pairs["event_date"]).to_numpy()
+    return pd.Series((opened <= day) & (pd.isna(closed) | (closed >= day)), index=pairs.index)
 
 
 def _attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool) -> pd.DataFrame:
-    """(event_id, premises_id, attribution, weight) for each event, strictest token first."""
+    """(event_id, premises_id, attribution, weight) for each event: the strictest token that matches, else the
+    postcode sector; an event matching n premises on that key is shared among them (weight 1/n)."""
     columns = ["event_id", "premises_id", "attribution", "weight"]
     done: set[str] = set()
     parts = []
-    for token in TOKENS:
-        left = events[events[token].notna() & ~events["event_id"].isin(done)]
-        hit = left.merge(premises[["premises_id", token, "opened", "closed"]].dropna(subset=[token]), on=token)
-        hit = hit[_open_on(hit, hit)]
+    keys = [*((t, "exact") for t in TOKENS), *((("sector", "sector"),) if by_sector else ())]
+    for key, attribution in keys:
+        left = events[events[key].notna() & ~events["event_id"].isin(done)]
+        hit = left.merge(premises[["premises_id", key, "opened", "closed"]].dropna(subset=[key]), on=key)
+        hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
         if len(hit):
-            hit = hit.drop_duplicates(["event_id", "premises_id"])
-            hit = hit.assign(attribution="exact",
+            hit = hit.assign(attribution=attribution,
                              weight=1.0 / hit.groupby("event_id")["premises_id"].transform("count"))
             parts.append(hit[columns])
             done |= set(hit["event_id"])
-    if by_sector:
-        left = events[events["sector"].notna() & ~events["event_id"].isin(done)]
-        hit = left.merge(premises[["premises_id", "sector", "opened", "closed"]].dropna(subset=["sector"]), on="sector")
-        hit = hit[_open_on(hit, hit)]
-        if len(hit):
-            hit = hit.assign(attribution="sector",
-                             weight=1.0 / hit.groupby("event_id")["premises_id"].transform("count"))
-            parts.append(hit[columns])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 

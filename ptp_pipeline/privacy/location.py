@@ -18,10 +18,12 @@ from ptp_pipeline.privacy.names import to_text
 from ptp_pipeline.privacy.normalise import normalise_postcode
 from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.protocol.model import Protocol, Treatment
+from ptp_pipeline.warehouse.base import Warehouse
 
 #: Columns of the pseudonymised frame (and of restricted.event_location, without the prefix).
 LOC = "loc__"
 LOCATION_COLUMNS = ("premises", "uprn", "flat", "street", "sector", "district")
+TOKEN_NAMES = LOCATION_COLUMNS[:4]
 ALCOHOL = "flag__alcohol"  # restricted.event_location.alcohol_related (a partner may keep a column of that name)
 
 
@@ -37,7 +39,7 @@ def location_columns(key: ProjectKey, checked: pd.DataFrame, protocol: Protocol)
     Empty (no columns) for a protocol with neither location fields nor alcohol codes."""
     out = pd.DataFrame(index=checked.index)
     fields = {f.locates: checked[f.name] for f in protocol.fields
-              if f.locates is not None and f.treatment is not Treatment.drop}
+              if f.locates is not None and f.treatment is not Treatment.drop and f.name in checked}
     if fields:
         na = pd.Series(pd.NA, index=checked.index, dtype="string")
         postcode = normalise_postcode(fields["postcode"]) if "postcode" in fields else None
@@ -51,7 +53,7 @@ def location_columns(key: ProjectKey, checked: pd.DataFrame, protocol: Protocol)
         out[LOC + "sector"] = postcode["sector"].astype("string") if postcode is not None else na
         out[LOC + "district"] = postcode["district"].astype("string") if postcode is not None else na
     flags = [checked[f.name].astype("string").isin(f.alcohol_codes) & checked[f.name].notna()
-             for f in protocol.fields if f.alcohol_codes]
+             for f in protocol.fields if f.alcohol_codes and f.name in checked]
     if flags:
         out[ALCOHOL] = pd.concat(flags, axis=1).any(axis=1).astype("boolean")
     return out
@@ -70,3 +72,20 @@ def location_records(accepted: pd.DataFrame, record_id: pd.Series, extract_id: s
                                                                                     dtype="boolean")
     has = out[list(LOCATION_COLUMNS)].notna().any(axis=1) | out["alcohol_related"].fillna(False).astype(bool)
     return out[has].reset_index(drop=True)
+
+
+def rekey_locations(wh: Warehouse, extract_id: str, new_key: ProjectKey, sealed: pd.DataFrame, protocol: Protocol,
+                    event_ids: pd.Series) -> int:
+    """Key rotation: one extract's event locations re-made under `new_key` from its sealed locations
+    (`sealed`: the vault's rows; `event_ids`: their event ids). The alcohol flag stays as it was."""
+    old = wh.query("SELECT event_id, alcohol_related FROM restricted.event_location WHERE extract_id = ?",
+                   (extract_id,))
+    if old.empty:
+        return 0
+    tokens = location_columns(new_key, sealed, protocol).drop(columns=[ALCOHOL], errors="ignore")
+    tokens.columns = [c.removeprefix(LOC) for c in tokens.columns]
+    new = old.merge(tokens.assign(event_id=event_ids.to_numpy()), on="event_id", how="left")
+    wh.execute("DELETE FROM restricted.event_location WHERE extract_id = ?", (extract_id,))
+    wh.insert_frame("restricted.event_location", new.assign(extract_id=extract_id).reindex(
+        columns=["event_id", "extract_id", *LOCATION_COLUMNS, "alcohol_related"]))
+    return int(new.reindex(columns=list(TOKEN_NAMES)).notna().sum().sum())

@@ -215,7 +215,7 @@ def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     Everything linkage reads is sealed too, so key rotation can re-make tokens from the vault.
     """
     fields = [f.name for f in protocol.fields
-              if f.role is Role.direct_identifier or f.identifies is not None]
+              if f.role is Role.direct_identifier or f.identifies is not None or f.locates is not None]
     out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
     for name in fields:
         col = checked[name]

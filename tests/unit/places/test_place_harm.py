@@ -12,8 +12,12 @@ import pytest
 from helpers import assert_conserved
 
 from ptp_pipeline import pipeline
+from ptp_pipeline.cli import main
 from ptp_pipeline.pathways import rebuild
 from ptp_pipeline.pathways.published import stored_report
+from ptp_pipeline.privacy.keys import new_key_file
+from ptp_pipeline.privacy.location import premises_tokens
+from ptp_pipeline.privacy.vault import new_reid_keypair
 from ptp_pipeline.report.places import places_section
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
@@ -119,5 +123,37 @@ def test_premises_are_named_only_where_agreed_and_above_the_thresholds(tmp_path:
         for label in small:
             assert f"{label} (" not in report, "a premises below the threshold is never named"
         assert "Single premises are named only above the disclosure thresholds" in report
+    finally:
+        rt.close()
+
+
+@pytest.mark.slow
+def test_key_rotation_re_makes_event_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locations are sealed like identifiers, so a rotation re-makes their tokens: attribution is unchanged
+    and the register's premises reference has its new-key token."""
+    private, public = tmp_path / "reid.pem", tmp_path / "reid.pub"
+    new_reid_keypair(private, public)
+    old_key, new_key = new_key_file(tmp_path / "old.key"), new_key_file(tmp_path / "new.key")
+    values = {"PTP_HOME": str(tmp_path / "home"), "PTP_KEY_FILE": str(old_key), "PTP_REID_PUBLIC_KEY_FILE": str(public),
+              "PTP_REID_KEY_FILE": str(private)}
+    monkeypatch.delenv("PTP_KEY", raising=False)
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    sql = "SELECT attribution, count(*) AS n FROM restricted.premises_event GROUP BY attribution ORDER BY 1"
+    rt, made = run_places(tmp_path, values, PlacesConfig(n_premises=60, seed=2))
+    before, tokens = rt.warehouse.query(sql), set(rt.warehouse.query(
+        "SELECT premises FROM restricted.event_location")["premises"].dropna())
+    rt.close()
+    monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(tmp_path / "protocols"))
+    assert main(["key", "rotate", "--new-key-file", str(new_key)]) == 0
+    rt = Runtime(load_settings({**values, "PTP_KEY_FILE": str(new_key),
+                                "PTP_PROTOCOLS_DIR": str(tmp_path / "protocols")}))
+    try:
+        rebuild(rt)
+        pd.testing.assert_frame_equal(rt.warehouse.query(sql), before)
+        after = set(rt.warehouse.query("SELECT premises FROM restricted.event_location")["premises"].dropna())
+        assert len(after) == len(tokens) > 0 and not after & tokens
+        first = pd.read_csv(made.extracts[0].path, dtype=str)["premises_ref"].head(1)
+        assert premises_tokens(rt.key, first).iloc[0] in after
     finally:
         rt.close()
