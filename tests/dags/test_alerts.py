@@ -113,6 +113,7 @@ def test_housekeeping_emails_late_extracts_to_operations_and_the_partner(
 
     monkeypatch.setenv("PTP_DELIVERY_DUE_DAY", "5")
     monkeypatch.setenv("PTP_DELIVERY_DUE_DAY_COUNCIL_CONTACTS", "off")
+    monkeypatch.setenv("PTP_DELIVERY_DUE_DAY_LICENSING_REGISTER", "off")  # sent when it changes, not monthly
     health = next(e for e in synthetic.extracts if e.partner == "health")
     rt = Runtime(load_settings(env))
     try:
