@@ -24,7 +24,7 @@ from ptp_pipeline.protocol.model import ProjectConfig, Suppression
 from ptp_pipeline.warehouse.base import Warehouse
 
 GROUPINGS = {"licence_type": "Licence type", "hours_band": "Permitted hours", "area": "Area"}
-COLUMNS = ["grouping", "label", "premises", "events", "events_by_postcode", "persons", "cost", "rate", "rate_low",
+COLUMNS = ["grouping", "label", "premises", "events", "events_by_postcode", "persons", "harm_cost", "rate", "rate_low",
            "rate_high"]
 TOP_PREMISES_SHOWN = 10
 
@@ -83,7 +83,7 @@ def _grouping(premises: pd.DataFrame, persons: pd.DataFrame, column: str, phi: f
     lead_all = bool(dominated(premises.assign(all=1), ["all"], "cost", rule).any())
     withheld = np.r_[lead.to_numpy(dtype=bool), lead_all] | rows["events"].isna().to_numpy() \
         | (both["persons"].to_numpy() < rule.min_count) | (both["cost"].to_numpy() <= 0)
-    rows["cost"] = [None if w else round_amount(float(v)) for v, w in zip(both["cost"], withheld, strict=True)]
+    rows["harm_cost"] = [None if w else round_amount(float(v)) for v, w in zip(both["cost"], withheld, strict=True)]
     shown = (both["premises"].to_numpy() >= rule.min_count) & rows["events"].notna().to_numpy()
     ci = [rate_interval(float(e), float(x), phi) for e, x in zip(both["events"], both["exposure"], strict=True)]
     for k, name in enumerate(("rate", "rate_low", "rate_high")):
@@ -167,7 +167,7 @@ def places_html(section: PlacesSection, top_share: float = 0.2) -> str:
     rows = "".join(
         f"<tr><td>{e(str(r.grouping))}</td><td>{e(str(r.label))}</td><td>{_n(r.premises)}</td><td>{_n(r.events)}</td>"
         f"<td>{_n(r.events_by_postcode)}</td><td>{_n(r.persons)}</td>"
-        f"<td>{'withheld' if r.cost is None or pd.isna(r.cost) else e(money_text(float(r.cost)))}</td>"
+        f"<td>{'withheld' if r.harm_cost is None or pd.isna(r.harm_cost) else e(money_text(float(r.harm_cost)))}</td>"
         f"<td>{e(_rate(pd.Series(r._asdict())))}</td></tr>"
         for r in section.table.itertuples(index=False))
     if section.top_share is None:

@@ -416,7 +416,7 @@ MIGRATIONS.append((52, "place-based harm: event locations, licensed premises, at
         events_sector DOUBLE PRECISION NOT NULL, persons BIGINT NOT NULL, cost DECIMAL(14, 2))""",
     """CREATE TABLE IF NOT EXISTS published.premises_harm (
         grouping VARCHAR NOT NULL, label VARCHAR NOT NULL, premises BIGINT, events BIGINT, events_by_postcode BIGINT,
-        persons BIGINT, cost DOUBLE PRECISION, rate DOUBLE PRECISION, rate_low DOUBLE PRECISION,
+        persons BIGINT, harm_cost DOUBLE PRECISION, rate DOUBLE PRECISION, rate_low DOUBLE PRECISION,
         rate_high DOUBLE PRECISION)""",
 ]))
 

@@ -55,8 +55,8 @@ def test_a_small_group_is_withheld_and_cannot_be_recovered_from_the_total(rt: Ru
 def test_cost_is_withheld_where_one_premises_carries_most_of_it(rt: Runtime) -> None:
     premises_tables(rt, {"on": (20, 2), "off": (20, 2)}, dominant="off")
     t = by_label(rt)
-    assert pd.isna(t.loc["off", "cost"]), "one off-licence carries 40 of the 78 events' cost"
-    assert t.loc["on", "cost"] == pytest.approx(4000.0)
+    assert pd.isna(t.loc["off", "harm_cost"]), "one off-licence carries 40 of the 78 events' cost"
+    assert t.loc["on", "harm_cost"] == pytest.approx(4000.0)
 
 
 def test_no_premises_is_named_unless_agreed(rt: Runtime) -> None:
