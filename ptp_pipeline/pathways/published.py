@@ -31,6 +31,8 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "data_quality": ("extract", "accepted", "quarantined", "received", "partner", "dataset", "received_on", "status"),
     "household_cost_concentration": ("band", "households", "cost_share"),
     "families": ("measure", "value"),
+    "premises_harm": ("grouping", "label", "premises", "events", "events_by_postcode", "persons", "harm_cost", "rate",
+                      "rate_low", "rate_high"),
 }
 
 
@@ -55,6 +57,9 @@ def published_frames(wh: Warehouse, project: ProjectConfig) -> dict[str, pd.Data
     frames["families"] = pd.DataFrame(
         {"measure": list(families), "value": [None if v is None else str(v) for v in families.values()]}
     )
+    from ptp_pipeline.report.places import places_section
+
+    frames["premises_harm"] = places_section(wh, project).table  # issue 20: protected, as the report shows it
     return {name: frames[name][list(columns)] for name, columns in PUBLISHED_TABLES.items()}
 
 

@@ -4,7 +4,8 @@ Why derive, not merge: the costs file changes (new edition, new price year) far 
 are re-sent, and the derive stage already rebuilds every costed table from the events in one
 transaction; the merge stays O(extract) and never reads the costs. A partner's own cost always wins;
 an event with none takes its agency and event type's unit cost; an event neither costs stays uncosted
-and is counted, so the report can say how much of the activity carries no cost.
+and is counted, so the report can say how much of the activity carries no cost. A place dataset's rows
+(a licensing register: no person) are not activity and are left out (issue 20).
 
 `shared.pathway_event.cost` and `shared.person.total_cost` keep the partners' figures as received;
 `shared.event_cost` and `shared.person_cost` are the costed ones every derived table uses.
@@ -23,6 +24,7 @@ SELECT e.event_id, e.person_id, e.agency, e.dataset, e.event_type, e.event_date,
        CASE WHEN e.cost IS NOT NULL THEN 'partner' WHEN u.unit_cost IS NOT NULL THEN 'unit cost' ELSE 'none' END
 FROM shared.pathway_event e
 LEFT JOIN shared.unit_cost u ON u.agency = e.agency AND u.event_type = e.event_type
+WHERE e.person_id IS NOT NULL
 """
 
 PERSON_COST_SQL = """

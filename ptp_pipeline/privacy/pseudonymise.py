@@ -22,6 +22,7 @@ from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.location import location_columns
 from ptp_pipeline.privacy.names import to_text
 from ptp_pipeline.privacy.normalise import (
     normalise_name,
@@ -173,7 +174,8 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol
     return codes, per_code, identities
 
 
-def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Protocol, key: ProjectKey
+                      ) -> pd.DataFrame:
     """Rows with no direct identifier left, given each row's identity-derived columns (`identity_table`)."""
     id_status = derived[[c for c in derived.columns if c.startswith(STATUS)]]
     out = pd.concat([pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]}),
@@ -199,7 +201,7 @@ def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Pr
     statuses = checked[[c for c in checked.columns if c.startswith(STATUS)]].copy()
     for col in id_status:
         statuses[col] = id_status[col]
-    return pd.concat([out, statuses, checked[["dup_of"]]], axis=1)
+    return pd.concat([out, statuses, checked[["dup_of"]], location_columns(key, checked, protocol)], axis=1)
 
 
 VAULT_FILE = "vault.sealed"
@@ -213,7 +215,7 @@ def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     Everything linkage reads is sealed too, so key rotation can re-make tokens from the vault.
     """
     fields = [f.name for f in protocol.fields
-              if f.role is Role.direct_identifier or f.identifies is not None]
+              if f.role is Role.direct_identifier or f.identifies is not None or f.locates is not None]
     out = pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]})
     for name in fields:
         col = checked[name]
@@ -256,7 +258,7 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             checked = batch.to_pandas()
             derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
-            table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol), preserve_index=False)
+            table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key), preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(folder / "pseudonymised.parquet", table.schema, **STAGE_PARQUET)
             writer.write_table(table.cast(writer.schema))

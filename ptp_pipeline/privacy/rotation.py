@@ -1,5 +1,5 @@
 """Project key rotation: re-derive every keyed token (linkage identities and their per-field tokens,
-address tokens, the opt-out list) under a new key, in one transaction.
+address tokens, event-location tokens, the opt-out list) under a new key, in one transaction.
 
 Tokens are keyed hashes, so they cannot be converted from one key to another: they are recomputed
 from the identifiers sealed in the re-identification vault (which needs the re-identification
@@ -23,12 +23,13 @@ from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS, strong_tokens
 from ptp_pipeline.privacy.address import ADDRESS_KEYS, address_parts, address_tokens
 from ptp_pipeline.privacy.keys import ProjectKey
+from ptp_pipeline.privacy.location import rekey_locations
 from ptp_pipeline.privacy.pseudonymise import TOKEN, identity_parts, match_key_tokens
 from ptp_pipeline.privacy.vault import Sealed, load_private_key, sealed_identifiers, unseal
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-from ptp_pipeline.warehouse.merge import MERGE_LOCK
+from ptp_pipeline.warehouse.merge import MERGE_LOCK, event_ids
 
 IDENTITY_TABLE = "restricted.link_identity"
 
@@ -42,6 +43,7 @@ class Rotation:
     address_tokens: int = 0
     optout_tokens: int = 0
     optout_lost: int = 0  # opt-out entries that could not be re-made (not sealed, no linked record)
+    location_tokens: int = 0  # event-location tokens (issue 20)
 
 
 def _address_tokens(new_key: ProjectKey, parts: pd.DataFrame) -> pd.DataFrame | None:
@@ -136,14 +138,15 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
     merged = wh.query("SELECT l.extract_id, l.protocol_id, l.protocol_version, "
                       "EXISTS (SELECT 1 FROM restricted.vault_record v WHERE v.extract_id = l.extract_id) "
                       "OR EXISTS (SELECT 1 FROM restricted.vault v WHERE v.extract_id = l.extract_id) AS sealed "
-                      "FROM ops.extract_ledger l WHERE l.status = 'merged' AND EXISTS "
-                      "(SELECT 1 FROM restricted.link_record r WHERE r.extract_id = l.extract_id) ORDER BY 1")
+                      "FROM ops.extract_ledger l WHERE l.status = 'merged' AND (EXISTS "
+                      "(SELECT 1 FROM restricted.link_record r WHERE r.extract_id = l.extract_id) OR EXISTS "
+                      "(SELECT 1 FROM restricted.event_location p WHERE p.extract_id = l.extract_id)) ORDER BY 1")
     unsealed = merged[~merged.sealed.astype(bool)]
     if not unsealed.empty:
         raise KeyMaterialError(
             f"{len(unsealed)} merged extract(s) have no sealed identifiers, so their tokens cannot be re-made",
             hint="Rotation needs every extract in the vault; re-ingest those extracts under the new key instead.")
-    addresses = 0
+    addresses = locations = 0
     identities: list[pd.DataFrame] = []
     with wh.transaction():
         wh.lock(MERGE_LOCK)
@@ -151,6 +154,10 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
             frame = sealed_identifiers(wh, row.extract_id, private)
             assert frame is not None  # checked above: every merged extract here is sealed
             protocol = rt.protocol(row.protocol_id, int(row.protocol_version))
+            locations += rekey_locations(wh, row.extract_id, new_key, frame, protocol,
+                                         event_ids(rt, row.extract_id, frame[SOURCE_ROW]))
+            if protocol.subject == "place":  # a licensing register: locations only, no identities
+                continue
             for spec in protocol.fields:
                 if spec.name in frame:
                     frame[STATUS + spec.name] = frame[spec.name].notna().map({True: "valid", False: "missing"})
@@ -180,6 +187,7 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
         wh.execute("UPDATE ops.extract_ledger SET key_id = ? WHERE key_id = ?", (new_key.key_id, old_id))
         audit.append(wh, "key_rotated", detail=f"tokens re-made: key {old_id} replaced by {new_key.key_id}; "
                                                f"{len(merged)} extracts, {total} linkage tokens, {addresses} "
-                                               f"address tokens, {optout_tokens} opt-out tokens "
+                                               f"address tokens, {locations} event-location tokens, "
+                                               f"{optout_tokens} opt-out tokens "
                                                f"({optout_lost} opt-out entries could not be re-made)")
-    return Rotation(old_id, new_key.key_id, len(merged), total, addresses, optout_tokens, optout_lost)
+    return Rotation(old_id, new_key.key_id, len(merged), total, addresses, optout_tokens, optout_lost, locations)

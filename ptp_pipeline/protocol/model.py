@@ -112,6 +112,10 @@ class Identifies(StrEnum):
     address_from = "address_from"
 
 
+#: What a location field holds (issue 20): all become keyed property tokens, as household addresses do.
+Locates = Literal["premises_ref", "uprn", "address_line", "postcode"]
+
+
 class Level(StrEnum):
     year = "year"
     age_band_5 = "age_band_5"
@@ -242,6 +246,16 @@ class FieldSpec(Strict):
         default=None, min_length=20,
         description="Only for a field kept as it is although its name reads like an identifier (e.g. "
                     "'case_note_count'): why it identifies no one. Shown to signatories in the agreement.")
+    # Issue 20 (place-based harm): where an event happened, and whether it was alcohol-related.
+    locates: Locates | None = Field(
+        default=None,
+        description="Where the event happened (or, in a place dataset, where the place is): a premises reference, "
+                    "UPRN, address line or postcode, pseudonymised to the same keyed property tokens as households "
+                    "(a postcode also keeps its sector). Never a person's identity.")
+    alcohol_codes: list[str] | None = Field(
+        default=None, min_length=1,
+        description="Values of this kept field that mark the event alcohol-related (e.g. police incident "
+                    "qualifiers, A&E alcohol-related attendance codes).")
 
     @model_validator(mode="after")
     def _field_rules(self) -> FieldSpec:
@@ -270,7 +284,8 @@ class FieldSpec(Strict):
         if self.generalise is not None and self.treatment in (Treatment.keep, Treatment.drop):
             problems.append(at("generalise", f"field '{name}' has a 'generalise:' level but its treatment is "
                                              f"{self.treatment}: use treatment generalise, or remove the level"))
-        if self.treatment is Treatment.pseudonymise and self.identifies is None:
+        problems += location_problems(self)
+        if self.treatment is Treatment.pseudonymise and self.identifies is None and self.locates is None:
             problems.append(at("identifies", f"field '{name}' is pseudonymised but does not say what it "
                                              "'identifies:' (nhs_number, forename, surname, date_of_birth, "
                                              "postcode, sex or local_id)"))
@@ -303,6 +318,34 @@ class FieldSpec(Strict):
         if problems:
             raise ValueError(PROBLEM_SEP.join(problems))
         return self
+
+
+def location_problems(spec: FieldSpec) -> list[str]:
+    """Rules of the place keys of one field (issue 20): a location is pseudonymised, never kept."""
+    problems = []
+    name = spec.name
+    if spec.locates is not None:
+        if spec.identifies is not None:
+            problems.append(at("locates", f"field '{name}' both identifies a person and locates an event: a field "
+                                          "is one or the other; remove identifies: or locates:"))
+        if spec.treatment not in (Treatment.pseudonymise, Treatment.drop):
+            problems.append(at("treatment", f"field '{name}' locates an event and would be shared as it is: use "
+                                            "treatment: pseudonymise (it becomes a keyed property token)"))
+        if spec.role not in (Role.direct_identifier, Role.quasi_identifier):
+            problems.append(at("role", f"field '{name}' locates an event (it may be someone's home): make its role "
+                                       "direct_identifier or quasi_identifier"))
+        if spec.locates == "postcode" and spec.type is not FieldType.uk_postcode:
+            problems.append(at("type", f"field '{name}' locates by postcode: make its type uk_postcode"))
+    if spec.alcohol_codes is not None:
+        if spec.treatment is not Treatment.keep or spec.identifies is not None:
+            problems.append(at("alcohol_codes", f"field '{name}' lists alcohol_codes but is not kept as it is: "
+                                                "the alcohol flag comes from a kept code field"))
+        allowed = spec.constraints.allowed_values
+        unknown = sorted(set(spec.alcohol_codes) - set(allowed or spec.alcohol_codes))
+        if unknown:
+            problems.append(at("alcohol_codes", f"alcohol_codes of field '{name}' name code(s) {', '.join(unknown)} "
+                                                "that are not in its allowed_values: add them there or correct them"))
+    return problems
 
 
 _DATES = {FieldType.date, FieldType.datetime}
@@ -453,6 +496,23 @@ class EventMapping(Strict):
 # Delivery schedule and contacts (issue 18): their own module, beside their one use.
 from ptp_pipeline.protocol.delivery import Contact, Delivery  # noqa: E402
 
+#: Licence types of a licensing register's event type (issue 20).
+LICENCE_TYPES = ("on", "off", "both", "club")
+
+
+class PremisesMapping(Strict):
+    """Which kept fields of a licensing register (a place dataset) describe the premises (issue 20).
+
+    The licence type is the event type (on, off, both, club) and the grant date the event date."""
+
+    hours: str = Field(description="Kept field: the latest permitted hour of sale, HH:MM (after midnight = late).")
+    status: str | None = Field(default=None, description="Kept field: licence status (e.g. granted, varied, revoked).")
+    ends: str | None = Field(default=None, description="Kept date field: when the licence was revoked or surrendered.")
+    label: str | None = Field(
+        default=None, description="Kept field naming the premises; shown only where project.yaml agrees premises-level "
+                                  "publication (places.publish_premises).")
+
+
 # Stage 0 (issue 10): where extracts come from. Imported here, beside its one use, to keep the model's own
 # imports apart from it.
 from ptp_pipeline.protocol.source import LandingSource, Source, source_problems  # noqa: E402
@@ -499,6 +559,8 @@ class Protocol(Strict):
         default=None, description="When extracts are due (e.g. monthly by day 5); housekeeping alerts when late.")
     contacts: list[Contact] = Field(
         default=[], description="Who is told about this protocol's failures, refusals, late extracts and expiry.")
+    premises: PremisesMapping | None = Field(
+        default=None, description="For a licensing register (subject: place): the fields describing the premises.")
 
     @model_validator(mode="after")
     def _rules(self) -> Protocol:
@@ -524,6 +586,7 @@ class Protocol(Strict):
         if self.status is Status.approved:
             problems += self._placeholder_problems()
         problems += self._subject_problems()
+        problems += self._premises_problems()
         problems += self._same_kind_problems()
         names = [f.name for f in self.fields]
         problems += duplicate_problems(names)
@@ -548,6 +611,25 @@ class Protocol(Strict):
                                  "every row would become a new person: if the rows are premises or other places, "
                                  "set subject: place; else add the fields that identify the person")]
         return []
+
+    def _premises_problems(self) -> list[str]:
+        """A register's premises fields exist and are kept; its licence types are the agreed ones."""
+        if self.premises is None:
+            return []
+        if self.subject != "place":
+            return [at("premises", "premises: describes a licensing register, but the subject is not place: set "
+                                   "subject: place, or remove premises:")]
+        problems = []
+        kept = {f.name for f in self.fields if f.treatment is Treatment.keep and f.identifies is None}
+        for slot, name in self.premises.model_dump().items():
+            if name is not None and name not in kept:
+                problems.append(at(f"premises.{slot}", f"premises.{slot} names '{name}', which is not a kept field: "
+                                                       "list it in fields with treatment: keep"))
+        types = set(self.field(self.event.type).constraints.allowed_values or []) if self.event.type in kept else set()
+        if not types or types - set(LICENCE_TYPES):
+            problems.append(at("event.type", f"a licensing register's event type is the licence type: give field "
+                                             f"'{self.event.type}' allowed_values from {', '.join(LICENCE_TYPES)}"))
+        return problems
 
     def _same_kind_problems(self) -> list[str]:
         """Two fields that identify the same part of a person: linkage would keep one and silently lose
@@ -736,6 +818,17 @@ class OptOut(Strict):
     health_partners: list[str] = Field(default_factory=lambda: ["health"])
 
 
+class Places(Strict):
+    """Place-based harm (issue 20, pathways/premises.py)."""
+
+    publish_premises: bool = Field(
+        default=False, description="The partnership has agreed that single premises may be named in published "
+                                   "outputs (still only above the disclosure thresholds).")
+    sector_attribution: bool = Field(
+        default=True, description="Attribute an event known only by postcode to the premises of its postcode sector, "
+                                  "shared equally among them (reported apart from exact property matches).")
+
+
 class ProjectConfig(Strict):
     project: ProjectInfo
     linkage: Linkage
@@ -744,3 +837,4 @@ class ProjectConfig(Strict):
     top_share: float = Field(default=0.2, gt=0, lt=1)
     households: Households = Households()
     research: ResearchTier = ResearchTier()
+    places: Places = Places()

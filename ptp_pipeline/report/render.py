@@ -74,7 +74,7 @@ def write_atomic(out: Path, html: str) -> Path:
 
 
 def render_html(data: ReportData, project: ProjectConfig, generated_on: str, families: str = "",
-                previous: Figures | None = None) -> str:
+                previous: Figures | None = None, places: str = "") -> str:
     page = template("report.html")
     agencies = sorted(set(data.flows["from_agency"]) | set(data.monthly.table.columns[:-1]))
     published_flows = data.flows[data.flows["persons"].notna()]
@@ -87,6 +87,7 @@ def render_html(data: ReportData, project: ProjectConfig, generated_on: str, fam
         unit_costs=data.unit_costs.to_dict(orient="records"), period=data.period,
         overlap=data.overlap.to_dict(orient="records"), monthly=data.monthly.table, quality=data.quality.table,
         quality_labels=data.quality_labels, fmt=_fmt, pct=_pct, money=_money, cell=_cell, families=Markup(families),
+        places=Markup(places),
     )
 
 
@@ -102,8 +103,10 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
     data = report_data(wh, project)
     previous = previous_figures(out)
     # The families section's fragment is escaped and its counts suppressed where it is built.
+    from ptp_pipeline.report.places import places_html, places_section
+
     html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share),
-                       previous)
+                       previous, places_html(places_section(wh, project), project.top_share))
     if tables_dir is not None:
         write_tables(data, tables_dir)
     write_atomic(out, html)

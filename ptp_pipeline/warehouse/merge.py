@@ -26,6 +26,7 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.engine import config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
+from ptp_pipeline.privacy.location import location_records
 from ptp_pipeline.privacy.names import is_in
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
@@ -178,6 +179,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             wh.execute(f"DELETE FROM {table} WHERE extract_id = ?", (extract_id,))
         wh.insert_frame("restricted.quarantine", quarantine.assign(extract_id=extract_id))
         wh.execute("DELETE FROM restricted.record_address WHERE extract_id = ?", (extract_id,))
+        wh.execute("DELETE FROM restricted.event_location WHERE extract_id = ?", (extract_id,))
         store_sealed(wh, extract_id, folder / VAULT_FILE)
         _pause_for_test(PAUSE_BEFORE_LOCK_ENV)
         wh.lock(MERGE_LOCK)
@@ -201,6 +203,9 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             link_records, events = _rows(rt, item, accepted)
             wh.insert_frame("restricted.record_address",
                             address_records(accepted, link_records["record_id"], extract_id))
+            # issue 20: where events happened
+            wh.insert_frame("restricted.event_location",
+                            location_records(accepted, link_records["record_id"], extract_id))
             del accepted
             if place:  # issue 17: a place dataset's rows are events of no person, never link records
                 wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),

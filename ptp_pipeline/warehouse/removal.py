@@ -3,7 +3,7 @@
 Removal never breaks conservation: the extract's ledger row keeps received = accepted +
 quarantined, and a per-reason counter (`rows_superseded`, `rows_opted_out`, `rows_purged`) says
 how many of its accepted rows have since left the shared tables, and the audit log says why.
-Every copy goes: match-key and address tokens, linkage records, the event, its sealed identifiers, and
+Every copy goes: match-key, address and event-location tokens, linkage records, the event, its sealed identifiers, and
 the rest of the extract's sealed identifiers once none of its records is left. Call inside the
 transaction of the change; then
 `rebuild_derived_in_transaction` (identities, persons) and after it `rebuild_derived` (residence,
@@ -42,6 +42,7 @@ def remove_events(wh: Warehouse, where: str, params: Sequence[Any], reason: Reas
     touch(wh, "SELECT DISTINCT e.person_id FROM shared.pathway_event e JOIN _ptp_gone g ON g.event_id = e.event_id "
           "WHERE e.person_id IS NOT NULL")
     wh.execute("DELETE FROM restricted.record_address WHERE record_id IN (SELECT event_id FROM _ptp_gone)")
+    wh.execute("DELETE FROM restricted.event_location WHERE event_id IN (SELECT event_id FROM _ptp_gone)")
     # Sealed per record: a removed record's sealed identifiers go with it.
     wh.execute("DELETE FROM restricted.vault_record WHERE EXISTS (SELECT 1 FROM restricted.link_record r "
                "JOIN _ptp_gone g ON g.event_id = r.record_id WHERE r.extract_id = vault_record.extract_id "

@@ -390,3 +390,34 @@ MIGRATIONS.append((51, "release review: outputs requested, checked, released on 
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+# Place-based harm (issue 20, pathways/premises.py): where events happened as keyed property tokens (written
+# at merge, removed with their events), the licensed premises from the register, the events attributed to
+# them (exact property match, or shared among the premises of the postcode sector) and harm per premises
+# per year. All restricted: a premises is a place, but its harm figures are published only through
+# disclosure control (published.premises_harm; single premises only where project.yaml agrees).
+MIGRATIONS.append((52, "place-based harm: event locations, licensed premises, attributed events, harm per premises", [
+    """CREATE TABLE IF NOT EXISTS restricted.event_location (
+        event_id VARCHAR NOT NULL, extract_id VARCHAR NOT NULL, premises VARCHAR, uprn VARCHAR, flat VARCHAR,
+        street VARCHAR, sector VARCHAR, district VARCHAR, alcohol_related BOOLEAN)""",
+    {"postgresql": "CREATE INDEX IF NOT EXISTS event_location_extract ON restricted.event_location (extract_id)"},
+    {"postgresql": "CREATE INDEX IF NOT EXISTS event_location_event ON restricted.event_location (event_id)"},
+    """CREATE TABLE IF NOT EXISTS restricted.premises (
+        premises_id INTEGER NOT NULL, event_id VARCHAR NOT NULL, licence_type VARCHAR NOT NULL,
+        hours_band VARCHAR NOT NULL, area VARCHAR, sector VARCHAR, status VARCHAR, opened DATE NOT NULL,
+        closed DATE, label VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS restricted.premises_event (
+        event_id VARCHAR NOT NULL, premises_id INTEGER NOT NULL, attribution VARCHAR NOT NULL,
+        weight DOUBLE PRECISION NOT NULL, agency VARCHAR NOT NULL, event_year INTEGER NOT NULL, person_id BIGINT,
+        cost DECIMAL(12, 2))""",
+    """CREATE TABLE IF NOT EXISTS restricted.premises_year (
+        premises_id INTEGER NOT NULL, year INTEGER NOT NULL, licence_type VARCHAR NOT NULL, hours_band VARCHAR NOT NULL,
+        area VARCHAR, exposure_years DOUBLE PRECISION NOT NULL, events_exact BIGINT NOT NULL,
+        events_sector DOUBLE PRECISION NOT NULL, persons BIGINT NOT NULL, cost DECIMAL(14, 2))""",
+    """CREATE TABLE IF NOT EXISTS published.premises_harm (
+        grouping VARCHAR NOT NULL, label VARCHAR NOT NULL, premises BIGINT, events BIGINT, events_by_postcode BIGINT,
+        persons BIGINT, harm_cost DOUBLE PRECISION, rate DOUBLE PRECISION, rate_low DOUBLE PRECISION,
+        rate_high DOUBLE PRECISION)""",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)

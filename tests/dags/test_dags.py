@@ -18,7 +18,7 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"ptp_ingest_council_contacts", "ptp_ingest_health_attendances", "ptp_ingest_police_incidents",
-            "ptp_pathways", "ptp_dispatch", "ptp_housekeeping"}
+            "ptp_ingest_licensing_register", "ptp_pathways", "ptp_dispatch", "ptp_housekeeping"}
 pytestmark = pytest.mark.airflow
 
 
@@ -289,10 +289,11 @@ def test_a_broken_protocol_breaks_only_its_own_dag_file(airflow_db: Path, tmp_pa
     assert "council" not in police and "police_incidents" not in council_error
     fileloc = {dag_id: Path(bag.dags[dag_id].fileloc).name for dag_id in bag.dag_ids}
     assert fileloc == {"ptp_ingest_health_attendances": "ptp_protocol_health_attendances.py",
+                       "ptp_ingest_licensing_register": "ptp_protocol_licensing_register.py",
                        "ptp_dispatch": "ptp_dispatch.py", "ptp_pathways": "ptp_pathways.py",
                        "ptp_housekeeping": "ptp_housekeeping.py"}
-    # the dispatcher watches only the landing folder of the protocol that still loads
-    assert _watched(bag.dags["ptp_dispatch"]) == {"ptp_landing_health_attendances"}
+    # the dispatcher watches only the landing folders of the protocols that still load
+    assert _watched(bag.dags["ptp_dispatch"]) == {"ptp_landing_health_attendances", "ptp_landing_licensing_register"}
 
 
 def test_each_protocol_file_has_its_own_dag_file(airflow_db: Path, tmp_path: Path,

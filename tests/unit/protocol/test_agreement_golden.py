@@ -20,7 +20,8 @@ RENDERED_ON = date(2025, 1, 1)
 
 
 @pytest.mark.golden
-@pytest.mark.parametrize("name", ["council_contacts", "health_attendances", "police_incidents"])
+@pytest.mark.parametrize("name", ["council_contacts", "health_attendances", "licensing_register",
+                                  "police_incidents"])
 def test_agreement_matches_golden(name: str) -> None:
     protocol = load_protocol(REPO / "protocols" / f"{name}.yaml")
     rendered = {".html": render_html(protocol, RENDERED_ON), ".md": render_markdown(protocol, RENDERED_ON)}

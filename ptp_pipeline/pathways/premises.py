@@ -1,0 +1,176 @@
+"""Licensed premises and the alcohol-related harm attributed to them (issue 20), rebuilt at the derive stage.
+
+- `restricted.premises`: one row per premises of the latest licensing register (a place dataset whose
+  protocol has `premises:`): licence type (the register's event type), hours band from the latest permitted
+  hour, area (postcode district), sector, status, opened (grant date) and closed (revoked/surrendered).
+- `restricted.premises_event`: each alcohol-related event attributed to premises open on its date. `exact`:
+  its location shares a keyed property token with the premises, strictest first (premises reference, UPRN,
+  flat, street); `sector`: only a postcode is known, so the event is shared equally (weight 1/n) among
+  the n premises open in its postcode sector (the distance band of a sector's centroid; off when
+  project.yaml `places.sector_attribution` is false). Cost is the costed event's (`shared.event_cost`).
+- `restricted.premises_year`: per premises and calendar year, the years it was open within the period the
+  located events cover (exposure), exact events, sector-attributed events, persons involved (distinct
+  person ids of exact events, never listed) and cost.
+
+Registers are small (thousands of premises), so the work is done in pandas on every backend.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ptp_pipeline.protocol.model import PremisesMapping, ProjectConfig, Protocol
+from ptp_pipeline.warehouse.base import Warehouse
+
+PREMISES_TABLES = ("premises", "premises_event", "premises_year")
+#: Token columns of restricted.event_location, strictest first: the first that matches attributes an event.
+TOKENS = ("premises", "uprn", "flat", "street")
+HOURS_BANDS = ("to 23:00", "to 02:00", "after 02:00")
+
+REGISTER_SQL = """
+SELECT e.event_id, e.agency, e.dataset, e.event_type, e.event_date, e.attributes, l.premises, l.uprn, l.flat,
+       l.street, l.sector, l.district
+FROM shared.pathway_event e JOIN restricted.event_location l ON l.event_id = e.event_id
+WHERE e.agency = ? AND e.dataset = ?
+"""
+
+LOCATED_SQL = """
+SELECT c.event_id, c.agency, c.event_date, c.person_id, c.cost, l.premises, l.uprn, l.flat, l.street, l.sector
+FROM shared.event_cost c JOIN restricted.event_location l ON l.event_id = c.event_id
+WHERE l.alcohol_related
+"""
+
+
+@dataclass(frozen=True)
+class Register:
+    agency: str
+    dataset: str
+    mapping: PremisesMapping
+
+
+def registers(protocols: list[Protocol]) -> list[Register]:
+    """The licensing registers among the protocols (latest version of each dataset)."""
+    latest: dict[tuple[str, str], Protocol] = {}
+    for p in protocols:
+        if p.premises is not None and (p.key not in latest or p.version > latest[p.key].version):
+            latest[p.key] = p
+    return [Register(p.partner.id, p.dataset, p.premises) for p in latest.values() if p.premises is not None]
+
+
+def hours_band(latest: pd.Series) -> pd.Series:
+    """'to 23:00', 'to 02:00' (after 23:00, or past midnight up to 02:00) or 'after 02:00' (incl. 24 hours)."""
+    hm = latest.astype("string").str.extract(r"^(\d{1,2}):(\d{2})$").astype(float)
+    minutes = (hm[0] * 60 + hm[1]).to_numpy()
+    late = np.where(minutes <= 6 * 60, minutes + 24 * 60, minutes)  # 00:00-06:00 is after midnight
+    band = np.select([late <= 23 * 60, late <= 26 * 60], HOURS_BANDS[:2], HOURS_BANDS[2])
+    return pd.Series(np.where(np.isnan(minutes), HOURS_BANDS[0], band), index=latest.index, dtype=object)
+
+
+def _premises(wh: Warehouse, found: list[Register]) -> pd.DataFrame:
+    frames = []
+    for reg in found:
+        rows = wh.query(REGISTER_SQL, (reg.agency, reg.dataset))
+        attrs = pd.json_normalize([json.loads(a) if isinstance(a, str) else {} for a in rows["attributes"]])
+        m = reg.mapping
+
+        def attr(name: str | None, frame: pd.DataFrame = attrs, n: int = len(rows)) -> pd.Series:
+            return frame[name].reset_index(drop=True) if name and name in frame else pd.Series([None] * n)
+
+        frames.append(pd.DataFrame({
+            "event_id": rows["event_id"], "licence_type": rows["event_type"],
+            "hours_band": hours_band(attr(m.hours)).to_numpy(), "area": rows["district"], "sector": rows["sector"],
+            "status": attr(m.status).to_numpy(), "opened": pd.to_datetime(rows["event_date"]).dt.date,
+            "closed": pd.to_datetime(attr(m.ends), errors="coerce").dt.date.to_numpy(),
+            "label": attr(m.label).to_numpy(), **{t: rows[t] for t in TOKENS},
+        }))
+    if not frames:
+        return pd.DataFrame(columns=["premises_id", "event_id", "licence_type", "hours_band", "area", "sector",
+                                     "status", "opened", "closed", "label", *TOKENS])
+    out = pd.concat(frames, ignore_index=True).sort_values(["opened", "event_id"], kind="stable")
+    out.insert(0, "premises_id", np.arange(1, len(out) + 1, dtype=np.int32))
+    return out.reset_index(drop=True)
+
+
+def _open_on(pairs: pd.DataFrame) -> pd.Series:
+    """Event-premises pairs where the premises was licensed on the event's date."""
+    opened = pd.to_datetime(pairs["opened"]).to_numpy()
+    closed = pd.to_datetime(pairs["closed"]).to_numpy()
+    day = pd.to_datetime(pairs["event_date"]).to_numpy()
+    return pd.Series((opened <= day) & (pd.isna(closed) | (closed >= day)), index=pairs.index)
+
+
+def _attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool) -> pd.DataFrame:
+    """(event_id, premises_id, attribution, weight) for each event: the strictest token that matches, else the
+    postcode sector; an event matching n premises on that key is shared among them (weight 1/n)."""
+    columns = ["event_id", "premises_id", "attribution", "weight"]
+    done: set[str] = set()
+    parts = []
+    keys = [*((t, "exact") for t in TOKENS), *((("sector", "sector"),) if by_sector else ())]
+    for key, attribution in keys:
+        left = events[events[key].notna() & ~events["event_id"].isin(done)]
+        hit = left.merge(premises[["premises_id", key, "opened", "closed"]].dropna(subset=[key]), on=key)
+        hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
+        if len(hit):
+            hit = hit.assign(attribution=attribution,
+                             weight=1.0 / hit.groupby("event_id")["premises_id"].transform("count"))
+            parts.append(hit[columns])
+            done |= set(hit["event_id"])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _exposure(premises: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Years each premises was open in each calendar year of [start, end]."""
+    rows = []
+    for year in range(start.year, end.year + 1):
+        lo = max(start, pd.Timestamp(year, 1, 1))
+        hi = min(end, pd.Timestamp(year, 12, 31))
+        opened = pd.to_datetime(premises["opened"]).clip(lower=lo)
+        closed = pd.to_datetime(premises["closed"]).fillna(hi).clip(upper=hi)
+        days = ((closed - opened).dt.days + 1).clip(lower=0)
+        rows.append(pd.DataFrame({"premises_id": premises["premises_id"], "year": year,
+                                  "exposure_years": days.to_numpy() / 365.25}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["premises_id", "year",
+                                                                                 "exposure_years"])
+
+
+def _per_year(premises: pd.DataFrame, attributed: pd.DataFrame) -> pd.DataFrame:
+    if attributed.empty:
+        return pd.DataFrame()
+    start, end = (pd.to_datetime(attributed["event_date"]).min(), pd.to_datetime(attributed["event_date"]).max())
+    years = _exposure(premises, start, end)
+    years = years[years["exposure_years"] > 0]
+    a = attributed.assign(year=pd.to_datetime(attributed["event_date"]).dt.year,
+                          exact=(attributed["attribution"] == "exact").astype(int),
+                          by_sector=np.where(attributed["attribution"] == "sector", attributed["weight"], 0.0),
+                          wcost=attributed["cost"].astype(float) * attributed["weight"])
+    exact_persons = a[a["exact"] == 1].dropna(subset=["person_id"])
+    sums = a.groupby(["premises_id", "year"]).agg(events_exact=("exact", "sum"), events_sector=("by_sector", "sum"),
+                                                   cost=("wcost", "sum"))
+    persons = exact_persons.groupby(["premises_id", "year"])["person_id"].nunique().rename("persons")
+    out = years.merge(sums.join(persons).reset_index(), on=["premises_id", "year"], how="left")
+    out = out.merge(premises[["premises_id", "licence_type", "hours_band", "area"]], on="premises_id")
+    return out.fillna({"events_exact": 0, "events_sector": 0.0, "persons": 0, "cost": 0.0}).astype(
+        {"events_exact": "int64", "persons": "int64", "premises_id": "int32", "year": "int32"})[
+        ["premises_id", "year", "licence_type", "hours_band", "area", "exposure_years", "events_exact",
+         "events_sector", "persons", "cost"]]
+
+
+def rebuild_premises(wh: Warehouse, project: ProjectConfig, protocols: list[Protocol]) -> dict[str, int]:
+    """Replace the premises tables (call inside the derive transaction, after unit costs)."""
+    for table in PREMISES_TABLES:
+        wh.execute(f"DELETE FROM restricted.{table}")
+    premises = _premises(wh, registers(protocols))
+    events = wh.query(LOCATED_SQL)
+    attributed = _attribute(premises, events, project.places.sector_attribution)
+    attributed = attributed.merge(events[["event_id", "agency", "event_date", "person_id", "cost"]], on="event_id")
+    wh.insert_frame("restricted.premises", premises.drop(columns=list(TOKENS)))
+    wh.insert_frame("restricted.premises_event", attributed.assign(
+        event_year=pd.to_datetime(attributed["event_date"]).dt.year.astype("int32"),
+        premises_id=attributed["premises_id"].astype("int32"))[
+        ["event_id", "premises_id", "attribution", "weight", "agency", "event_year", "person_id", "cost"]])
+    wh.insert_frame("restricted.premises_year", _per_year(premises, attributed))
+    return {f"restricted.{t}": int(wh.scalar(f"SELECT count(*) FROM restricted.{t}") or 0) for t in PREMISES_TABLES}
