@@ -32,7 +32,7 @@ INGEST = "ptp_ingest_police_incidents"
 
 
 LIVE = {"ptp_dispatch", "ptp_pathways", "ptp_housekeeping", "ptp_ingest_police_incidents",
-        "ptp_ingest_council_contacts", "ptp_ingest_health_attendances"}
+        "ptp_ingest_council_contacts", "ptp_ingest_health_attendances", "ptp_ingest_licensing_register"}
 
 
 def _live_dags(stack: AirflowStack) -> set[str]:
