@@ -8,6 +8,8 @@ An extract refused above the threshold keeps its row-level reasons (for partner 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import warnings
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
 from ptp_pipeline.extract.workarea import STAGE_PARQUET
 from ptp_pipeline.quality.feedback import likely_protocol_cause
 from ptp_pipeline.runtime import Runtime, WorkItem
+
+log = logging.getLogger(__name__)
 
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "COMPLETE",
@@ -55,6 +59,27 @@ class Validation:
     docs_url: str | None
 
 
+#: Validations listed on the Data Docs index (newest first). GX reads every listed result to draw the
+#: index, so an unbounded list makes each validation slower as history grows; older pages stay on disk
+#: and each extract's receipt links its own page.
+INDEX_LIMIT = 200
+
+
+def site_config(docs_dir: Path, cache_dir: Path) -> dict[str, Any]:
+    """The Data Docs site: GX's builders, with template-caching views (`quality/docs_views.py`)."""
+    def view(name: str) -> dict[str, str]:
+        return {"module_name": "ptp_pipeline.quality.docs_views", "class_name": name, "cache_dir": str(cache_dir)}
+
+    return {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": INDEX_LIMIT,
+                               "view": view("CachedIndexPageView")},
+        "site_section_builders": {"expectations": {"view": view("CachedPageView")},
+                                  "validations": {"view": view("CachedPageView")}},
+    }
+
+
 def _context(gx_dir: Path, docs_dir: Path) -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -63,13 +88,51 @@ def _context(gx_dir: Path, docs_dir: Path) -> Any:
     gx_dir.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_dir))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if "ptp_site" not in (ctx.get_site_names() or []):
-        ctx.add_data_docs_site(site_name="ptp_site", site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
+    wanted: Any = site_config(docs_dir, gx_dir / "template_cache")  # GX types it as a TypedDict
+    sites = ctx.variables.data_docs_sites or {}
+    if "ptp_site" not in sites:
+        ctx.add_data_docs_site(site_name="ptp_site", site_config=wanted)
+    elif dict(sites["ptp_site"]) != wanted:  # a folder made by an earlier version of the project
+        ctx.update_data_docs_site(site_name="ptp_site", site_config=wanted)
     return ctx
+
+
+def prepared_checkpoint(ctx: Any, gx_dir: Path, suite: Any, asset_name: str) -> Any:
+    """The suite's checkpoint, saved again only when the suite changed.
+
+    Saving compares every expectation with the stored one (about 0.8 s for a protocol's suite), so a
+    fingerprint of what was last saved lets an unchanged suite (every extract of a day) skip it.
+    """
+    import great_expectations as gx
+
+    fingerprint = hashlib.sha256(json.dumps([asset_name, suite.to_json_dict(), RESULT_FORMAT],
+                                            sort_keys=True, default=str).encode()).hexdigest()
+    marker = gx_dir / "prepared" / f"{suite.name}.sha256"
+    name = f"{suite.name}.checkpoint"
+    if marker.is_file() and marker.read_text() == fingerprint:
+        try:
+            return ctx.checkpoints.get(name)
+        except Exception:
+            log.info("GX checkpoint %s not readable: saving it again", name)
+    suite = ctx.suites.add_or_update(suite)
+    source = ctx.data_sources.add_or_update_pandas("ptp_extracts")
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        batch_def = asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+    vd = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{suite.name}.validation", data=batch_def, suite=suite))
+    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+        name=name, validation_definitions=[vd],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["ptp_site"])],
+        result_format=RESULT_FORMAT))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(fingerprint)
+    return checkpoint
 
 
 def _row_numbers(index_list: list[Any]) -> list[int]:
@@ -139,23 +202,8 @@ def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.Data
 
     protocol = rt.protocol(item.protocol_id, item.protocol_version)
     ctx = _context(rt.settings.gx_dir, rt.settings.docs_dir)
-    suite = ctx.suites.add_or_update(suite_for(protocol, datetime.now(UTC).date()))
-    source = ctx.data_sources.add_or_update_pandas("ptp_extracts")
-    asset_name = f"{protocol.partner.id}.{protocol.dataset}"
-    try:
-        asset = source.get_asset(asset_name)
-    except LookupError:
-        asset = source.add_dataframe_asset(asset_name)
-    try:
-        batch_def = asset.get_batch_definition("whole")
-    except (KeyError, LookupError):
-        batch_def = asset.add_batch_definition_whole_dataframe("whole")
-    vd = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{suite.name}.validation", data=batch_def, suite=suite))
-    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{suite.name}.checkpoint", validation_definitions=[vd],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["ptp_site"])],
-        result_format=RESULT_FORMAT))
+    suite = suite_for(protocol, datetime.now(UTC).date())
+    checkpoint = prepared_checkpoint(ctx, rt.settings.gx_dir, suite, f"{protocol.partner.id}.{protocol.dataset}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = checkpoint.run(batch_parameters={"dataframe": narrow(frame, suite)},

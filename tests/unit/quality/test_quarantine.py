@@ -1,9 +1,13 @@
-"""Quarantine, refusal, feedback, corrections and Data Docs, through the pipeline's public functions."""
+"""Quarantine, refusal, feedback, corrections and Data Docs, through the pipeline's public functions; GX objects
+saved once per suite and again whenever the suite changes (`validate.prepared_checkpoint`)."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import date
 from pathlib import Path
 
+import great_expectations.expectations as gxe
 import pandas as pd
 import pytest
 from helpers import assert_conserved, ledger
@@ -11,10 +15,14 @@ from leaks import Identifiers, Scanner, scan_files_with_control
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.protocol import load_protocol
+from ptp_pipeline.quality import validate
 from ptp_pipeline.quality.feedback import write_feedback
+from ptp_pipeline.quality.suite import suite_for
 from ptp_pipeline.runtime import Runtime
 
 HEADER = "surname,forenames,birth_date,home_postcode,sex,nhs_number,occurred_on,incident_type,estimated_cost"
+REPO = Path(__file__).resolve().parents[3]
 NAMES = ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Thomas", "Roberts", "Walker", "Wright"]
 
 
@@ -184,7 +192,7 @@ def test_protocol_rules_that_break_or_fail_as_a_whole_refuse_the_extract(
     from ptp_pipeline.settings import load_settings
 
     protocols = tmp_path / "protocols"
-    shutil.copytree(Path(__file__).resolve().parents[3] / "protocols", protocols)
+    shutil.copytree(REPO / "protocols", protocols)
     police = protocols / "police_incidents.yaml"
     police.write_text(police.read_text() + f"expectations:\n  - {extra}\n")
     rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
@@ -195,3 +203,38 @@ def test_protocol_rules_that_break_or_fail_as_a_whole_refuse_the_extract(
         assert_conserved(rt)
     finally:
         rt.close()
+
+
+def test_a_changed_suite_is_saved_again_and_an_unchanged_one_reused(tmp_path: Path) -> None:
+    gx_dir = tmp_path / "gx"
+    ctx = validate._context(gx_dir, tmp_path / "docs")
+    suite = suite_for(load_protocol(REPO / "protocols" / "police_incidents.yaml"), date(2026, 1, 1))
+    first = validate.prepared_checkpoint(ctx, gx_dir, suite, "police.incidents")
+    n = len(suite.expectations)
+    assert len(first.validation_definitions[0].suite.expectations) == n
+    again = validate.prepared_checkpoint(validate._context(gx_dir, tmp_path / "docs"), gx_dir, suite,
+                                         "police.incidents")
+    assert len(again.validation_definitions[0].suite.expectations) == n
+    changed = suite_for(load_protocol(REPO / "protocols" / "police_incidents.yaml"), date(2026, 1, 1))
+    changed.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column="sex"))
+    saved = validate.prepared_checkpoint(validate._context(gx_dir, tmp_path / "docs"), gx_dir, changed,
+                                         "police.incidents")
+    assert len(saved.validation_definitions[0].suite.expectations) == n + 1, "the new rule is used, not the old"
+
+
+def test_each_extract_is_validated_on_its_own_rows_and_a_damaged_gx_folder_heals(rt: Runtime,
+                                                                                tmp_path: Path) -> None:
+    clean = pipeline.ingest(rt, write(tmp_path, rows(), "a.csv"), "police", "incidents")
+    assert clean.status == "merged" and clean.rows_quarantined == 0
+    bad = with_bad_rows({2: ("LS1 1AA", "ZZ99 9ZZ"), 7: ("01/05/2024", "01/01/2099")})
+    second = pipeline.ingest(rt, write(tmp_path, [r.replace("Ann", "Bea") for r in bad], "b.csv"),
+                             "police", "incidents")
+    assert second.status == "merged" and second.rows_quarantined == 2, "the saved checkpoint checks new rows"
+    shutil.rmtree(rt.settings.gx_dir / "gx" / "checkpoints")  # damaged by hand: saved again, not a failure
+    third = pipeline.ingest(rt, write(tmp_path, [r.replace("Ann", "Cat") for r in bad], "c.csv"),
+                            "police", "incidents")
+    assert third.status == "merged" and third.rows_quarantined == 2
+    pages = list((rt.settings.docs_dir / "validations").rglob("*.html"))
+    assert len(pages) == 3, "one Data Docs page per validation"
+    assert any((rt.settings.gx_dir / "template_cache").iterdir()), "templates compiled once, then cached"
+    assert_conserved(rt)
