@@ -164,6 +164,11 @@ def _tags(theme: str | None, *tags: str) -> list[str]:
     return ["ptp", *tags, *([f"theme:{theme}"] if theme else [])]
 
 
+def _of(theme: str | None) -> str:
+    """The end of a DAG's description: which theme it works for (nothing for the default theme)."""
+    return f" of theme `{theme}`." if theme else "."
+
+
 def build_ingest_dag(protocol: Protocol, theme: str | None = None) -> DAG:
     """One DAG per approved protocol, one task per run: receive → check → pseudonymise → validate → merge.
 
@@ -213,7 +218,7 @@ def build_dispatch_dag(protocols: list[Protocol], home: Path, poke_interval: flo
                                       assets=AssetAny(*watched)),
          tags=_tags(theme, "dispatch"),
          doc_md="Takes every file the landing watchers claimed (and any file left in a landing folder for a "
-                "minute or more) and starts one ingest run per file" + (f" of theme `{theme}`." if theme else "."))
+                "minute or more) and starts one ingest run per file" + _of(theme))
     def dispatch() -> None:
         @task
         def take_pending(theme: str | None) -> list[dict[str, Any]]:
@@ -249,7 +254,7 @@ def build_pathways_dag(theme: str | None = None) -> DAG:
          schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
                                       assets=[pathways_input(theme)]),
          tags=_tags(theme, "pathways"),
-         doc_md="Rebuild pathway tables from the warehouse state" + (f" of theme `{theme}`." if theme else "."))
+         doc_md="Rebuild pathway tables from the warehouse state" + _of(theme))
     def pathways() -> None:
         @task(pool=WRITER_POOL)
         def rebuild(theme: str | None) -> dict[str, float]:
@@ -274,14 +279,14 @@ def build_housekeeping_dag(theme: str | None = None, *, themed_work: bool = True
     protocol's `delivery`), audit-chain verification (the theme's work), old Airflow task logs deleted
     (`PTP_TASK_LOG_DAYS`, default 90) and Airflow metadata cleaned (`PTP_AIRFLOW_DB_DAYS`, default 90): the
     Airflow-wide work, done once per Airflow, in `ptp_housekeeping`."""
-    work = ("retention purge, protocol expiry and late-extract alerts, the audit-chain check" if themed_work else "")
+    work = "Retention purge, protocol expiry and late-extract alerts, the audit-chain check" if themed_work else ""
     wide = "the clean-up of old Airflow task logs and metadata" if airflow_wide else ""
+    what = ", and ".join(filter(None, [work, wide]))
 
     @dag(dag_id=themed("ptp_housekeeping", theme), start_date=START, catchup=False, default_args=_ops_args(),
          is_paused_upon_creation=False,
          schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), tags=_tags(theme, "housekeeping"),
-         doc_md=(" and ".join(filter(None, [work, wide])).capitalize()
-                 + (f" of theme `{theme}`." if theme else ".")))
+         doc_md=what[:1].upper() + what[1:] + _of(theme))
     def housekeeping() -> None:
         if themed_work:
             _theme_housekeeping_tasks(theme)
