@@ -5,7 +5,9 @@ own warehouse only, and a broken protocol file of one theme breaks only its own 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,7 @@ def test_one_airflow_serves_two_themes_each_task_with_its_own_theme(
         airflow_db: Path, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    protocols, dags, _ = two_theme_deployment(tmp_path, monkeypatch)
+    _, dags, sample = two_theme_deployment(tmp_path, monkeypatch)
     generated = {p.name for p in dags.glob("ptp_protocol_*.py")}
     assert generated == {"ptp_protocol_files.py", "ptp_protocol_neet_college_learners.py",
                          *(f"ptp_protocol_alcohol_drugs_{p}_{d}.py" for p, d in DRUGS)}  # flat files removed
@@ -93,10 +95,17 @@ def test_one_airflow_serves_two_themes_each_task_with_its_own_theme(
                 for d in ("neet", "alcohol_drugs")}
     assert pathways == {"neet": {"ptp://neet/shared/pathway_event"},
                         "alcohol_drugs": {"ptp://alcohol_drugs/shared/pathway_event"}}
-    # Dispatch starts the ingest DAG of its own theme.
-    (start,) = [t for t in bag.dags["ptp_dispatch_neet"].tasks if t.task_id == "take_pending"]
-    assert start.op_kwargs == {"theme": "neet"}
-    assert protocols.is_dir()
+    # Dispatch takes the files of its own theme's landing folder and starts that theme's ingest DAG
+    # (its task called as Airflow calls it, with its op_kwargs, while PTP_THEME names the other theme).
+    landing = home / "themes" / "neet" / "landing" / "college" / "learners"
+    landing.mkdir(parents=True)
+    shutil.copyfile(sample, landing / "college.csv")
+    old = time.time() - 3600
+    os.utime(landing / "college.csv", (old, old))  # settled: the 15-minute sweep claims it
+    (take,) = [t for t in bag.dags["ptp_dispatch_neet"].tasks if t.task_id == "take_pending"]
+    (run,) = take.python_callable(**take.op_kwargs)
+    assert run["trigger_dag_id"] == "ptp_ingest_neet_college_learners"
+    assert Path(run["conf"]["path"]).is_relative_to(home / "themes" / "neet" / "claimed" / "college" / "learners")
 
 
 def test_each_themes_ingest_dag_fills_its_own_warehouse_whatever_ptp_theme_says(
