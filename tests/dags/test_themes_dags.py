@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -131,15 +132,23 @@ def test_each_themes_ingest_dag_fills_its_own_warehouse_whatever_ptp_theme_says(
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
         assert run.state == "success" and states == {"ingest_files": "success"}, (theme, states)
 
-    found = {}
+    # A failed task of the alcohol and drugs theme is recorded in that theme's audit log (PTP_THEME says neet).
+    (record_failure, *_) = bag.dags["ptp_ingest_alcohol_drugs_police_incidents"].default_args["on_failure_callback"]
+    ti = SimpleNamespace(dag_id="ptp_ingest_alcohol_drugs_police_incidents", run_id="r", task_id="ingest_files",
+                         try_number=1, map_index=-1)
+    record_failure({"ti": ti, "exception": OSError("disk full")})
+
+    found, failures = {}, {}
     for theme in ("neet", "alcohol_drugs"):
         rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols), "PTP_THEME": theme}))
         try:
             found[theme] = sorted((r["partner"], r["status"], r["rows_received"]) for r in ledger(rt))
             assert_conserved(rt)
+            failures[theme] = rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'task_failed'")
         finally:
             rt.close()
     assert found == {"neet": [("college", "merged", 80)], "alcohol_drugs": [("police", "merged", police.rows)]}
+    assert failures == {"neet": 0, "alcohol_drugs": 1}
     home = Path(env["PTP_HOME"])
     assert (home / "themes" / "neet" / "ptp.duckdb").is_file()
     assert not (home / "ptp.duckdb").exists()  # nothing written outside the themes' own homes
