@@ -1,5 +1,6 @@
-"""Airflow DAG file: `ptp_dispatch`, which watches every approved protocol's landing folder and starts
-one ingest run per landed file. Thin: all work happens in ptp_pipeline.
+"""Airflow DAG file: `ptp_dispatch` (and `ptp_dispatch_<theme>` per named theme), which watches the landing
+folder of every approved protocol of its theme and starts one ingest run per landed file. Thin: all work
+happens in ptp_pipeline.
 
 A broken protocol file is left out here (its own DAG file reports it), so this file never fails
 because of one protocol.

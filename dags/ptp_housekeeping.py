@@ -1,5 +1,6 @@
-"""Airflow DAG file: `ptp_housekeeping`, nightly retention purge, expiry warnings and audit-chain check."""
+"""Airflow DAG file: `ptp_housekeeping` (and `ptp_housekeeping_<theme>` per named theme), nightly retention
+purge, expiry warnings and audit-chain check per theme, and the clean-up of Airflow's own logs and metadata."""
 
-from ptp_pipeline.dag_factory import build_housekeeping_dag
+from ptp_pipeline.dag_factory import housekeeping_dags
 
-ptp_housekeeping = build_housekeeping_dag()
+globals().update(housekeeping_dags())

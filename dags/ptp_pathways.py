@@ -1,5 +1,6 @@
-"""Airflow DAG file: `ptp_pathways`, rebuilding the pathway tables when an ingest merged, or nightly."""
+"""Airflow DAG file: `ptp_pathways` (and `ptp_pathways_<theme>` per named theme), rebuilding a theme's pathway
+tables when one of its ingests merged, or nightly."""
 
-from ptp_pipeline.dag_factory import build_pathways_dag
+from ptp_pipeline.dag_factory import pathways_dags
 
-ptp_pathways = build_pathways_dag()
+globals().update(pathways_dags())

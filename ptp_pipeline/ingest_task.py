@@ -48,14 +48,14 @@ def failed_extracts(ti: Any) -> list[Failed]:
     return list(_FAILED.get(_key(ti), []))
 
 
-def run_files(run_id: str, conf_path: str | None, partner: str, dataset: str) -> list[str]:
-    """The run's file(s): its conf `path`, else every waiting file, the same ones on every try."""
+def run_files(run_id: str, conf_path: str | None, partner: str, dataset: str, theme: str | None) -> list[str]:
+    """The run's file(s): its conf `path`, else every waiting file of the theme, the same ones on every try."""
     if conf_path:
         return [conf_path]
     from ptp_pipeline import intake
-    from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.settings import theme_settings
 
-    settings = load_settings()
+    settings = theme_settings(theme)
     claimed = settings.claimed_dir / partner / dataset
     listed = _run_list(claimed, run_id)
     if listed.is_file():
@@ -69,21 +69,21 @@ def run_files(run_id: str, conf_path: str | None, partner: str, dataset: str) ->
     return paths
 
 
-def forget_run(run_id: str, conf_path: str | None, partner: str, dataset: str) -> None:
+def forget_run(run_id: str, conf_path: str | None, partner: str, dataset: str, theme: str | None) -> None:
     """The run is done with its files: drop the list `run_files` kept for its retries."""
     if conf_path:
         return
-    from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.settings import theme_settings
 
-    _run_list(load_settings().claimed_dir / partner / dataset, run_id).unlink(missing_ok=True)
+    _run_list(theme_settings(theme).claimed_dir / partner / dataset, run_id).unlink(missing_ok=True)
 
 
 def _run_list(claimed: Path, run_id: str) -> Path:
     return claimed / RUNS / f"{''.join(c if c.isalnum() or c in '-_.' else '_' for c in run_id)}.json"
 
 
-def ingest_files(ti: Any, paths: list[str], partner: str, dataset: str) -> list[str]:
-    """Every file through every stage; returns the ids of the extracts merged by this call.
+def ingest_files(ti: Any, paths: list[str], partner: str, dataset: str, theme: str | None) -> list[str]:
+    """Every file through every stage of the theme's pipeline; returns the ids of the extracts merged by this call.
 
     A refused file does not stop the others: the task fails at the end, naming the first refusal
     (a data problem: no retry). Any other error stops at once, and Airflow retries the whole task.
@@ -98,7 +98,7 @@ def ingest_files(ti: Any, paths: list[str], partner: str, dataset: str) -> list[
     merged, refusals = [], []
     for path in paths:
         try:
-            extract_id = _ingest_one(Path(path), partner, dataset, failed)
+            extract_id = _ingest_one(Path(path), partner, dataset, theme, failed)
         except ExtractError as err:
             refusals.append(err.render())
             continue
@@ -111,7 +111,7 @@ def ingest_files(ti: Any, paths: list[str], partner: str, dataset: str) -> list[
     return merged
 
 
-def _ingest_one(path: Path, partner: str, dataset: str, failed: list[Failed]) -> str | None:
+def _ingest_one(path: Path, partner: str, dataset: str, theme: str | None, failed: list[Failed]) -> str | None:
     """One file: receive, then each stage with its log line; None when it was merged before.
 
     With `PTP_STATSD_HOST` set, its counts and stage timings go to StatsD (`ptp_pipeline.metrics`).
@@ -120,10 +120,10 @@ def _ingest_one(path: Path, partner: str, dataset: str, failed: list[Failed]) ->
     from ptp_pipeline.errors import ExtractError
     from ptp_pipeline.metrics import IngestMetrics
     from ptp_pipeline.runtime import Runtime
-    from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.settings import theme_settings
 
-    rt = Runtime(load_settings())
-    metrics = IngestMetrics(partner, dataset)
+    rt = Runtime(theme_settings(theme))
+    metrics = IngestMetrics(partner, dataset, theme=theme)
     stage, extract_id = "receive", None
     try:
         started = time.perf_counter()

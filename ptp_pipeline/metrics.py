@@ -35,9 +35,9 @@ def client(environ: dict[str, str] | None = None) -> Any | None:
 class IngestMetrics:
     """Collects one extract's stage timings, then sends them with its counts (nothing without a client)."""
 
-    def __init__(self, partner: str, dataset: str, statsd: Any | None = None) -> None:
+    def __init__(self, partner: str, dataset: str, statsd: Any | None = None, *, theme: str | None = None) -> None:
         self.statsd = statsd if statsd is not None else client()
-        self.base = f"ingest.{partner}.{dataset}"
+        self.base = f"ingest.{theme}.{partner}.{dataset}" if theme else f"ingest.{partner}.{dataset}"
         self.stages: dict[str, float] = {}
 
     def stage(self, name: str, seconds: float) -> None:

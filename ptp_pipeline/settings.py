@@ -85,6 +85,20 @@ def themes(protocols_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in protocols_dir.glob("*/project.yaml"))
 
 
+def served_themes(protocols_dir: Path) -> list[str | None]:
+    """The themes one Airflow serves: None (the flat default theme) when the protocols folder has a project.yaml
+    of its own or no theme at all, then every named theme."""
+    named = themes(protocols_dir)
+    flat: list[str | None] = [None] if (protocols_dir / "project.yaml").is_file() or not named else []
+    return [*flat, *named]
+
+
+def theme_settings(theme: str | None) -> Settings:
+    """The settings of the theme a caller names (an Airflow task: its DAG's theme), whatever PTP_THEME says:
+    one Airflow worker serves every theme, so the process environment cannot say which one a task is for."""
+    return for_theme(Settings(theme=theme))
+
+
 def for_theme(settings: Settings) -> Settings:
     """The settings of one theme: a deployment's themes share nothing but the machine and the key secret.
 

@@ -138,21 +138,23 @@ def dag_files(dags_folder: Annotated[Path | None, typer.Option(
                   help="Airflow's DAG folder (default: $AIRFLOW__CORE__DAGS_FOLDER, else dags/).")] = None,
               check: Annotated[bool, typer.Option(
                   "--check", help="Change nothing; exit 1 if a DAG file is missing or out of date.")] = False) -> None:
-    """Write one thin DAG file per protocol file (dags/ptp_protocol_<file>.py), remove those of deleted files.
+    """Write one thin DAG file per protocol file (dags/ptp_protocol_<file>.py, or ptp_protocol_<theme>_<file>.py
+    for a named theme), remove those of deleted files.
 
     Each protocol's ingest DAG lives in a file of its own, so a broken protocol file stops only its own
-    DAG. Run after adding or removing a protocol file, and deploy the DAG file with it.
+    DAG. One Airflow serves every theme, so this covers every theme of the deployment (--theme is not
+    needed). Run after adding or removing a protocol file, and deploy the DAG file with it.
     """
     import tempfile
 
     from ptp_pipeline.dag_factory import write_dag_files
-    from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.settings import Settings
 
     folder = dags_folder or _default_dags_folder()
     if not folder.is_dir():
         err.print(f"{folder}: no such DAG folder. What to do: pass --dags-folder, or set AIRFLOW__CORE__DAGS_FOLDER.")
         raise typer.Exit(2)
-    protocols = load_settings().protocols_dir
+    protocols = Settings(theme=None).protocols_dir  # the deployment's folder, holding every theme
     if check:
         import shutil
 

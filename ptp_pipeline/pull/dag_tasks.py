@@ -21,7 +21,7 @@ def pull_schedule(protocol: Protocol) -> CronTriggerTimetable | None:
     return CronTriggerTimetable(src.schedule, timezone="UTC")
 
 
-def add_pull_task(protocol: Protocol, downstream: Any) -> None:
+def add_pull_task(protocol: Protocol, downstream: Any, theme: str | None = None) -> None:
     """Put a `pull` task before `downstream` (the ingest task) when the protocol names a source to pull from."""
     if isinstance(protocol.source, LandingSource):
         return
@@ -30,13 +30,13 @@ def add_pull_task(protocol: Protocol, downstream: Any) -> None:
     @task(task_id="pull", pool="ptp_warehouse_writer",
           doc_md=f"Pull new extracts over {protocol.source.kind} (connection `{protocol.source.conn_id}`) "
                  "into landing, exactly once.")
-    def pull() -> dict[str, int]:
-        return run_pull(partner, dataset)
+    def pull(theme: str | None) -> dict[str, int]:
+        return run_pull(partner, dataset, theme)
 
-    pull() >> downstream
+    pull(theme=theme) >> downstream
 
 
-def run_pull(partner: str, dataset: str) -> dict[str, int]:
+def run_pull(partner: str, dataset: str, theme: str | None = None) -> dict[str, int]:
     """Task body: land what is new; the DAG's next tasks ingest it. A refused login fails without retries."""
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -44,9 +44,9 @@ def run_pull(partner: str, dataset: str) -> dict[str, int]:
     from ptp_pipeline.pull.errors import LoginRefused, SourceUnreachable, TransferChanged
     from ptp_pipeline.pull.run import fetch, source_protocol
     from ptp_pipeline.runtime import Runtime
-    from ptp_pipeline.settings import load_settings
+    from ptp_pipeline.settings import theme_settings
 
-    rt = Runtime(load_settings())
+    rt = Runtime(theme_settings(theme))
     try:
         pulled = fetch(rt, source_protocol(rt, partner, dataset))
     except LoginRefused as err:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import date
 from pathlib import Path
 
 import pytest
-from protocol_samples import college_sample
+from protocol_samples import college_sample, neet_theme
 
 from ptp_pipeline.cli import main
 from ptp_pipeline.errors import ConfigError
@@ -22,24 +21,6 @@ from ptp_pipeline.synthetic import SyntheticResult
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def neet_theme(protocols: Path, sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """What a data officer writes: project.yaml for the theme, then the college's protocol drafted and agreed."""
-    folder = protocols / "neet"
-    folder.mkdir()
-    project = (REPO / "protocols" / "project.yaml").read_text(encoding="utf-8")
-    project = project.replace("id: leeds-ptp", "id: leeds-neet").replace(
-        "name: Leeds Total Place partnership (synthetic example)", "name: Leeds NEET partnership (synthetic example)")
-    (folder / "project.yaml").write_text(project, encoding="utf-8")
-    out = folder / "college_learners.yaml"
-    assert main(["--theme", "neet", "protocol", "draft", str(sample), "--partner", "college", "--dataset", "learners",
-                 "--organisation", "Leeds City College"]) == 0, capsys.readouterr().err
-    text = out.read_text(encoding="utf-8").replace("TO AGREE: ", "").replace("status: draft", "status: approved")
-    text = text.replace("signatories: []", f"signatories: [{{name: D. Example, role: Data Protection Officer, "
-                                           f"organisation: Leeds City College, date: {date.today()}}}]")
-    out.write_text(text, encoding="utf-8")
-    assert main(["--theme", "neet", "protocol", "validate"]) == 0, capsys.readouterr().err
 
 
 def ledger(theme: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
@@ -55,7 +36,7 @@ def test_two_themes_in_one_deployment_each_with_its_own_report(
     shutil.copytree(REPO / "protocols", protocols / "alcohol_drugs")
     monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(protocols))
     sample = college_sample(tmp_path, "%d-%b-%Y", "DOB")
-    neet_theme(protocols, sample, capsys)
+    neet_theme(protocols, sample)
 
     for extract in synthetic.extracts:
         assert main(["--theme", "alcohol_drugs", "ingest", str(extract.path), "--partner", extract.partner,
