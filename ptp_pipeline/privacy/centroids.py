@@ -12,6 +12,7 @@ without a grid reference (ONSPD leaves terminated and non-geographic postcodes b
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ptp_pipeline.errors import ConfigError, Where
 from ptp_pipeline.privacy.normalise import normalise_postcode
 from ptp_pipeline.protocol.model import ProjectConfig, Protocol, Treatment
 
+log = logging.getLogger(__name__)
 #: Accepted header names (case-insensitive), ONSPD first.
 POSTCODE_NAMES = ("pcds", "pcd", "pcd2", "postcode")
 EASTING_NAMES = ("oseast1m", "eastings", "easting")
@@ -105,8 +107,16 @@ def centroid_of(centroids: pd.DataFrame, postcodes: pd.Series) -> pd.DataFrame:
 
 
 def project_centroids(protocols_dir: Path, project: ProjectConfig, protocol: Protocol) -> pd.DataFrame | None:
-    """The project's centroids when the protocol locates events by postcode and project.yaml names a file."""
+    """The project's centroids when the protocol locates events by postcode and project.yaml names a file.
+
+    A named file that is missing is warned about, not fatal: its events keep sector attribution (and are
+    counted by the derive stage as events without a postcode centroid). A malformed file stops the stage."""
     name = project.places.postcode_centroids
     if name is None or not any(f.locates == "postcode" and f.treatment is not Treatment.drop for f in protocol.fields):
         return None
-    return load_centroids(protocols_dir / name)
+    path = protocols_dir / name
+    if not path.is_file():
+        log.warning("%s: places.postcode_centroids names no file; events known only by postcode are attributed by "
+                    "sector. Put the ONS Postcode Directory CSV there, or correct project.yaml.", path)
+        return None
+    return load_centroids(path)
