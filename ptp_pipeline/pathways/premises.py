@@ -145,7 +145,7 @@ def _by_distance(premises: pd.DataFrame, events: pd.DataFrame, bands_m: list[int
                         weight=1.0 / pairs.groupby("event_id")["premises_id"].transform("count"))[ATTRIBUTED]
 
 
-def _attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
+def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
                bands_m: list[int] | None = None) -> pd.DataFrame:
     """(event_id, premises_id, attribution, band, weight) for each event: the strictest token that matches,
     else the nearest distance band of its postcode centroid, else (no centroid) the postcode sector; an
@@ -222,7 +222,7 @@ def rebuild_premises(wh: Warehouse, project: ProjectConfig, protocols: list[Prot
     premises = _premises(wh, registers(protocols))
     events = wh.query(LOCATED_SQL)
     places = project.places
-    attributed = _attribute(premises, events, places.sector_attribution,
+    attributed = attribute(premises, events, places.sector_attribution,
                             places.distance_bands_m if places.postcode_centroids else None)
     attributed = attributed.merge(events[["event_id", "agency", "event_date", "person_id", "cost"]], on="event_id")
     wh.insert_frame("restricted.premises", premises.drop(columns=[*TOKENS, *GRID]))

@@ -35,8 +35,9 @@ def run_places(tmp_path: Path, env: dict[str, str], config: PlacesConfig, publis
     protocols = tmp_path / "protocols"
     shutil.copytree(REPO / "protocols", protocols)
     if publish_premises:
-        with (protocols / "project.yaml").open("a", encoding="utf-8") as fh:
-            fh.write("places:\n  publish_premises: true\n")
+        project = protocols / "project.yaml"
+        project.write_text(project.read_text(encoding="utf-8").replace(
+            "\nplaces:\n", "\nplaces:\n  publish_premises: true\n"), encoding="utf-8")
     made = generate_places(tmp_path / "gen", config)
     rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
     for extract in made.extracts:
@@ -56,11 +57,18 @@ def test_three_extracts_to_the_report_section(tmp_path: Path, wh_env: dict[str, 
         assert wh.scalar("SELECT count(*) FROM restricted.link_record WHERE partner = 'licensing'") == 0
         assert wh.scalar("SELECT count(*) FROM restricted.premises") == 150
         assert wh.scalar("SELECT count(*) FROM shared.event_cost WHERE agency = 'licensing'") == 0
-        # Police incidents and A&E attendances are attributed, exactly and by postcode sector.
+        # Police incidents and A&E attendances are attributed exactly, by distance band from their postcode's
+        # centroid, and by postcode sector where the postcode has no centroid.
         by = wh.query("SELECT a.attribution, e.agency, count(*) AS n FROM restricted.premises_event a "
                       "JOIN shared.pathway_event e ON e.event_id = a.event_id GROUP BY a.attribution, e.agency")
         assert set(zip(by["attribution"], by["agency"], strict=True)) == {
-            ("exact", "police"), ("exact", "health"), ("sector", "police"), ("sector", "health")}
+            ("exact", "police"), ("exact", "health"), ("distance", "police"), ("distance", "health"),
+            ("sector", "police"), ("sector", "health")}
+        bands = set(wh.query("SELECT DISTINCT band FROM restricted.premises_event WHERE attribution = 'distance'")[
+            "band"])
+        assert {"within_100m", "within_250m"} <= bands <= {"within_100m", "within_250m", "within_500m"}
+        assert wh.scalar("SELECT count(*) FROM restricted.premises_event WHERE (attribution = 'distance') <> "
+                         "(band IS NOT NULL)") == 0
         # Non-alcohol incidents are never attributed.
         assert wh.scalar("SELECT count(*) FROM restricted.premises_event a JOIN restricted.event_location l "
                          "ON l.event_id = a.event_id WHERE NOT l.alcohol_related") == 0
