@@ -164,8 +164,9 @@ def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
     left = events[~events["event_id"].isin(done)]
     if bands_m:
         parts.append(_by_distance(premises, left, bands_m))
-    if by_sector:  # only events without a centroid: one with a centroid but no premises near is not attributed
-        left = left[left["easting"].isna() | left["northing"].isna()]
+    if by_sector:
+        if bands_m:  # only events without a centroid: one with a centroid but no premises near is not attributed
+            left = left[left["easting"].isna() | left["northing"].isna()]
         hit = left[left["sector"].notna()].merge(
             premises[["premises_id", "sector", "opened", "closed"]].dropna(subset=["sector"]), on="sector")
         hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
