@@ -15,11 +15,12 @@ rows are not alcohol-related at all. Of the events known only by postcode, ``nea
 at a neighbouring postcode of the same sector (the street outside, 150 m away) and ``unknown_postcode_share``
 at a postcode of the sector missing from the centroid file (a new postcode: attributed by sector).
 
-Geography: premises postcodes are the 25 units (inward letters from ``UNIT_LETTERS``) of four sectors of
-four districts; each unit's centroid is a fixed function of the postcode (`synthetic_centroid`), units
-150 m apart on a grid, sectors 800 m apart, districts 3 km apart. ``generate_places`` writes them as
-an ONS Postcode Directory extract (`reference/postcode_centroids.csv`); the same file is in
-protocols/reference for the demo and tests (project.yaml `places.postcode_centroids`).
+Geography: premises postcodes are the 100 units (inward letters from ``UNIT_LETTERS``) of four sectors
+of four districts, one premises to a postcode while there are enough; each unit's centroid is a fixed
+function of the postcode (`synthetic_centroid`), units 150 m apart on a grid, sectors 2 km apart,
+districts 8 km apart. ``generate_places`` writes them as an ONS Postcode Directory extract
+(`reference/postcode_centroids.csv`); the same file is in protocols/reference for the demo and tests
+(project.yaml `places.postcode_centroids`).
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ STREETS = ("High Street", "Kirkgate", "Call Lane", "Otley Road", "Dewsbury Road"
 #: Where an event's location comes from: premises reference, UPRN, address line, postcode only.
 POLICE_LOCATION_P = (0.40, 0.20, 0.25, 0.15)
 HEALTH_LOCATION_P = (0.0, 0.0, 0.60, 0.40)
-UNIT_LETTERS = INWARD_LETTERS[:5]  # units with a centroid; the rest of the letters make unknown postcodes
+UNIT_LETTERS = INWARD_LETTERS[:10]  # units with a centroid; the rest of the letters make unknown postcodes
 SECTORS = (1, 2, 3, 4)
-UNIT_SPACING_M, SECTOR_SPACING_M, DISTRICT_SPACING_M = 150, 800, 3000
+UNIT_SPACING_M, SECTOR_SPACING_M, DISTRICT_SPACING_M = 150, 2000, 8000
 GRID_ORIGIN = (429_000, 433_000)  # Leeds city centre, British National Grid metres
 CENTROIDS_FILE = Path("reference") / "postcode_centroids.csv"
 
@@ -87,7 +88,7 @@ class PlacesConfig:
     other_share: float = 0.1
     revoked_share: float = 0.05  # premises whose licence ends during the period
     postcode_only: bool = False  # every located event carries only its postcode
-    nearby_share: float = 0.2  # of postcode-only events: recorded at a neighbouring postcode (150 m)
+    nearby_share: float = 0.1  # of postcode-only events: recorded at a neighbouring postcode (150 m)
     unknown_postcode_share: float = 0.05  # of postcode-only events: a postcode without a centroid
 
     def __post_init__(self) -> None:
@@ -111,10 +112,9 @@ def _register(cfg: PlacesConfig) -> pd.DataFrame:
     rng = stream(cfg.seed, "places:register")
     n = cfg.n_premises
     kind = rng.choice(LICENCE_TYPES, n, p=LICENCE_P)
-    district = rng.choice(DISTRICTS, n)
-    sector = rng.integers(1, 5, n)
-    letters = rng.choice(list(UNIT_LETTERS), (n, 2))
-    postcode = [f"{d} {s}{a}{b}" for d, s, (a, b) in zip(district, sector, letters, strict=True)]
+    units = centroid_table()["pcds"].to_numpy()
+    # Each premises its own postcode while there are enough (then distances tell premises apart).
+    postcode = units[stream(cfg.seed, "places:register-postcodes").choice(len(units), n, replace=n > len(units))]
     start, end = day_number(cfg.start), day_number(cfg.end)
     granted = rng.integers(day_number(date(2006, 1, 1)), end - 30, n)
     revoked = rng.random(n) < cfg.revoked_share
