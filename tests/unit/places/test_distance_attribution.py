@@ -133,7 +133,7 @@ def test_a_malformed_row_names_file_line_and_field_never_the_value(tmp_path: Pat
 def test_a_file_without_the_columns_says_which_are_expected(tmp_path: Path) -> None:
     path = tmp_path / "other.csv"
     path.write_text("code,x,y\nLS1 4AP,1,2\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="no postcode column .*pcds"):
+    with pytest.raises(ConfigError, match=r"no postcode column .*pcds"):
         read_centroids(path)
 
 

@@ -131,6 +131,8 @@ def test_distance_attribution_recovers_the_effect_from_postcodes_alone(tmp_path:
         wh = rt.warehouse
         by = wh.query("SELECT attribution, count(*) AS n FROM restricted.premises_event GROUP BY attribution")
         assert set(by["attribution"]) == {"distance", "sector"}
+        # Postcodes missing from the centroid file fall back to the sector, and are counted.
+        assert rebuild(rt).rows["events without a postcode centroid"] > 0
         assert made.centroids.read_text(encoding="utf-8") == (
             REPO / "protocols" / "reference" / "postcode_centroids.csv").read_text(encoding="utf-8")
         c = places_section(wh, rt.project).comparison
