@@ -31,8 +31,8 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "data_quality": ("extract", "accepted", "quarantined", "received", "partner", "dataset", "received_on", "status"),
     "household_cost_concentration": ("band", "households", "cost_share"),
     "families": ("measure", "value"),
-    "premises_harm": ("grouping", "label", "premises", "events", "events_by_postcode", "persons", "harm_cost", "rate",
-                      "rate_low", "rate_high"),
+    "premises_harm": ("grouping", "label", "premises", "events", "events_nearby", "events_by_postcode", "persons",
+                      "harm_cost", "rate", "rate_low", "rate_high"),
 }
 
 

@@ -5,7 +5,9 @@ chi-square relation) and, for a ratio of two rates, the exact conditional-binomi
 total, the on-licence share of events is binomial; Clopper-Pearson through the beta relation). Premises
 differ more than a Poisson count allows (a few carry most of the harm), so counts and exposures are
 first divided by the Pearson dispersion of the premises' counts about their type's rate when it is
-above 1 (quasi-Poisson): the rates stay the same and the intervals widen honestly.
+above 1 (quasi-Poisson): the rates stay the same and the intervals widen honestly. Counts may be
+fractional: an event shared among the n premises of its nearest distance band counts 1/n at each
+(`pathways/premises.py`), and the chi-square and beta relations take non-whole counts as they are.
 """
 
 from __future__ import annotations

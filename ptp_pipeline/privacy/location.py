@@ -4,7 +4,9 @@ A protocol field with `locates:` (premises reference, UPRN, address line, postco
 to the same keyed property tokens households use (`privacy/address.py`: same sub-keys, so a pub's
 UPRN in the licensing register and in a police incident give one token), plus a premises-reference
 token of its own kind. A postcode keeps only its sector (for attribution by area where nothing finer
-is known) and its district. A kept field with `alcohol_codes:` gives the alcohol flag. Nothing here
+is known) and its district, plus, where project.yaml names a postcode centroid file, its centroid's grid
+reference (`privacy/centroids.py`): restricted only, as identifying as the postcode, and not keyed (key
+rotation keeps it as it is). A kept field with `alcohol_codes:` gives the alcohol flag. Nothing here
 logs or raises with a value; the raw location goes only to the sealed vault, as identifiers do.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
+from ptp_pipeline.privacy.centroids import COLUMNS as CENTROID_COLUMNS
+from ptp_pipeline.privacy.centroids import centroid_of
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import to_text
 from ptp_pipeline.privacy.normalise import normalise_postcode
@@ -33,8 +37,10 @@ def premises_tokens(key: ProjectKey, refs: pd.Series) -> pd.Series:
     return hmac_tokens(key.subkey("address/addr_premises"), norm.where(norm != ""))
 
 
-def location_columns(key: ProjectKey, checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """Per row: LOC + premises, uprn, flat, street (keyed tokens), sector, district; and the alcohol flag.
+def location_columns(key: ProjectKey, checked: pd.DataFrame, protocol: Protocol,
+                     centroids: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per row: LOC + premises, uprn, flat, street (keyed tokens), sector, district; LOC + easting, northing
+    of the postcode's centroid where `centroids` is given (NA for an unknown postcode); and the alcohol flag.
 
     Empty (no columns) for a protocol with neither location fields nor alcohol codes."""
     out = pd.DataFrame(index=checked.index)
@@ -52,6 +58,10 @@ def location_columns(key: ProjectKey, checked: pd.DataFrame, protocol: Protocol)
         out[LOC + "street"] = tokens["addr_street"]
         out[LOC + "sector"] = postcode["sector"].astype("string") if postcode is not None else na
         out[LOC + "district"] = postcode["district"].astype("string") if postcode is not None else na
+        if centroids is not None:
+            grid = centroid_of(centroids, canonical)
+            for name in CENTROID_COLUMNS:
+                out[LOC + name] = grid[name]
     flags = [checked[f.name].astype("string").isin(f.alcohol_codes) & checked[f.name].notna()
              for f in protocol.fields if f.alcohol_codes and f.name in checked]
     if flags:
@@ -68,6 +78,9 @@ def location_records(accepted: pd.DataFrame, record_id: pd.Series, extract_id: s
     for name in LOCATION_COLUMNS:
         out[name] = accepted[LOC + name] if LOC + name in accepted else pd.Series(pd.NA, index=accepted.index,
                                                                                  dtype="string")
+    for name in CENTROID_COLUMNS:
+        out[name] = accepted[LOC + name] if LOC + name in accepted else pd.Series(pd.NA, index=accepted.index,
+                                                                                 dtype="Float64")
     out["alcohol_related"] = accepted[ALCOHOL] if ALCOHOL in accepted else pd.Series(pd.NA, index=accepted.index,
                                                                                     dtype="boolean")
     has = out[list(LOCATION_COLUMNS)].notna().any(axis=1) | out["alcohol_related"].fillna(False).astype(bool)
@@ -77,9 +90,10 @@ def location_records(accepted: pd.DataFrame, record_id: pd.Series, extract_id: s
 def rekey_locations(wh: Warehouse, extract_id: str, new_key: ProjectKey, sealed: pd.DataFrame, protocol: Protocol,
                     event_ids: pd.Series) -> int:
     """Key rotation: one extract's event locations re-made under `new_key` from its sealed locations
-    (`sealed`: the vault's rows; `event_ids`: their event ids). The alcohol flag stays as it was."""
-    old = wh.query("SELECT event_id, alcohol_related FROM restricted.event_location WHERE extract_id = ?",
-                   (extract_id,))
+    (`sealed`: the vault's rows; `event_ids`: their event ids). The alcohol flag and postcode centroids
+    stay as they were (a grid reference is not keyed)."""
+    old = wh.query("SELECT event_id, alcohol_related, easting, northing FROM restricted.event_location "
+                   "WHERE extract_id = ?", (extract_id,))
     if old.empty:
         return 0
     tokens = location_columns(new_key, sealed, protocol).drop(columns=[ALCOHOL], errors="ignore")
@@ -87,5 +101,5 @@ def rekey_locations(wh: Warehouse, extract_id: str, new_key: ProjectKey, sealed:
     new = old.merge(tokens.assign(event_id=event_ids.to_numpy()), on="event_id", how="left")
     wh.execute("DELETE FROM restricted.event_location WHERE extract_id = ?", (extract_id,))
     wh.insert_frame("restricted.event_location", new.assign(extract_id=extract_id).reindex(
-        columns=["event_id", "extract_id", *LOCATION_COLUMNS, "alcohol_related"]))
+        columns=["event_id", "extract_id", *LOCATION_COLUMNS, *CENTROID_COLUMNS, "alcohol_related"]))
     return int(new.reindex(columns=list(TOKEN_NAMES)).notna().sum().sum())

@@ -20,6 +20,7 @@ from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
+from ptp_pipeline.privacy.centroids import project_centroids
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.location import location_columns
@@ -174,9 +175,10 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol
     return codes, per_code, identities
 
 
-def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Protocol, key: ProjectKey
-                      ) -> pd.DataFrame:
-    """Rows with no direct identifier left, given each row's identity-derived columns (`identity_table`)."""
+def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Protocol, key: ProjectKey,
+                      centroids: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows with no direct identifier left, given each row's identity-derived columns (`identity_table`);
+    `centroids` (postcode -> grid reference) places events known by postcode (restricted columns)."""
     id_status = derived[[c for c in derived.columns if c.startswith(STATUS)]]
     out = pd.concat([pd.DataFrame({SOURCE_ROW: checked[SOURCE_ROW]}),
                      derived.drop(columns=[*id_status.columns, "birth_year", "district", "sex"])], axis=1)
@@ -201,7 +203,8 @@ def pseudonymise_rows(checked: pd.DataFrame, derived: pd.DataFrame, protocol: Pr
     statuses = checked[[c for c in checked.columns if c.startswith(STATUS)]].copy()
     for col in id_status:
         statuses[col] = id_status[col]
-    return pd.concat([out, statuses, checked[["dup_of"]], location_columns(key, checked, protocol)], axis=1)
+    return pd.concat([out, statuses, checked[["dup_of"]], location_columns(key, checked, protocol, centroids)],
+                     axis=1)
 
 
 VAULT_FILE = "vault.sealed"
@@ -252,13 +255,15 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     del ident
     identities.to_parquet(folder / IDENTITIES_FILE, index=False, **STAGE_PARQUET)
     del identities
+    centroids = project_centroids(rt.settings.protocols_dir, rt.project, protocol)
     writer: pq.ParquetWriter | None = None  # opened on the first batch (the check stage never passes an empty file)
     done = 0
     try:
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             checked = batch.to_pandas()
             derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
-            table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key), preserve_index=False)
+            table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key, centroids),
+                                     preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(folder / "pseudonymised.parquet", table.schema, **STAGE_PARQUET)
             writer.write_table(table.cast(writer.schema))

@@ -825,8 +825,25 @@ class Places(Strict):
         default=False, description="The partnership has agreed that single premises may be named in published "
                                    "outputs (still only above the disclosure thresholds).")
     sector_attribution: bool = Field(
-        default=True, description="Attribute an event known only by postcode to the premises of its postcode sector, "
-                                  "shared equally among them (reported apart from exact property matches).")
+        default=True, description="Attribute an event known only by postcode, whose postcode has no centroid, to the "
+                                  "premises of its postcode sector, shared equally among them (reported apart from "
+                                  "exact property matches).")
+    postcode_centroids: str | None = Field(
+        default=None, description="CSV of full postcode -> grid reference in metres (ONS Postcode Directory columns "
+                                  "pcds, oseast1m, osnrth1m; or OS Code-Point Open Postcode, Eastings, Northings), "
+                                  "relative to the protocols folder. Events known only by postcode are then "
+                                  "attributed to the premises within a distance band of their postcode centroid.")
+    distance_bands_m: list[int] = Field(
+        default_factory=lambda: [100, 250, 500], min_length=1,
+        description="Distance bands in metres, nearest first: an event is shared equally among the premises open on "
+                    "its date in the nearest band that holds any (none beyond the last band).")
+
+    @field_validator("distance_bands_m")
+    @classmethod
+    def _increasing(cls, v: list[int]) -> list[int]:
+        if any(b <= 0 for b in v) or any(b >= c for b, c in itertools.pairwise(v)):
+            raise ValueError("distance bands must be positive whole metres in increasing order, e.g. [100, 250, 500]")
+        return v
 
 
 class ProjectConfig(Strict):

@@ -52,7 +52,9 @@ def what_happens(spec: FieldSpec, protocol: Protocol) -> str:
     """A field's treatment in words a signatory can check."""
     level = f"; only {LEVEL_WORDS[spec.generalise]} is kept" if spec.generalise else ""
     if spec.treatment is Treatment.pseudonymise and spec.locates is not None:  # issue 20: where an event happened
-        kept = "; only its postcode sector and district are kept" if spec.locates == "postcode" else ""
+        kept = ("; only its postcode sector and district are kept, and (where the project holds a postcode "
+                "directory) its postcode centroid's grid reference, restricted, to place the event near premises"
+                if spec.locates == "postcode" else "")
         return f"Replaced by a keyed property code used only to match places (never a person), then deleted{kept}"
     if spec.treatment is Treatment.pseudonymise:
         return f"Replaced by a keyed code used only to link records, then deleted{level}"

@@ -154,13 +154,17 @@ def _raised(info: Any) -> bool:
                for v in info.values())
 
 
+#: Column prefixes GX never sees: identity tokens, and event locations (property tokens, postcode centroids).
+UNSEEN = ("key__", "loc__")
+
+
 def gx_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """What GX may see: no tokens; dates as ISO text so range checks compare cleanly.
+    """What GX may see: no tokens or locations; dates as ISO text so range checks compare cleanly.
 
     Dates become a categorical of ISO text, formatted once per distinct date (an extract holds
     a few thousand dates, not a million).
     """
-    view = frame[[c for c in frame.columns if not c.startswith("key__")]].copy()
+    view = frame[[c for c in frame.columns if not c.startswith(UNSEEN)]].copy()
     if "event_date" not in view:
         return view
     codes, uniques = pd.factorize(pd.to_datetime(view["event_date"]))
@@ -262,7 +266,7 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
     from ptp_pipeline.quality.suite import suite_for
 
     used = suite_columns(suite_for(protocol, datetime.now(UTC).date()))
-    seen = [c for c in pq.read_schema(source).names if not c.startswith("key__") and (used is None or c in used)]
+    seen = [c for c in pq.read_schema(source).names if not c.startswith(UNSEEN) and (used is None or c in used)]
     frame = pd.read_parquet(source, columns=seen)
     quarantine, docs_url = run_suite(rt, gx_frame(frame), item)
     quarantine = with_lines(quarantine, folder)

@@ -106,7 +106,8 @@ def write_report(wh: Warehouse, project: ProjectConfig, out: Path, generated_on:
     from ptp_pipeline.report.places import places_html, places_section
 
     html = render_html(data, project, stamp, families_html(families_section(wh, project), project.top_share),
-                       previous, places_html(places_section(wh, project), project.top_share))
+                       previous, places_html(places_section(wh, project), project.top_share,
+                                                       project.places.distance_bands_m))
     if tables_dir is not None:
         write_tables(data, tables_dir)
     write_atomic(out, html)

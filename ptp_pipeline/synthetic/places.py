@@ -9,9 +9,18 @@ on-licences, "both" as off-licences), times a gamma-distributed premises effect 
 ``on_off_rate_ratio`` within its interval. Same config -> byte-identical files.
 
 Each event's location is, in order of precision: the premises reference (police only), the UPRN, the
-address line, or only the postcode (then attributed by postcode sector); ``elsewhere_share`` of the
+address line, or only the postcode (``postcode_only``: every event); ``elsewhere_share`` of the
 alcohol-related events happen away from any premises (a home, a street), and ``other_share`` extra police
-rows are not alcohol-related at all.
+rows are not alcohol-related at all. Of the events known only by postcode, ``nearby_share`` are recorded
+at a neighbouring postcode of the same sector (the street outside, 150 m away) and ``unknown_postcode_share``
+at a postcode of the sector missing from the centroid file (a new postcode: attributed by sector).
+
+Geography: premises postcodes are the 100 units (inward letters from ``UNIT_LETTERS``) of four sectors
+of four districts, one premises to a postcode while there are enough; each unit's centroid is a fixed
+function of the postcode (`synthetic_centroid`), units 150 m apart on a grid, sectors 2 km apart,
+districts 8 km apart. ``generate_places`` writes them as an ONS Postcode Directory extract
+(`reference/postcode_centroids.csv`); the same file is in protocols/reference for the demo and tests
+(project.yaml `places.postcode_centroids`).
 """
 
 from __future__ import annotations
@@ -40,6 +49,27 @@ STREETS = ("High Street", "Kirkgate", "Call Lane", "Otley Road", "Dewsbury Road"
 #: Where an event's location comes from: premises reference, UPRN, address line, postcode only.
 POLICE_LOCATION_P = (0.40, 0.20, 0.25, 0.15)
 HEALTH_LOCATION_P = (0.0, 0.0, 0.60, 0.40)
+UNIT_LETTERS = INWARD_LETTERS[:10]  # units with a centroid; the rest of the letters make unknown postcodes
+SECTORS = (1, 2, 3, 4)
+UNIT_SPACING_M, SECTOR_SPACING_M, DISTRICT_SPACING_M = 150, 2000, 8000
+GRID_ORIGIN = (429_000, 433_000)  # Leeds city centre, British National Grid metres
+CENTROIDS_FILE = Path("reference") / "postcode_centroids.csv"
+
+
+def synthetic_centroid(postcode: str) -> tuple[int, int]:
+    """Grid reference of a synthetic premises postcode ("LS6 3BD"): a fixed function of the postcode."""
+    district, inward = postcode.split()
+    d, s = DISTRICTS.index(district), int(inward[0]) - 1
+    i, j = UNIT_LETTERS.index(inward[1]), UNIT_LETTERS.index(inward[2])
+    return (GRID_ORIGIN[0] + d * DISTRICT_SPACING_M + s * SECTOR_SPACING_M + i * UNIT_SPACING_M,
+            GRID_ORIGIN[1] + j * UNIT_SPACING_M)
+
+
+def centroid_table() -> pd.DataFrame:
+    """Every synthetic premises postcode and its centroid, in the ONS Postcode Directory's column names."""
+    codes = [f"{d} {s}{a}{b}" for d in DISTRICTS for s in SECTORS for a in UNIT_LETTERS for b in UNIT_LETTERS]
+    grid = np.array([synthetic_centroid(c) for c in codes])
+    return pd.DataFrame({"pcds": codes, "oseast1m": grid[:, 0], "osnrth1m": grid[:, 1]})
 
 
 @dataclass(frozen=True)
@@ -57,28 +87,34 @@ class PlacesConfig:
     elsewhere_share: float = 0.1
     other_share: float = 0.1
     revoked_share: float = 0.05  # premises whose licence ends during the period
+    postcode_only: bool = False  # every located event carries only its postcode
+    nearby_share: float = 0.1  # of postcode-only events: recorded at a neighbouring postcode (150 m)
+    unknown_postcode_share: float = 0.05  # of postcode-only events: a postcode without a centroid
 
     def __post_init__(self) -> None:
         if self.n_premises < 1 or self.base_rate <= 0 or self.on_off_rate_ratio <= 0 or self.premises_shape <= 0:
             raise ValueError("n_premises, base_rate, on_off_rate_ratio and premises_shape must be positive")
         if self.end < self.start:
             raise ValueError("end must not be before start")
+        moved = (self.nearby_share, self.unknown_postcode_share)
+        if min(moved) < 0 or sum(moved) > 1:
+            raise ValueError("nearby_share and unknown_postcode_share must be shares that sum to at most 1")
 
 
 @dataclass(frozen=True)
 class PlacesResult:
     extracts: list[ExtractFile]  # register, police incidents, A&E attendances
     truth: dict[str, object]
+    centroids: Path  # the synthetic postcodes' centroids, as an ONS Postcode Directory extract
 
 
 def _register(cfg: PlacesConfig) -> pd.DataFrame:
     rng = stream(cfg.seed, "places:register")
     n = cfg.n_premises
     kind = rng.choice(LICENCE_TYPES, n, p=LICENCE_P)
-    district = rng.choice(DISTRICTS, n)
-    sector = rng.integers(1, 5, n)
-    letters = rng.choice(list(INWARD_LETTERS), (n, 2))
-    postcode = [f"{d} {s}{a}{b}" for d, s, (a, b) in zip(district, sector, letters, strict=True)]
+    units = centroid_table()["pcds"].to_numpy()
+    # Each premises its own postcode while there are enough (then distances tell premises apart).
+    postcode = units[stream(cfg.seed, "places:register-postcodes").choice(len(units), n, replace=n > len(units))]
     start, end = day_number(cfg.start), day_number(cfg.end)
     granted = rng.integers(day_number(date(2006, 1, 1)), end - 30, n)
     revoked = rng.random(n) < cfg.revoked_share
@@ -129,11 +165,14 @@ def _located(cfg: PlacesConfig, reg: pd.DataFrame, ev: pd.DataFrame) -> pd.DataF
     person = np.minimum((rng.pareto(1.5, n) * 5).astype(np.int64), len(persons) - 1)
     p = reg.iloc[ev["premises"].to_numpy()].reset_index(drop=True)
     how = np.where(ev["health"], rng.choice(4, n, p=HEALTH_LOCATION_P), rng.choice(4, n, p=POLICE_LOCATION_P))
+    if cfg.postcode_only:
+        how[:] = 3
     blank = pd.Series("", index=range(n), dtype=object)
+    postcode = p["postcode"].where(how < 3, _moved(cfg, p["postcode"]))
     out = pd.concat([persons.iloc[person].reset_index(drop=True), pd.DataFrame({
         "day": ev["day"].to_numpy(), "health": ev["health"].to_numpy(), "alcohol": True,
         "premises_ref": p["premises_ref"].where(how == 0, blank), "uprn": p["uprn"].where(how == 1, blank),
-        "address": p["address"].where(how == 2, blank), "postcode": p["postcode"].where(how <= 3, blank)})], axis=1)
+        "address": p["address"].where(how == 2, blank), "postcode": postcode.where(how <= 3, blank)})], axis=1)
     # Away from any premises (a home, a street): alcohol-related but not attributable to premises.
     elsewhere = round(cfg.elsewhere_share * n)
     extra = elsewhere + round(cfg.other_share * n)
@@ -144,6 +183,29 @@ def _located(cfg: PlacesConfig, reg: pd.DataFrame, ev: pd.DataFrame) -> pd.DataF
     away.loc[away["alcohol"], "address"] = away.loc[away["alcohol"], "home"]
     away.loc[away["alcohol"], "postcode"] = away.loc[away["alcohol"], "home_postcode"]
     return pd.concat([out, away], ignore_index=True).sort_values("day", kind="stable").reset_index(drop=True)
+
+
+def _moved(cfg: PlacesConfig, postcodes: pd.Series) -> pd.Series:
+    """Postcodes as a partner records an event known only by postcode: mostly the premises' own; some at a
+    neighbouring unit of the sector (150 m away); some at a unit of the sector with no centroid."""
+    rng = stream(cfg.seed, "places:postcodes")
+    n = len(postcodes)
+    draw = rng.random(n)
+    step = rng.choice([-1, 1], n)
+    axis = rng.integers(0, 2, n)
+    unknown = rng.choice(list(INWARD_LETTERS[len(UNIT_LETTERS):]), n)
+    out = []
+    for k, code in enumerate(postcodes):
+        outward, inward = code.split()
+        if draw[k] < cfg.unknown_postcode_share:
+            inward = inward[:2] + unknown[k]
+        elif draw[k] < cfg.unknown_postcode_share + cfg.nearby_share:
+            units = [UNIT_LETTERS.index(c) for c in inward[1:]]
+            u = units[axis[k]] + step[k]
+            units[axis[k]] = u if 0 <= u < len(UNIT_LETTERS) else units[axis[k]] - step[k]
+            inward = inward[0] + "".join(UNIT_LETTERS[x] for x in units)
+        out.append(f"{outward} {inward}")
+    return pd.Series(out, index=postcodes.index, dtype=object)
 
 
 def _police(rows: pd.DataFrame) -> pd.DataFrame:
@@ -184,7 +246,10 @@ def generate_places(out_dir: Path, cfg: PlacesConfig = PlacesConfig()) -> Places
     truth = {"config": {**asdict(cfg), "start": cfg.start.isoformat(), "end": cfg.end.isoformat()},
              "premises_by_type": reg["licence_type"].value_counts().sort_index().to_dict(),
              "events_at_premises": len(ev)}
+    centroids = out_dir / CENTROIDS_FILE
+    centroids.parent.mkdir(parents=True, exist_ok=True)
+    centroid_table().to_csv(centroids, index=False, encoding="utf-8", lineterminator="\n")
     (out_dir / "truth").mkdir(parents=True, exist_ok=True)
     (out_dir / "truth" / "places.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n",
                                                    encoding="utf-8")
-    return PlacesResult(written, truth)
+    return PlacesResult(written, truth, centroids)

@@ -421,3 +421,16 @@ MIGRATIONS.append((52, "place-based harm: event locations, licensed premises, at
 ]))
 
 LATEST = max(v for v, _, _ in MIGRATIONS)
+
+# Attribution by distance band (issue 20): the grid reference of an event's postcode centroid (restricted only:
+# as identifying as the full postcode; removed with its event like the other location columns), the band of a
+# distance-attributed event, the per-premises-year share of those events and their published count.
+MIGRATIONS.append((53, "place-based harm: postcode centroids of event locations, attribution by distance band", [
+    "ALTER TABLE restricted.event_location ADD COLUMN IF NOT EXISTS easting DOUBLE PRECISION",
+    "ALTER TABLE restricted.event_location ADD COLUMN IF NOT EXISTS northing DOUBLE PRECISION",
+    "ALTER TABLE restricted.premises_event ADD COLUMN IF NOT EXISTS band VARCHAR",
+    "ALTER TABLE restricted.premises_year ADD COLUMN IF NOT EXISTS events_distance DOUBLE PRECISION DEFAULT 0",
+    "ALTER TABLE published.premises_harm ADD COLUMN IF NOT EXISTS events_nearby BIGINT",
+]))
+
+LATEST = max(v for v, _, _ in MIGRATIONS)

@@ -35,8 +35,9 @@ def run_places(tmp_path: Path, env: dict[str, str], config: PlacesConfig, publis
     protocols = tmp_path / "protocols"
     shutil.copytree(REPO / "protocols", protocols)
     if publish_premises:
-        with (protocols / "project.yaml").open("a", encoding="utf-8") as fh:
-            fh.write("places:\n  publish_premises: true\n")
+        project = protocols / "project.yaml"
+        project.write_text(project.read_text(encoding="utf-8").replace(
+            "\nplaces:\n", "\nplaces:\n  publish_premises: true\n"), encoding="utf-8")
     made = generate_places(tmp_path / "gen", config)
     rt = Runtime(load_settings({**env, "PTP_PROTOCOLS_DIR": str(protocols)}))
     for extract in made.extracts:
@@ -56,14 +57,25 @@ def test_three_extracts_to_the_report_section(tmp_path: Path, wh_env: dict[str, 
         assert wh.scalar("SELECT count(*) FROM restricted.link_record WHERE partner = 'licensing'") == 0
         assert wh.scalar("SELECT count(*) FROM restricted.premises") == 150
         assert wh.scalar("SELECT count(*) FROM shared.event_cost WHERE agency = 'licensing'") == 0
-        # Police incidents and A&E attendances are attributed, exactly and by postcode sector.
+        # Police incidents and A&E attendances are attributed exactly, by distance band from their postcode's
+        # centroid, and by postcode sector where the postcode has no centroid.
         by = wh.query("SELECT a.attribution, e.agency, count(*) AS n FROM restricted.premises_event a "
                       "JOIN shared.pathway_event e ON e.event_id = a.event_id GROUP BY a.attribution, e.agency")
         assert set(zip(by["attribution"], by["agency"], strict=True)) == {
-            ("exact", "police"), ("exact", "health"), ("sector", "police"), ("sector", "health")}
+            ("exact", "police"), ("exact", "health"), ("distance", "police"), ("distance", "health"),
+            ("sector", "police"), ("sector", "health")}
+        bands = set(wh.query("SELECT DISTINCT band FROM restricted.premises_event WHERE attribution = 'distance'")[
+            "band"])
+        assert {"within_100m", "within_250m"} <= bands <= {"within_100m", "within_250m", "within_500m"}
+        assert wh.scalar("SELECT count(*) FROM restricted.premises_event WHERE (attribution = 'distance') <> "
+                         "(band IS NOT NULL)") == 0
         # Non-alcohol incidents are never attributed.
         assert wh.scalar("SELECT count(*) FROM restricted.premises_event a JOIN restricted.event_location l "
                          "ON l.event_id = a.event_id WHERE NOT l.alcohol_related") == 0
+        # Postcode centroids are kept in the restricted event locations only: no other schema has such a column.
+        assert wh.scalar("SELECT count(easting) FROM restricted.event_location") > 0
+        assert wh.scalar("SELECT count(*) FROM information_schema.columns WHERE table_schema <> 'restricted' AND "
+                         "lower(column_name) IN ('easting', 'northing', 'oseast1m', 'osnrth1m')") == 0
         report = stored_report(wh) or ""
         assert 'id="premises"' in report and "Licensed premises and alcohol-related harm" in report
         assert "No single premises is named" in report
@@ -107,6 +119,34 @@ def test_the_analysis_recovers_the_configured_effect(tmp_path: Path, env: dict[s
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("ratio", "verdict"), [(0.5, "lower"), (1.0, "no difference")], ids=["effect", "no-effect"])
+def test_distance_attribution_recovers_the_effect_from_postcodes_alone(tmp_path: Path, env: dict[str, str],
+                                                                       ratio: float, verdict: str) -> None:
+    """Every event is known only by its postcode (some recorded at the neighbouring postcode, some at one
+    without a centroid): attributed by distance band from postcode centroids, the on/off rate ratio's
+    interval still holds the configured effect."""
+    rt, made = run_places(tmp_path, {**env, "PTP_KEY": "5a" * 32},
+                          PlacesConfig(on_off_rate_ratio=ratio, seed=11, postcode_only=True))
+    try:
+        wh = rt.warehouse
+        by = wh.query("SELECT attribution, count(*) AS n FROM restricted.premises_event GROUP BY attribution")
+        assert set(by["attribution"]) == {"distance", "sector"}
+        # Postcodes missing from the centroid file fall back to the sector, and are counted.
+        assert rebuild(rt).rows["events without a postcode centroid"] > 0
+        assert made.centroids.read_text(encoding="utf-8") == (
+            REPO / "protocols" / "reference" / "postcode_centroids.csv").read_text(encoding="utf-8")
+        c = places_section(wh, rt.project).comparison
+        assert c.ratio is not None and c.low is not None and c.high is not None
+        assert c.low <= ratio <= c.high, c
+        assert c.verdict == verdict, c
+        report = stored_report(wh) or ""
+        assert "events near the premises (postcode centroid)" in report
+        assert "distance bands 100, 250, 500 m" in report
+    finally:
+        rt.close()
+
+
+@pytest.mark.slow
 def test_premises_are_named_only_where_agreed_and_above_the_thresholds(tmp_path: Path, env: dict[str, str]) -> None:
     rt, _ = run_places(tmp_path, env, PlacesConfig(n_premises=60, seed=5, base_rate=8.0), publish_premises=True)
     try:
@@ -143,6 +183,8 @@ def test_key_rotation_re_makes_event_locations(tmp_path: Path, monkeypatch: pyte
     rt, made = run_places(tmp_path, values, PlacesConfig(n_premises=60, seed=2))
     before, tokens = rt.warehouse.query(sql), set(rt.warehouse.query(
         "SELECT premises FROM restricted.event_location")["premises"].dropna())
+    grid = "SELECT event_id, easting, northing FROM restricted.event_location WHERE easting IS NOT NULL ORDER BY 1"
+    centroids = rt.warehouse.query(grid)
     rt.close()
     monkeypatch.setenv("PTP_PROTOCOLS_DIR", str(tmp_path / "protocols"))
     assert main(["key", "rotate", "--new-key-file", str(new_key)]) == 0
@@ -151,6 +193,9 @@ def test_key_rotation_re_makes_event_locations(tmp_path: Path, monkeypatch: pyte
     try:
         rebuild(rt)
         pd.testing.assert_frame_equal(rt.warehouse.query(sql), before)
+        # Centroids are not keyed: rotation keeps them as they were.
+        assert len(centroids) > 0
+        pd.testing.assert_frame_equal(rt.warehouse.query(grid), centroids)
         after = set(rt.warehouse.query("SELECT premises FROM restricted.event_location")["premises"].dropna())
         assert len(after) == len(tokens) > 0 and not after & tokens
         first = pd.read_csv(made.extracts[0].path, dtype=str)["premises_ref"].head(1)

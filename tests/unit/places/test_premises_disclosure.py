@@ -13,8 +13,10 @@ from ptp_pipeline.report.places import places_html, places_section
 from ptp_pipeline.runtime import Runtime
 
 
-def premises_tables(rt: Runtime, groups: dict[str, tuple[int, int]], dominant: str | None = None) -> None:
-    """Premises per licence type: (number of premises, exact events each), one person per event."""
+def premises_tables(rt: Runtime, groups: dict[str, tuple[int, int]], dominant: str | None = None,
+                    nearby: dict[str, float] | None = None) -> None:
+    """Premises per licence type: (number of premises, exact events each), one person per event; `nearby`:
+    distance-attributed (weighted) events per premises of a type."""
     rows, years, events = [], [], []
     pid = 0
     for kind, (n, each) in groups.items():
@@ -26,6 +28,7 @@ def premises_tables(rt: Runtime, groups: dict[str, tuple[int, int]], dominant: s
                          "closed": None, "label": f"Premises {pid}"})
             years.append({"premises_id": pid, "year": 2024, "licence_type": kind, "hours_band": "to 23:00",
                           "area": "LS1", "exposure_years": 1.0, "events_exact": k, "events_sector": 0.0,
+                          "events_distance": (nearby or {}).get(kind, 0.0),
                           "persons": k, "cost": 100.0 * k})
             events += [{"event_id": f"e{pid}.{j}", "premises_id": pid, "attribution": "exact", "weight": 1.0,
                         "agency": "police", "event_year": 2024, "person_id": pid * 1000 + j, "cost": 100.0}
@@ -69,3 +72,17 @@ def test_no_premises_is_named_unless_agreed(rt: Runtime) -> None:
 
 def test_nothing_is_shown_without_a_register(rt: Runtime) -> None:
     assert places_html(places_section(rt.warehouse, rt.project)) == ""
+
+
+def test_events_near_premises_count_in_rates_and_are_protected_on_their_own(rt: Runtime) -> None:
+    """Distance-attributed events are a column of their own (withheld below the threshold, with secondary
+    suppression), and rates count events at and near the premises (withheld with a withheld count, which
+    the rate would otherwise give away)."""
+    premises_tables(rt, {"on": (20, 3), "off": (15, 2), "club": (10, 1)}, nearby={"on": 1.0, "off": 0.2, "club": 1.5})
+    t = by_label(rt)
+    assert t.loc["on", "events_nearby"] == 20
+    assert t.loc["on", "rate"] == pytest.approx(4.0)  # (60 at + 20 near) / 20 premises-years
+    assert pd.isna(t.loc["off", "events_nearby"]), "3 events near off-licences: below the threshold"
+    assert pd.isna(t.loc["club", "events_nearby"]), "the total would give the withheld cell away"
+    assert pd.isna(t.loc["club", "rate"]) and pd.isna(t.loc["off", "rate"])
+    assert "events near the premises (postcode centroid)" in places_html(places_section(rt.warehouse, rt.project))
