@@ -21,7 +21,7 @@ class Guards:
     veto: bool  # differing strong identifiers never join, whatever the other evidence
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 
@@ -37,7 +37,7 @@ def cluster(n: int, size: np.ndarray, strong: list[frozenset[str]], edges: pd.Da
     if edges.empty:
         return np.arange(n)
     a, b = edges["a"].to_numpy(), edges["b"].to_numpy()
-    comp = _components(n, a, b)
+    comp = components(n, a, b)
     comp_size = np.bincount(comp, weights=size, minlength=n)
     kinds = pd.DataFrame([(i, s.split(":", 1)[0], s) for i in range(n) for s in strong[i]],
                          columns=["node", "kind", "token"])

@@ -12,6 +12,7 @@ except when a new record proves two persons are one (the smaller id is kept; the
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ptp_pipeline.linkage import frequencies
-from ptp_pipeline.linkage.cluster import Guards, cluster
+from ptp_pipeline.linkage.cluster import Guards, cluster, components
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
 from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
@@ -31,6 +32,8 @@ from ptp_pipeline.warehouse.base import Warehouse
 from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
 IDENTITY_TABLE = "restricted.link_identity"
+#: Column Splink sees beside the tokens: pairs in one cascade group are not scored (`apart`).
+CASCADE_GROUP = "cascade_group"
 PART_COLUMN = {"nhs_number": "nhs", "ni_number": "ni", "uln": "uln", "shared_ref": "shared_ref",
                "local_id": "local_id", "forename": "fn", "surname": "sn",
                "date_of_birth": "dob", "postcode": "pc", "birth_year": "dob_y", "district": "pc_dist", "sex": "sex"}
@@ -148,6 +151,9 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
 
     quiet_splink()
     cols = [IDENT, *TOKEN_COLUMNS]
+    if CASCADE_GROUP in new:
+        cols.append(CASCADE_GROUP)
+        model = apart(model)
     with scratch_duckdb() as con:
         db = DuckDBAPI(connection=con)
         u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
@@ -166,6 +172,26 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
             frames.append(pairs(linker.inference.predict_between(u, c, threshold_match_probability=floor,
                                                                  warning_mode="never")))
     return pd.concat(frames, ignore_index=True)
+
+
+def apart(model: dict[str, Any]) -> dict[str, Any]:
+    """The model scoring only pairs in different cascade groups: a pair the keyed cascade already joined
+    (directly or through others) is linked whatever Splink says, so scoring it is wasted work."""
+    out = copy.deepcopy(model)
+    out["blocking_rules_to_generate_predictions"] = [
+        {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND l.{CASCADE_GROUP} <> r.{CASCADE_GROUP}"}
+        for rule in out.get("blocking_rules_to_generate_predictions", [])]
+    return out
+
+
+def cascade_groups(n: int, casc: pd.DataFrame, existing_person: np.ndarray) -> np.ndarray:
+    """Group per identity code (new ones first): joined by a cascade pair, or identities of one existing person."""
+    n_new = n - len(existing_person)
+    persons = np.unique(existing_person)
+    # Nodes: identity codes, then one node per existing person (its identities hang on it).
+    a = np.concatenate([casc["ident_l"].to_numpy(dtype=np.int64), np.arange(n_new, n)])
+    b = np.concatenate([casc["ident_r"].to_numpy(dtype=np.int64), n + np.searchsorted(persons, existing_person)])
+    return components(n + len(persons), a, b)[:n]
 
 
 def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
@@ -237,6 +263,9 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     if tf is None:
         tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
     model = with_tf(model or settings(), cfg.term_frequencies and bool(tf))
+    if cfg.probabilistic:
+        group = cascade_groups(n_new + n_ex, casc, ex_person)
+        u[CASCADE_GROUP], c[CASCADE_GROUP] = group[:n_new], group[n_new:]
     scored = (splink_pairs(u, c, model, cfg.review_from, tf) if cfg.probabilistic
               else pd.DataFrame({"ident_l": pd.Series(dtype="int64"), "ident_r": pd.Series(dtype="int64"),
                                  "match_probability": pd.Series(dtype="float64")}))
@@ -258,7 +287,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     # One edge per pair: the strictest key it matched (the others add nothing).
     casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
-    tokens = (pd.concat([u, c[[IDENT, *TOKEN_COLUMNS]]]) if n_ex else u).set_index(IDENT)
+    tokens = (pd.concat([u, c]) if n_ex else u)[[IDENT, *TOKEN_COLUMNS]].set_index(IDENT)
     scored = scored[~forenames_disagree(scored, tokens)]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):

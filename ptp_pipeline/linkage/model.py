@@ -20,9 +20,10 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG
 
 #: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
 TRAIN_FROM = 2_000
-#: Identities EM learns from at most: m/u are shares, which a random 100,000 estimate as well as all of
-#: a million, while EM's pairs grow with the square of the sample.
-TRAIN_SAMPLE = 100_000
+#: Identities EM learns from at most: m/u are shares, and EM's pairs grow with the square of the sample.
+#: Measured on the 1M-row bench warehouse (233,553 identities): 30,000 gives the m/u of 100,000 to within
+#: 0.02 for 2.3 s of CPU instead of 10 s, and training runs inside the first large merge.
+TRAIN_SAMPLE = 30_000
 
 # Levels: (label, SQL on l./r. token columns, m, u). First match wins; the null level comes first.
 Level = tuple[str, str, float, float]
