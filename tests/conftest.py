@@ -155,7 +155,7 @@ def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFa
 
 
 def _coverage_report(config: pytest.Config) -> Path | None:
-    """The JSON coverage report pytest-cov wrote in this run (`make test` asks for one), if any."""
+    """The JSON coverage report pytest-cov wrote in this run (`make coverage` asks for one), if any."""
     cov = config.pluginmanager.getplugin("_cov")
     reports = getattr(config.option, "cov_report", None) or {}
     path = reports.get("json") if isinstance(reports, dict) else None
@@ -188,7 +188,7 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    """With --cov (as `make test` runs), coverage per package and the floors, before pytest's closing line."""
+    """With --cov (as `make coverage` runs), coverage per package and the floors, before pytest's closing line."""
     report = _coverage_report(config)
     if report is None:
         return
