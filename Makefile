@@ -52,7 +52,7 @@ test: $(STAMP) postgres chromium  ## install, then lint, type-check and run ever
 # falls below its floor (tests/conftest.py, tests/coverage_floors.json). Tracing only those units is no cheaper
 # on Python 3.11 (measured, CPU user+sys): the privacy, linkage, disclosure, audit, opt-out and retention tests
 # took 252 s, 386 s (+53%) tracing only those units, 401 s (+59%) tracing all of ptp_pipeline; one pipeline test
-# took 35 s, 55 s tracing those units, and 53 s tracing no file at all. The cost is the tracer being on (every
+# took 33-35 s, 55 s tracing those units, and 53 s tracing no file at all. The cost is the tracer being on (every
 # call of every function, most of them in pandas, pydantic, Splink), not what it records; Python 3.12's
 # sys.monitoring core would remove most of it.
 coverage: $(STAMP) postgres chromium  ## every test with branch coverage, printed per package, floors checked

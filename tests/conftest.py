@@ -170,7 +170,7 @@ def _whole_suite(config: pytest.Config) -> bool:
             and not config.option.markexpr and not config.option.deselect)
 
 
-_FLOOR_FAILURES = pytest.StashKey[list[str]]()
+_FLOORS_CHECKED = pytest.StashKey[tuple[list[str], list[str]]]()  # (failures, notes) of check_floors
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -181,9 +181,8 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
     if report is not None and _whole_suite(session.config):
         from coverage_by_package import check_floors, load_floors
 
-        failures, _ = check_floors(report, load_floors())
-        session.config.stash[_FLOOR_FAILURES] = failures
-        session.testsfailed += bool(failures)
+        checked = session.config.stash[_FLOORS_CHECKED] = check_floors(report, load_floors())
+        session.testsfailed += bool(checked[0])
     return result
 
 
@@ -192,20 +191,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     report = _coverage_report(config)
     if report is None:
         return
-    from coverage_by_package import check_floors, load_floors, table
+    from coverage_by_package import load_floors, table
 
-    floors = load_floors()
     terminalreporter.write_sep("=", "branch coverage per package")
-    for line in table(report, list(floors)):
+    for line in table(report, list(load_floors())):
         terminalreporter.write_line(line)
-    if not _whole_suite(config):
+    if _FLOORS_CHECKED not in config.stash:
         terminalreporter.write_line("Floors (tests/coverage_floors.json) not checked: not the whole suite.")
         return
-    failures, notes = check_floors(report, floors)
+    failures, notes = config.stash[_FLOORS_CHECKED]
     for line in failures:
         terminalreporter.write_line(f"FAIL {line}", red=True, bold=True)
     for line in notes:
         terminalreporter.write_line(line, yellow=True)
     if not failures:
-        terminalreporter.write_line(f"All {len(floors)} units are at or above their floors "
-                                    "(tests/coverage_floors.json).", green=True)
+        terminalreporter.write_line("Every unit is at or above its floor (tests/coverage_floors.json).", green=True)
