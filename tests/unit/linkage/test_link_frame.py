@@ -172,3 +172,14 @@ def test_frame_parts_normalise_each_strong_identifier_and_keep_each_source_apart
     }
     assert frame_parts(pd.DataFrame({"local_id": ["a"], "sex": [" f "]})).to_dict("list") == {
         "sex": ["F"], "local_id": ["frame|A"]}
+
+
+def test_without_match_keys_exact_duplicates_still_link_on_the_model_alone() -> None:
+    import dataclasses
+
+    from ptp_pipeline.linkage.engine import config_from
+
+    frame = pd.DataFrame([person(0), person(0), person(1)]).assign(record=range(3))
+    out = link_frame(frame, KEY, cfg=dataclasses.replace(config_from(None), match_keys=[])).sort_values("record")
+    assert out.person_id.iloc[0] == out.person_id.iloc[1] != out.person_id.iloc[2]
+    assert not any(str(p).startswith("cascade:") for p in out.link_pass)  # no key was configured, none was used
