@@ -154,14 +154,55 @@ def pathways_env(synthetic: SyntheticResult, tmp_path_factory: pytest.TempPathFa
     return values
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    """With --cov (as `make coverage` runs), branch coverage per package, before pytest's closing line."""
+def _coverage_report(config: pytest.Config) -> Path | None:
+    """The JSON coverage report pytest-cov wrote in this run (`make coverage` asks for one), if any."""
+    cov = config.pluginmanager.getplugin("_cov")
     reports = getattr(config.option, "cov_report", None) or {}
     path = reports.get("json") if isinstance(reports, dict) else None
-    if not path or not getattr(config.option, "cov_source", None) or not Path(path).is_file():
+    if cov is None or getattr(cov, "cov_total", None) is None or not path or not Path(path).is_file():
+        return None
+    return Path(path)
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    """Floors hold for the whole suite only: a run of some tests covers less, and says so instead of failing."""
+    return (config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
+            and not config.option.markexpr and not config.option.deselect)
+
+
+_FLOORS_CHECKED = pytest.StashKey[tuple[list[str], list[str]]]()  # (failures, notes) of check_floors
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[object]:
+    """After pytest-cov wrote its report (its wrapper sits inside this one): a unit below its floor fails the run."""
+    result = yield
+    report = _coverage_report(session.config)
+    if report is not None and _whole_suite(session.config):
+        from coverage_by_package import check_floors, load_floors
+
+        checked = session.config.stash[_FLOORS_CHECKED] = check_floors(report, load_floors())
+        session.testsfailed += bool(checked[0])
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """With --cov (as `make coverage` runs), coverage per package and the floors, before pytest's closing line."""
+    report = _coverage_report(config)
+    if report is None:
         return
-    from coverage_by_package import table
+    from coverage_by_package import load_floors, table
 
     terminalreporter.write_sep("=", "branch coverage per package")
-    for line in table(Path(path)):
+    for line in table(report, list(load_floors())):
         terminalreporter.write_line(line)
+    if _FLOORS_CHECKED not in config.stash:
+        terminalreporter.write_line("Floors (tests/coverage_floors.json) not checked: not the whole suite.")
+        return
+    failures, notes = config.stash[_FLOORS_CHECKED]
+    for line in failures:
+        terminalreporter.write_line(f"FAIL {line}", red=True, bold=True)
+    for line in notes:
+        terminalreporter.write_line(line, yellow=True)
+    if not failures:
+        terminalreporter.write_line("Every unit is at or above its floor (tests/coverage_floors.json).", green=True)

@@ -63,3 +63,8 @@ def test_no_line_holds_exactly_one_withheld_amount(entries: list[tuple[int, floa
     for line in lines:
         assert suppressed[line].sum() != 1, (line, suppressed, values)
     assert out["amount"].isna().to_numpy().tolist() == suppressed.tolist()
+
+
+def test_no_contributions_dominate_no_cell() -> None:
+    got = dominated(pd.DataFrame({"cell": [], "cost": []}), ["cell"], "cost", RULE)
+    assert got.empty and got.dtype == bool

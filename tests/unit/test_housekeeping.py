@@ -12,6 +12,7 @@ from ptp_pipeline import housekeeping, pipeline
 from ptp_pipeline.errors import WarehouseError
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.synthetic import SyntheticResult
+from ptp_pipeline.warehouse import audit, retention
 
 
 def _ingest_police(rt: Runtime, synthetic: SyntheticResult) -> str:
@@ -40,6 +41,20 @@ def test_purge_raw_deletes_raw_copies_only_after_retention(rt: Runtime, syntheti
     assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'purge_raw'") == 1
     assert_conserved(rt)  # the ledger keeps its counts
 
+
+
+def test_a_second_purge_removes_and_counts_nothing_more(rt: Runtime, synthetic: SyntheticResult) -> None:
+    extract_id = _ingest_police(rt, synthetic)
+    (row,) = ledger(rt)
+    as_of = row["received_at"].date() + timedelta(days=31)  # type: ignore[attr-defined]  # police: raw 30 days
+    first = retention.purge(rt, as_of)
+    assert first.work_folders_deleted == 1 and not (rt.settings.work_dir / extract_id).exists()
+    again = retention.purge(rt, as_of)  # its work folder is gone, its old events too: nothing left to count
+    assert (again.events_purged, again.work_folders_deleted) == (0, 0)
+    assert [n for *_, n in again.per_dataset] == [0] * len(again.per_dataset)
+    assert rt.warehouse.scalar("SELECT count(*) FROM ops.audit_log WHERE action = 'purge_raw'") == 1
+    assert audit.verify(rt.warehouse) == []
+    assert_conserved(rt)
 
 def test_expiring_protocols_warns_within_30_days(rt: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     police = next(p for p in rt.protocols if p.id == "police-incidents")

@@ -147,3 +147,39 @@ def test_too_little_memory_for_the_linkage_says_what_to_raise(monkeypatch: pytes
     with pytest.raises(WarehouseError, match="PTP_DUCKDB_MEMORY_LIMIT") as caught:
         persons_of(pd.DataFrame([person(i) for i in range(300)]))
     assert "Raise PTP_DUCKDB_MEMORY_LIMIT" in str(caught.value.hint)
+
+
+def test_frame_parts_normalise_each_strong_identifier_and_keep_each_source_apart() -> None:
+    from ptp_pipeline.linkage.frame import frame_parts
+
+    frame = pd.DataFrame({
+        "record": [1, 2, 3],
+        "nhs_number": ["943 476 5919", "AB-77", "  "],  # a valid NHS number, another scheme's reference, blank
+        "shared_ref": ["ref 1", "ref 2", "Ref-3"],
+        "ni_number": ["ab 12 34 56 c", "QQ123456C", None],  # QQ is never issued
+        "uln": ["12345 67899", "1234567893", None],  # the second fails its check digit
+        "local_id": [" x1 ", "y2", None],
+        "source": ["gp", "la", "gp"],
+    })
+    parts = frame_parts(frame).astype(object).where(lambda p: p.notna(), None)
+    assert parts.to_dict("list") == {
+        "nhs": ["9434765919", None, None],
+        # another scheme's reference in the NHS column is compared as given, ahead of the shared_ref column
+        "shared_ref": ["REF1", "AB-77", "REF-3"],
+        "ni": ["AB123456", None, None],
+        "uln": ["1234567899", None, None],
+        "local_id": ["gp|X1", "la|Y2", None],  # one partner's local number never meets another's
+    }
+    assert frame_parts(pd.DataFrame({"local_id": ["a"], "sex": [" f "]})).to_dict("list") == {
+        "sex": ["F"], "local_id": ["frame|A"]}
+
+
+def test_without_match_keys_exact_duplicates_still_link_on_the_model_alone() -> None:
+    import dataclasses
+
+    from ptp_pipeline.linkage.engine import config_from
+
+    frame = pd.DataFrame([person(0), person(0), person(1)]).assign(record=range(3))
+    out = link_frame(frame, KEY, cfg=dataclasses.replace(config_from(None), match_keys=[])).sort_values("record")
+    assert out.person_id.iloc[0] == out.person_id.iloc[1] != out.person_id.iloc[2]
+    assert not any(str(p).startswith("cascade:") for p in out.link_pass)  # no key was configured, none was used

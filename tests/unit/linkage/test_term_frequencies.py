@@ -109,3 +109,15 @@ def test_a_merge_of_two_records_weighs_surnames_by_the_whole_population(warehous
         assert usual.match_probability < p.loc[batch[IDENT].iloc[1]]
     finally:
         wh.close()
+
+
+def test_a_column_the_identities_lack_adjusts_nothing_and_the_others_still_count() -> None:
+    from ptp_pipeline.linkage.frequencies import TF_FROM, of_frame
+
+    n = TF_FROM
+    identities = pd.DataFrame({"sn": [COMMON] * (n - 1) + ["Rare"], "fn_full": [None] * n})  # no postcode column
+    tf = of_frame(identities)
+    assert tf["pc"].empty and tf["fn_full"].empty
+    shares = dict(zip(tf["sn"]["sn"], tf["sn"]["tf_sn"], strict=True))
+    assert shares == {COMMON: (n - 1) / n, "Rare": 1 / n}
+    assert of_frame(pd.DataFrame({"other": range(n)})) == {}  # no adjusted column at all: no adjustment

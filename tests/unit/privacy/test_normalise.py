@@ -348,3 +348,12 @@ def test_public_api() -> None:
         "generalise_birth_date",
         "soundex",
     } <= set(normalise.__all__)
+
+
+def test_text_of_a_float_column_drops_dot_zero_only_when_every_value_is_whole() -> None:
+    from ptp_pipeline.privacy.names import to_text
+
+    assert values(to_text(pd.Series([9434765919.0, np.nan]))) == ["9434765919", None]
+    assert values(to_text(pd.Series([9434765919.0, 1.5]))) == ["9434765919.0", "1.5"]  # a fraction: not an identifier
+    assert values(to_text(pd.Series([2.0**53, 1.0]))) == ["9007199254740992.0", "1.0"]  # beyond exact integers
+    assert values(to_text(pd.Series([np.nan, np.nan]))) == [None, None]

@@ -13,6 +13,7 @@ import pytest
 
 from ptp_pipeline.errors import ExtractError
 from ptp_pipeline.protocol import load_protocol
+from ptp_pipeline.protocol.model import OptOut
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import optout
 from ptp_pipeline.warehouse.retention import cutoff_for, latest_protocols
@@ -96,3 +97,10 @@ def test_cutoff_is_the_same_day_years_back_and_29_february_falls_to_28() -> None
     assert cutoff_for(date(2024, 2, 29), 1) == date(2023, 2, 28)
     assert cutoff_for(date(2024, 2, 29), 4) == date(2020, 2, 29)
     assert cutoff_for(date(2026, 1, 1), 0) == date(2026, 1, 1)
+
+
+def test_a_project_without_health_partners_withholds_nothing(rt: Runtime, tmp_path: Path) -> None:
+    assert optout.add(rt, listed(tmp_path, f"{VALID[0]}\n")).added == 1
+    no_health = rt.project.model_copy(update={"national_data_opt_out": OptOut(health_partners=[])})
+    assert optout.withhold(rt.warehouse, no_health) == 0
+    assert optout.withhold(rt.warehouse, rt.project) == 0  # partners, but no events of that person yet
