@@ -42,10 +42,10 @@ demo: $(STAMP)  ## install, then generate synthetic extracts and run the whole p
 postgres:  ## PostgreSQL on 127.0.0.1:5432 for the tests (idempotent; installs it on a fresh Debian as root)
 	@bash scripts/ensure-postgres.sh
 
-test: $(STAMP) postgres chromium  ## install, then lint, type-check and run every test
+test: $(STAMP) postgres chromium  ## install, then lint, type-check and run every test (two processes, a test file each)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # Branch coverage costs +60-75% of the suite's time (measured), which would take CI past its ~20 minutes on
 # two busy cores: so it is its own target, printing coverage per package and failing when a unit issue 21 names

@@ -20,6 +20,9 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    # The command line sizes its tables to the terminal (ptp_pipeline/cli/common.py); pytest-xdist's workers
+    # say 80 columns, a plain run whatever the terminal is: tests read the same tables either way.
+    "COLUMNS": "200",
 })
 for _name in [k for k in os.environ if k.startswith("PTP_")]:
     del os.environ[_name]
