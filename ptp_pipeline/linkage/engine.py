@@ -103,13 +103,14 @@ def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
     return wh.query(sql)
 
 
-def _strong_sets(frame: pd.DataFrame) -> list[frozenset[str]]:
+def _strong_sets(frame: pd.DataFrame, rows: np.ndarray) -> list[frozenset[str]]:
+    """Strong-identifier tokens of each row where `rows` is true (others: none)."""
     out: list[set[str]] = [set() for _ in range(len(frame))]
     for sid in STRONG:
         if sid not in frame:
             continue
         vals = frame[sid].to_numpy(dtype=object)
-        for i in np.flatnonzero(pd.notna(vals)):
+        for i in np.flatnonzero(pd.notna(vals) & rows):
             out[i].add(f"{sid}:{vals[i]}")
     return [frozenset(s) for s in out]
 
@@ -274,15 +275,14 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     node = np.concatenate([np.arange(n_new), n_new + np.searchsorted(persons, ex_person)]).astype(np.int64)
     n = n_new + len(persons)
     size = np.ones(n)
-    new_strong = _strong_sets(new)
-    strong = new_strong + [frozenset() for _ in persons]
+    person_strong: dict[int, frozenset[str]] = {}
     if touched is not None and len(touched):
         person_node = {int(p): n_new + i for i, p in enumerate(persons)}
         for row in touched.itertuples(index=False):
             i = person_node.get(int(row.person_id))
             if i is not None:
                 size[i] = row.identities
-                strong[i] = frozenset(row.strong)
+                person_strong[i] = frozenset(row.strong)
     casc = casc.assign(match_probability=1.0, order=0)
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     # One edge per pair: the strictest key it matched (the others add nothing).
@@ -311,6 +311,13 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     edges["b"] = node[edges["ident_r"].to_numpy()]
 
     edges["conflict"] = strong_conflict(edges, tokens)
+    # Strong identifiers matter only where a link could join them: a new identity without links stays alone
+    # (at 1M rows most have none, and building their sets was a second of the merge).
+    linked = np.zeros(n, dtype=bool)
+    linked[edges["a"].to_numpy()] = True
+    linked[edges["b"].to_numpy()] = True
+    strong = _strong_sets(new, linked[:n_new]) + [person_strong.get(n_new + i, frozenset())
+                                                  for i in range(len(persons))]
     label = cluster(n, size, strong, edges, cfg.guards)
     # Persons per label: the smallest existing id kept, others absorbed; new labels get new ids.
     frame = pd.DataFrame({"label": label, "node": np.arange(n)})
