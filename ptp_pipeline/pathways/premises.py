@@ -110,6 +110,12 @@ def _open_on(pairs: pd.DataFrame) -> pd.Series:
     return pd.Series((opened <= day) & (pd.isna(closed) | (closed >= day)), index=pairs.index)
 
 
+def _shared(pairs: pd.DataFrame, attribution: str, band: object = None) -> pd.DataFrame:
+    """Event-premises pairs as attributions: each event shared equally among its n premises (weight 1/n)."""
+    return pairs.assign(attribution=attribution, band=band,
+                        weight=1.0 / pairs.groupby("event_id")["premises_id"].transform("count"))[ATTRIBUTED]
+
+
 def band_label(metres: int) -> str:
     return f"within_{metres}m"
 
@@ -141,8 +147,7 @@ def _by_distance(premises: pd.DataFrame, events: pd.DataFrame, bands_m: list[int
     pairs = pairs[(pairs["band_no"] < len(bands_m)) & _open_on(pairs)]
     pairs = pairs[pairs["band_no"] == pairs.groupby("event_id")["band_no"].transform("min")]
     labels = np.array([band_label(b) for b in bands_m], dtype=object)
-    return pairs.assign(attribution="distance", band=labels[pairs["band_no"].to_numpy()],
-                        weight=1.0 / pairs.groupby("event_id")["premises_id"].transform("count"))[ATTRIBUTED]
+    return _shared(pairs, "distance", labels[pairs["band_no"].to_numpy()])
 
 
 def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
@@ -157,9 +162,7 @@ def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
         hit = left.merge(premises[["premises_id", key, "opened", "closed"]].dropna(subset=[key]), on=key)
         hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
         if len(hit):
-            hit = hit.assign(attribution="exact", band=None,
-                             weight=1.0 / hit.groupby("event_id")["premises_id"].transform("count"))
-            parts.append(hit[ATTRIBUTED])
+            parts.append(_shared(hit, "exact"))
             done |= set(hit["event_id"])
     left = events[~events["event_id"].isin(done)]
     if bands_m:
@@ -171,8 +174,7 @@ def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
             premises[["premises_id", "sector", "opened", "closed"]].dropna(subset=["sector"]), on="sector")
         hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
         if len(hit):
-            parts.append(hit.assign(attribution="sector", band=None,
-                                    weight=1.0 / hit.groupby("event_id")["premises_id"].transform("count"))[ATTRIBUTED])
+            parts.append(_shared(hit, "sector"))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ATTRIBUTED)
 
