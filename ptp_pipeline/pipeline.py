@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pandas as pd
 
+from ptp_pipeline import memory
 from ptp_pipeline.errors import ExtractError, PtpUserError
 from ptp_pipeline.extract.check import check as _check
 from ptp_pipeline.extract.names import printable
@@ -50,7 +51,8 @@ class Outcome:
 
 
 def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> T:
-    """Run a stage; a data problem refuses the extract in the ledger, then propagates."""
+    """Run a stage; a data problem refuses the extract in the ledger, then propagates. Either way the
+    stage's memory goes back to the system, so the next stage does not start from its high-water mark."""
     try:
         with pd.option_context("mode.string_storage", "pyarrow"):  # text in Arrow: a tenth of the memory
             return stage(rt, extract_id)
@@ -63,6 +65,8 @@ def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> 
         for name in ("checked.parquet", "pseudonymised.parquet", "validated.parquet", IDENTITIES_FILE):
             (rt.work(extract_id) / name).unlink(missing_ok=True)
         raise
+    finally:
+        memory.release()
 
 
 def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> tuple[str, bool]:
