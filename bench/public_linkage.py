@@ -30,6 +30,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from common import pair_counts
@@ -80,35 +81,39 @@ def ptp(frame: pd.DataFrame, task: Task) -> pd.Series:
     return frame["rec_id"].map(linked.set_index("record")["person_id"])
 
 
-def splink_raw(frame: pd.DataFrame, task: Task) -> pd.Series:
-    """Person of each record from Splink on the raw values (cluster id at match probability 0.5)."""
+def splink_raw(frame: pd.DataFrame, task: Task, address: bool = True) -> pd.Series:
+    """Person of each record from Splink on the raw values (cluster id at match probability 0.5); without
+    `address`, on the fields the project compares only (names, date of birth, postcode)."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
+    from splink.internals.comparison_creator import ComparisonCreator
 
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    comparisons = [
+    comparisons: list[ComparisonCreator | dict[str, Any]] = [
         cl.NameComparison("given_name"),
         cl.NameComparison("surname"),
         cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d",
                                  invalid_dates_as_null=True),
-        cl.ExactMatch("street_number"),
-        cl.ExactMatch("address_1"),
-        cl.ExactMatch("suburb"),
         cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
     ]
-    blocking = [block_on("given_name", "surname"), "l.given_name = r.surname AND l.surname = r.given_name",
-                block_on("date_of_birth"), block_on("postcode"), block_on("suburb", "address_1")]
-    deterministic = [block_on("given_name", "surname", "date_of_birth")]
+    if address:
+        comparisons += [cl.ExactMatch("street_number"), cl.ExactMatch("address_1"), cl.ExactMatch("suburb")]
+    blocking: list[BlockingRuleCreator | dict[str, Any]] = [
+        block_on("given_name", "surname"), {"blocking_rule": "l.given_name = r.surname AND l.surname = r.given_name"},
+                block_on("date_of_birth"), block_on("postcode")]
+    deterministic: list[str | BlockingRuleCreator] = [block_on("given_name", "surname", "date_of_birth")]
     if task.strong_id:
         comparisons.append(cl.ExactMatch("soc_sec_id"))
         blocking.append(block_on("soc_sec_id"))
         deterministic.append(block_on("soc_sec_id"))
     settings = SettingsCreator(unique_id_column_name="rec_id", link_type="link_only" if task.two_files else
                                "dedupe_only", comparisons=comparisons, blocking_rules_to_generate_predictions=blocking)
+    if address:
+        blocking.append(block_on("suburb", "address_1"))
     raw = frame.drop(columns=["truth"]).astype(object).where(frame.drop(columns=["truth"]).notna(), None)
     db = DuckDBAPI()
     inputs = [db.register(raw[raw.file == f].drop(columns="file")) for f in raw.file.unique()]
-    linker = Linker(inputs, settings)
+    linker = Linker(inputs, settings, log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
     for rule in (block_on("date_of_birth"), block_on("postcode")):
@@ -126,7 +131,9 @@ def score(frame: pd.DataFrame, task: Task, persons: pd.Series) -> dict[str, floa
             "persons": float(persons.fillna(frame["rec_id"]).nunique()), "truth": float(frame["truth"].nunique())}
 
 
-METHODS: dict[str, Callable[[pd.DataFrame, Task], pd.Series]] = {"ptp link_frame": ptp, "Splink on raw": splink_raw}
+METHODS: dict[str, Callable[[pd.DataFrame, Task], pd.Series]] = {
+    "ptp link_frame": ptp, "Splink on raw": splink_raw,
+    "Splink on raw (no address)": lambda frame, task: splink_raw(frame, task, address=False)}
 
 
 def main() -> None:
