@@ -97,8 +97,8 @@ TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]
 #: Pairs taken as matches to estimate the prior (with an assumed recall of 0.8): a shared strong or
 #: partner identifier, or three of forename, surname, date of birth and postcode. Training sees
 #: identities, and records agreeing on all four are already one identity, so the matching pairs left
-#: mostly differ in one field: "name and date of birth" alone finds a fraction of them and put the
-#: prior 2.5-10x too low on FEBRL and the heavy-noise generator (bench/public_linkage.py).
+#: mostly differ in one field: "name and date of birth" alone finds a fraction of them (the prior came
+#: out 5-11x too low on FEBRL, 2.7x on the heavy-noise generator: bench/public_linkage.py).
 PRIOR_RULES = [
     *(f"l.{c} = r.{c}" for c in (*STRONG, "local_id")),
     "l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob",

@@ -2,7 +2,7 @@
 
 Training sees identities: records of one person agreeing on every part are already one identity, so the
 matching pairs left differ in some field. The prior must still come out near the truth (FEBRL found it
-7-13x too low when only pairs agreeing on name and date of birth were counted: bench/public_linkage.py).
+5-11x too low when only pairs agreeing on name and date of birth were counted: bench/public_linkage.py).
 """
 
 from __future__ import annotations
