@@ -1,4 +1,5 @@
-"""Shared by the benches: peak resident memory of this process, and a scratch warehouse per run.
+"""Shared by the benches: peak resident memory of this process, a scratch warehouse per run, and pairwise
+precision/recall of linked persons against the truth.
 
 Peak resident memory, in MB:
 
@@ -13,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+import pandas as pd
 
 
 def peak_rss_mb() -> int:
@@ -51,3 +54,24 @@ def scratch_warehouse(backend: str, prefix: str, home: Path | None = None) -> It
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as con:
             con.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def pair_counts(pred: pd.Series, true: pd.Series, agency: pd.Series) -> dict[str, float]:
+    """Pairwise precision/recall via contingency counts (no pair enumeration)."""
+    frame = pd.DataFrame({"p": pred.astype(object).to_numpy(), "t": true.to_numpy(), "a": agency.to_numpy()})
+    unlinked = frame["p"].isna()  # a record with no key links to nobody: its own singleton
+    frame.loc[unlinked, "p"] = [f"__single_{i}" for i in range(int(unlinked.sum()))]
+    frame["p"] = frame["p"].astype(str)
+
+    def c2(n: pd.Series) -> float:
+        return float((n * (n - 1) / 2).sum())
+
+    def cross(keys: list[str]) -> float:
+        # pairs within groups minus pairs within the same agency inside those groups
+        return c2(frame.groupby(keys).size()) - c2(frame.groupby([*keys, "a"]).size())
+
+    tp, pred_pairs, true_pairs = c2(frame.groupby(["p", "t"]).size()), c2(frame.groupby("p").size()), c2(
+        frame.groupby("t").size())
+    xtp, xpred, xtrue = cross(["p", "t"]), cross(["p"]), cross(["t"])
+    return {"precision": tp / pred_pairs if pred_pairs else 1.0, "recall": tp / true_pairs if true_pairs else 1.0,
+            "x_precision": xtp / xpred if xpred else 1.0, "x_recall": xtp / xtrue if xtrue else 1.0}

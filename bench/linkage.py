@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import peak_rss_mb
+from common import pair_counts, peak_rss_mb
 
 from ptp_pipeline.pipeline import ingest
 from ptp_pipeline.privacy.normalise import normalise_nhs_number
@@ -50,27 +50,6 @@ NOISE: dict[str, dict[str, float]] = {
               "postcode_missing_rate": 0.06, "nhs_rate_health": 0.40},
     "no-nhs": {"nhs_rate_council": 0.0, "nhs_rate_health": 0.0, "nhs_rate_police": 0.0},
 }
-
-
-def pair_counts(pred: pd.Series, true: pd.Series, agency: pd.Series) -> dict[str, float]:
-    """Pairwise precision/recall via contingency counts (no pair enumeration)."""
-    frame = pd.DataFrame({"p": pred.astype(object).to_numpy(), "t": true.to_numpy(), "a": agency.to_numpy()})
-    unlinked = frame["p"].isna()  # a record with no key links to nobody: its own singleton
-    frame.loc[unlinked, "p"] = [f"__single_{i}" for i in range(int(unlinked.sum()))]
-    frame["p"] = frame["p"].astype(str)
-
-    def c2(n: pd.Series) -> float:
-        return float((n * (n - 1) / 2).sum())
-
-    def cross(keys: list[str]) -> float:
-        # pairs within groups minus pairs within the same agency inside those groups
-        return c2(frame.groupby(keys).size()) - c2(frame.groupby([*keys, "a"]).size())
-
-    tp, pred_pairs, true_pairs = c2(frame.groupby(["p", "t"]).size()), c2(frame.groupby("p").size()), c2(
-        frame.groupby("t").size())
-    xtp, xpred, xtrue = cross(["p", "t"]), cross(["p"]), cross(["t"])
-    return {"precision": tp / pred_pairs if pred_pairs else 1.0, "recall": tp / true_pairs if true_pairs else 1.0,
-            "x_precision": xtp / xpred if xpred else 1.0, "x_recall": xtp / xtrue if xtrue else 1.0}
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ def build(records: int, noise: str, seed: int, out: Path) -> None:
 
 def child(path: Path) -> dict[str, Any]:
     """Link the records in `path` with phase timings (wrapping link_frame's own steps)."""
-    from linkage import pair_counts
+    from common import pair_counts
 
     import ptp_pipeline.linkage.frame as lf
 

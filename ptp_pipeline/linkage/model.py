@@ -85,9 +85,27 @@ BLOCKING_RULES = [
     "l.sn = r.sn AND l.pc = r.pc",
     "l.fn3 = r.fn3 AND l.sn = r.sn AND l.dob_y = r.dob_y AND l.dob_m = r.dob_m",
     "l.fn = r.fn AND l.dob = r.dob AND l.sn3 = r.sn3",
+    # For people with few records (two files each holding a person once), where no chain of other records
+    # joins them: no date of birth, or two fields mistyped. Each leads with an indexed column (fn or dob)
+    # and adds ~5% pairs on the heavy-noise generator (bench/public_linkage.py: recall +0.02-0.03 on FEBRL).
+    "l.fn = r.fn AND l.pc = r.pc",
+    "l.fn = r.fn AND l.sn3 = r.sn3 AND l.pc_dist = r.pc_dist",
+    "l.dob = r.dob AND l.pc_dist = r.pc_dist",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]
+#: Pairs taken as matches to estimate the prior (with an assumed recall of 0.8): a shared strong or
+#: partner identifier, or three of forename, surname, date of birth and postcode. Training sees
+#: identities, and records agreeing on all four are already one identity, so the matching pairs left
+#: mostly differ in one field: "name and date of birth" alone finds a fraction of them (the prior came
+#: out 5-11x too low on FEBRL, 2.7x on the heavy-noise generator: bench/public_linkage.py).
+PRIOR_RULES = [
+    *(f"l.{c} = r.{c}" for c in (*STRONG, "local_id")),
+    "l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob",
+    "l.fn = r.fn AND l.sn = r.sn AND l.pc = r.pc",
+    "l.fn = r.fn AND l.dob = r.dob AND l.pc = r.pc",
+    "l.sn = r.sn AND l.dob = r.dob AND l.pc = r.pc",
+]
 
 
 def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: bool = False) -> dict[str, Any]:
@@ -188,8 +206,8 @@ def train(identities: pd.DataFrame) -> dict[str, Any]:
 def _train(identities: pd.DataFrame) -> dict[str, Any]:
     """Estimate u (random sampling) and m (EM, no labels) on token identities; returns the model.
 
-    The prior that two random identities match comes from deterministic rules (exact name and date
-    of birth, or a strong identifier); with too few such pairs the shipped prior stays.
+    The prior that two random identities match comes from deterministic rules (`PRIOR_RULES`); with
+    too few such pairs the shipped prior stays.
     """
     from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
 
@@ -197,8 +215,7 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
     with scratch_duckdb() as con:
         linker = _linker(con, identities, settings())
         with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
-            linker.training.estimate_probability_two_random_records_match(
-                ["l.fn = r.fn AND l.sn = r.sn AND l.dob = r.dob", "l.nhs = r.nhs"], recall=0.8)
+            linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=0.8)
         linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1,
                                                          num_chunks=1)  # one pass: same u, 40% less CPU
         for rule in TRAINING_BLOCKS:

@@ -57,6 +57,21 @@ def test_a_noisy_second_record_links_to_the_first(variant: dict[str, str]) -> No
     assert len(set(ids)) == 60
 
 
+@pytest.mark.parametrize(("first", "second"), [
+    ({"date_of_birth": ""}, {"surname": "Abernahty"}),  # a surname typo, and no date of birth on either record
+    ({}, {"surname": "Abernahty", "date_of_birth": ""}),  # ... or on one of them
+    ({}, {"forename": "Anara", "surname": "Abermathy", "postcode": "LS6 9ZZ"}),  # both names mistyped, another street
+])
+def test_a_record_with_two_fields_wrong_is_still_compared(first: dict[str, str], second: dict[str, str]) -> None:
+    """No chain of other records joins two files that each hold a person once: the pair itself has to be
+    a candidate (FEBRL, bench/public_linkage.py)."""
+    one = person(0, **{"forename": "Amara", "surname": "Abernathy", "date_of_birth": "1950-01-01", **first})
+    others = [person(i) for i in range(1, 60)]
+    ids = persons_of(pd.DataFrame([one, {**one, **second}, *others]))
+    assert ids[0] == ids[1]
+    assert len(set(ids)) == 60
+
+
 def test_day_and_month_swapped_links() -> None:
     first = person(0, date_of_birth="1971-03-11")
     second = person(0, date_of_birth="1971-11-03", postcode="LS9 8BB")
