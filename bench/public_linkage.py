@@ -10,10 +10,12 @@ febrl3 is 5,000 records in one file holding 2,000 people (up to 9 duplicates eac
 person share the `rec-N` part of their id. Each task runs with and without `soc_sec_id` (the `-id`
 tasks), given to the project as a `shared_ref` (a strong identifier).
 
-Three methods per task:
+Methods per task:
 - ptp: `ptp_pipeline.linkage.link_frame` on the columns mapped to kinds (given_name -> forename,
   surname, date_of_birth, postcode [, soc_sec_id -> shared_ref]), with a fresh random key:
-  normalisers, keyed tokens, cascade, Splink over tokens, clusters.
+  normalisers, keyed tokens, cascade, Splink over tokens, clusters; as shipped, then as project.yaml
+  `linkage.forename_conflict: evidence` sets it (no twin guard: FEBRL replaces forenames and has no
+  twins), at the shipped threshold 0.95 and at Splink's 0.5.
 - Splink on the raw values (DuckDB), a standard model after Splink's own FEBRL examples: names
   (exact, Jaro-Winkler levels), date of birth levels, exact street number, address, suburb and
   postcode [, social security id], u by random sampling, m by EM, links at 0.5 clustered; and the
@@ -30,13 +32,18 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 from common import pair_counts
 
 from ptp_pipeline.linkage import link_frame
+from ptp_pipeline.linkage.engine import LinkConfig, config_from
+
+#: project.yaml `linkage.forename_conflict: evidence` (no twin guard), at the shipped threshold and at Splink's 0.5.
+EVIDENCE = replace(config_from(None), forename_veto=False)
+EVIDENCE_05 = replace(EVIDENCE, threshold=0.5, review_from=0.3)
 
 #: FEBRL column -> the kind link_frame reads it as (addresses are not person evidence in the project).
 KINDS = {"given_name": "forename", "surname": "surname", "date_of_birth": "date_of_birth", "postcode": "postcode"}
@@ -71,13 +78,13 @@ def load(task: Task) -> pd.DataFrame:
     return frame
 
 
-def ptp(frame: pd.DataFrame, task: Task) -> pd.Series:
-    """Person of each record from link_frame (a fresh random key each run)."""
+def ptp(frame: pd.DataFrame, task: Task, cfg: LinkConfig | None = None) -> pd.Series:
+    """Person of each record from link_frame (a fresh random key each run); `cfg` as project.yaml would set it."""
     kinds = frame[[c for c in KINDS if c in frame]].rename(columns=KINDS)
     if task.strong_id:
         kinds["shared_ref"] = frame["soc_sec_id"]
     kinds.insert(0, "record", frame["rec_id"])
-    linked = link_frame(kinds, secrets.token_hex(32))
+    linked = link_frame(kinds, secrets.token_hex(32), cfg=cfg)
     return frame["rec_id"].map(linked.set_index("record")["person_id"])
 
 
@@ -132,7 +139,10 @@ def score(frame: pd.DataFrame, task: Task, persons: pd.Series) -> dict[str, floa
 
 
 METHODS: dict[str, Callable[[pd.DataFrame, Task], pd.Series]] = {
-    "ptp link_frame": ptp, "Splink on raw": splink_raw,
+    "ptp link_frame": ptp,
+    "ptp, forenames as evidence": lambda frame, task: ptp(frame, task, EVIDENCE),
+    "ptp, forenames as evidence, threshold 0.5": lambda frame, task: ptp(frame, task, EVIDENCE_05),
+    "Splink on raw": splink_raw,
     "Splink on raw (no address)": lambda frame, task: splink_raw(frame, task, address=False)}
 
 

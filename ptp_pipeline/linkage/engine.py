@@ -49,6 +49,7 @@ class LinkConfig:
     guards: Guards = field(default_factory=lambda: Guards(max_size=200, veto=False))
     probabilistic: bool = True
     term_frequencies: bool = True  # exact name/postcode matches weighted by how common the token is
+    forename_veto: bool = True  # pairs whose forenames share nothing never link on the other fields (twins)
 
 
 DEFAULT_KEYS = [("nhs", ["nhs_number"]), ("ni", ["ni_number"]), ("uln", ["uln"]), ("shared_ref", ["shared_ref"]),
@@ -66,7 +67,8 @@ def config_from(project: ProjectConfig | None) -> LinkConfig:
         match_keys=[(mk.name, [PART_COLUMN[p] for p in mk.parts]) for mk in lk.match_keys],
         max_per_token=lk.max_persons_per_token, threshold=lk.threshold, review_from=lk.review_threshold,
         guards=Guards(max_size=lk.max_identities_per_person, veto=lk.strong_id_conflict == "veto"),
-        probabilistic=lk.probabilistic, term_frequencies=lk.term_frequencies)
+        probabilistic=lk.probabilistic, term_frequencies=lk.term_frequencies,
+        forename_veto=lk.forename_conflict == "veto")
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     # One edge per pair: the strictest key it matched (the others add nothing).
     casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
     tokens = (pd.concat([u, c]) if n_ex else u)[[IDENT, *TOKEN_COLUMNS]].set_index(IDENT)
-    scored = scored[~forenames_disagree(scored, tokens)]
+    if cfg.forename_veto:
+        scored = scored[~forenames_disagree(scored, tokens)]
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):
         # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.

@@ -749,6 +749,13 @@ class Linkage(Strict):
         default="evidence",
         description="Differing NHS numbers (or other strong identifiers): very strong evidence against a link "
         "(evidence), or never linked whatever else agrees (veto).")
+    forename_conflict: Literal["veto", "evidence"] = Field(
+        default="veto",
+        description="Two records whose forenames share nothing (not the name, nickname, sound, first letters or "
+        "initial, nor a swap with the surname): never linked on the other fields alone (veto: twins share surname, "
+        "date of birth and address, and only their forenames tell them apart), or weighed by the model's forename "
+        "comparison like any other disagreement (evidence: for data where a forename is often replaced, not "
+        "mistyped, and twins are rare).")
     max_identities_per_person: int = Field(
         default=200, ge=2, description="A person is never grown past this many distinct identities (over-merge guard).")
 

@@ -147,6 +147,7 @@ def linkage_report_data(wh: Warehouse, project: ProjectConfig) -> LinkageReport:
             "term_frequencies": lk.term_frequencies,
             "probabilistic": lk.probabilistic,
             "strong_id_conflict": lk.strong_id_conflict,
+            "forename_conflict": lk.forename_conflict,
             "rule": rule,
         },
     )

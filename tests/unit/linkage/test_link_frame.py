@@ -87,6 +87,27 @@ def test_twins_stay_two_persons() -> None:
     assert ids[0] != ids[1]
 
 
+def _replaced_forename(project: ProjectConfig, conflict: str) -> list[int]:
+    a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05")
+    b = {**a, "forename": "Zofia"}  # the forename replaced, not mistyped; all else equal
+    # Only the probabilistic pass decides this pair: the cascade keeps the keys that need a forename.
+    keys = [k for k in project.linkage.match_keys if "forename" in k.parts]
+    linkage = project.linkage.model_copy(update={"forename_conflict": conflict, "match_keys": keys})
+    chosen = project.model_copy(update={"linkage": linkage})
+    return persons_of(pd.DataFrame([a, b, *[person(i) for i in range(1, 40)]]), chosen)
+
+
+def test_forenames_sharing_nothing_never_link_by_default(project: ProjectConfig) -> None:
+    assert project.linkage.forename_conflict == "veto"
+    ids = _replaced_forename(project, "veto")
+    assert ids[0] != ids[1]
+
+
+def test_forenames_sharing_nothing_are_weighed_when_the_project_says_evidence(project: ProjectConfig) -> None:
+    ids = _replaced_forename(project, "evidence")
+    assert ids[0] == ids[1]
+
+
 def _conflict_frame() -> pd.DataFrame:
     a = person(3, nhs_number="9434765919")
     b = person(3, nhs_number="9434765870")  # another valid NHS number, everything else equal
