@@ -140,8 +140,8 @@ def score(frame: pd.DataFrame, task: Task, persons: pd.Series) -> dict[str, floa
 
 METHODS: dict[str, Callable[[pd.DataFrame, Task], pd.Series]] = {
     "ptp link_frame": ptp,
-    "ptp, forenames as evidence": lambda frame, task: ptp(frame, task, EVIDENCE),
-    "ptp, forenames as evidence, threshold 0.5": lambda frame, task: ptp(frame, task, EVIDENCE_05),
+    "ptp (forenames as evidence)": lambda frame, task: ptp(frame, task, EVIDENCE),
+    "ptp (forenames as evidence; threshold 0.5)": lambda frame, task: ptp(frame, task, EVIDENCE_05),
     "Splink on raw": splink_raw,
     "Splink on raw (no address)": lambda frame, task: splink_raw(frame, task, address=False)}
 
