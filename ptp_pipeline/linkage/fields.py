@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ptp_pipeline.privacy.keys import ProjectKey
-from ptp_pipeline.privacy.names import apply_to_uniques, regex_replace
+from ptp_pipeline.privacy.names import ARROW_STRING, apply_to_uniques, regex_replace
 from ptp_pipeline.privacy.nicknames import NICKNAMES
 from ptp_pipeline.privacy.tokens import hmac_tokens
 
@@ -110,10 +110,12 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
 def identity_text(values: pd.DataFrame) -> pd.Series:
     """One text per record holding every identity part; <NA> when the record has none at all."""
     cols = ["nhs", "ni", "uln", "shared_ref", "local_id", "fn_full", "fn", "sn", "dob", "pc", "sex"]
-    frame = values[cols].fillna("~")  # never NUL: Arrow text hashing stops at it
-    text = frame[cols[0]].astype("string")
-    for c in cols[1:]:
-        text = text + "|" + frame[c].astype("string")
+    # One Arrow join of all parts ("~" for a missing one, never NUL: Arrow text hashing stops at it),
+    # rather than ten pandas concatenations each making a new column.
+    parts = [pc.fill_null(pa.array(values[c].astype(ARROW_STRING).array), "~") for c in cols]
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("|", pa.large_string()))
+    text = pd.Series(pd.arrays.ArrowStringArray(joined.cast(pa.large_string())),
+                     index=values.index)
     return text.where(linkable(values))
 
 

@@ -81,10 +81,19 @@ def _clean(text: pd.Series) -> pd.Series:
     return regex_replace(t, rf"^(.+?),? FLAT ({_FLAT_ID})((?:[ ,].*)?)$", r"FLAT \2, \1\3")
 
 
+_ABBREVIATED = rf"\b(?:{'|'.join(ABBREVIATIONS)})\b"
+
+
 def _street(street: pd.Series) -> pd.Series:
     words = street.str.strip()
-    for short, long in ABBREVIATIONS.items():
-        words = words.str.replace(rf"\b{short}\b", long, regex=True)
+    # One pass finds the streets holding any abbreviation; only those take the pass per abbreviation
+    # (a long form never contains a short one as a word, so the others would come out unchanged).
+    short_form = words.str.contains(_ABBREVIATED, regex=True).fillna(False).astype(bool)
+    if short_form.any():
+        some = words[short_form]
+        for short, long in ABBREVIATIONS.items():
+            some = some.str.replace(rf"\b{short}\b", long, regex=True)
+        words = words.mask(short_form, some)
     words = words.str.replace(r"^ST\b", "SAINT", regex=True).str.replace(r"\bST\b", "STREET", regex=True)
     ends = "|".join(STREET_ENDS)
     words = regex_replace(words, rf"^(\S.*? (?:{ends}))\b.*$", r"\1")
@@ -93,21 +102,23 @@ def _street(street: pd.Series) -> pd.Series:
 
 def _parts(text: pd.Series) -> pd.DataFrame:
     clean = _clean(text)
-    out = pd.DataFrame({c: pd.Series(pd.NA, index=text.index, dtype="string") for c in ("flat", "number", "street")})
+    columns = ("flat", "number", "street")
+    found_by: list[pd.DataFrame] = []  # one frame per pattern, over rows no earlier pattern took
     todo = clean.notna() & (clean != "")
     for pattern in _PATTERNS:
         if not todo.any():
             break
         found = regex_extract(clean[todo], pattern.pattern).astype("string")
-        hit = found["street"].notna()
-        rows = found.index[hit]
-        flat = found.loc[hit, "flat"] if "flat" in found else pd.Series(pd.NA, index=rows, dtype="string")
+        found = found[found["street"].notna()]
+        flat = found["flat"] if "flat" in found else pd.Series(pd.NA, index=found.index, dtype="string")
         if "letter" in found:
-            flat = flat.fillna(found.loc[hit, "letter"]) if "flat" in found else found.loc[hit, "letter"]
-        out.loc[rows, "flat"] = flat.str.lstrip("0").replace("", "0")
-        out.loc[rows, "number"] = found.loc[hit, "number"]
-        out.loc[rows, "street"] = found.loc[hit, "street"]
-        todo &= ~clean.index.isin(rows)
+            flat = flat.fillna(found["letter"]) if "flat" in found else found["letter"]
+        found_by.append(pd.DataFrame({"flat": flat.str.lstrip("0").replace("", "0"), "number": found["number"],
+                                      "street": found["street"]}))
+        todo &= ~clean.index.isin(found.index)
+    # Put together once (setting rows of Arrow text column by column costs a Python object per value).
+    out = (pd.concat(found_by) if found_by else pd.DataFrame(columns=list(columns))).reindex(text.index)
+    out = out[list(columns)].astype("string")
     out["street"] = _street(out["street"])
     return out
 

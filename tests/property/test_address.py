@@ -128,3 +128,15 @@ def test_tokens_are_keyed_per_project_and_kind() -> None:
     theirs = address_tokens(ProjectKey("other", b"k" * 32), parts, pc, pd.Series(["72012345"], dtype="string"))
     assert (mine.iloc[0] != theirs.iloc[0]).all()
     assert mine.iloc[0].nunique() == 3
+
+
+@settings(max_examples=max(1, EXAMPLES // 4))
+@given(st.data())
+def test_a_line_normalises_the_same_alone_or_among_others(data: st.DataObject) -> None:
+    """Work is done over the distinct lines of a batch, abbreviated ones apart: no line's parts may depend on
+    which other lines share its batch."""
+    lines = [data.draw(spelling(data.draw(address()))) for _ in range(data.draw(st.integers(2, 6)))]
+    together = address_parts(pd.Series(lines, dtype="string"))
+    for i, line in enumerate(lines):
+        alone = address_parts(pd.Series([line], dtype="string"))
+        assert together.iloc[[i]].reset_index(drop=True).equals(alone), i
