@@ -47,11 +47,12 @@ postgres:  ## PostgreSQL on 127.0.0.1:5432 for the tests (idempotent; installs i
 # tracer pytest-cov/coverage.py uses on Python 3.11 is called on every line of every function, pandas, pydantic
 # and Splink included). It merges what both xdist workers measured into test-artifacts/coverage.json; then
 # tests/coverage_by_package.py prints coverage per package and fails when a unit issue 21 names falls below its
-# floor in tests/coverage_floors.json. Measured 2026-12-06, one after the other on the busy 2-core machine (load
-# 4-7), CPU user+sys of `-n 2 --dist loadfile` on tests/unit/privacy, tests/unit/linkage, tests/unit/test_stages.py
-# (267 tests): no coverage 196 s; pytest-cov branch coverage of ptp_pipeline 310 s (+58%: it was kept out of
-# `make test` for that); SlipCover --branch 215 s (+10%). SlipCover 1.1.0 warns that it cannot measure branches in
-# the test files pytest rewrites (pytest 9 changed a signature it checks): tests/ is not measured, so it is hushed.
+# floor in tests/coverage_floors.json. Measured 2026-12-06 on the shared 2-core machine, CPU user+sys of
+# `-n 2 --dist loadfile` on tests/unit/privacy, tests/unit/linkage, tests/unit/test_stages.py (267 tests), two
+# rounds (load 4-7, then 2-4): no coverage 196 s, 187 s; pytest-cov branch coverage of ptp_pipeline 310 s (+58%),
+# 299 s (+60%), which is why it was kept out of `make test`; SlipCover --branch 215 s (+10%), 195 s (+4%).
+# SlipCover 1.1.0 warns that it cannot measure branches in the test files pytest rewrites (a pytest function it
+# wraps changed signature): tests/ are not measured, so the warning is hushed.
 define TESTS_WITH_COVERAGE
 @mkdir -p test-artifacts && rm -f test-artifacts/coverage.json
 PYTHONWARNINGS='ignore:Unable to activate pytest branch coverage:RuntimeWarning' \
