@@ -1,19 +1,24 @@
-"""Branch coverage per package, from the JSON report pytest-cov writes in `make coverage`, and its floors.
+"""Branch coverage per package, from the JSON report SlipCover writes in `make test`, and its floors.
 
-tests/conftest.py prints it at the end of the run (before pytest's closing line) and fails a whole-suite run
-when a unit named in tests/coverage_floors.json falls below its floor; by hand:
-`python tests/coverage_by_package.py test-artifacts/coverage.json`. Lines and branches count together, as in
-coverage.py's total, so 100% means every line and both ways of every branch ran.
+`make test` runs the suite under SlipCover (settings in pyproject's [tool.slipcover]), then
+`python tests/coverage_by_package.py --check` prints this table and fails when a unit named in
+tests/coverage_floors.json falls below its floor. `--missing UNIT` lists the lines and branches of a unit no
+test ran. Lines and branches count together, as in SlipCover's (and coverage.py's) total, so 100% means every
+line and both ways of every branch ran.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
+from io import StringIO
 from pathlib import Path
+from typing import Any
 
 FLOORS = Path(__file__).with_name("coverage_floors.json")
+REPORT = Path("test-artifacts/coverage.json")
 RAISE_BY = 1.0  # a unit this far above its floor is told to raise it (floors sit 0.5 below, for hypothesis)
 
 
@@ -33,15 +38,20 @@ def unit_of(path: str, units: list[str]) -> str:
     return "/".join(parts[start:start + 2]) if len(parts) - start > 2 else "ptp_pipeline (top level)"
 
 
+def _files(report: Path) -> dict[str, Any]:
+    files: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))["files"]
+    return files
+
+
 def counts(report: Path, units: list[str]) -> dict[str, list[int]]:
-    """Per unit: statements, covered statements, branches, covered branches."""
-    files = json.loads(report.read_text(encoding="utf-8"))["files"]
+    """Per unit: statements, covered statements, branches, covered branches (SlipCover's per-file summary)."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for path, data in files.items():
+    for path, data in _files(report).items():
         s = data["summary"]
-        row = totals[unit_of(path, units)]
-        for i, key in enumerate(("num_statements", "covered_lines", "num_branches", "covered_branches")):
-            row[i] += int(s.get(key, 0))
+        covered, took = int(s["covered_lines"]), int(s.get("covered_branches", 0))
+        figures = (covered + int(s["missing_lines"]), covered, took + int(s.get("missing_branches", 0)), took)
+        unit = unit_of(path, units)
+        totals[unit] = [a + b for a, b in zip(totals[unit], figures, strict=True)]
     return totals
 
 
@@ -80,14 +90,51 @@ def check_floors(report: Path, floors: dict[str, float]) -> tuple[list[str], lis
         if figure < floor:
             failures.append(f"{unit}: coverage {figure:.1f}% is below its floor of {floor:.1f}% "
                             f"(tests/{FLOORS.name}). Add tests for the lines and branches "
-                            f"`coverage report -m --include='*/{unit}*'` lists as missing; do not lower the floor.")
+                            f"`python tests/coverage_by_package.py --missing {unit}` lists; do not lower the floor.")
         elif figure >= floor + RAISE_BY:
             notes.append(f"{unit}: coverage {figure:.1f}% is above its floor of {floor:.1f}%: raise the floor "
                          f"in tests/{FLOORS.name} to {figure:.1f}.")
     return failures, notes
 
 
+def missing(report: Path, unit: str) -> str:
+    """SlipCover's own table (lines, branches, what was missed) for the files of one unit not fully covered."""
+    from slipcover import print_coverage
+    from slipcover.slipcover import add_summaries
+
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["files"] = {p: f for p, f in data["files"].items() if unit_of(p, [unit]) == unit}
+    add_summaries(data)
+    out = StringIO()
+    print_coverage(data, outfile=out, skip_covered=True)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; with --check, 1 when a unit is below its floor (only a whole-suite run is held to them)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("report", nargs="?", type=Path, default=REPORT, help=f"SlipCover JSON (default {REPORT})")
+    parser.add_argument("--check", action="store_true", help="fail when a unit is below its floor")
+    parser.add_argument("--missing", metavar="UNIT", help="list what no test ran in UNIT, e.g. ptp_pipeline/privacy")
+    args = parser.parse_args(argv)
+    if not args.report.is_file():
+        print(f"No coverage report at {args.report}: run the tests under SlipCover first (`make test`).")
+        return 1
+    if args.missing:
+        print(missing(args.report, args.missing))
+        return 0
+    floors = load_floors()
+    print("=" * 30 + " branch coverage per package " + "=" * 30)
+    print("\n".join(table(args.report, list(floors))))
+    if not args.check:
+        return 0
+    failures, notes = check_floors(args.report, floors)
+    for line in [*(f"FAIL {line}" for line in failures), *notes]:
+        print(line)
+    if not failures:
+        print(f"Every unit is at or above its floor (tests/{FLOORS.name}).")
+    return 1 if failures else 0
+
+
 if __name__ == "__main__":
-    print("\n".join(table(Path(sys.argv[1] if len(sys.argv) > 1 else "test-artifacts/coverage.json"),
-                          list(load_floors()))))
-    sys.exit(0)
+    sys.exit(main())
