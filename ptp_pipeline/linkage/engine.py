@@ -93,39 +93,15 @@ def _join_rules(cfg: LinkConfig) -> list[str]:
     return rules
 
 
-def _leading_pairs(rules: list[str]) -> set[tuple[str, str]]:
-    """(stored column, new column) of each rule's first equality, both ways round: an existing identity
-    that meets a rule with a new one has, in that column, a value the new ones hold in the other."""
-    pairs = set()
-    for rule in rules:
-        left, right = (side.strip() for side in rule.split(" AND ")[0].split("="))
-        x, y = left.removeprefix("l."), right.removeprefix("r.")
-        pairs |= {(x, y), (y, x)}
-    return pairs
-
-
 def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
-    """Existing identities sharing a blocking rule or match key with a new one (token joins).
-
-    PostgreSQL finds them through its token indexes, a join per rule. DuckDB has no such index, so a join
-    per rule would scan every stored identity some fifty times; it scans them once instead, keeping those
-    whose value in some rule's leading column is among the new identities' (a superset of the answer),
-    and runs the rules on those.
-    """
+    """Existing identities sharing a blocking rule or match key with a new one (token joins)."""
     rules = _join_rules(cfg)
-    stored = IDENTITY_TABLE
-    if wh.dialect == "duckdb":
-        near = " OR ".join(f"e.{x} IN (SELECT {y} FROM _ptp_new WHERE {y} IS NOT NULL)"
-                           for x, y in sorted(_leading_pairs(rules)))
-        wh.execute("DROP TABLE IF EXISTS _ptp_near")
-        wh.execute(f"CREATE TEMP TABLE _ptp_near AS SELECT * FROM {IDENTITY_TABLE} e WHERE {near or 'false'}")
-        stored = "_ptp_near"
     selects = []
     for rule in rules:
         for a, b in (("e", "n"), ("n", "e")):
-            selects.append(f"SELECT e.ident FROM {stored} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}")
+            selects.append(f"SELECT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}")
     cols = ", ".join(["c.ident", "c.person_id", *(f"c.{t}" for t in TOKEN_COLUMNS)])
-    sql = f"SELECT {cols} FROM {stored} c WHERE c.ident IN ({' UNION '.join(selects)})"
+    sql = f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({' UNION '.join(selects)})"
     return wh.query(sql)
 
 
