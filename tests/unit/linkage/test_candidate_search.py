@@ -1,6 +1,6 @@
 """The candidate search of an incremental merge finds every stored identity that meets a new one on some blocking
-rule or match key, on both backends (DuckDB narrows the stored identities in one scan first: it must not lose
-any). The oracle is the plain search written out here: one join per rule and direction over every stored row."""
+rule or match key, and only those, on both backends (any faster search must keep this). The oracle is the plain
+search written out here: one join per rule and direction over every stored row."""
 
 from __future__ import annotations
 
