@@ -87,7 +87,9 @@ BLOCKING_RULES = [
     "l.fn = r.fn AND l.dob = r.dob AND l.sn3 = r.sn3",
     # For people with few records (two files each holding a person once), where no chain of other records
     # joins them: no date of birth, or two fields mistyped. Each leads with an indexed column (fn or dob)
-    # and adds ~5% pairs on the heavy-noise generator (bench/public_linkage.py: recall +0.02-0.03 on FEBRL).
+    # (bench/public_linkage.py: recall +0.02-0.03 on FEBRL). Their cost: on the 1M-row bench extract they
+    # make Splink's scoring of the first merge 3.7 -> 9.4 s (cProfile, quiet): they score pairs across
+    # cascade groups, mostly non-matches; narrowing them to identities with few records is the next step.
     "l.fn = r.fn AND l.pc = r.pc",
     "l.fn = r.fn AND l.sn3 = r.sn3 AND l.pc_dist = r.pc_dist",
     "l.dob = r.dob AND l.pc_dist = r.pc_dist",

@@ -116,6 +116,13 @@ def _shared(pairs: pd.DataFrame, attribution: str, band: object = None) -> pd.Da
                         weight=1.0 / pairs.groupby("event_id")["premises_id"].transform("count"))[ATTRIBUTED]
 
 
+def _matched(events: pd.DataFrame, premises: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Event-premises pairs equal on `key` (a token or the sector), the premises open on the event's date."""
+    hit = events[events[key].notna()].merge(premises[["premises_id", key, "opened", "closed"]].dropna(subset=[key]),
+                                            on=key)
+    return hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
+
+
 def band_label(metres: int) -> str:
     return f"within_{metres}m"
 
@@ -158,9 +165,7 @@ def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
     done: set[str] = set()
     parts = []
     for key in TOKENS:
-        left = events[events[key].notna() & ~events["event_id"].isin(done)]
-        hit = left.merge(premises[["premises_id", key, "opened", "closed"]].dropna(subset=[key]), on=key)
-        hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
+        hit = _matched(events[~events["event_id"].isin(done)], premises, key)
         if len(hit):
             parts.append(_shared(hit, "exact"))
             done |= set(hit["event_id"])
@@ -170,9 +175,7 @@ def attribute(premises: pd.DataFrame, events: pd.DataFrame, by_sector: bool,
     if by_sector:
         if bands_m:  # only events without a centroid: one with a centroid but no premises near is not attributed
             left = left[left["easting"].isna() | left["northing"].isna()]
-        hit = left[left["sector"].notna()].merge(
-            premises[["premises_id", "sector", "opened", "closed"]].dropna(subset=["sector"]), on="sector")
-        hit = hit[_open_on(hit)].drop_duplicates(["event_id", "premises_id"])
+        hit = _matched(left, premises, "sector")
         if len(hit):
             parts.append(_shared(hit, "sector"))
     parts = [p for p in parts if len(p)]

@@ -2,7 +2,7 @@
 
 GX's views build a fresh Jinja environment for every page and compile every template again (about
 0.4 s of a small file's validate stage). These views are GX's own with a bytecode cache in the GX
-folder; they are named in the Data Docs site's config (`quality/validate.py: SITE_CONFIG`), GX's
+folder; they are named in the Data Docs site's config (`quality/validate.py: site_config`), GX's
 documented hook for custom views. The pages they render are the same.
 """
 

@@ -197,8 +197,10 @@ def narrow(frame: pd.DataFrame, suite: Any) -> pd.DataFrame:
     return view
 
 
-def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.DataFrame, str | None]:
-    """Validate through a GX checkpoint (updating Data Docs); returns quarantine reasons per row."""
+def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem, suite: Any = None) -> tuple[pd.DataFrame, str | None]:
+    """Validate through a GX checkpoint (updating Data Docs); returns quarantine reasons per row.
+
+    `suite`: the one the caller chose the frame's columns by (by default today's suite of the protocol)."""
     import great_expectations as gx
 
     import ptp_pipeline.quality.expectations  # noqa: F401  (registers custom expectations first)
@@ -206,7 +208,7 @@ def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem) -> tuple[pd.Data
 
     protocol = rt.protocol(item.protocol_id, item.protocol_version)
     ctx = _context(rt.settings.gx_dir, rt.settings.docs_dir)
-    suite = suite_for(protocol, datetime.now(UTC).date())
+    suite = suite if suite is not None else suite_for(protocol, datetime.now(UTC).date())
     checkpoint = prepared_checkpoint(ctx, rt.settings.gx_dir, suite, f"{protocol.partner.id}.{protocol.dataset}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -265,10 +267,11 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
     # protocol's suite does not check (the attributes' JSON text above all).
     from ptp_pipeline.quality.suite import suite_for
 
-    used = suite_columns(suite_for(protocol, datetime.now(UTC).date()))
+    suite = suite_for(protocol, datetime.now(UTC).date())  # one suite for the columns read and the checks run
+    used = suite_columns(suite)
     seen = [c for c in pq.read_schema(source).names if not c.startswith(UNSEEN) and (used is None or c in used)]
     frame = pd.read_parquet(source, columns=seen)
-    quarantine, docs_url = run_suite(rt, gx_frame(frame), item)
+    quarantine, docs_url = run_suite(rt, gx_frame(frame), item, suite)
     quarantine = with_lines(quarantine, folder)
     bad_rows = quarantine["source_row"].nunique()
     received = len(frame)

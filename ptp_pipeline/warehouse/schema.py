@@ -136,7 +136,6 @@ MIGRATIONS.append((9, "households: address tokens, households, members, family p
         band VARCHAR NOT NULL, households VARCHAR NOT NULL, cost_share DOUBLE PRECISION)""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 # Linkage on per-field tokens (ptp_pipeline.linkage): one row per distinct identity, person ids on
 # identities and records, the trained model, and the clerical-review band. The combined match-key
@@ -179,7 +178,6 @@ MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every 
     "INSERT INTO restricted.link_token_total (col, n) SELECT col, sum(n) FROM restricted.link_token_tf GROUP BY col",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((20, "protocol approval integrity: content hash of each approved version when first used", [
     """CREATE TABLE IF NOT EXISTS ops.protocol_approval (
@@ -187,7 +185,6 @@ MIGRATIONS.append((20, "protocol approval integrity: content hash of each approv
         first_used_at TIMESTAMP NOT NULL, first_extract_id VARCHAR, PRIMARY KEY (protocol_id, version))""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((30, "least privilege: an ops lock table only the pipeline can lock; append-only audit log", [
     # Row locks here replace public advisory keys: only logins with UPDATE on it (the pipeline) can lock.
@@ -207,7 +204,6 @@ MIGRATIONS.append((31, "audit you can trust: an HMAC per entry (key never in the
         seq BIGINT NOT NULL, hash VARCHAR NOT NULL, mac VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL)""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((32, "opt-out lists sealed for the re-identifier, so key rotation can re-key the opt-out", [
     """CREATE TABLE IF NOT EXISTS restricted.optout_sealed (
@@ -215,7 +211,6 @@ MIGRATIONS.append((32, "opt-out lists sealed for the re-identifier, so key rotat
         ciphertext BYTEA NOT NULL, added_at TIMESTAMP NOT NULL)""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((33, "vault behind the audited route: opened only through a function that records each opening", [
     "CREATE TABLE IF NOT EXISTS ops.audit_lock (name VARCHAR PRIMARY KEY)",
@@ -242,7 +237,6 @@ MIGRATIONS.append((33, "vault behind the audited route: opened only through a fu
     {"postgresql": "REVOKE ALL ON FUNCTION restricted.open_vault(VARCHAR, VARCHAR) FROM PUBLIC"},
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 # Two tiers of access (issue 16.1). `published`: aggregates that passed disclosure control, for partner
 # analysts (what the report and `ptp export` give). `research`: record-level, pseudonymised and generalised
@@ -301,7 +295,6 @@ MIGRATIONS.append((34, "two tiers: published aggregates for analysts, generalise
     )),
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 # The vault per record (privacy/vault.py `seal_records`), and an opening that a rollback cannot erase: a
 # re-identifier first requests records (`request_vault`, recorded in ops.vault_access and committed on its
@@ -361,7 +354,6 @@ MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committe
                    "restricted.open_vault_records(BIGINT) FROM PUBLIC"},
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((50, "unit costs applied at derive time: the costs used, each event's cost and its source", [
     # The unit costs in force at the last derive (protocols/costs/*.yaml, uprated to one price year).
@@ -379,7 +371,6 @@ MIGRATIONS.append((50, "unit costs applied at derive time: the costs used, each 
         unit_costed_events BIGINT NOT NULL, uncosted_events BIGINT NOT NULL)""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 MIGRATIONS.append((51, "release review: outputs requested, checked, released on a second approval", [
     """CREATE TABLE IF NOT EXISTS ops.release_request (
@@ -389,7 +380,6 @@ MIGRATIONS.append((51, "release review: outputs requested, checked, released on 
         approved_login VARCHAR, approved_at TIMESTAMP, released_path VARCHAR)""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 # Place-based harm (issue 20, pathways/premises.py): where events happened as keyed property tokens (written
 # at merge, removed with their events), the licensed premises from the register, the events attributed to
@@ -420,7 +410,6 @@ MIGRATIONS.append((52, "place-based harm: event locations, licensed premises, at
         rate_high DOUBLE PRECISION)""",
 ]))
 
-LATEST = max(v for v, _, _ in MIGRATIONS)
 
 # Attribution by distance band (issue 20): the grid reference of an event's postcode centroid (restricted only:
 # as identifying as the full postcode; removed with its event like the other location columns), the band of a
