@@ -179,11 +179,13 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
 
 def apart(model: dict[str, Any]) -> dict[str, Any]:
     """The model scoring only pairs in different cascade groups: a pair the keyed cascade already joined
-    (directly or through others) is linked whatever Splink says, so scoring it is wasted work."""
+    (directly or through others) is linked whatever Splink says, so scoring it is wasted work.
+
+    The rules are the project's current `BLOCKING_RULES`, not those a stored model was saved with: the
+    candidate search finds stored identities by the same rules, and rules are not learned."""
     out = copy.deepcopy(model)
     out["blocking_rules_to_generate_predictions"] = [
-        {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND l.{CASCADE_GROUP} <> r.{CASCADE_GROUP}"}
-        for rule in out.get("blocking_rules_to_generate_predictions", [])]
+        {"blocking_rule": f"({rule}) AND l.{CASCADE_GROUP} <> r.{CASCADE_GROUP}"} for rule in BLOCKING_RULES]
     return out
 
 

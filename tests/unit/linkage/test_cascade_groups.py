@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ptp_pipeline.linkage.engine import CASCADE_GROUP, apart, cascade_groups
-from ptp_pipeline.linkage.model import settings
+from ptp_pipeline.linkage.model import BLOCKING_RULES, settings
 
 
 def test_groups_follow_cascade_pairs_and_existing_persons() -> None:
@@ -29,3 +29,10 @@ def test_every_blocking_rule_keeps_its_condition_and_skips_pairs_of_one_group() 
     split = [r["blocking_rule"] for r in apart(model)["blocking_rules_to_generate_predictions"]]
     assert split == [f"({r}) AND l.{CASCADE_GROUP} <> r.{CASCADE_GROUP}" for r in rules]
     assert [r["blocking_rule"] for r in model["blocking_rules_to_generate_predictions"]] == rules, "copy, not edit"
+
+
+def test_a_stored_model_scores_by_the_current_rules_not_those_it_was_saved_with() -> None:
+    stored = settings()
+    stored["blocking_rules_to_generate_predictions"] = [{"blocking_rule": "l.sn = r.sn"}]  # an older release's
+    split = [r["blocking_rule"] for r in apart(stored)["blocking_rules_to_generate_predictions"]]
+    assert split == [f"({r}) AND l.{CASCADE_GROUP} <> r.{CASCADE_GROUP}" for r in BLOCKING_RULES]
