@@ -101,7 +101,8 @@ def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
         for a, b in (("e", "n"), ("n", "e")):
             selects.append(f"SELECT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}")
     cols = ", ".join(["c.ident", "c.person_id", *(f"c.{t}" for t in TOKEN_COLUMNS)])
-    sql = f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({' UNION '.join(selects)})"
+    # In ident order: the candidates' codes break ties between equally strong links (`in_cluster_order`).
+    sql = f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({' UNION '.join(selects)}) ORDER BY c.ident"
     return wh.query(sql)
 
 
@@ -234,6 +235,15 @@ def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def in_cluster_order(edges: pd.DataFrame) -> pd.DataFrame:
+    """Edges strongest first (key order, then probability), ties by identity codes: the size and conflict
+    guards keep the first edges that fit, so the order decides who is linked. DuckDB returns pairs in no
+    fixed order (threads), so without the codes two runs on the same data could link differently."""
+    edges = edges.astype({"ident_l": np.int64, "ident_r": np.int64})
+    return edges.sort_values(["order", "match_probability", "ident_l", "ident_r"],
+                             ascending=[True, False, True, True], kind="stable")
+
+
 def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None,
                next_person_id: int, touched: pd.DataFrame | None = None,
                decisions: pd.DataFrame | None = None, tf: frequencies.Lookups | None = None) -> Linked:
@@ -309,9 +319,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                                                 "match_probability": 1.0, "key": "clerical",
                                                 "order": len(cfg.match_keys) + 1})], ignore_index=True)
     parts = [f for f in (casc, links) if len(f)] or [casc]
-    edges = pd.concat(parts, ignore_index=True).sort_values(["order", "match_probability"],
-                                                                    ascending=[True, False], kind="stable")
-    edges = edges.astype({"ident_l": np.int64, "ident_r": np.int64})
+    edges = in_cluster_order(pd.concat(parts, ignore_index=True))
     edges["a"] = node[edges["ident_l"].to_numpy()]
     edges["b"] = node[edges["ident_r"].to_numpy()]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ptp_pipeline.linkage.engine import CASCADE_GROUP, apart, cascade_groups
+from ptp_pipeline.linkage.engine import CASCADE_GROUP, apart, cascade_groups, in_cluster_order
 from ptp_pipeline.linkage.model import BLOCKING_RULES, settings
 
 
@@ -36,3 +36,20 @@ def test_a_stored_model_scores_by_the_current_rules_not_those_it_was_saved_with(
     stored["blocking_rules_to_generate_predictions"] = [{"blocking_rule": "l.sn = r.sn"}]  # an older release's
     split = [r["blocking_rule"] for r in apart(stored)["blocking_rules_to_generate_predictions"]]
     assert split == [f"({r}) AND l.{CASCADE_GROUP} <> r.{CASCADE_GROUP}" for r in BLOCKING_RULES]
+
+
+def test_edges_come_in_one_order_whatever_order_the_pairs_arrived_in() -> None:
+    rng = np.random.default_rng(5)
+    n = 300
+    edges = pd.DataFrame({
+        "ident_l": rng.integers(0, 40, n), "ident_r": rng.integers(40, 80, n),
+        "match_probability": rng.choice([1.0, 0.99, 0.97], n), "order": rng.integers(0, 3, n),
+        "key": "k",
+    }).drop_duplicates(["ident_l", "ident_r"])
+    first = in_cluster_order(edges).reset_index(drop=True)
+    for seed in range(3):
+        shuffled = edges.sample(frac=1.0, random_state=seed)
+        assert in_cluster_order(shuffled).reset_index(drop=True).equals(first)
+    assert (first["order"].diff().dropna() >= 0).all(), "strictest key first"
+    same_order = first.groupby("order")["match_probability"].apply(lambda p: (p.diff().dropna() <= 0).all())
+    assert same_order.all(), "then the most probable"
