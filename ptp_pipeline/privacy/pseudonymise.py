@@ -92,7 +92,8 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             statuses[STATUS + spec.name] = status_of(present, parts["uprn"].notna())
         elif kind is Identifies.address_type:
             parts["address_type"] = col.astype("string").str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True)
-        elif kind is Identifies.address_from:
+        else:  # every other kind is handled above
+            assert kind is Identifies.address_from
             parts["address_from"] = col
         if kind in (Identifies.forename, Identifies.surname):
             present = checked[STATUS + spec.name] != "missing"
