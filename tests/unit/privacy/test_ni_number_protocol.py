@@ -1,6 +1,7 @@
 """A protocol whose strong identifier is the National Insurance number and that sends no address (another
 theme's extract): the number is normalised, keyed and linked on, never kept raw; every batch of a
-pseudonymise run is written; and a key rotation re-makes its tokens with no address tokens to re-make."""
+pseudonymise run is written; and a key rotation re-makes its tokens with no address tokens to re-make (and
+stops, changing nothing, if address tokens turn up for it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from helpers import assert_conserved, write_csv
 
 from ptp_pipeline import pipeline
+from ptp_pipeline.errors import KeyMaterialError
 from ptp_pipeline.privacy import pseudonymise
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.rotation import rotate_key
@@ -83,5 +85,14 @@ def test_ni_numbers_link_in_batches_and_rotate_without_addresses(
         assert after.ni.notna().sum() == 3
         rotated = rt.warehouse.query("SELECT source_row, person_id FROM restricted.link_record ORDER BY source_row")
         assert rotated.person_id.tolist() == persons
+
+        # Address tokens for an extract whose protocol sends no address (a tampered warehouse): nothing to
+        # re-make them from, so the rotation stops and changes nothing.
+        record = str(rt.warehouse.scalar("SELECT record_id FROM restricted.link_record LIMIT 1"))
+        rt.warehouse.execute("INSERT INTO restricted.record_address (record_id, extract_id, addr_uprn) "
+                             "VALUES (?, ?, 'stray')", (record, str(got.extract_id)))
+        with pytest.raises(KeyMaterialError, match="has address tokens but no sealed address"):
+            rotate_key(rt, ProjectKey(rt.project.project.id, secrets.token_bytes(32)), private)
+        assert set(rt.warehouse.query("SELECT ni FROM restricted.link_identity").ni.dropna()) == set(after.ni.dropna())
     finally:
         rt.close()
