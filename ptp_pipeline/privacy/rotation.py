@@ -169,10 +169,8 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
                 if spec.name in frame:
                     frame[STATUS + spec.name] = frame[spec.name].notna().map({True: "valid", False: "missing"})
             parts, _ = identity_parts(frame, protocol)
+            # Every token column and the identity token (linkage_tokens makes them all, NA where a part is missing).
             tokens = match_key_tokens(new_key, parts, rt.project).rename(columns=lambda c: c.removeprefix(TOKEN))
-            for col in (IDENT, *TOKEN_COLUMNS):
-                if col not in tokens:
-                    tokens[col] = pd.Series(pd.NA, index=tokens.index, dtype="string")
             tokens[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy()
             records = wh.query("SELECT record_id, source_row, ident FROM restricted.link_record WHERE extract_id = ?",
                                (row.extract_id,)).rename(columns={"source_row": SOURCE_ROW})
