@@ -109,9 +109,7 @@ def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
 def _strong_sets(frame: pd.DataFrame, rows: np.ndarray) -> list[frozenset[str]]:
     """Strong-identifier tokens of each row where `rows` is true (others: none)."""
     out: list[set[str]] = [set() for _ in range(len(frame))]
-    for sid in STRONG:
-        if sid not in frame:
-            continue
+    for sid in STRONG:  # token columns: every frame link_batch takes has them all
         vals = frame[sid].to_numpy(dtype=object)
         for i in np.flatnonzero(pd.notna(vals) & rows):
             out[i].add(f"{sid}:{vals[i]}")

@@ -182,13 +182,10 @@ def quiet_splink() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _linker(con: Any, frame: pd.DataFrame, model: dict[str, Any]) -> Any:
-    from splink import DuckDBAPI, Linker
+def _linker(table: Any, model: dict[str, Any]) -> Any:
+    from splink import Linker
 
-    quiet_splink()
-    db = DuckDBAPI(connection=con)
-    sdf = db.register(frame, dataset_display_name="identities")
-    return Linker(sdf, model, log_level=logging.WARNING)
+    return Linker(table, model, log_level=logging.WARNING)
 
 
 def train(identities: pd.DataFrame) -> dict[str, Any]:
@@ -213,17 +210,25 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
 
     n = len(identities)
     with scratch_duckdb() as con:
-        linker = _linker(con, identities, settings())
+        from splink import DuckDBAPI
+
+        quiet_splink()
+        table = DuckDBAPI(connection=con).register(identities, dataset_display_name="identities")
+        linker = _linker(table, settings())
         with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
             linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=0.8)
         linker.training.estimate_u_using_random_sampling(max_pairs=min(2_000_000, max(n * 20, 100_000)), seed=1,
                                                          num_chunks=1)  # one pass: same u, 40% less CPU
+        model: dict[str, Any] = linker.misc.save_model_to_json()
         for rule in TRAINING_BLOCKS:
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
             except Exception:
+                # Splink (5.0) takes the block's comparisons out of the linker's model before a session that
+                # then fails (no pairs in the block): carry on from the model as it was, all comparisons in.
+                linker = _linker(table, model)
                 continue
-        model: dict[str, Any] = linker.misc.save_model_to_json()
+            model = linker.misc.save_model_to_json()
     return model
 
 

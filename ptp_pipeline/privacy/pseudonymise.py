@@ -6,6 +6,7 @@ direct identifier left) and deletes the checked file, so raw identifiers live as
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 
@@ -92,7 +93,8 @@ def identity_parts(checked: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFr
             statuses[STATUS + spec.name] = status_of(present, parts["uprn"].notna())
         elif kind is Identifies.address_type:
             parts["address_type"] = col.astype("string").str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True)
-        elif kind is Identifies.address_from:
+        else:  # every other kind is handled above
+            assert kind is Identifies.address_from
             parts["address_from"] = col
         if kind in (Identifies.forename, Identifies.surname):
             present = checked[STATUS + spec.name] != "missing"
@@ -258,18 +260,16 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     centroids = project_centroids(rt.settings.protocols_dir, rt.project, protocol)
     writer: pq.ParquetWriter | None = None  # opened on the first batch (the check stage never passes an empty file)
     done = 0
-    try:
+    with contextlib.ExitStack() as opened:  # closes the writer, once there is one, whatever happens
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             checked = batch.to_pandas()
             derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
             table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key, centroids),
                                      preserve_index=False)
             if writer is None:
-                writer = pq.ParquetWriter(folder / "pseudonymised.parquet", table.schema, **STAGE_PARQUET)
+                writer = opened.enter_context(
+                    pq.ParquetWriter(folder / "pseudonymised.parquet", table.schema, **STAGE_PARQUET))
             writer.write_table(table.cast(writer.schema))
             done += len(checked)
-    finally:
-        if writer is not None:
-            writer.close()
     (folder / CHECKED).unlink()
     return item

@@ -44,6 +44,7 @@ class Rotation:
     optout_tokens: int = 0
     optout_lost: int = 0  # opt-out entries that could not be re-made (not sealed, no linked record)
     location_tokens: int = 0  # event-location tokens (issue 20)
+    orphans_dropped: int = 0  # identities no record points at any more (their events were superseded)
 
 
 def _address_tokens(new_key: ProjectKey, parts: pd.DataFrame) -> pd.DataFrame | None:
@@ -96,12 +97,18 @@ def _rekey_optout(rt: Runtime, new_key: ProjectKey, private: Any, old_to_new: di
     return len(kept), lost
 
 
-def _rekey_identities(wh: Warehouse, new_tokens: pd.DataFrame) -> int:
+def _rekey_identities(wh: Warehouse, new_tokens: pd.DataFrame) -> tuple[int, int]:
     """Replace every identity (and the idents that point at it) by its new tokens; person ids stay.
+    Returns (tokens re-made, identities dropped).
 
     `new_tokens`: column `old` (the ident now stored) and IDENT plus TOKEN_COLUMNS under the new key.
+    An identity no record points at any more (a later extract superseded its events, with their sealed
+    identifiers) has nothing to re-make it from and nothing that needs it: it is dropped, as a removal would.
     """
     stored = wh.query(f"SELECT * FROM {IDENTITY_TABLE}")
+    referenced = wh.query("SELECT DISTINCT ident FROM restricted.link_record WHERE ident IS NOT NULL")[IDENT]
+    orphans = int((~stored[IDENT].isin(referenced)).sum())
+    stored = stored[stored[IDENT].isin(referenced)]
     mapping = new_tokens.drop_duplicates("old").set_index("old")
     missing = stored[~stored[IDENT].isin(mapping.index)]
     if not missing.empty:
@@ -120,7 +127,7 @@ def _rekey_identities(wh: Warehouse, new_tokens: pd.DataFrame) -> int:
     wh.execute(f"DELETE FROM {IDENTITY_TABLE}")
     wh.insert_frame(IDENTITY_TABLE, fresh)
     frequencies.recount(wh)  # every token is new: term frequencies follow
-    return int(fresh[TOKEN_COLUMNS].notna().sum().sum()) + len(fresh)
+    return int(fresh[TOKEN_COLUMNS].notna().sum().sum()) + len(fresh), orphans
 
 
 def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) -> Rotation:
@@ -162,10 +169,8 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
                 if spec.name in frame:
                     frame[STATUS + spec.name] = frame[spec.name].notna().map({True: "valid", False: "missing"})
             parts, _ = identity_parts(frame, protocol)
+            # Every token column and the identity token (linkage_tokens makes them all, NA where a part is missing).
             tokens = match_key_tokens(new_key, parts, rt.project).rename(columns=lambda c: c.removeprefix(TOKEN))
-            for col in (IDENT, *TOKEN_COLUMNS):
-                if col not in tokens:
-                    tokens[col] = pd.Series(pd.NA, index=tokens.index, dtype="string")
             tokens[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy()
             records = wh.query("SELECT record_id, source_row, ident FROM restricted.link_record WHERE extract_id = ?",
                                (row.extract_id,)).rename(columns={"source_row": SOURCE_ROW})
@@ -182,12 +187,14 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
         old_nhs = wh.query(f"SELECT {IDENT}, nhs FROM {IDENTITY_TABLE} WHERE nhs IS NOT NULL")
         pairs = old_nhs.merge(new_tokens[["old", "nhs"]].rename(columns={"old": IDENT, "nhs": "new"}), on=IDENT)
         old_to_new = dict(zip(pairs["nhs"].astype(str), pairs["new"].astype(str), strict=True))
-        total = _rekey_identities(wh, new_tokens)
+        total, orphans = _rekey_identities(wh, new_tokens)
         optout_tokens, optout_lost = _rekey_optout(rt, new_key, private, old_to_new)
         wh.execute("UPDATE ops.extract_ledger SET key_id = ? WHERE key_id = ?", (new_key.key_id, old_id))
         audit.append(wh, "key_rotated", detail=f"tokens re-made: key {old_id} replaced by {new_key.key_id}; "
                                                f"{len(merged)} extracts, {total} linkage tokens, {addresses} "
                                                f"address tokens, {locations} event-location tokens, "
                                                f"{optout_tokens} opt-out tokens "
-                                               f"({optout_lost} opt-out entries could not be re-made)")
-    return Rotation(old_id, new_key.key_id, len(merged), total, addresses, optout_tokens, optout_lost, locations)
+                                               f"({optout_lost} opt-out entries could not be re-made); "
+                                               f"{orphans} identities without a record dropped")
+    return Rotation(old_id, new_key.key_id, len(merged), total, addresses, optout_tokens, optout_lost, locations,
+                    orphans)

@@ -143,6 +143,7 @@ def test_postcode_keeps_index_and_string_dtypes() -> None:
         ("Øyvind Ærø", "OYVIND AERO"),
         ("Łukasz Wójcik", "LUKASZ WOJCIK"),
         ("Strauß", "STRAUSS"),
+        ("ɔla Ǝva", "ƆLA ƎVA"),  # Latin letters with no ASCII form are kept (upper case), never dropped
         ("Ｊｏｓｅ", "JOSE"),  # full-width letters
         ("Иван Петров", "ИВАН ПЕТРОВ"),
         ("Йосиф", "ЙОСИФ"),  # the breve is part of the Cyrillic letter: never folded to И
