@@ -67,6 +67,19 @@ POSTCODE_LEVELS: list[Level] = [
     ("postcode sector", _eq("pc_sec"), 0.08, 0.005),
     ("postcode district", _eq("pc_dist"), 0.10, 0.03),
 ]
+#: The address line's house number and street (person evidence beside the postcode). Agreement at the
+#: same postcode is split out: there the postcode already counted, and a household's members share both,
+#: so that level's u is fixed (see `FIXED_U`) at about one address in twenty of a postcode rather than
+#: the random-pair u that would count the household twice.
+ADDRESS_LEVELS: list[Level] = [
+    ("house number and street", _eq("ad_no", "ad_st"), 0.70, 0.0001),
+    ("house number and the street's first letters", _eq("ad_no", "ad_st5"), 0.05, 0.00005),
+    ("same street", _eq("ad_st"), 0.06, 0.002),
+    ("house number", _eq("ad_no"), 0.04, 0.03),
+]
+#: Levels whose u random sampling cannot measure (it is conditional on another field agreeing): kept as set.
+FIXED_U = {"house number and street, same postcode"}
+LOCALITY_LEVELS: list[Level] = [("same locality", _eq("ad_loc"), 0.85, 0.01)]
 SEX_LEVELS: list[Level] = [("same sex", _eq("sex"), 0.97, 0.5)]
 STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 0.999, 0.0000001)]
 LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 0.95, 0.0000005)]
@@ -93,6 +106,9 @@ BLOCKING_RULES = [
     "l.fn = r.fn AND l.pc = r.pc",
     "l.fn = r.fn AND l.sn3 = r.sn3 AND l.pc_dist = r.pc_dist",
     "l.dob = r.dob AND l.pc_dist = r.pc_dist",
+    # The same house (number and street) and initial: names and date of birth both mistyped.
+    "l.ad_st = r.ad_st AND l.ad_no = r.ad_no",
+    "l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND l.pc_dist = r.pc_dist",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]
@@ -114,7 +130,11 @@ def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: 
     null = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
     out: list[dict[str, Any]] = [{"sql_condition": null, "label_for_charts": "null", "is_null_level": True}]
     for label, sql, m, u in levels:
-        out.append({"sql_condition": sql, "label_for_charts": label, "m_probability": m, "u_probability": u})
+        level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label, "m_probability": m,
+                                 "u_probability": u}
+        if label in FIXED_U:
+            level["fix_u_probability"] = True
+        out.append(level)
     else_m = max(1e-4, 1.0 - sum(lv[2] for lv in levels))
     else_u = max(1e-4, 1.0 - sum(lv[3] for lv in levels))
     if strong_weight:  # differing strong identifiers: very strong evidence against
@@ -131,6 +151,8 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
         _comparison("surname", ["sn"], NAME_LEVELS["surname"]),
         _comparison("date_of_birth", ["dob"], DOB_LEVELS),
         _comparison("postcode", ["pc_dist"], POSTCODE_LEVELS),
+        _comparison("address", ["ad_st"], ADDRESS_LEVELS),
+        _comparison("locality", ["ad_loc"], LOCALITY_LEVELS),
         _comparison("sex", ["sex"], SEX_LEVELS),
         _comparison("local_id", ["local_id"], LOCAL_LEVELS, strong_weight=True),
     ]
@@ -150,7 +172,7 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
 
 
 #: Exact levels whose weight follows the token's frequency (column of its lookup, see frequencies.py).
-TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc"}
+TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc", "same street": "ad_st"}
 
 
 def with_term_frequencies(model: dict[str, Any], on: bool) -> dict[str, Any]:
