@@ -67,18 +67,20 @@ POSTCODE_LEVELS: list[Level] = [
     ("postcode sector", _eq("pc_sec"), 0.08, 0.005),
     ("postcode district", _eq("pc_dist"), 0.10, 0.03),
 ]
-#: The address line's house number and street (person evidence beside the postcode). Agreement at the
-#: same postcode is split out: there the postcode already counted, and a household's members share both,
-#: so that level's u is fixed (see `FIXED_U`) at about one address in twenty of a postcode rather than
-#: the random-pair u that would count the household twice.
+#: The address line's house number and street (person evidence beside the postcode). A household shares
+#: its address, postcode and mostly its surname: for a pair agreeing on those two, the same house says
+#: little more (u by random sampling would count it as if strangers; it made 1.8-2.4% of persons false
+#: merges of relatives on bench/linkage.py), so that level's m and u are fixed (`FIXED`) at a small weight.
 ADDRESS_LEVELS: list[Level] = [
-    ("house number and street", _eq("ad_no", "ad_st"), 0.70, 0.0001),
+    ("house number and street, a surname alike", f"{_eq('ad_no', 'ad_st')} AND ({_eq('sn')} OR {_eq('sn_ph')} OR "
+     f"{_eq('sn3')})", 0.60, 0.30),
+    ("house number and street", _eq("ad_no", "ad_st"), 0.15, 0.0001),
     ("house number and the street's first letters", _eq("ad_no", "ad_st5"), 0.05, 0.00005),
     ("same street", _eq("ad_st"), 0.06, 0.002),
     ("house number", _eq("ad_no"), 0.04, 0.03),
 ]
-#: Levels whose u random sampling cannot measure (it is conditional on another field agreeing): kept as set.
-FIXED_U = {"house number and street, same postcode"}
+#: Levels whose m and u training cannot measure (conditional on other fields agreeing): kept as set.
+FIXED = {"house number and street, a surname alike"}
 LOCALITY_LEVELS: list[Level] = [("same locality", _eq("ad_loc"), 0.85, 0.01)]
 SEX_LEVELS: list[Level] = [("same sex", _eq("sex"), 0.97, 0.5)]
 STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 0.999, 0.0000001)]
@@ -132,8 +134,8 @@ def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: 
     for label, sql, m, u in levels:
         level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label, "m_probability": m,
                                  "u_probability": u}
-        if label in FIXED_U:
-            level["fix_u_probability"] = True
+        if label in FIXED:
+            level["fix_m_probability"] = level["fix_u_probability"] = True
         out.append(level)
     else_m = max(1e-4, 1.0 - sum(lv[2] for lv in levels))
     else_u = max(1e-4, 1.0 - sum(lv[3] for lv in levels))
