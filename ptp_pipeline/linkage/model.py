@@ -68,12 +68,13 @@ POSTCODE_LEVELS: list[Level] = [
     ("postcode district", _eq("pc_dist"), 0.10, 0.03),
 ]
 #: The address line's house number and street (person evidence beside the postcode). A household shares
-#: its address, postcode and mostly its surname: for a pair agreeing on those two, the same house says
-#: little more (u by random sampling would count it as if strangers; it made 1.8-2.4% of persons false
-#: merges of relatives on bench/linkage.py), so that level's m and u are fixed (`FIXED`) at a small weight.
+#: its house, its postcode and mostly its surname: for a pair whose surnames agree at any level (a typo
+#: included), the same house says little more, so that level's m and u are fixed (`FIXED`) at a small
+#: weight. Counted as if strangers shared the house (u by random sampling), relatives were false merges of
+#: 1.8-2.4% of persons on `bench/linkage.py --persons 20000` (0.2-0.3% without address evidence).
 ADDRESS_LEVELS: list[Level] = [
-    ("house number and street, a surname alike", f"{_eq('ad_no', 'ad_st')} AND ({_eq('sn')} OR {_eq('sn_ph')} OR "
-     f"{_eq('sn3')})", 0.60, 0.30),
+    ("house number and street, a surname alike", f"{_eq('ad_no', 'ad_st')} AND ("
+     + " OR ".join(_eq(c) for c in ("sn", "sn_ph", "sn3", "sn_l3", "sn_srt")) + ")", 0.60, 0.30),
     ("house number and street", _eq("ad_no", "ad_st"), 0.15, 0.0001),
     ("house number and the street's first letters", _eq("ad_no", "ad_st5"), 0.05, 0.00005),
     ("same street", _eq("ad_st"), 0.06, 0.002),
