@@ -79,7 +79,8 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
     `parts` columns (any may be absent): forename and surname as `normalise_name` gives them,
     date_of_birth (ISO text), postcode, sector, district (canonical UK forms, or text as given),
     sex, nhs (and other strong ids), local_id (already partner-prefixed), address_line (as written:
-    its house number and street are worked out here, as for households).
+    its house number and street are worked out here, as for households) or house_number and street
+    as `person_address` gives them, locality.
     """
     na = pd.Series(pd.NA, index=parts.index, dtype="string")
     out = pd.DataFrame(index=parts.index)
@@ -112,12 +113,11 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
     out["pc_sec"] = parts["sector"].astype("string") if "sector" in parts else na
     out["pc_dist"] = parts["district"].astype("string") if "district" in parts else na
     out["sex"] = parts["sex"].astype("string").str.upper().str.slice(0, 1) if "sex" in parts else na
-    if "address_line" in parts:
-        address = person_address(parts["address_line"].astype("string"))
-        out["ad_no"] = address["number"]
-        out["ad_st"] = _compact(address["street"])  # "COPE PLACE" and "COPEPLACE" agree
-    else:
-        out["ad_no"] = out["ad_st"] = na
+    if "address_line" in parts and "street" not in parts:
+        parts = pd.concat([parts, person_address(parts["address_line"].astype("string"))
+                           .rename(columns={"number": "house_number"})], axis=1)
+    out["ad_no"] = parts["house_number"].astype("string") if "house_number" in parts else na
+    out["ad_st"] = _compact(parts["street"]) if "street" in parts else na  # "COPE PLACE" = "COPEPLACE"
     out["ad_st5"] = out["ad_st"].str.slice(0, 5)  # the street's name with its type mistyped
     out["ad_loc"] = _compact(normalise_name(parts["locality"].astype("string"))) if "locality" in parts else na
     return out.astype("string")
