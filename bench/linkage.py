@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--noise", choices=list(NOISE), default="default")
     parser.add_argument("--cascade-only", action="store_true")
     parser.add_argument("--no-term-frequencies", action="store_true")
+    parser.add_argument("--forename-conflict", choices=["veto", "evidence"],
+                        help="project.yaml linkage.forename_conflict (default: as shipped)")
+    parser.add_argument("--threshold", type=float, help="project.yaml linkage.threshold (default: as shipped)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -73,6 +76,13 @@ def main() -> None:
             project.write_text(project.read_text().replace("linkage:\n", "linkage:\n  probabilistic: false\n", 1))
         if args.no_term_frequencies:
             project.write_text(project.read_text().replace("linkage:\n", "linkage:\n  term_frequencies: false\n", 1))
+        if args.forename_conflict:
+            project.write_text(project.read_text().replace(
+                "linkage:\n", f"linkage:\n  forename_conflict: {args.forename_conflict}\n", 1))
+        if args.threshold is not None:
+            review = min(0.5, args.threshold * 0.6)
+            project.write_text(project.read_text().replace(
+                "linkage:\n", f"linkage:\n  threshold: {args.threshold}\n  review_threshold: {review}\n", 1))
         rt = Runtime(load_settings({"PTP_HOME": str(home / "ptp"), "PTP_KEY": secrets.token_hex(32),
                                     "PTP_PROTOCOLS_DIR": str(protocols)}))
         t0 = time.perf_counter()

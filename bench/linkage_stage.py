@@ -36,6 +36,7 @@ KINDS = {
         "date_of_birth": "date_of_birth",
         "postcode": "postcode",
         "sex": "sex",
+        "address_line1": "address_line",
     },
     "health": {
         "nhs_number": "nhs_number",
@@ -44,6 +45,7 @@ KINDS = {
         "dob": "date_of_birth",
         "postcode": "postcode",
         "sex": "sex",
+        "address": "address_line",
     },
     "police": {
         "nhs_number": "nhs_number",
@@ -52,6 +54,7 @@ KINDS = {
         "birth_date": "date_of_birth",
         "home_postcode": "postcode",
         "sex": "sex",
+        "home_address": "address_line",
     },
 }
 

@@ -12,7 +12,9 @@ tasks), given to the project as a `shared_ref` (a strong identifier).
 
 Methods per task:
 - ptp: `ptp_pipeline.linkage.link_frame` on the columns mapped to kinds (given_name -> forename,
-  surname, date_of_birth, postcode [, soc_sec_id -> shared_ref]), with a fresh random key:
+  surname, date_of_birth, postcode, street_number, address_1 -> street, suburb -> locality
+  [, soc_sec_id -> shared_ref]),
+  with a fresh random key (and, for comparison, without the address):
   normalisers, keyed tokens, cascade, Splink over tokens, clusters; as shipped, then as project.yaml
   `linkage.forename_conflict: evidence` sets it (no twin guard: FEBRL replaces forenames and has no
   twins), at the shipped threshold 0.95 and at Splink's 0.5.
@@ -45,7 +47,7 @@ from ptp_pipeline.linkage.engine import LinkConfig, config_from
 EVIDENCE = replace(config_from(None), forename_veto=False)
 EVIDENCE_05 = replace(EVIDENCE, threshold=0.5, review_from=0.3)
 
-#: FEBRL column -> the kind link_frame reads it as (addresses are not person evidence in the project).
+#: FEBRL column -> the kind link_frame reads it as (the address: see `ptp`).
 KINDS = {"given_name": "forename", "surname": "surname", "date_of_birth": "date_of_birth", "postcode": "postcode"}
 
 
@@ -78,9 +80,13 @@ def load(task: Task) -> pd.DataFrame:
     return frame
 
 
-def ptp(frame: pd.DataFrame, task: Task, cfg: LinkConfig | None = None) -> pd.Series:
-    """Person of each record from link_frame (a fresh random key each run); `cfg` as project.yaml would set it."""
+def ptp(frame: pd.DataFrame, task: Task, cfg: LinkConfig | None = None, address: bool = True) -> pd.Series:
+    """Person of each record from link_frame (a fresh random key each run); `cfg` as project.yaml would set it.
+    With `address`, FEBRL's street number and street are given as the address (kinds street_number, street)."""
     kinds = frame[[c for c in KINDS if c in frame]].rename(columns=KINDS)
+    if address:
+        kinds["street_number"], kinds["street"] = frame["street_number"], frame["address_1"]
+        kinds["locality"] = frame["suburb"]
     if task.strong_id:
         kinds["shared_ref"] = frame["soc_sec_id"]
     kinds.insert(0, "record", frame["rec_id"])
@@ -142,6 +148,9 @@ METHODS: dict[str, Callable[[pd.DataFrame, Task], pd.Series]] = {
     "ptp link_frame": ptp,
     "ptp (forenames as evidence)": lambda frame, task: ptp(frame, task, EVIDENCE),
     "ptp (forenames as evidence; threshold 0.5)": lambda frame, task: ptp(frame, task, EVIDENCE_05),
+    "ptp link_frame (no address)": lambda frame, task: ptp(frame, task, address=False),
+    "ptp (forenames as evidence; threshold 0.5; no address)": lambda frame, task: ptp(frame, task, EVIDENCE_05,
+                                                                                      address=False),
     "Splink on raw": splink_raw,
     "Splink on raw (no address)": lambda frame, task: splink_raw(frame, task, address=False)}
 

@@ -2,8 +2,9 @@
 
 Splink (and the cascade) compare tokens only: two records agree on a level when their tokens for
 that form are equal. So every fuzzy form a comparison needs (phonetic code, first and last
-letters, date parts, day/month swapped, postcode sector and district) is worked out here from the
-normalised identifiers and keyed, and no raw value leaves this stage.
+letters, date parts, day/month swapped, postcode sector and district, house number and street of
+the address line) is worked out here from the normalised identifiers and keyed, and no raw value
+leaves this stage.
 
 Name forms of forename and surname share one sub-key, so a swapped forename/surname shows up as
 `fn_l = sn_r`; everything else has its own sub-key. Values are worked out once per distinct value
@@ -18,9 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ptp_pipeline.privacy.address import person_address
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import ARROW_STRING, apply_to_uniques, regex_replace
 from ptp_pipeline.privacy.nicknames import NICKNAMES
+from ptp_pipeline.privacy.normalise import normalise_name
 from ptp_pipeline.privacy.tokens import hmac_tokens
 
 #: Strong identifiers: one person each (NHS number, or another kind a protocol declares).
@@ -33,11 +36,15 @@ TOKEN_FAMILY: dict[str, str] = {
     "fn_srt": "name_srt", "sn_srt": "name_srt", "fn_i": "initial",
     "dob": "dob", "dob_sw": "dob", "dob_y": "dob_y", "dob_m": "dob_m", "dob_d": "dob_d",
     "pc": "pc", "pc_sec": "pc_sec", "pc_dist": "pc_dist", "sex": "sex",
+    "ad_no": "ad_no", "ad_st": "ad_st", "ad_st5": "ad_st5", "ad_loc": "ad_loc",
 }
 TOKEN_COLUMNS = list(TOKEN_FAMILY)
 #: The identity: what makes two records the same record for linkage (every derived form follows).
 IDENTITY_PARTS = ("nhs", "ni", "uln", "shared_ref", "local_id", "forename", "surname", "date_of_birth",
-                  "postcode", "sex")
+                  "postcode", "sex", "address_line")
+#: Address forms: in the identity text only where a record has an address, so the identity tokens of
+#: records without one are those made before addresses were person evidence (stored idents still match).
+ADDRESS_COLUMNS = ("ad_no", "ad_st", "ad_loc")
 IDENT = "ident"
 TOKEN_HEX = 16  # 64 bits per field token: collisions negligible at national scale for fuzzy features
 
@@ -71,7 +78,9 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
 
     `parts` columns (any may be absent): forename and surname as `normalise_name` gives them,
     date_of_birth (ISO text), postcode, sector, district (canonical UK forms, or text as given),
-    sex, nhs (and other strong ids), local_id (already partner-prefixed).
+    sex, nhs (and other strong ids), local_id (already partner-prefixed), address_line (as written:
+    its house number and street are worked out here, as for households) or house_number and street
+    as `person_address` gives them, locality.
     """
     na = pd.Series(pd.NA, index=parts.index, dtype="string")
     out = pd.DataFrame(index=parts.index)
@@ -104,6 +113,13 @@ def comparison_values(parts: pd.DataFrame) -> pd.DataFrame:
     out["pc_sec"] = parts["sector"].astype("string") if "sector" in parts else na
     out["pc_dist"] = parts["district"].astype("string") if "district" in parts else na
     out["sex"] = parts["sex"].astype("string").str.upper().str.slice(0, 1) if "sex" in parts else na
+    if "address_line" in parts and "street" not in parts:
+        parts = pd.concat([parts, person_address(parts["address_line"].astype("string"))
+                           .rename(columns={"number": "house_number"})], axis=1)
+    out["ad_no"] = parts["house_number"].astype("string") if "house_number" in parts else na
+    out["ad_st"] = _compact(parts["street"]) if "street" in parts else na  # "COPE PLACE" = "COPEPLACE"
+    out["ad_st5"] = out["ad_st"].str.slice(0, 5)  # the street's name with its type mistyped
+    out["ad_loc"] = _compact(normalise_name(parts["locality"].astype("string"))) if "locality" in parts else na
     return out.astype("string")
 
 
@@ -114,6 +130,12 @@ def identity_text(values: pd.DataFrame) -> pd.Series:
     # rather than ten pandas concatenations each making a new column.
     parts = [pc.fill_null(pa.array(values[c].astype(ARROW_STRING).array), "~") for c in cols]
     joined = pc.binary_join_element_wise(*parts, pa.scalar("|", pa.large_string()))
+    has_address = values[list(ADDRESS_COLUMNS)].notna().any(axis=1).to_numpy()
+    if has_address.any():
+        address = [pc.fill_null(pa.array(values[c].astype(ARROW_STRING).array), "~") for c in ADDRESS_COLUMNS]
+        with_address = pc.binary_join_element_wise(joined, pa.scalar("@", pa.large_string()), *address,
+                                                  pa.scalar("|", pa.large_string()))
+        joined = pc.if_else(pa.array(has_address), with_address, joined)
     text = pd.Series(pd.arrays.ArrowStringArray(joined.cast(pa.large_string())),
                      index=values.index)
     return text.where(linkable(values))

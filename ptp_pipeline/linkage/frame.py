@@ -1,7 +1,8 @@
 """`link_frame`: link records that came through no protocol, with the code ingest runs.
 
 One row per record, columns named by identifier kind: forename, surname, date_of_birth, postcode,
-sex, nhs_number (or ni_number, uln, shared_ref), local_id with an optional source (partner).
+sex, nhs_number (or ni_number, uln, shared_ref), local_id with an optional source (partner),
+address_line (or the address in parts: street_number and street), locality (suburb, village).
 Normalise -> keyed tokens -> identities -> the two passes (cascade, Splink) -> persons, the same
 functions the pseudonymise and merge stages call. Postcodes that are not UK-shaped are compared
 as given (upper case, no spaces; the first half stands for the district), not refused.
@@ -17,6 +18,7 @@ import pandas as pd
 from ptp_pipeline.linkage.engine import LinkConfig, config_from, link_batch
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.linkage.model import TRAIN_FROM, settings, train
+from ptp_pipeline.privacy.address import person_address
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import to_text
@@ -68,6 +70,17 @@ def frame_parts(frame: pd.DataFrame) -> pd.DataFrame:
     if "local_id" in text:
         source = text["source"] if "source" in text else pd.Series("frame", index=frame.index)
         parts["local_id"] = (source + "|" + text["local_id"].str.upper().str.strip()).astype("string")
+    line = text.get("address_line")
+    if line is None and "street" in text:
+        # An address given in parts: one line, as a protocol's address_line field would hold it.
+        number = text["street_number"].fillna("") if "street_number" in text else ""
+        line = (number + " " + text["street"].fillna("")).str.strip().replace("", pd.NA)
+    if line is not None:
+        # Normalised here, so records writing one house differently are one distinct row for the tokens.
+        address = person_address(line)
+        parts["house_number"], parts["street"] = address["number"], address["street"]
+    if "locality" in text:
+        parts["locality"] = text["locality"]
     return parts
 
 

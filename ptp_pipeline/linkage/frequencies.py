@@ -20,8 +20,8 @@ import pandas as pd
 from ptp_pipeline.linkage.model import TRAIN_FROM
 from ptp_pipeline.warehouse.base import Warehouse
 
-#: Token column of each exact level that is adjusted: full forename, surname (compact), postcode.
-TF_COLUMNS = ("fn_full", "sn", "pc")
+#: Token column of each exact level that is adjusted: full forename, surname (compact), postcode, street.
+TF_COLUMNS = ("fn_full", "sn", "pc", "ad_st")
 #: Adjust only once a column's tokens are counted over at least this many identities.
 TF_FROM = TRAIN_FROM
 #: A frequency lookup per column: a frame with the token column and `tf_<column>` (share of identities).

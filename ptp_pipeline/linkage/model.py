@@ -67,15 +67,32 @@ POSTCODE_LEVELS: list[Level] = [
     ("postcode sector", _eq("pc_sec"), 0.08, 0.005),
     ("postcode district", _eq("pc_dist"), 0.10, 0.03),
 ]
+#: The address line's house number and street (person evidence beside the postcode). A household shares
+#: its house, its postcode and mostly its surname: for a pair whose surnames agree at any level (a typo
+#: included), the same house says little more, so that level's m and u are fixed (`FIXED`) at a small
+#: weight. Counted as if strangers shared the house (u by random sampling), relatives were false merges of
+#: 1.8-2.4% of persons on `bench/linkage.py --persons 20000` (0.2-0.3% without address evidence).
+ADDRESS_LEVELS: list[Level] = [
+    ("house number and street, a surname alike", f"{_eq('ad_no', 'ad_st')} AND ("
+     + " OR ".join(_eq(c) for c in ("sn", "sn_ph", "sn3", "sn_l3", "sn_srt")) + ")", 0.60, 0.30),
+    ("house number and street", _eq("ad_no", "ad_st"), 0.15, 0.0001),
+    ("house number and the street's first letters", _eq("ad_no", "ad_st5"), 0.05, 0.00005),
+    ("same street", _eq("ad_st"), 0.06, 0.002),
+    ("house number", _eq("ad_no"), 0.04, 0.03),
+]
+#: Levels whose m and u training cannot measure (conditional on other fields agreeing): kept as set.
+FIXED = {"house number and street, a surname alike"}
+LOCALITY_LEVELS: list[Level] = [("same locality", _eq("ad_loc"), 0.85, 0.01)]
 SEX_LEVELS: list[Level] = [("same sex", _eq("sex"), 0.97, 0.5)]
 STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 0.999, 0.0000001)]
 LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 0.95, 0.0000005)]
 
 #: Candidate pairs: records sharing one of these (on tokens) are compared. Cheap and selective.
 #: Rules with the same leading columns are one rule with the alternatives in OR: Splink joins its input once
-#: per rule (and checks every earlier rule on every pair), so 19 rules cost 9.6 s of blocking on the 1M-row
-#: bench extract and these 11, which give exactly the same pairs, 3.9 s (same sitting). Each alternative
-#: holds because one token implies a coarser one: pc -> pc_sec -> pc_dist, sn -> sn3.
+#: per rule (and checks every earlier rule on every pair), so the 19 single rules before address evidence
+#: cost 9.6 s of blocking on the 1M-row bench extract and the 11 they became, which give exactly the same
+#: pairs, 3.9 s (same sitting). Each alternative holds because one token implies a coarser one: pc -> pc_sec
+#: -> pc_dist, sn -> sn3, ad_st -> ad_st5 (tests/unit/linkage/test_blocking_rules.py holds the single rules).
 BLOCKING_RULES = [
     "l.nhs = r.nhs", "l.ni = r.ni", "l.uln = r.uln", "l.shared_ref = r.shared_ref", "l.local_id = r.local_id",
     # Same date of birth and one more field: surname or forename sound, postcode district (so postcode),
@@ -91,6 +108,9 @@ BLOCKING_RULES = [
     "l.sn_ph = r.sn_ph AND l.fn_ph = r.fn_ph AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
     "l.dob_sw = r.dob AND l.sn_ph = r.sn_ph",
     "l.sn = r.sn AND l.pc = r.pc",
+    # The same house: number and street, or number and the street's first letters in one postcode district
+    # (names and date of birth both mistyped; the street's type mistyped).
+    "l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND (l.ad_st = r.ad_st OR l.pc_dist = r.pc_dist)",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]
@@ -112,7 +132,11 @@ def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: 
     null = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
     out: list[dict[str, Any]] = [{"sql_condition": null, "label_for_charts": "null", "is_null_level": True}]
     for label, sql, m, u in levels:
-        out.append({"sql_condition": sql, "label_for_charts": label, "m_probability": m, "u_probability": u})
+        level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label, "m_probability": m,
+                                 "u_probability": u}
+        if label in FIXED:
+            level["fix_m_probability"] = level["fix_u_probability"] = True
+        out.append(level)
     else_m = max(1e-4, 1.0 - sum(lv[2] for lv in levels))
     else_u = max(1e-4, 1.0 - sum(lv[3] for lv in levels))
     if strong_weight:  # differing strong identifiers: very strong evidence against
@@ -129,6 +153,8 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
         _comparison("surname", ["sn"], NAME_LEVELS["surname"]),
         _comparison("date_of_birth", ["dob"], DOB_LEVELS),
         _comparison("postcode", ["pc_dist"], POSTCODE_LEVELS),
+        _comparison("address", ["ad_st"], ADDRESS_LEVELS),
+        _comparison("locality", ["ad_loc"], LOCALITY_LEVELS),
         _comparison("sex", ["sex"], SEX_LEVELS),
         _comparison("local_id", ["local_id"], LOCAL_LEVELS, strong_weight=True),
     ]
@@ -148,7 +174,7 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
 
 
 #: Exact levels whose weight follows the token's frequency (column of its lookup, see frequencies.py).
-TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc"}
+TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc", "same street": "ad_st"}
 
 
 def with_term_frequencies(model: dict[str, Any], on: bool) -> dict[str, Any]:

@@ -25,6 +25,14 @@ def load_model(wh: Warehouse) -> dict[str, Any] | None:
     return json.loads(text) if text else None
 
 
+def covers_every_comparison(model: dict[str, Any]) -> bool:
+    """Whether a stored model compares every field the current settings compare."""
+    from ptp_pipeline.linkage.model import settings
+
+    have = {c.get("output_column_name") for c in model.get("comparisons", [])}
+    return all(c["output_column_name"] in have for c in settings()["comparisons"])
+
+
 def save_model(wh: Warehouse, model: dict[str, Any], identities: int) -> None:
     next_id = int(wh.scalar("SELECT coalesce(max(model_id), 0) FROM restricted.linkage_model") or 0) + 1
     wh.execute("INSERT INTO restricted.linkage_model VALUES (?, ?, ?, ?)",
@@ -32,11 +40,15 @@ def save_model(wh: Warehouse, model: dict[str, Any], identities: int) -> None:
 
 
 def model_for(wh: Warehouse, incoming: pd.DataFrame) -> dict[str, Any] | None:
-    """The stored model; trained here (once) when there are first enough identities to learn from."""
+    """The stored model; trained here (once) when there are first enough identities to learn from.
+
+    A stored model that lacks a comparison the project now makes (one trained before address evidence)
+    would ignore that evidence for good, so it is trained again (or the priors serve until it can be).
+    """
     from ptp_pipeline.linkage.model import train
 
     model = load_model(wh)
-    if model is not None:
+    if model is not None and covers_every_comparison(model):
         return model
     stored = int(wh.scalar(f"SELECT count(*) FROM {IDENTITY_TABLE}") or 0)
     if stored + len(incoming) < TRAIN_FROM:

@@ -23,7 +23,7 @@ from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.names import apply_to_uniques, regex_extract, regex_replace, to_text
 from ptp_pipeline.privacy.tokens import hmac_tokens
 
-__all__ = ["ADDRESS_KEYS", "address_parts", "address_tokens", "normalise_uprn"]
+__all__ = ["ADDRESS_KEYS", "address_parts", "address_tokens", "normalise_uprn", "person_address"]
 
 #: Address token names, strictest first; columns in the pseudonymised frame are KEY + name.
 ADDRESS_KEYS = ("addr_uprn", "addr_flat", "addr_street")
@@ -133,6 +133,28 @@ def address_parts(line: pd.Series) -> pd.DataFrame:
     guessing would put people in the wrong home.
     """
     return apply_to_uniques(line, _parts)
+
+
+def _person_address(text: pd.Series) -> pd.DataFrame:
+    parts = _parts(text)
+    # A line with no number or house name ("Mill Lane") still names a street: as person evidence it
+    # counts (households need the number, so address_parts leaves it out).
+    bare = parts["street"].isna() & text.notna()
+    if bare.any():
+        clean = _clean(text[bare]).str.replace(r"^(?:FLAT [0-9A-Z]+,? )?", "", regex=True)
+        street = _street(clean.str.replace(r",.*$", "", regex=True)).replace("", pd.NA)
+        parts.loc[bare, "street"] = street.where(street.str.contains("[A-Z]", regex=True).fillna(False))
+    return parts[["number", "street"]]
+
+
+def person_address(line: pd.Series) -> pd.DataFrame:
+    """House number (or name) and street of each line, as evidence that two records are one person.
+
+    The same normalisation as :func:`address_parts` (so "14 Hyde Park Rd." and "14 HYDE PARK ROAD"
+    agree); a line without a number keeps its street. Flats are left out: a person's flat is written
+    far less consistently than the building, and the number with the street says enough.
+    """
+    return apply_to_uniques(line, _person_address)
 
 
 def _joined(*cols: pd.Series) -> pd.Series:

@@ -179,6 +179,14 @@ MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every 
 ]))
 
 
+MIGRATIONS.append((12, "address as person evidence: house number, street, its first letters and locality tokens", [
+    *(f"ALTER TABLE restricted.link_identity ADD COLUMN IF NOT EXISTS {c} VARCHAR"
+      for c in ("ad_no", "ad_st", "ad_st5", "ad_loc")),
+    # Candidate search joins on the address blocking rules' leading columns (engine._candidates).
+    {"postgresql": "CREATE INDEX IF NOT EXISTS link_identity_address ON restricted.link_identity (ad_st, ad_no)"},
+    {"postgresql": "CREATE INDEX IF NOT EXISTS link_identity_address5 ON restricted.link_identity (ad_st5, ad_no)"},
+]))
+
 MIGRATIONS.append((20, "protocol approval integrity: content hash of each approved version when first used", [
     """CREATE TABLE IF NOT EXISTS ops.protocol_approval (
         protocol_id VARCHAR NOT NULL, version INTEGER NOT NULL, content_sha256 VARCHAR NOT NULL,

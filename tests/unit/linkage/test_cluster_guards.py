@@ -110,7 +110,8 @@ def parts(**columns: list[str | None]) -> pd.DataFrame:
 def test_comparison_forms_of_one_record() -> None:
     out = comparison_values(parts(forename=["BOB JAMES"], surname=["MC DONALD"], date_of_birth=["1980-03-07"],
                                   postcode=["LS6 2AB"], sector=["LS6 2"], district=["LS6"], sex=["female"],
-                                  nhs=["9434765919"]))
+                                  nhs=["9434765919"], address_line=["Flat 2, 14 Hyde Park Rd."],
+                                  locality=["Headingley"]))
     row = {k: (None if pd.isna(v) else v) for k, v in out.iloc[0].items()}
     assert row == {
         "nhs": "9434765919", "ni": None, "uln": None, "shared_ref": None, "local_id": None,
@@ -118,6 +119,7 @@ def test_comparison_forms_of_one_record() -> None:
         "fn3": "BOB", "fn_l3": None, "fn_srt": "BBO", "sn_srt": "ACDDLMNO", "sn3": "MCD", "sn_l3": "ALD",
         "fn_i": "B", "dob": "1980-03-07", "dob_sw": "1980-07-03", "dob_y": "1980", "dob_m": "03", "dob_d": "07",
         "pc": "LS6 2AB", "pc_sec": "LS6 2", "pc_dist": "LS6", "sex": "F",
+        "ad_no": "14", "ad_st": "HYDEPARKROAD", "ad_st5": "HYDEP", "ad_loc": "HEADINGLEY",
     }
     assert (out.dtypes == "string").all()
 
