@@ -104,3 +104,19 @@ def test_the_pipeline_links_on_the_house_and_stores_only_tokens(wh_rt: Runtime, 
     text = " ".join(stored[[c for c in stored.columns if c in TOKEN_COLUMNS]].astype(str).to_numpy().ravel()).upper()
     for form in ("HYDE", "QUARRY", "HYDEPARKROAD", "QUARRYMOUNT"):
         assert form not in text
+
+
+def test_the_locality_is_evidence_for_when_it_agrees_and_against_when_it_differs() -> None:
+    """A new surname and a wrong date digit, the house on one record only: the postcode alone just links them;
+    the same locality makes the link surer, another locality undoes it."""
+    def pair(first: str | None, second: str | None) -> pd.DataFrame:
+        rows = [{**FIRST, "address_line": "14 Hyde Park Road", "locality": first},
+                {**SECOND, "address_line": "", "postcode": "LS6 2AB", "locality": second},
+                *[{**o, "locality": f"Village {i}"} for i, o in enumerate(others(40))]]
+        frame = pd.DataFrame(rows)
+        return link_frame(frame.assign(record=range(len(frame))), KEY).sort_values("record").head(2)
+
+    none, same, other = pair(None, None), pair("Headingley", "headingley "), pair("Headingley", "Roundhay")
+    assert none["person_id"].nunique() == 1 and same["person_id"].nunique() == 1
+    assert same["match_probability"].iloc[0] > none["match_probability"].iloc[0]
+    assert other["person_id"].nunique() == 2
