@@ -88,29 +88,34 @@ STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 0.999, 0.0000
 LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 0.95, 0.0000005)]
 
 #: Candidate pairs: records sharing one of these (on tokens) are compared. Cheap and selective.
-#: Rules with the same leading columns are one rule with the alternatives in OR: Splink joins its input once
-#: per rule (and checks every earlier rule on every pair), so the 19 single rules before address evidence
-#: cost 9.6 s of blocking on the 1M-row bench extract and the 11 they became, which give exactly the same
-#: pairs, 3.9 s (same sitting). Each alternative holds because one token implies a coarser one: pc -> pc_sec
-#: -> pc_dist, sn -> sn3, ad_st -> ad_st5 (tests/unit/linkage/test_blocking_rules.py holds the single rules).
+#: Splink joins its input once per rule and checks every earlier rule on every pair a rule's join yields, so
+#: the cost is (pairs the join's equalities yield) x (rules before it). Rules whose join stays selective with
+#: fewer equalities are one rule with the alternatives in OR (each holds because one token implies a coarser
+#: one: pc -> pc_sec -> pc_dist, sn -> sn3); a fold that would join on a coarse key alone (a forename in a
+#: district, a surname in a birth year: 63M and 42M pairs at 3M rows) is not made. Blocking on the 1M-row bench
+#: extract's identities 3.9-4.7 s -> 1.6 s, on the 3M one's 48-55 s -> 21.7 s, same pairs as the single rules
+#: (tests/unit/linkage/test_blocking_rules.py holds them).
 BLOCKING_RULES = [
     "l.nhs = r.nhs", "l.ni = r.ni", "l.uln = r.uln", "l.shared_ref = r.shared_ref", "l.local_id = r.local_id",
     # Same date of birth and one more field: surname or forename sound, postcode district (so postcode),
     # forename and surname swapped, or forename and the first letters of the surname.
     "l.dob = r.dob AND (l.sn_ph = r.sn_ph OR l.fn_ph = r.fn_ph OR l.pc_dist = r.pc_dist"
     " OR (l.fn = r.sn AND l.sn = r.fn) OR (l.fn = r.fn AND l.sn3 = r.sn3))",
-    # Same forename in one postcode district, with the same postcode or surname's first letters (and so the
-    # same surname in one sector): for people with few records, no date of birth or two fields mistyped
-    # (bench/public_linkage.py: recall +0.02-0.03 on FEBRL).
-    "l.fn = r.fn AND l.pc_dist = r.pc_dist AND (l.pc = r.pc OR l.sn3 = r.sn3)",
-    # Same surname and year of birth, with the same forename or its first letters and month of birth.
-    "l.sn = r.sn AND l.dob_y = r.dob_y AND (l.fn = r.fn OR (l.fn3 = r.fn3 AND l.dob_m = r.dob_m))",
+    # For people with few records, no date of birth or two fields mistyped (bench/public_linkage.py: recall
+    # +0.02-0.03 on FEBRL): the same forename and postcode, or forename, surname's first letters and district
+    # (which holds the same forename and surname in one sector).
+    "l.fn = r.fn AND l.pc = r.pc",
+    "l.fn = r.fn AND l.sn3 = r.sn3 AND l.pc_dist = r.pc_dist",
+    "l.fn = r.fn AND l.sn = r.sn AND l.dob_y = r.dob_y",
+    # fn3 is the first word's letters, fn its nickname-canonical form ("BOB" -> ROBERT): neither implies the other.
+    "l.fn3 = r.fn3 AND l.sn = r.sn AND l.dob_y = r.dob_y AND l.dob_m = r.dob_m",
     "l.sn_ph = r.sn_ph AND l.fn_ph = r.fn_ph AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
     "l.dob_sw = r.dob AND l.sn_ph = r.sn_ph",
     "l.sn = r.sn AND l.pc = r.pc",
-    # The same house: number and street, or number and the street's first letters in one postcode district
-    # (names and date of birth both mistyped; the street's type mistyped).
-    "l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND (l.ad_st = r.ad_st OR l.pc_dist = r.pc_dist)",
+    # The same house (number and street), or number and the street's first letters in one district: names
+    # and date of birth both mistyped, or the street's type.
+    "l.ad_st = r.ad_st AND l.ad_no = r.ad_no",
+    "l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND l.pc_dist = r.pc_dist",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]

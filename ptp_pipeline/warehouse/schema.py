@@ -182,13 +182,14 @@ MIGRATIONS.append((11, "term frequencies of name and postcode tokens over every 
 MIGRATIONS.append((12, "address as person evidence: house number, street, its first letters and locality tokens", [
     *(f"ALTER TABLE restricted.link_identity ADD COLUMN IF NOT EXISTS {c} VARCHAR"
       for c in ("ad_no", "ad_st", "ad_st5", "ad_loc")),
-    # Candidate search joins on the address blocking rule's equalities (engine._candidates); the street
-    # itself is an alternative inside that rule, so it needs no index of its own.
+    # Candidate search joins on the address blocking rules' equalities (engine._candidates).
+    {"postgresql": "CREATE INDEX IF NOT EXISTS link_identity_address ON restricted.link_identity (ad_st, ad_no)"},
     {"postgresql": "CREATE INDEX IF NOT EXISTS link_identity_address5 ON restricted.link_identity (ad_st5, ad_no)"},
 ]))
 
-MIGRATIONS.append((13, "candidate search by surname: two blocking rules lead with it (surname with year of birth "
-                       "or postcode), and a night's identities look their candidates up", [
+MIGRATIONS.append((13, "candidate search by surname: blocking rules join on it with the postcode, or with the "
+                       "forename's first letters and the month and year of birth, and a night's identities look "
+                       "their candidates up through them", [
     {"postgresql": "CREATE INDEX IF NOT EXISTS link_identity_surname ON restricted.link_identity (sn)"},
 ]))
 
