@@ -10,6 +10,7 @@ parent's high-water mark across fork and exec. /proc/self/status VmHWM belongs t
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -42,7 +43,12 @@ def scratch_warehouse(backend: str, prefix: str, home: Path | None = None) -> It
     """A warehouse URL for one run: a DuckDB file in a temporary folder (or `home`), or a throwaway
     PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
     if backend == "duckdb":
-        yield f"duckdb:///{home or tempfile.mkdtemp(prefix=prefix)}/ptp.duckdb"
+        folder = home or Path(tempfile.mkdtemp(prefix=prefix))
+        try:
+            yield f"duckdb:///{folder}/ptp.duckdb"
+        finally:
+            if home is None:  # a folder of our own: gigabytes at bench sizes
+                shutil.rmtree(folder, ignore_errors=True)
         return
     import psycopg
 

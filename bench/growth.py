@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main() -> None:
             filled = time.perf_counter() - t0
             out = subprocess.run([sys.executable, __file__, "--child", str(home), url, str(size)], check=True,
                                  capture_output=True, text=True)
+        shutil.rmtree(home, ignore_errors=True)  # gigabytes at 5M events
         row = json.loads(out.stdout.strip().splitlines()[-1])
         row["fill_s"] = round(filled, 1)
         results.append(row)

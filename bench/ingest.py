@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def run(path: Path, url: str) -> dict[str, object]:
     out["persons"] = int(rt.warehouse.scalar("SELECT count(*) FROM shared.person"))
     out["peak_rss_mb"] = max(peak, peak_rss_mb())
     rt.close()
+    shutil.rmtree(home, ignore_errors=True)  # the run's home and work files: gigabytes at bench sizes
     return out
 
 
