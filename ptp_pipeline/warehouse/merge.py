@@ -128,8 +128,8 @@ def extract_identities(path: Path, accepted: pd.Series) -> pd.DataFrame:
 #: this and the extract's identities, not the extract's rows.
 MERGE_BATCH_ROWS = 200_000
 #: The validated file's columns the merge writes somewhere (events, link records, addresses, locations).
-#: The rest (each field's status, duplicate marks) stayed in the validation: reading them as Python strings
-#: took 0.9 GB of a 1M-row merge's 1.9 GB peak (bench/ingest.py).
+#: The rest (each field's status, duplicate marks: 17 of 43 columns) stayed in the validation and was read
+#: into pandas for nothing (1M-row merge's peak 1,880 -> 1,822 MB without them).
 MERGED_COLUMNS = (SOURCE_ROW, TOKEN + IDENT, "birth_year", "sex", "district", "event_date", "event_type", "setting",
                   "cost", "attributes", "address_communal", "address_from", ALCOHOL)
 
@@ -208,7 +208,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         person = pd.concat([f.set_index(IDENT)["person_id"] for f in (linked.known, linked.identities) if len(f)]
                            or [pd.Series(dtype="int64")])
         # The identities' tokens are stored: from here only each identity's person is needed, so the token
-        # frames (0.1 GB at 1M rows) go before the row batches.
+        # frames go before the row batches.
         next_person_id, links = linked.next_person_id, linked.links
         merged_persons, review_pairs = len(linked.merges), len(linked.review)
         del linked, identities
