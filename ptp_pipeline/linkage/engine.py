@@ -26,6 +26,7 @@ from ptp_pipeline.linkage.cluster import Guards, cluster, components
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
 from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
+from ptp_pipeline.linkage.scratch import token_table
 from ptp_pipeline.privacy.names import is_in
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
@@ -158,7 +159,7 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
         model = apart(model)
     with scratch_duckdb() as con:
         db = DuckDBAPI(connection=con)
-        u = db.register(new[cols].reset_index(drop=True), dataset_display_name="new")
+        u = db.register(token_table(con, "ptp_new", new[cols]), dataset_display_name="new")
         # The settings were validated when the model was made (and are ours): skip Splink's re-check.
         linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
         if uses_term_frequencies(model):
@@ -170,7 +171,7 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
 
         frames = [pairs(linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never"))]
         if len(existing):
-            c = db.register(existing[cols].reset_index(drop=True), dataset_display_name="existing")
+            c = db.register(token_table(con, "ptp_existing", existing[cols]), dataset_display_name="existing")
             frames.append(pairs(linker.inference.predict_between(u, c, threshold_match_probability=floor,
                                                                  warning_mode="never")))
     return pd.concat(frames, ignore_index=True)
@@ -270,8 +271,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         {IDENT: pd.Series(dtype="int64"), **{t: pd.Series(dtype="string") for t in TOKEN_COLUMNS}}))
     c = c[[IDENT, *TOKEN_COLUMNS]].assign(person_id=ex_person)
     with scratch_duckdb() as con:
-        con.register("u", u)
-        con.register("c", c)
+        token_table(con, "u", u)
+        token_table(con, "c", c)
         casc = cascade_pairs(con, cfg)
     if tf is None:
         tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}

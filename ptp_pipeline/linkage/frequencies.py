@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ptp_pipeline.linkage.model import TRAIN_FROM
+from ptp_pipeline.linkage.scratch import token_table
 from ptp_pipeline.warehouse.base import Warehouse
 
 #: Token column of each exact level that is adjusted: full forename, surname (compact), postcode, street.
@@ -128,5 +129,6 @@ def recount(wh: Warehouse) -> None:
 def register(db: Any, linker: Any, tf: Lookups) -> None:
     """Give Splink the lookups, so `predict_within` / `predict_between` adjust by population frequency."""
     for col, frame in tf.items():
-        sdf = db.register(frame, dataset_display_name=f"tf_{col}")
+        table = token_table(db.duckdb_con, f"ptp_tf_{col}", frame, tokens=col)  # as the tokens it looks up
+        sdf = db.register(table, dataset_display_name=f"tf_{col}")
         linker.table_management.register_term_frequency_lookup(sdf, col)

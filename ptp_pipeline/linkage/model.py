@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ptp_pipeline.linkage.fields import IDENT, STRONG
+from ptp_pipeline.linkage.scratch import token_table
 
 #: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
 TRAIN_FROM = 2_000
@@ -244,7 +245,8 @@ def _train(identities: pd.DataFrame) -> dict[str, Any]:
         from splink import DuckDBAPI
 
         quiet_splink()
-        table = DuckDBAPI(connection=con).register(identities, dataset_display_name="identities")
+        table = DuckDBAPI(connection=con).register(token_table(con, "ptp_identities", identities),
+                                                   dataset_display_name="identities")
         linker = _linker(table, settings())
         with contextlib.suppress(Exception):  # too few deterministic matches: keep the prior
             linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=0.8)
