@@ -20,7 +20,7 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
-from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
+from ptp_pipeline.privacy.address import address_lines, address_tokens, normalise_uprn, of_lines
 from ptp_pipeline.privacy.centroids import project_centroids
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
@@ -115,15 +115,17 @@ def match_key_tokens(key: ProjectKey, parts: pd.DataFrame, project: ProjectConfi
     return linkage_tokens(key, linkable).add_prefix(TOKEN)
 
 
-def address_columns(rt: Runtime, parts: pd.DataFrame) -> pd.DataFrame:
-    """Keyed address tokens, the partner's communal flag and address-from date (no raw address)."""
+def address_columns(rt: Runtime, parts: pd.DataFrame, parsed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Keyed address tokens, the partner's communal flag and address-from date (no raw address).
+    `parsed`: the address lines as `address_lines` reads them (read here when not given)."""
     out = pd.DataFrame(index=parts.index)
     if "address_line" not in parts and "uprn" not in parts:
         return out
     na = pd.Series(pd.NA, index=parts.index, dtype="string")
-    line = parts.get("address_line", na)
     postcode = parts.get("postcode", na)
-    tokens = address_tokens(rt.key, address_parts(line), postcode, parts.get("uprn"))
+    if parsed is None:
+        parsed = address_lines(parts.get("address_line", na))
+    tokens = address_tokens(rt.key, parsed, postcode, parts.get("uprn"))
     out = tokens.add_prefix(KEY)
     communal = set(rt.project.households.communal_types)
     kind = parts.get("address_type", na)
@@ -164,10 +166,14 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol
     first = first_positions(codes)
     distinct = ident.iloc[first].reset_index(drop=True)
     parts, id_status = identity_parts(distinct, protocol)
+    parsed = None
+    if "address_line" in parts:  # one parse serves households and person evidence
+        parsed = address_lines(parts["address_line"])
+        parts = pd.concat([parts, of_lines(parsed).rename(columns={"number": "house_number"})], axis=1)
     tokens = match_key_tokens(rt.key, parts, rt.project)
     na_int = pd.Series(pd.NA, index=parts.index, dtype="Int64")
     na_text = pd.Series(pd.NA, index=parts.index, dtype="string")
-    per_code = pd.concat([tokens[[TOKEN + IDENT]], address_columns(rt, parts),
+    per_code = pd.concat([tokens[[TOKEN + IDENT]], address_columns(rt, parts, parsed),
                           pd.DataFrame({"birth_year": parts.get("shared_birth_year", na_int),
                                         "district": parts.get("area", na_text),
                                         "sex": parts.get("sex", na_text)}),
