@@ -150,31 +150,53 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
     A model with term-frequency levels needs `tf`: frequencies over the whole population (not the batch).
     """
     tf = tf if tf is not None else frequencies.of_frame(new)
+    cols = [IDENT, *TOKEN_COLUMNS, *([CASCADE_GROUP] if CASCADE_GROUP in new else [])]
+    with scratch_duckdb() as con:
+        token_table(con, "u", new[cols])
+        token_table(con, "c", existing[cols] if len(existing) else new[cols].iloc[:0])
+        return _scored(con, model, floor, tf, bool(len(existing)), CASCADE_GROUP in new)
+
+
+#: Pair flags worked out in the scratch database beside Splink's scores (tables u, c; l and r the pair).
+#: Forenames that share nothing (not the name, nickname, sound, first or last letters, letters, initial, nor a
+#: swap with the surname): such a pair is never linked on the other fields alone unless the project says
+#: evidence, as twins share surname, date of birth and address and only their forenames tell them apart.
+_BOTH_FORENAMES = "l.fn IS NOT NULL AND r.fn IS NOT NULL"
+FORENAMES_DISAGREE = f"{_BOTH_FORENAMES} AND NOT (" + " OR ".join(
+    [f"coalesce(l.{c} = r.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
+    + ["coalesce(l.fn = r.sn, false)", "coalesce(l.sn = r.fn, false)"]) + ")"
+STRONG_CONFLICT = " OR ".join(f"coalesce(l.{s} <> r.{s}, false)" for s in STRONG)
+
+
+def _scored(con: duckdb.DuckDBPyConnection, model: dict[str, Any], floor: float, tf: frequencies.Lookups,
+            with_existing: bool, grouped: bool) -> pd.DataFrame:
+    """Scores >= floor of new-new and new-existing pairs (tables u and c of `con`, tokens as integers), with
+    each pair's `forenames_disagree` and `strong_conflict` flags, worked out in DuckDB rather than by
+    looking up both identities' tokens in pandas for every scored pair."""
     from splink import DuckDBAPI, Linker
 
     quiet_splink()
-    cols = [IDENT, *TOKEN_COLUMNS]
-    if CASCADE_GROUP in new:
-        cols.append(CASCADE_GROUP)
+    if grouped:
         model = apart(model)
-    with scratch_duckdb() as con:
-        db = DuckDBAPI(connection=con)
-        u = db.register(token_table(con, "ptp_new", new[cols]), dataset_display_name="new")
-        # The settings were validated when the model was made (and are ours): skip Splink's re-check.
-        linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
-        if uses_term_frequencies(model):
-            frequencies.register(db, linker, tf)
-
-        def pairs(scored: Any) -> pd.DataFrame:  # only the columns kept, straight from DuckDB
-            return con.execute(f"SELECT {IDENT}_l AS ident_l, {IDENT}_r AS ident_r, match_probability "
-                               f"FROM {scored.physical_name}").df()
-
-        frames = [pairs(linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never"))]
-        if len(existing):
-            c = db.register(token_table(con, "ptp_existing", existing[cols]), dataset_display_name="existing")
-            frames.append(pairs(linker.inference.predict_between(u, c, threshold_match_probability=floor,
-                                                                 warning_mode="never")))
-    return pd.concat(frames, ignore_index=True)
+    db = DuckDBAPI(connection=con)
+    u = db.register("u", dataset_display_name="new")
+    # The settings were validated when the model was made (and are ours): skip Splink's re-check.
+    linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
+    if uses_term_frequencies(model):
+        frequencies.register(db, linker, tf)
+    scored = [linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")]
+    if with_existing:
+        c = db.register("c", dataset_display_name="existing")
+        scored.append(linker.inference.predict_between(u, c, threshold_match_probability=floor,
+                                                       warning_mode="never"))
+    names = ", ".join(["ident", *TOKEN_COLUMNS])
+    pairs = " UNION ALL ".join(f"SELECT {IDENT}_l, {IDENT}_r, match_probability FROM {t.physical_name}"
+                               for t in scored)
+    return con.execute(f"""
+        WITH everyone AS (SELECT {names} FROM u UNION ALL SELECT {names} FROM c)
+        SELECT s.{IDENT}_l AS ident_l, s.{IDENT}_r AS ident_r, s.match_probability,
+               {FORENAMES_DISAGREE} AS forenames_disagree, {STRONG_CONFLICT} AS strong_conflict
+        FROM ({pairs}) s JOIN everyone l ON l.ident = s.{IDENT}_l JOIN everyone r ON r.ident = s.{IDENT}_r""").df()
 
 
 def apart(model: dict[str, Any]) -> dict[str, Any]:
@@ -197,28 +219,6 @@ def cascade_groups(n: int, casc: pd.DataFrame, existing_person: np.ndarray) -> n
     a = np.concatenate([casc["ident_l"].to_numpy(dtype=np.int64), np.arange(n_new, n)])
     b = np.concatenate([casc["ident_r"].to_numpy(dtype=np.int64), n + np.searchsorted(persons, existing_person)])
     return components(n + len(persons), a, b)[:n]
-
-
-def forenames_disagree(pairs: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
-    """Pairs whose forenames share nothing (not the name, nickname, sound, first letters or initial, nor a
-    swap with the surname). Such a pair is never linked on the other fields alone: twins share surname,
-    date of birth and address, and only their forenames tell them apart."""
-    if pairs.empty:
-        return pd.Series(False, index=pairs.index)
-    names = tokens[["fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i", "sn"]]
-    left = names.reindex(pairs["ident_l"].to_numpy())
-    right = names.reindex(pairs["ident_r"].to_numpy())
-
-    def col(side: pd.DataFrame, name: str, missing: str) -> np.ndarray:
-        return side[name].astype(object).where(side[name].notna(), missing).to_numpy(dtype=str)
-
-    both = left["fn"].notna().to_numpy() & right["fn"].notna().to_numpy()
-    agree = np.zeros(len(pairs), dtype=bool)
-    for name in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i"):
-        agree |= col(left, name, "<l>") == col(right, name, "<r>")
-    agree |= col(left, "fn", "<l>") == col(right, "sn", "<r>")
-    agree |= col(left, "sn", "<l>") == col(right, "fn", "<r>")
-    return pd.Series(both & ~agree, index=pairs.index)
 
 
 def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
@@ -270,19 +270,26 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     c = (existing[TOKEN_COLUMNS].assign(**{IDENT: np.arange(n_new, n_new + n_ex)}) if n_ex else pd.DataFrame(
         {IDENT: pd.Series(dtype="int64"), **{t: pd.Series(dtype="string") for t in TOKEN_COLUMNS}}))
     c = c[[IDENT, *TOKEN_COLUMNS]].assign(person_id=ex_person)
+    if tf is None:
+        tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
+    model = with_tf(model or settings(), cfg.term_frequencies and bool(tf))
+    # One scratch database for both passes: the tokens go in once, as integers (`token_table`).
     with scratch_duckdb() as con:
         token_table(con, "u", u)
         token_table(con, "c", c)
         casc = cascade_pairs(con, cfg)
-    if tf is None:
-        tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
-    model = with_tf(model or settings(), cfg.term_frequencies and bool(tf))
-    if cfg.probabilistic:
-        group = cascade_groups(n_new + n_ex, casc, ex_person)
-        u[CASCADE_GROUP], c[CASCADE_GROUP] = group[:n_new], group[n_new:]
-    scored = (splink_pairs(u, c, model, cfg.review_from, tf) if cfg.probabilistic
-              else pd.DataFrame({"ident_l": pd.Series(dtype="int64"), "ident_r": pd.Series(dtype="int64"),
-                                 "match_probability": pd.Series(dtype="float64")}))
+        if cfg.probabilistic:
+            group = cascade_groups(n_new + n_ex, casc, ex_person)
+            con.register("_ptp_groups", pd.DataFrame({IDENT: np.arange(n_new + n_ex), CASCADE_GROUP: group}))
+            for table in ("u", "c"):
+                con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT t.*, g.{CASCADE_GROUP} FROM {table} t "
+                            f"JOIN _ptp_groups g ON g.{IDENT} = t.{IDENT}")
+            scored = _scored(con, model, cfg.review_from, tf, n_ex > 0, grouped=True)
+        else:
+            scored = pd.DataFrame({"ident_l": pd.Series(dtype="int64"), "ident_r": pd.Series(dtype="int64"),
+                                   "match_probability": pd.Series(dtype="float64"),
+                                   "forenames_disagree": pd.Series(dtype=bool),
+                                   "strong_conflict": pd.Series(dtype=bool)})
     # Nodes: new identities, then existing persons; `node[code]` is the node of an identity code.
     persons = np.unique(ex_person)
     node = np.concatenate([np.arange(n_new), n_new + np.searchsorted(persons, ex_person)]).astype(np.int64)
@@ -296,13 +303,14 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
             if i is not None:
                 size[i] = row.identities
                 person_strong[i] = frozenset(row.strong)
-    casc = casc.assign(match_probability=1.0, order=0)
+    # Cascade pairs never join differing strong identifiers (`cascade_pairs` leaves such pairs out).
+    casc = casc.assign(match_probability=1.0, order=0, strong_conflict=False)
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     # One edge per pair: the strictest key it matched (the others add nothing).
     casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
-    tokens = (pd.concat([u, c]) if n_ex else u)[[IDENT, *TOKEN_COLUMNS]].set_index(IDENT)
     if cfg.forename_veto:
-        scored = scored[~forenames_disagree(scored, tokens)]
+        scored = scored[~scored["forenames_disagree"].to_numpy(dtype=bool)]
+    scored = scored.drop(columns="forenames_disagree")
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))
     if decisions is not None and len(decisions):
         # Clerical decisions stand: a rejected pair never links directly; an accepted pair always does.
@@ -314,15 +322,18 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         keep = [frozenset(p) not in rejected for p in zip(links.ident_l, links.ident_r, strict=True)]
         links = links[np.array(keep, dtype=bool)]
         accepted = decided[decided.decision == "accept"]
+        tokens = pd.concat([u, c])[[IDENT, *STRONG]].set_index(IDENT)
         links = pd.concat([links, pd.DataFrame({"ident_l": accepted.ident_l, "ident_r": accepted.ident_r,
                                                 "match_probability": 1.0, "key": "clerical",
-                                                "order": len(cfg.match_keys) + 1})], ignore_index=True)
+                                                "order": len(cfg.match_keys) + 1,
+                                                "strong_conflict": strong_conflict(accepted, tokens)})],
+                          ignore_index=True)
     parts = [f for f in (casc, links) if len(f)] or [casc]
     edges = in_cluster_order(pd.concat(parts, ignore_index=True))
     edges["a"] = node[edges["ident_l"].to_numpy()]
     edges["b"] = node[edges["ident_r"].to_numpy()]
 
-    edges["conflict"] = strong_conflict(edges, tokens)
+    edges["conflict"] = edges.pop("strong_conflict").to_numpy(dtype=bool)
     # Strong identifiers matter only where a link could join them: a new identity without links stays alone
     # (at 1M rows most have none, and building their sets was a second of the merge).
     linked = np.zeros(n, dtype=bool)
@@ -359,7 +370,8 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                               np.array([merged_into.get(int(p), int(p)) for p in ex_person], dtype=np.int64)])
         review = review[pid[review.ident_l.to_numpy()] != pid[review.ident_r.to_numpy()]]
     review = review.assign(ident_l=idents[review.ident_l.to_numpy(dtype=np.int64)],
-                           ident_r=idents[review.ident_r.to_numpy(dtype=np.int64)])
+                           ident_r=idents[review.ident_r.to_numpy(dtype=np.int64)])[
+        ["ident_l", "ident_r", "match_probability"]]
     return Linked(out, pd.DataFrame(columns=[IDENT, "person_id"]), merges.reset_index(drop=True),
                   review.reset_index(drop=True), {str(k): int(v) for k, v in counts.items()},
                   next_person_id + len(new_labels))
