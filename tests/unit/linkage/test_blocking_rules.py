@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ptp_pipeline.linkage.fields import TOKEN_COLUMNS, linkage_tokens
-from ptp_pipeline.linkage.model import BLOCKING_RULES
+from ptp_pipeline.linkage.model import BLOCKING_RULES, PERSON_HINT
 from ptp_pipeline.privacy.keys import ProjectKey
 
 SINGLE_RULES = [
@@ -32,8 +32,8 @@ SINGLE_RULES = [
     "l.fn = r.fn AND l.pc = r.pc",
     "l.fn = r.fn AND l.sn3 = r.sn3 AND l.pc_dist = r.pc_dist",
     "l.dob = r.dob AND l.pc_dist = r.pc_dist",
-    "l.ad_st = r.ad_st AND l.ad_no = r.ad_no",
-    "l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND l.pc_dist = r.pc_dist",
+    f"l.ad_st = r.ad_st AND l.ad_no = r.ad_no AND {PERSON_HINT}",
+    f"l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND l.pc_dist = r.pc_dist AND {PERSON_HINT}",
 ]
 
 
