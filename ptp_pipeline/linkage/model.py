@@ -38,7 +38,8 @@ NAME_LEVELS: dict[str, list[Level]] = {
     "forename": [
         ("exact full forename", _eq("fn_full"), 0.80, 0.002),
         ("exact first forename or nickname", _eq("fn"), 0.10, 0.004),
-        ("forename given as surname", "fn_l = sn_r", 0.02, 0.0002),
+        # Both ways round: which record is "l" follows the keyed identity token, so it changes with the key.
+        ("forename given as surname", "(fn_l = sn_r OR fn_r = sn_l)", 0.02, 0.0002),
         ("phonetic", _eq("fn_ph"), 0.03, 0.01),
         ("first three letters", _eq("fn3"), 0.02, 0.03),
         ("last three letters", _eq("fn_l3"), 0.01, 0.03),
@@ -47,7 +48,7 @@ NAME_LEVELS: dict[str, list[Level]] = {
     ],
     "surname": [
         ("exact surname", _eq("sn"), 0.85, 0.001),
-        ("surname given as forename", "sn_l = fn_r", 0.02, 0.0002),
+        ("surname given as forename", "(sn_l = fn_r OR sn_r = fn_l)", 0.02, 0.0002),
         ("phonetic", _eq("sn_ph"), 0.05, 0.004),
         ("first and last three letters", _eq("sn3", "sn_l3"), 0.02, 0.0008),
         ("same letters in another order", _eq("sn_srt"), 0.01, 0.0005),

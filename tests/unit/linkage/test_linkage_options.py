@@ -158,3 +158,17 @@ def test_training_learns_from_a_sample_of_at_most_train_sample(monkeypatch: pyte
     other = model.train(identities.iloc[:200])
     assert _levels(capped, "u_probability") != pytest.approx(_levels(other, "u_probability"), rel=1e-3), (
         "other identities give other u: the sample was used")
+
+
+def test_a_pair_scores_the_same_whichever_record_comes_first() -> None:
+    """Which record of a pair is "left" follows the keyed identity tokens, so it changes with the key: a level
+    that looks one way only (one record's forename as the other's surname) made links depend on the key."""
+    surname_twice = {**FIRST, "forename": FIRST["surname"]}  # the surname entered as the forename too
+    rows = [FIRST, surname_twice, *OTHERS]
+    tokens = _tokens(rows)[[*TOKEN_COLUMNS]]
+    probabilities = []
+    for order in ([0, 1], [1, 0]):
+        coded = pd.concat([tokens.iloc[order], tokens.iloc[2:]]).assign(**{IDENT: np.arange(len(tokens))})
+        scored = splink_pairs(coded[[IDENT, *TOKEN_COLUMNS]], coded.iloc[:0], model.settings(), 0.0, tf={})
+        probabilities.append(scored[(scored.ident_l == 0) & (scored.ident_r == 1)].match_probability.iloc[0])
+    assert probabilities[0] == pytest.approx(probabilities[1], rel=1e-12)
