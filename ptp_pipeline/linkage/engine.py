@@ -326,7 +326,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         keep = [frozenset(p) not in rejected for p in zip(links.ident_l, links.ident_r, strict=True)]
         links = links[np.array(keep, dtype=bool)]
         accepted = decided[decided.decision == "accept"]
-        tokens = pd.concat([u, c])[[IDENT, *STRONG]].set_index(IDENT)
+        tokens = (pd.concat([u, c]) if n_ex else u)[[IDENT, *STRONG]].set_index(IDENT)
         links = pd.concat([links, pd.DataFrame({"ident_l": accepted.ident_l, "ident_r": accepted.ident_r,
                                                 "match_probability": 1.0, "key": "clerical",
                                                 "order": len(cfg.match_keys) + 1,
