@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,12 +95,28 @@ def _join_rules(cfg: LinkConfig) -> list[str]:
     return rules
 
 
+_EQUALITY = re.compile(r"\b([lr])\.(\w+) = ([lr])\.(\w+)")
+
+
+def _symmetric(rule: str) -> bool:
+    """The rule holds for (a, b) exactly when it holds for (b, a), as its text shows: with l and r swapped it
+    reads the same once each equality's sides are in one order. (False when unsure: both directions are joined.)"""
+    def canonical(text: str) -> str:
+        return _EQUALITY.sub(lambda m: " = ".join(sorted((f"{m[1]}.{m[2]}", f"{m[3]}.{m[4]}"))), text)
+
+    swapped = rule.replace("l.", "\0").replace("r.", "l.").replace("\0", "r.")
+    return canonical(rule) == canonical(swapped)
+
+
 def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
-    """Existing identities sharing a blocking rule or match key with a new one (token joins)."""
+    """Existing identities sharing a blocking rule or match key with a new one (token joins).
+
+    A symmetric rule is joined one way round only: the other finds the same identities (each join scans
+    the stored identities)."""
     rules = _join_rules(cfg)
     selects = []
     for rule in rules:
-        for a, b in (("e", "n"), ("n", "e")):
+        for a, b in (("e", "n"),) if _symmetric(rule) else (("e", "n"), ("n", "e")):
             selects.append(f"SELECT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}")
     cols = ", ".join(["c.ident", "c.person_id", *(f"c.{t}" for t in TOKEN_COLUMNS)])
     # In ident order: the candidates' codes break ties between equally strong links (`in_cluster_order`).

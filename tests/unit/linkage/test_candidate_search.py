@@ -54,3 +54,22 @@ def test_every_identity_meeting_a_rule_is_a_candidate(warehouse_url: str, seed: 
             i: int(i[1:]) for i in expected}
     finally:
         wh.close()
+
+
+def test_a_rule_that_reads_one_way_is_joined_both_ways(warehouse_url: str) -> None:
+    """Symmetric rules are joined one way round only; the day-and-month swap reads one way, so a stored
+    identity whose date is the new one's swapped date must still be found (the other way round finds nothing)."""
+    def one(ident: str, **tokens: str) -> pd.DataFrame:
+        frame = pd.DataFrame({c: pd.Series([tokens.get(c)], dtype="string") for c in TOKEN_COLUMNS})
+        frame.insert(0, IDENT, ident)
+        return frame
+
+    wh = open_warehouse(warehouse_url)
+    try:
+        wh.insert_frame(IDENTITY_TABLE, one("stored", dob="y", sn_ph="s").assign(person_id=7, link_pass="new person"))
+        columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
+        wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {columns})")
+        wh.insert_frame("_ptp_new", one("new", dob="x", dob_sw="y", sn_ph="s"))
+        assert _candidates(wh, config_from(None))["ident"].tolist() == ["stored"]
+    finally:
+        wh.close()
