@@ -25,7 +25,13 @@ import pandas as pd
 from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.cluster import Guards, cluster, components
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
-from ptp_pipeline.linkage.model import BLOCKING_RULES, quiet_splink, settings, uses_term_frequencies
+from ptp_pipeline.linkage.model import (
+    BLOCKING_RULES,
+    quiet_splink,
+    settings,
+    uses_term_frequencies,
+    with_current_conditions,
+)
 from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
 from ptp_pipeline.linkage.scratch import token_table
 from ptp_pipeline.privacy.names import is_in
@@ -293,7 +299,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     c = c[[IDENT, *TOKEN_COLUMNS]].assign(person_id=ex_person)
     if tf is None:
         tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
-    model = with_tf(model or settings(), cfg.term_frequencies and bool(tf))
+    model = with_tf(with_current_conditions(model) if model else settings(), cfg.term_frequencies and bool(tf))
     # One scratch database for both passes: the tokens go in once, as integers (`token_table`).
     with scratch_duckdb() as con:
         token_table(con, "u", u)

@@ -191,6 +191,21 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
     }
 
 
+def with_current_conditions(model: dict[str, Any]) -> dict[str, Any]:
+    """A stored model with each level's SQL as the current settings write it (matched by comparison and label),
+    its trained m and u kept. A level's condition is how tokens are compared, not something learned: a stored
+    model kept the one-way name-swap conditions that made scores depend on the key."""
+    current = {(c["output_column_name"], lv["label_for_charts"]): lv["sql_condition"]
+               for c in settings()["comparisons"] for lv in c["comparison_levels"]}
+    out = copy.deepcopy(model)
+    for comparison in out.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            sql = current.get((comparison.get("output_column_name"), level.get("label_for_charts")))
+            if sql is not None:
+                level["sql_condition"] = sql
+    return out
+
+
 #: Exact levels whose weight follows the token's frequency (column of its lookup, see frequencies.py).
 TF_LEVELS = {"exact full forename": "fn_full", "exact surname": "sn", "exact postcode": "pc", "same street": "ad_st"}
 

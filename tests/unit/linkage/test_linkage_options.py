@@ -172,3 +172,17 @@ def test_a_pair_scores_the_same_whichever_record_comes_first() -> None:
         scored = splink_pairs(coded[[IDENT, *TOKEN_COLUMNS]], coded.iloc[:0], model.settings(), 0.0, tf={})
         probabilities.append(scored[(scored.ident_l == 0) & (scored.ident_r == 1)].match_probability.iloc[0])
     assert probabilities[0] == pytest.approx(probabilities[1], rel=1e-12)
+
+
+def test_a_stored_model_compares_as_the_current_settings_do_with_its_trained_weights() -> None:
+    """A model stored before the name-swap levels looked both ways keeps its m and u but not its one-way SQL."""
+    def swap_level(m: dict[str, Any]) -> dict[str, Any]:
+        forename = next(c for c in m["comparisons"] if c["output_column_name"] == "forename")
+        return next(lv for lv in forename["comparison_levels"] if lv["label_for_charts"] == "forename given as surname")
+
+    stored = model.settings()
+    swap_level(stored).update(sql_condition="fn_l = sn_r", m_probability=0.123)
+    current = model.with_current_conditions(stored)
+    assert swap_level(current)["sql_condition"] == swap_level(model.settings())["sql_condition"] != "fn_l = sn_r"
+    assert swap_level(current)["m_probability"] == 0.123
+    assert swap_level(stored)["sql_condition"] == "fn_l = sn_r", "a copy, not an edit"
