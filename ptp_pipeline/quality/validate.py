@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -186,15 +187,26 @@ def suite_columns(suite: Any) -> set[str] | None:
 
 def narrow(frame: pd.DataFrame, suite: Any) -> pd.DataFrame:
     """Only the columns the suite reads, text columns as categories: GX copies the frame for each
-    metric, so this cuts validation time about fourfold (bench/validate.py)."""
+    metric, so this cuts validation time about fourfold (bench/validate.py).
+
+    Nullable numbers (Int64, Float64) become float64 with NaN for <NA>: GX counts both as missing, but
+    on a masked dtype its range check calls Python per row (1.1 s of a 1M-row extract) and every metric
+    copies the mask. Whole numbers of the check stage stay below 2**53, so float64 holds them exactly.
+    """
     used = suite_columns(suite)
     if used is None:
         return frame
-    view = frame[[c for c in frame.columns if c in used]].copy()
-    for col in view.columns:
-        if view[col].dtype == object or isinstance(view[col].dtype, pd.StringDtype):
-            view[col] = view[col].astype("category")
-    return view
+    columns: dict[str, Any] = {}
+    for col in (c for c in frame.columns if c in used):
+        values = frame[col]
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            values = values.astype("category")
+        elif isinstance(values.dtype, (pd.Int64Dtype, pd.Float64Dtype, pd.Int32Dtype, pd.Float32Dtype)):
+            values = values.to_numpy(dtype="float64", na_value=np.nan)
+        columns[col] = values
+    # Built in one go, so same-typed columns share one block: added one by one, every row filter GX makes
+    # would merge them again (0.6 s of copies at 1M rows).
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem, suite: Any = None) -> tuple[pd.DataFrame, str | None]:
@@ -269,8 +281,13 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
 
     suite = suite_for(protocol, datetime.now(UTC).date())  # one suite for the columns read and the checks run
     used = suite_columns(suite)
-    seen = [c for c in pq.read_schema(source).names if not c.startswith(UNSEEN) and (used is None or c in used)]
-    frame = pd.read_parquet(source, columns=seen)
+    schema = pq.read_schema(source)
+    seen = [c for c in schema.names if not c.startswith(UNSEEN) and (used is None or c in used)]
+    # Text the suite reads comes straight from the file's dictionaries as categories (what `narrow` makes
+    # anyway): 0.3 s for a 1M-row extract instead of 0.8 s to read the text and categorise it.
+    text = [] if used is None else [c for c in seen if pa.types.is_large_string(schema.field(c).type)
+                                    or pa.types.is_string(schema.field(c).type)]
+    frame = pq.read_table(source, columns=seen, read_dictionary=text).to_pandas()
     quarantine, docs_url = run_suite(rt, gx_frame(frame), item, suite)
     quarantine = with_lines(quarantine, folder)
     bad_rows = quarantine["source_row"].nunique()
@@ -298,7 +315,14 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
 
 def keep_rows(source: Path, target: Path, drop: pd.Series) -> int:
     """Copy `source` without the rows in `drop`, a row group at a time (memory bounded by the batch,
-    pandas types kept in the file's metadata); returns the rows kept."""
+    pandas types kept in the file's metadata); returns the rows kept.
+
+    With nothing to drop, `target` is a second name for `source` (a hard link), not a copy: copying a
+    1M-row file costs 1.3 s of CPU. Both names are removed once merged."""
+    target.unlink(missing_ok=True)
+    if drop.empty:
+        os.link(source, target)
+        return pq.ParquetFile(target).metadata.num_rows
     dropped = pa.array(drop.astype("int64").unique(), pa.int64())
     kept = 0
     reader = pq.ParquetFile(source)

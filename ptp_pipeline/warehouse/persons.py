@@ -47,6 +47,11 @@ def refresh_persons(wh: Warehouse) -> int:
     """Rebuild shared.person for the touched persons only; returns how many were touched."""
     touch(wh)
     n = int(wh.scalar(f"SELECT count(DISTINCT person_id) FROM {TOUCHED}") or 0)
+    if n and wh.dialect == "postgresql":
+        # Autovacuum never analyses a temporary table: unanalysed, the planner takes it for 200 persons and looks
+        # each one's records and events up through the person indexes (1M-row merge: 1.1M random page reads,
+        # 21 s under EXPLAIN ANALYZE); with its statistics it hashes them: server CPU 8.9-9.2 -> 4.5-4.7 s.
+        wh.execute(f"ANALYZE {TOUCHED}")
     if n:
         wh.execute(f"DELETE FROM shared.person WHERE person_id IN (SELECT person_id FROM {TOUCHED})")
         wh.execute(PERSON_SQL[wh.dialect])

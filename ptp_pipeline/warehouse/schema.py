@@ -369,6 +369,26 @@ MIGRATIONS.append((35, "vault sealed per record; openings recorded by a committe
 ]))
 
 
+# Equality-only lookups of single tokens: hash indexes. A B-tree insert compares 16-character tokens down the
+# tree; a hash index stores a 4-byte hash and skips NULLs (most identities have no NI number, ULN, shared
+# reference or local id). 1M-row extract on PostgreSQL, server CPU of its inserts 40.7 -> 36.4 s
+# (link_identity 17.2 -> 13.8, link_record 13.9 -> 11.2). Event ids stay B-trees: the merge inserts them in
+# id order, which a B-tree takes cheaply and a hash index does not (7.1 -> 9.1 s).
+_HASH_INDEXES = {"link_identity_nhs": ("restricted.link_identity", "nhs"),
+                 "link_identity_ni": ("restricted.link_identity", "ni"),
+                 "link_identity_uln": ("restricted.link_identity", "uln"),
+                 "link_identity_shared_ref": ("restricted.link_identity", "shared_ref"),
+                 "link_identity_local_id": ("restricted.link_identity", "local_id"),
+                 "link_identity_dob_sw": ("restricted.link_identity", "dob_sw"),
+                 "link_identity_surname": ("restricted.link_identity", "sn"),
+                 "link_record_ident": ("restricted.link_record", "ident")}
+MIGRATIONS.append((36, "token look-ups by equality only: hash indexes, cheaper to insert into than B-trees", [
+    stmt for name, (table, col) in _HASH_INDEXES.items() for stmt in (
+        {"postgresql": f"DROP INDEX IF EXISTS {table.split('.')[0]}.{name}"},
+        {"postgresql": f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING hash ({col})"})
+]))
+
+
 MIGRATIONS.append((50, "unit costs applied at derive time: the costs used, each event's cost and its source", [
     # The unit costs in force at the last derive (protocols/costs/*.yaml, uprated to one price year).
     """CREATE TABLE IF NOT EXISTS shared.unit_cost (

@@ -91,3 +91,29 @@ def test_keep_rows_copies_all_but_the_dropped_rows_batch_by_batch(tmp_path: Path
     out = pq.read_table(target)
     assert kept == 6 and out.column(SOURCE_ROW).to_pylist() == [1, 3, 4, 5, 6, 8]
     assert out.column("v").to_pylist() == list("acdefh")
+
+
+def test_narrow_gives_gx_nullable_numbers_as_float64_with_nan_for_missing() -> None:
+    """GX counts NaN and <NA> alike as missing; on masked dtypes its range check runs per row in Python."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name="t", expectations=[
+        gxe.ExpectColumnValuesToBeBetween(column="cost", min_value=0, max_value=10),
+        gxe.ExpectColumnValuesToNotBeInSet(column="sum", value_set=[-2]),
+    ])
+    frame = pd.DataFrame({SOURCE_ROW: [1, 2, 3], "cost": pd.array([1.5, None, 12.0], dtype="Float64"),
+                          "sum": pd.array([-2, 495, None], dtype="Int64")})
+    view = validate.narrow(frame, suite)
+    assert view["cost"].dtype == "float64" and view["sum"].dtype == "float64"
+    assert view["cost"].isna().tolist() == [False, True, False] and view["sum"].tolist()[:2] == [-2.0, 495.0]
+    assert frame["cost"].dtype == "Float64", "the caller's frame is left alone"
+
+
+def test_keep_rows_with_nothing_to_drop_names_the_same_file_twice(tmp_path: Path) -> None:
+    source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.table({SOURCE_ROW: [1, 2, 3], "v": list("abc")}), source)
+    target.write_bytes(b"an earlier run's file")
+    assert validate.keep_rows(source, target, pd.Series([], dtype="int64")) == 3
+    assert target.stat().st_ino == source.stat().st_ino, "a hard link, not a copy"
+    assert pq.read_table(target).column("v").to_pylist() == list("abc")
