@@ -20,12 +20,13 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
+from ptp_pipeline.memory import between_batches
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.centroids import project_centroids
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.location import location_columns
-from ptp_pipeline.privacy.names import to_text
+from ptp_pipeline.privacy.names import ARROW_STRING, to_text
 from ptp_pipeline.privacy.normalise import (
     normalise_name,
     normalise_nhs_number,
@@ -230,6 +231,12 @@ def vault_frame(checked: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return out
 
 
+def arrow_text_frame(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """A frame whose text stays in Arrow: `to_pandas()` makes a Python string per value (3M rows' identifying
+    columns: 2.6 GB of the stage's 3.9 GB peak)."""
+    return data.to_pandas(types_mapper=lambda t: ARROW_STRING if t in (pa.string(), pa.large_string()) else None)
+
+
 #: Rows pseudonymised at a time; identity work is done once for the whole extract, before the batches.
 BATCH_ROWS = 200_000
 
@@ -253,7 +260,7 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     # Statuses as dictionaries (three words each): a tenth of their memory as text.
     ident = pq.read_table(folder / CHECKED, columns=ident_cols,
                           read_dictionary=[c for c in ident_cols if c.startswith(STATUS)])
-    codes, per_code, identities = identity_table(rt, ident.to_pandas(), protocol)
+    codes, per_code, identities = identity_table(rt, arrow_text_frame(ident), protocol)
     del ident
     identities.to_parquet(folder / IDENTITIES_FILE, index=False, **STAGE_PARQUET)
     del identities
@@ -262,7 +269,8 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     done = 0
     with contextlib.ExitStack() as opened:  # closes the writer, once there is one, whatever happens
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            checked = batch.to_pandas()
+            between_batches(done)
+            checked = arrow_text_frame(batch)
             derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
             table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key, centroids),
                                      preserve_index=False)
