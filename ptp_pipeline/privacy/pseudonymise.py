@@ -21,7 +21,6 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
-from ptp_pipeline.memory import between_batches
 from ptp_pipeline.privacy.address import address_parts, address_tokens, normalise_uprn
 from ptp_pipeline.privacy.centroids import project_centroids
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
@@ -194,7 +193,6 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol, identit
     with contextlib.ExitStack() as opened:
         writer: pq.ParquetWriter | None = None
         for start in range(0, max(len(distinct), 1), IDENTITY_CHUNK):
-            between_batches(start)
             chunk, identities = identity_columns(
                 rt, distinct.iloc[start:start + IDENTITY_CHUNK].reset_index(drop=True), protocol)
             per_code.append(chunk)
@@ -298,7 +296,6 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     done = 0
     with contextlib.ExitStack() as opened:  # closes the writer, once there is one, whatever happens
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            between_batches(done)
             checked = arrow_text_frame(batch)
             derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
             table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key, centroids),

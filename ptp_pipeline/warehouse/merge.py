@@ -26,7 +26,7 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.linkage.engine import config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
-from ptp_pipeline.memory import between_batches, release
+from ptp_pipeline.memory import release
 from ptp_pipeline.privacy.location import ALCOHOL, LOC, location_records
 from ptp_pipeline.privacy.names import is_in
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE, arrow_text_frame
@@ -215,11 +215,9 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         merged_persons, review_pairs = len(linked.merges), len(linked.review)
         del linked, identities
         release()
-        unlinkable = done = 0
+        unlinkable = 0
         for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS,
                                             columns=merged_columns(validated.schema_arrow.names)):
-            between_batches(done)
-            done += batch.num_rows
             accepted = batch.to_pandas()
             link_records, events = _rows(rt, item, accepted)
             if wh.dialect == "postgresql":
