@@ -29,7 +29,7 @@ from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_r
 from ptp_pipeline.memory import release
 from ptp_pipeline.privacy.location import ALCOHOL, LOC, location_records
 from ptp_pipeline.privacy.names import is_in
-from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE, arrow_text_frame
+from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.privacy.vault import store_sealed
 from ptp_pipeline.protocol import ProjectConfig
@@ -116,9 +116,7 @@ def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
 
 def extract_identities(path: Path, accepted: pd.Series) -> pd.DataFrame:
     """Field tokens of the identities of the accepted rows (one row each, as pseudonymise wrote them)."""
-    # Text in Arrow: as Python strings the identities' ~40 token columns were 0.45 GB of a 1M-row merge.
-    found = (arrow_text_frame(pq.read_table(path)) if path.exists()
-             else pd.DataFrame({IDENT: pd.Series(dtype="string")}))
+    found = pd.read_parquet(path) if path.exists() else pd.DataFrame({IDENT: pd.Series(dtype="string")})
     found = found[is_in(found[IDENT], accepted)]
     for col in (IDENT, *TOKEN_COLUMNS):
         if col not in found:
@@ -162,7 +160,7 @@ def _rows(rt: Runtime, item: WorkItem, accepted: pd.DataFrame) -> tuple[pd.DataF
 
 def _column(table: pa.Table, name: str) -> pd.Series:
     if name in table.column_names:
-        return arrow_text_frame(table.select([name]))[name]
+        return table.column(name).to_pandas()
     return pd.Series(pd.NA, index=range(table.num_rows), dtype="string")
 
 
