@@ -53,20 +53,19 @@ class Outcome:
 def _guard(rt: Runtime, extract_id: str, stage: Callable[[Runtime, str], T]) -> T:
     """Run a stage; a data problem refuses the extract in the ledger, then propagates. Either way the
     stage's memory goes back to the system, so the next stage does not start from its high-water mark."""
-    try:
-        with pd.option_context("mode.string_storage", "pyarrow"):  # text in Arrow: a tenth of the memory
-            return stage(rt, extract_id)
-    except ExtractError as err:
-        rows: int | None = None
-        meta = rt.work(extract_id) / "meta.json"
-        if meta.exists():
-            rows = WorkItem.load(meta.parent).rows_received
-        ledger.refuse(rt.warehouse, extract_id, err, rows)
-        for name in ("checked.parquet", "pseudonymised.parquet", "validated.parquet", IDENTITIES_FILE):
-            (rt.work(extract_id) / name).unlink(missing_ok=True)
-        raise
-    finally:
-        memory.release()
+    with memory.stage_memory():
+        try:
+            with pd.option_context("mode.string_storage", "pyarrow"):  # text in Arrow: a tenth of the memory
+                return stage(rt, extract_id)
+        except ExtractError as err:
+            rows: int | None = None
+            meta = rt.work(extract_id) / "meta.json"
+            if meta.exists():
+                rows = WorkItem.load(meta.parent).rows_received
+            ledger.refuse(rt.warehouse, extract_id, err, rows)
+            for name in ("checked.parquet", "pseudonymised.parquet", "validated.parquet", IDENTITIES_FILE):
+                (rt.work(extract_id) / name).unlink(missing_ok=True)
+            raise
 
 
 def receive(rt: Runtime, path: Path, partner: str, dataset: str) -> tuple[str, bool]:
