@@ -216,14 +216,14 @@ def _scored(con: duckdb.DuckDBPyConnection, model: dict[str, Any], floor: float,
         c = db.register("c", dataset_display_name="existing")
         scored.append(linker.inference.predict_between(u, c, threshold_match_probability=floor,
                                                        warning_mode="never"))
-    names = ", ".join(["ident", *TOKEN_COLUMNS])
+    names = ", ".join([IDENT, *TOKEN_COLUMNS])
     pairs = " UNION ALL ".join(f"SELECT {IDENT}_l, {IDENT}_r, match_probability FROM {t.physical_name}"
                                for t in scored)
     return con.execute(f"""
         WITH everyone AS (SELECT {names} FROM u UNION ALL SELECT {names} FROM c)
         SELECT s.{IDENT}_l AS ident_l, s.{IDENT}_r AS ident_r, s.match_probability,
                {FORENAMES_DISAGREE} AS forenames_disagree, {STRONG_CONFLICT} AS strong_conflict
-        FROM ({pairs}) s JOIN everyone l ON l.ident = s.{IDENT}_l JOIN everyone r ON r.ident = s.{IDENT}_r""").df()
+        FROM ({pairs}) s JOIN everyone l ON l.{IDENT} = s.{IDENT}_l JOIN everyone r ON r.{IDENT} = s.{IDENT}_r""").df()
 
 
 def apart(model: dict[str, Any]) -> dict[str, Any]:
