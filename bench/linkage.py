@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--noise", choices=list(NOISE), default="default")
     parser.add_argument("--cascade-only", action="store_true")
     parser.add_argument("--no-term-frequencies", action="store_true")
-    parser.add_argument("--forename-conflict", choices=["veto", "evidence"],
+    parser.add_argument("--forename-conflict", choices=["auto", "veto", "evidence"],
                         help="project.yaml linkage.forename_conflict (default: as shipped)")
     parser.add_argument("--threshold", type=float, help="project.yaml linkage.threshold (default: as shipped)")
     args = parser.parse_args()

@@ -15,9 +15,10 @@ Methods per task:
   surname, date_of_birth, postcode, street_number, address_1 -> street, suburb -> locality
   [, soc_sec_id -> shared_ref]),
   with a fresh random key (and, for comparison, without the address):
-  normalisers, keyed tokens, cascade, Splink over tokens, clusters; as shipped, then as project.yaml
-  `linkage.forename_conflict: evidence` sets it (no twin guard: FEBRL replaces forenames and has no
-  twins), at the shipped threshold 0.95 and at Splink's 0.5.
+  normalisers, keyed tokens, cascade, Splink over tokens, clusters; as shipped (`forename_conflict:
+  auto`: the trained model decides whether forenames that share nothing are twins or replaced
+  forenames), then with project.yaml's `forename_conflict: veto` or `evidence`, at the shipped
+  threshold 0.95 and at Splink's 0.5.
 - Splink on the raw values (DuckDB), a standard model after Splink's own FEBRL examples: names
   (exact, Jaro-Winkler levels), date of birth levels, exact street number, address, suburb and
   postcode [, social security id], u by random sampling, m by EM, links at 0.5 clustered; and the
@@ -43,8 +44,11 @@ from common import pair_counts
 from ptp_pipeline.linkage import link_frame
 from ptp_pipeline.linkage.engine import LinkConfig, config_from
 
-#: project.yaml `linkage.forename_conflict: evidence` (no twin guard), at the shipped threshold and at Splink's 0.5.
-EVIDENCE = replace(config_from(None), forename_veto=False)
+#: As shipped (`forename_conflict: auto`) at Splink's threshold 0.5; project.yaml `forename_conflict: veto`
+#: (twins guarded whatever the data) and `evidence` (no twin guard), at the shipped threshold and at 0.5.
+SHIPPED_05 = replace(config_from(None), threshold=0.5, review_from=0.3)
+VETO = replace(config_from(None), forename_conflict="veto")
+EVIDENCE = replace(config_from(None), forename_conflict="evidence")
 EVIDENCE_05 = replace(EVIDENCE, threshold=0.5, review_from=0.3)
 
 #: FEBRL column -> the kind link_frame reads it as (the address: see `ptp`).
@@ -146,6 +150,8 @@ def score(frame: pd.DataFrame, task: Task, persons: pd.Series) -> dict[str, floa
 
 METHODS: dict[str, Callable[[pd.DataFrame, Task], pd.Series]] = {
     "ptp link_frame": ptp,
+    "ptp (threshold 0.5)": lambda frame, task: ptp(frame, task, SHIPPED_05),
+    "ptp (forenames veto)": lambda frame, task: ptp(frame, task, VETO),
     "ptp (forenames as evidence)": lambda frame, task: ptp(frame, task, EVIDENCE),
     "ptp (forenames as evidence; threshold 0.5)": lambda frame, task: ptp(frame, task, EVIDENCE_05),
     "ptp link_frame (no address)": lambda frame, task: ptp(frame, task, address=False),

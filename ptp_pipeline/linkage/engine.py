@@ -27,6 +27,8 @@ from ptp_pipeline.linkage.cluster import Guards, cluster, components
 from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import (
     BLOCKING_RULES,
+    TWIN_SHARE,
+    forename_rule,
     quiet_splink,
     settings,
     uses_term_frequencies,
@@ -57,7 +59,8 @@ class LinkConfig:
     guards: Guards = field(default_factory=lambda: Guards(max_size=200, veto=False))
     probabilistic: bool = True
     term_frequencies: bool = True  # exact name/postcode matches weighted by how common the token is
-    forename_veto: bool = True  # pairs whose forenames share nothing never link on the other fields (twins)
+    forename_conflict: str = "auto"  # forenames that share nothing: veto, evidence, or auto (`forename_rule`)
+    twin_share: float = TWIN_SHARE  # auto: the share of matching pairs twins could explain
 
 
 DEFAULT_KEYS = [("nhs", ["nhs_number"]), ("ni", ["ni_number"]), ("uln", ["uln"]), ("shared_ref", ["shared_ref"]),
@@ -76,7 +79,7 @@ def config_from(project: ProjectConfig | None) -> LinkConfig:
         max_per_token=lk.max_persons_per_token, threshold=lk.threshold, review_from=lk.review_threshold,
         guards=Guards(max_size=lk.max_identities_per_person, veto=lk.strong_id_conflict == "veto"),
         probabilistic=lk.probabilistic, term_frequencies=lk.term_frequencies,
-        forename_veto=lk.forename_conflict == "veto")
+        forename_conflict=lk.forename_conflict, twin_share=lk.twin_share)
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     if tf is None:
         tf = frequencies.of_frame(new) if cfg.probabilistic and cfg.term_frequencies else {}
     model = with_tf(with_current_conditions(model) if model else settings(), cfg.term_frequencies and bool(tf))
+    forename_veto, model = forename_rule(model, cfg.forename_conflict, cfg.twin_share)
     # One scratch database for both passes: the tokens go in once, as integers (`token_table`).
     with scratch_duckdb() as con:
         token_table(con, "u", u)
@@ -335,7 +339,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     casc["order"] = casc["key"].map({k: i for i, (k, _) in enumerate(cfg.match_keys)})
     # One edge per pair: the strictest key it matched (the others add nothing).
     casc = casc.sort_values("order", kind="stable").drop_duplicates(["ident_l", "ident_r"])
-    if cfg.forename_veto:
+    if forename_veto:
         scored = scored[~scored["forenames_disagree"].to_numpy(dtype=bool)]
     scored = scored.drop(columns="forenames_disagree")
     links = scored[scored.match_probability >= cfg.threshold].assign(key="probabilistic", order=len(cfg.match_keys))

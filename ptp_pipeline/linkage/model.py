@@ -18,6 +18,7 @@ import pandas as pd
 
 from ptp_pipeline.linkage.fields import IDENT, STRONG
 from ptp_pipeline.linkage.scratch import token_table
+from ptp_pipeline.protocol.model import Linkage as ProtocolLinkage
 
 #: Train the model (EM) once there are this many identities to learn from; until then the priors serve.
 TRAIN_FROM = 2_000
@@ -204,6 +205,50 @@ def with_current_conditions(model: dict[str, Any]) -> dict[str, Any]:
             if sql is not None:
                 level["sql_condition"] = sql
     return out
+
+
+#: `linkage.twin_share` (project.yaml; `forename_conflict: auto`): the largest share of EM's matching pairs whose
+#: forenames share nothing that twins can explain. About 1 in 60 UK maternities is a twin birth (some 3% of people
+#: are twins), and a pair of twins looks to EM like one person recorded twice (same surname, date of birth and
+#: address). Trained m of the forename's "all other" level: 0.010 on the generator's default noise and 0.037 on its
+#: heavy noise (20,000 persons: typos and nicknames, no replaced forenames), 0.099 on FEBRL 4 and 0.157 on FEBRL 3
+#: (forenames replaced outright in some duplicates), bench/public_linkage.py.
+TWIN_SHARE = ProtocolLinkage.model_fields["twin_share"].default
+
+
+def forename_level_m(model: dict[str, Any]) -> float | None:
+    """m of the forename comparison's "all other" level (forenames that share nothing), as the model holds it."""
+    for comparison in model.get("comparisons", []):
+        if comparison.get("output_column_name") == "forename":
+            for level in comparison.get("comparison_levels", []):
+                if level.get("label_for_charts") == "all other":
+                    return float(level["m_probability"])
+    return None
+
+
+def forename_rule(model: dict[str, Any], conflict: str, twin_share: float = TWIN_SHARE) -> tuple[bool, dict[str, Any]]:
+    """Whether forenames that share nothing veto a link, and the model to score with.
+
+    `veto` and `evidence` are the project's choice. `auto` reads the trained model: EM counts twins among its
+    matches, so a share of matching pairs with forenames sharing nothing up to `twin_share` is what twins explain
+    and the veto stands (the priors give 0.0001); above it, the data replaces forenames more often than twins
+    could account for, and the level is weighed as evidence with the twins' share taken out of its m (the other
+    levels' m scaled so they still add up to one).
+    """
+    if conflict != "auto":
+        return conflict == "veto", model
+    m = forename_level_m(model)
+    if m is None or m <= twin_share:
+        return True, model
+    out = copy.deepcopy(model)
+    for comparison in out["comparisons"]:
+        if comparison.get("output_column_name") == "forename":
+            for level in comparison["comparison_levels"]:
+                if level.get("is_null_level") or "m_probability" not in level:
+                    continue
+                level["m_probability"] = (m - twin_share if level.get("label_for_charts") == "all other"
+                                          else float(level["m_probability"])) / (1 - twin_share)
+    return False, out
 
 
 #: Exact levels whose weight follows the token's frequency (column of its lookup, see frequencies.py).

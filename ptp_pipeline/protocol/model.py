@@ -749,13 +749,18 @@ class Linkage(Strict):
         default="evidence",
         description="Differing NHS numbers (or other strong identifiers): very strong evidence against a link "
         "(evidence), or never linked whatever else agrees (veto).")
-    forename_conflict: Literal["veto", "evidence"] = Field(
-        default="veto",
+    forename_conflict: Literal["auto", "veto", "evidence"] = Field(
+        default="auto",
         description="Two records whose forenames share nothing (not the name, nickname, sound, first letters or "
         "initial, nor a swap with the surname): never linked on the other fields alone (veto: twins share surname, "
-        "date of birth and address, and only their forenames tell them apart), or weighed by the model's forename "
+        "date of birth and address, and only their forenames tell them apart), weighed by the model's forename "
         "comparison like any other disagreement (evidence: for data where a forename is often replaced, not "
-        "mistyped, and twins are rare).")
+        "mistyped), or decided by the trained model (auto): veto while no more of the pairs it learned as matches "
+        "have such forenames than twins could explain (twin_share), evidence when more do.")
+    twin_share: float = Field(
+        default=0.05, gt=0, lt=0.5,
+        description="forename_conflict auto: the share of matching pairs with forenames that share nothing that "
+        "twins can explain (about 3% of people are twins); above it, forenames are weighed as evidence.")
     max_identities_per_person: int = Field(
         default=200, ge=2, description="A person is never grown past this many distinct identities (over-merge guard).")
 

@@ -76,7 +76,7 @@ def match_weights(model: dict[str, Any]) -> pd.DataFrame:
 
 
 def linkage_report_data(wh: Warehouse, project: ProjectConfig) -> LinkageReport:
-    from ptp_pipeline.linkage.model import settings, with_term_frequencies
+    from ptp_pipeline.linkage.model import forename_level_m, forename_rule, settings, with_term_frequencies
     from ptp_pipeline.linkage.store import load_model, review_pairs
     from ptp_pipeline.privacy.linkage_report import (
         agency_pairs,
@@ -131,6 +131,7 @@ def linkage_report_data(wh: Warehouse, project: ProjectConfig) -> LinkageReport:
             }
         )
     model = load_model(wh)
+    forename_veto, _ = forename_rule(model or settings(), lk.forename_conflict, lk.twin_share)
     return LinkageReport(
         summary={k: _count(v, rule) for k, v in summary.items()},
         passes=passes,
@@ -148,6 +149,10 @@ def linkage_report_data(wh: Warehouse, project: ProjectConfig) -> LinkageReport:
             "probabilistic": lk.probabilistic,
             "strong_id_conflict": lk.strong_id_conflict,
             "forename_conflict": lk.forename_conflict,
+            "forename_veto": forename_veto,
+            # auto: the trained model's share of matching pairs whose forenames share nothing, beside twins' share
+            "forename_m": forename_level_m(model) if model else None,
+            "twin_share": lk.twin_share,
             "rule": rule,
         },
     )

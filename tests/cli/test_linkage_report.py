@@ -82,6 +82,7 @@ def test_the_linkage_report_holds_no_identifier_and_no_token(
     for section in SECTIONS:
         assert f">{section}</h2>" in html
     assert "nan%" not in html  # a withheld share says "withheld"
+    assert "never linked on the other fields (veto: twins)" in html and "decides once the model is trained" in html
 
 
 def published_counts(data: LinkageReport) -> np.ndarray:
@@ -110,6 +111,9 @@ def test_every_count_in_the_linkage_report_passes_disclosure_control(pathways_en
     assert len(data.pairs) == 3 and data.pairs["share_a"].notna().all()  # council, health, police
     assert set(data.bias) == {"agency", "sex", "age band", "area"}
     assert len(data.weights) > 20 and (data.weights["weight"] < 0).any() and data.weights["by_frequency"].any()
+    # Too few identities to train on: the shipped prior keeps the twin guard until a model is trained.
+    assert data.settings["trained"] is False and data.settings["forename_m"] is None
+    assert data.settings["forename_conflict"] == "auto" and data.settings["forename_veto"] is True
 
 
 def test_the_linkage_report_renders_without_script_errors(linkage_html: Path) -> None:

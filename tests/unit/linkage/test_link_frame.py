@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from ptp_pipeline.linkage import link_frame
+from ptp_pipeline.linkage.model import settings
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.protocol.load import load_project
 
@@ -87,20 +89,47 @@ def test_twins_stay_two_persons() -> None:
     assert ids[0] != ids[1]
 
 
-def _replaced_forename(project: ProjectConfig, conflict: str) -> list[int]:
+def _replaced_forename(project: ProjectConfig, conflict: str, model: dict[str, Any] | None = None) -> list[int]:
     a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05")
     b = {**a, "forename": "Zofia"}  # the forename replaced, not mistyped; all else equal
     # Only the probabilistic pass decides this pair: the cascade keeps the keys that need a forename.
     keys = [k for k in project.linkage.match_keys if "forename" in k.parts]
     linkage = project.linkage.model_copy(update={"forename_conflict": conflict, "match_keys": keys})
     chosen = project.model_copy(update={"linkage": linkage})
-    return persons_of(pd.DataFrame([a, b, *[person(i) for i in range(1, 40)]]), chosen)
+    frame = pd.DataFrame([a, b, *[person(i) for i in range(1, 40)]])
+    return link_frame(frame.assign(record=range(len(frame))), KEY, chosen, model=model).sort_values(
+        "record")["person_id"].tolist()
+
+
+def _trained(forenames_share_nothing: float) -> dict[str, Any]:
+    """The shipped model as if EM had found this share of its matching pairs with forenames sharing nothing."""
+    model = settings()
+    forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
+    levels = [lv for lv in forename["comparison_levels"] if not lv.get("is_null_level")]
+    rest = sum(lv["m_probability"] for lv in levels[:-1])
+    for lv in levels[:-1]:
+        lv["m_probability"] *= (1 - forenames_share_nothing) / rest
+    levels[-1]["m_probability"] = forenames_share_nothing
+    return model
 
 
 def test_forenames_sharing_nothing_never_link_by_default(project: ProjectConfig) -> None:
-    assert project.linkage.forename_conflict == "veto"
-    ids = _replaced_forename(project, "veto")
+    """The shipped prior (a small first extract, no trained model) holds twins apart."""
+    assert project.linkage.forename_conflict == "auto"
+    ids = _replaced_forename(project, "auto")
     assert ids[0] != ids[1]
+
+
+@pytest.mark.parametrize(("share", "linked"), [(0.03, False), (0.10, True)])
+def test_auto_weighs_forenames_only_when_the_data_replaces_them_more_often_than_twins_occur(
+        project: ProjectConfig, share: float, linked: bool) -> None:
+    """3% of matching pairs with forenames sharing nothing is what twins explain (the veto stands); 10% is
+    FEBRL's replaced forenames (weighed as evidence). The twin share is project.yaml's, 5% as shipped."""
+    assert project.linkage.twin_share == 0.05
+    ids = _replaced_forename(project, "auto", _trained(share))
+    assert (ids[0] == ids[1]) is linked
+    veto = _replaced_forename(project, "veto", _trained(share))
+    assert veto[0] != veto[1]
 
 
 def test_forenames_sharing_nothing_are_weighed_when_the_project_says_evidence(project: ProjectConfig) -> None:
