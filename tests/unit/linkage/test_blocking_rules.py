@@ -21,7 +21,7 @@ SINGLE_RULES = [
     "l.dob = r.dob AND l.sn_ph = r.sn_ph",
     "l.dob = r.dob AND l.fn_ph = r.fn_ph",
     "l.dob = r.dob AND l.pc = r.pc",
-    "l.dob = r.dob AND l.fn = r.sn AND l.sn = r.fn",
+    "l.fn = r.sn AND l.sn = r.fn",
     "l.fn = r.fn AND l.sn = r.sn AND l.dob_y = r.dob_y",
     "l.fn = r.fn AND l.sn = r.sn AND l.pc_sec = r.pc_sec",
     "l.sn_ph = r.sn_ph AND l.fn_ph = r.fn_ph AND l.dob_m = r.dob_m AND l.dob_d = r.dob_d",
