@@ -122,7 +122,7 @@ def extract_identities(path: Path, accepted: pa.ChunkedArray) -> pd.DataFrame:
     rows held the file twice (3M-row extract, 701,339 identities: 1.75 GB resident for 0.44 GB of tokens)."""
     found = pd.DataFrame({IDENT: pd.Series(dtype="string")})
     if path.exists():
-        file = pq.ParquetFile(path)
+        file = pq.ParquetFile(path, pre_buffer=False)  # see the row batches in `_merge`
         columns = [c for c in (IDENT, *TOKEN_COLUMNS) if c in file.schema_arrow.names]
         wanted = pc.unique(accepted.drop_null())
         parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted))
@@ -229,7 +229,9 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         del linked, identities
         release()
         unlinkable = 0
-        validated = pq.ParquetFile(folder / "validated.parquet")
+        # Without pre-buffering: a ParquetFile that pre-buffers keeps every row group's buffers it read while it is
+        # open, so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB without).
+        validated = pq.ParquetFile(folder / "validated.parquet", pre_buffer=False)
         for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=merged_columns(names)):
             accepted = batch.to_pandas()
             link_records, events = _rows(rt, item, accepted)
