@@ -117,8 +117,12 @@ def _symmetric(rule: str) -> bool:
     return canonical(rule) == canonical(swapped)
 
 
-def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
-    """Existing identities sharing a blocking rule or match key with a new one (token joins).
+#: The new identities' table for the warehouse's joins (`Warehouse.query_frame`).
+NEW_COLUMNS = ", ".join([f"{IDENT} VARCHAR", *(f"{t} VARCHAR" for t in TOKEN_COLUMNS)])
+
+
+def _candidates(wh: Warehouse, cfg: LinkConfig, new: pd.DataFrame) -> pd.DataFrame:
+    """Existing identities sharing a blocking rule or match key with a new one (`new`; token joins).
 
     A symmetric rule is joined one way round only: the other finds the same identities (each join scans
     the stored identities)."""
@@ -130,7 +134,7 @@ def _candidates(wh: Warehouse, cfg: LinkConfig) -> pd.DataFrame:
     cols = ", ".join(["c.ident", "c.person_id", *(f"c.{t}" for t in TOKEN_COLUMNS)])
     # In ident order: the candidates' codes break ties between equally strong links (`in_cluster_order`).
     sql = f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({' UNION '.join(selects)}) ORDER BY c.ident"
-    return wh.query(sql)
+    return wh.query_frame("_ptp_new", new[[IDENT, *TOKEN_COLUMNS]], NEW_COLUMNS, sql)
 
 
 def _strong_sets(frame: pd.DataFrame, rows: np.ndarray) -> list[frozenset[str]]:
@@ -214,11 +218,15 @@ def _scored(con: duckdb.DuckDBPyConnection, model: dict[str, Any], floor: float,
     linker = Linker(u, model, log_level=logging.WARNING, validate_settings=False)
     if uses_term_frequencies(model):
         frequencies.register(db, linker, tf)
-    scored = [linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")]
-    if with_existing:
-        c = db.register("c", dataset_display_name="existing")
-        scored.append(linker.inference.predict_between(u, c, threshold_match_probability=floor,
-                                                       warning_mode="never"))
+    n_new = int(con.execute("SELECT count(*) FROM u").fetchall()[0][0])
+    c = db.register("c", dataset_display_name="existing") if with_existing else None
+    if n_new <= SCORE_BATCH:
+        scored = [linker.inference.predict_within(u, threshold_match_probability=floor, warning_mode="never")]
+        if c is not None:
+            scored.append(linker.inference.predict_between(u, c, threshold_match_probability=floor,
+                                                           warning_mode="never"))
+    else:
+        scored = _scored_in_parts(con, db, linker, model, floor, u, c)
     names = ", ".join([IDENT, *TOKEN_COLUMNS])
     pairs = " UNION ALL ".join(f"SELECT {IDENT}_l, {IDENT}_r, match_probability FROM {t.physical_name}"
                                for t in scored)
@@ -227,6 +235,42 @@ def _scored(con: duckdb.DuckDBPyConnection, model: dict[str, Any], floor: float,
         SELECT s.{IDENT}_l AS ident_l, s.{IDENT}_r AS ident_r, s.match_probability,
                {FORENAMES_DISAGREE} AS forenames_disagree, {STRONG_CONFLICT} AS strong_conflict
         FROM ({pairs}) s JOIN everyone l ON l.{IDENT} = s.{IDENT}_l JOIN everyone r ON r.{IDENT} = s.{IDENT}_r""").df()
+
+
+#: New identities (integer codes 0..n-1 in table u) scored against the others at a time (issue 15): Splink
+#: blocks and scores a part's pairs only, so its working memory follows this, not the batch. 3M-row extract
+#: (701,339 identities): the scratch database no longer fills its limit.
+SCORE_BATCH = 100_000
+
+
+def _scored_in_parts(con: duckdb.DuckDBPyConnection, db: Any, linker: Any, model: dict[str, Any], floor: float,
+                     u: Any, c: Any) -> list[Any]:
+    """`predict_within(u)` (and `predict_between(u, c)`) a part of u at a time: the same pairs, scored the same.
+
+    Within u Splink joins each rule where `l.ident < r.ident`; each part is joined to all of u under that
+    condition (added to every rule, so the rules' order and the pairs each leaves to the next are kept), so
+    every pair comes once, from the part of its smaller code, and in the same orientation."""
+    rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
+             for r in model["blocking_rules_to_generate_predictions"]]
+    ordered = [{"blocking_rule": f"({rule}) AND l.{IDENT} < r.{IDENT}"} for rule in rules]
+    n_new = int(con.execute("SELECT count(*) FROM u").fetchall()[0][0])
+    scored: list[Any] = []
+    for start in range(0, n_new, SCORE_BATCH):
+        name = f"_ptp_u_{start}"
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM u WHERE {IDENT} >= {start} "
+                    f"AND {IDENT} < {start + SCORE_BATCH}")
+        part = db.register(name, dataset_display_name=name)
+        for other in (u, c) if c is not None else (u,):
+            found = linker.inference.predict_between(part, other, blocking_rules_to_generate_predictions=ordered,
+                                                     threshold_match_probability=floor, warning_mode="never")
+            # Kept as a table of its own: Splink reuses its table names from one call to the next.
+            kept = f"_ptp_scored_{len(scored)}"
+            con.execute(f"CREATE TABLE {kept} AS SELECT {IDENT}_l, {IDENT}_r, match_probability "
+                        f"FROM {found.physical_name}")
+            found.drop_table_from_database_and_remove_from_cache()
+            scored.append(db.register(kept))
+        con.execute(f"DROP TABLE {name}")
+    return scored
 
 
 def apart(model: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +327,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     `tf`: token frequencies over the whole population (`{}`: no adjustment); by default those among
     `new`, which is right when `new` is the whole population (`link_frame`, a full relink).
     """
-    new = new.drop_duplicates(IDENT).reset_index(drop=True)
+    new = distinct(new)
     empty = pd.DataFrame(columns=["absorbed", "kept"])
     if new.empty:
         none = new.assign(person_id=pd.Series(dtype="int64"), link_pass=pd.Series(dtype="string"),
@@ -408,22 +452,27 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                   next_person_id + len(new_labels))
 
 
+def distinct(new: pd.DataFrame) -> pd.DataFrame:
+    """One row per identity, numbered from 0: `new` itself when it already is (a merge's identities are), not
+    a copy (`drop_duplicates` copies every token column even when nothing repeats, and `link_into` and
+    `link_batch` each made one)."""
+    if new[IDENT].duplicated().any():
+        new = new.drop_duplicates(IDENT)
+    return new if isinstance(new.index, pd.RangeIndex) and new.index.start == 0 and new.index.step == 1 \
+        else new.reset_index(drop=True)
+
+
 def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None) -> Linked:
     """Link a batch of identities into the warehouse's persons (reads only; the caller writes)."""
-    new = new.drop_duplicates(IDENT).reset_index(drop=True)
-    columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
-    wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {columns})")
-    wh.execute("DELETE FROM _ptp_new")
-    wh.insert_frame("_ptp_new", new[[IDENT, *TOKEN_COLUMNS]])
-    known = wh.query(f"SELECT i.ident, i.person_id FROM {IDENTITY_TABLE} i JOIN _ptp_new n ON n.ident = i.ident")
+    new = distinct(new)
+    known = wh.query_frame("_ptp_new", new[[IDENT]], NEW_COLUMNS,
+                           f"SELECT i.ident, i.person_id FROM {IDENTITY_TABLE} i JOIN _ptp_new n ON n.ident = i.ident")
     next_id = int(wh.scalar(f"SELECT coalesce(max(person_id), 0) FROM {IDENTITY_TABLE}") or 0) + 1
-    unknown = new[~is_in(new[IDENT], known[IDENT])]
+    unknown = new[~is_in(new[IDENT], known[IDENT])] if len(known) else new
     if unknown.empty:
         linked = link_batch(unknown, pd.DataFrame(), cfg, model, next_id)
         return Linked(linked.identities, known, linked.merges, linked.review, {"known": len(known)}, next_id)
-    if len(known):
-        wh.execute("DELETE FROM _ptp_new WHERE ident IN (SELECT ident FROM restricted.link_identity)")
-    existing = _candidates(wh, cfg)
+    existing = _candidates(wh, cfg, unknown)
     touched = pd.DataFrame(columns=["person_id", "identities", "strong"])
     if len(existing):
         wh.execute("CREATE TEMP TABLE IF NOT EXISTS _ptp_touched (person_id BIGINT)")

@@ -43,6 +43,15 @@ class Warehouse(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def query_frame(self, name: str, frame: pd.DataFrame, columns: str, sql: str) -> pd.DataFrame:
+        """`sql` reading `frame` as the table `name` (`columns`: its column definitions, as in CREATE TABLE).
+
+        Here through a temporary table, emptied and filled each time: a server reads rows on its side."""
+        self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+        self.execute(f"DELETE FROM {name}")
+        self.insert_frame(name, frame)
+        return self.query(sql)
+
     def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         """The result in Arrow batches, so a large table streams through flat memory."""
         table = pa.Table.from_pandas(self.query(sql), preserve_index=False)

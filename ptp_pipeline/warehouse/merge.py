@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.read import SOURCE_ROW
@@ -28,7 +29,6 @@ from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
 from ptp_pipeline.memory import release
 from ptp_pipeline.privacy.location import ALCOHOL, LOC, location_records
-from ptp_pipeline.privacy.names import is_in
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.tokens import hmac_tokens
 from ptp_pipeline.privacy.vault import store_sealed
@@ -114,10 +114,21 @@ def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
     return hmac_tokens(rt.key.subkey("event-id"), extract_id + ":" + rows.astype("string"))
 
 
-def extract_identities(path: Path, accepted: pd.Series) -> pd.DataFrame:
-    """Field tokens of the identities of the accepted rows (one row each, as pseudonymise wrote them)."""
-    found = pd.read_parquet(path) if path.exists() else pd.DataFrame({IDENT: pd.Series(dtype="string")})
-    found = found[is_in(found[IDENT], accepted)]
+def extract_identities(path: Path, accepted: pa.ChunkedArray) -> pd.DataFrame:
+    """Field tokens of the identities of the accepted rows (`accepted`: their identity tokens), one row each as
+    pseudonymise wrote them.
+
+    Read and kept in Arrow a batch at a time: reading the whole file into pandas and then keeping the accepted
+    rows held the file twice (3M-row extract, 701,339 identities: 1.75 GB resident for 0.44 GB of tokens)."""
+    found = pd.DataFrame({IDENT: pd.Series(dtype="string")})
+    if path.exists():
+        file = pq.ParquetFile(path, pre_buffer=False)  # see the row batches in `_merge`
+        columns = [c for c in (IDENT, *TOKEN_COLUMNS) if c in file.schema_arrow.names]
+        wanted = pc.unique(accepted.drop_null())
+        parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted))
+                 for b in file.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=columns)]
+        if parts:
+            found = pa.Table.from_batches(parts).to_pandas()
     for col in (IDENT, *TOKEN_COLUMNS):
         if col not in found:
             found[col] = pd.Series(pd.NA, index=found.index, dtype="string")
@@ -170,13 +181,17 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         return
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
-    validated = pq.ParquetFile(folder / "validated.parquet")
+    names = pq.read_schema(folder / "validated.parquet").names
     quarantine = pd.read_parquet(folder / "quarantine.parquet")
     validation = json.loads((folder / "validation.json").read_text())
     # Only the narrow columns the whole extract is needed for: identities and the period it covers.
-    narrow = validated.read(columns=[c for c in (TOKEN + IDENT, "event_date") if c in validated.schema_arrow.names])
+    # Read as a table, not through the ParquetFile the row batches come from: that keeps a read's buffers (3M-row
+    # extract: 0.1 GB) for as long as it is open.
+    narrow = pq.read_table(folder / "validated.parquet", partitioning=None,
+                           columns=[c for c in (TOKEN + IDENT, "event_date") if c in names])
     accepted_rows = narrow.num_rows
-    identities = extract_identities(folder / IDENTITIES_FILE, _column(narrow, TOKEN + IDENT))
+    identities = extract_identities(folder / IDENTITIES_FILE, narrow.column(TOKEN + IDENT) if TOKEN + IDENT in
+                                    narrow.column_names else pa.chunked_array([], pa.string()))
     dates = pd.to_datetime(_column(narrow, "event_date")).dropna()
     start, end = (dates.min().date(), dates.max().date()) if len(dates) else (None, None)
     del narrow, dates
@@ -214,8 +229,10 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         del linked, identities
         release()
         unlinkable = 0
-        for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS,
-                                            columns=merged_columns(validated.schema_arrow.names)):
+        # Without pre-buffering: a ParquetFile that pre-buffers keeps every row group's buffers it read while it is
+        # open, so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB without).
+        validated = pq.ParquetFile(folder / "validated.parquet", pre_buffer=False)
+        for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=merged_columns(names)):
             accepted = batch.to_pandas()
             link_records, events = _rows(rt, item, accepted)
             if wh.dialect == "postgresql":

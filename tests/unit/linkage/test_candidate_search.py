@@ -37,17 +37,18 @@ def test_every_identity_meeting_a_rule_is_a_candidate(warehouse_url: str, seed: 
     try:
         stored = _identities(rng, 300, "s").assign(person_id=np.arange(300), link_pass="new person")
         wh.insert_frame(IDENTITY_TABLE, stored)
+        new = _identities(rng, 3, "n")
         columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
-        wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {columns})")
-        wh.insert_frame("_ptp_new", _identities(rng, 3, "n"))
+        wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _oracle (ident VARCHAR, {columns})")
+        wh.insert_frame("_oracle", new)
         cfg = CONFIGS[config]
         rules = _join_rules(cfg)
         expected: set[str] = set()
         for rule in rules:
             for a, b in (("e", "n"), ("n", "e")):
-                found = wh.query(f"SELECT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}")
+                found = wh.query(f"SELECT e.ident FROM {IDENTITY_TABLE} e JOIN _oracle n ON {_rule_sql(rule, a, b)}")
                 expected |= set(found["ident"])
-        got = _candidates(wh, cfg)
+        got = _candidates(wh, cfg, new)
         assert 0 < len(expected) < len(stored)  # the case is neither empty nor everything
         assert set(got["ident"]) == expected
         assert got.set_index("ident")["person_id"].to_dict() == {
@@ -67,9 +68,7 @@ def test_a_rule_that_reads_one_way_is_joined_both_ways(warehouse_url: str) -> No
     wh = open_warehouse(warehouse_url)
     try:
         wh.insert_frame(IDENTITY_TABLE, one("stored", dob="y", sn_ph="s").assign(person_id=7, link_pass="new person"))
-        columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
-        wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ptp_new (ident VARCHAR, {columns})")
-        wh.insert_frame("_ptp_new", one("new", dob="x", dob_sw="y", sn_ph="s"))
-        assert _candidates(wh, config_from(None))["ident"].tolist() == ["stored"]
+        assert _candidates(wh, config_from(None), one("new", dob="x", dob_sw="y", sn_ph="s"))["ident"].tolist() == [
+            "stored"]
     finally:
         wh.close()

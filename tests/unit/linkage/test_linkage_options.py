@@ -209,3 +209,34 @@ def test_training_learns_the_same_weights_whatever_the_key() -> None:
     assert [w[:2] for w in first] == [w[:2] for w in second]
     for a, b in zip(first, second, strict=True):
         assert a[2] == pytest.approx(b[2], rel=1e-9) and a[3] == pytest.approx(b[3], rel=1e-9), a[:2]
+
+
+def test_scoring_a_part_of_the_new_identities_at_a_time_gives_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Splink scores the new identities a part at a time (issue 15: its memory follows the part): the pairs,
+    their orientation and their scores are those of scoring them all at once, new-new and new-existing."""
+    from ptp_pipeline.linkage import engine
+
+    rng = np.random.default_rng(5)
+    people = [{"forename": f, "surname": s, "date_of_birth": f"19{50 + i}-0{1 + i % 9}-1{i % 9}",
+               "postcode": f"LS{i % 4 + 1} {i % 9}AB", "sex": "MF"[i % 2]}
+              for i, (f, s) in enumerate([(f, s) for f in ("Amara", "Bogdan", "Ciaran", "Delyth", "Eilidh")
+                                          for s in ("Abernathy", "Blackwood", "Dunmore", "Fairbairn")])]
+    rows = []
+    for p in people:  # each person with the variants the blocking rules are for (a swap reads one way)
+        y, m, d = p["date_of_birth"].split("-")
+        rows += [p, {**p, "surname": p["surname"][:-1] + "e"}, {**p, "date_of_birth": f"{y}-{d}-{m}"},
+                 {**p, "forename": p["surname"], "surname": p["forename"]}, {**p, "postcode": "LS9 9ZZ"}]
+    tokens = _tokens(rows)[[*TOKEN_COLUMNS]].sample(frac=1.0, random_state=1)
+    n_new = len(tokens) * 2 // 3
+    coded = tokens.assign(**{IDENT: np.arange(len(tokens)), CASCADE_GROUP: rng.integers(0, 40, len(tokens))})
+    new, existing = coded.iloc[:n_new], coded.iloc[n_new:]
+
+    def scored(part: int) -> pd.DataFrame:
+        monkeypatch.setattr(engine, "SCORE_BATCH", part)
+        out = splink_pairs(new, existing, model.settings(), 0.0, tf={})
+        return out.sort_values(["ident_l", "ident_r"]).reset_index(drop=True)
+
+    whole = scored(len(new))
+    assert len(whole) > len(new) and (whole.ident_r >= n_new).any()  # pairs within new and with existing
+    for part in (13, len(new) - 1):
+        pd.testing.assert_frame_equal(scored(part), whole)
