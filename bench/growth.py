@@ -83,6 +83,10 @@ def increment(home: Path, url: str, events: int) -> dict[str, float]:
     new = pd.read_parquet(tmp / "validated.parquet")
     new["source_row"] += 10_000
     pd.concat([old, new], ignore_index=True).to_parquet(folder / "validated.parquet", index=False)
+    # The new persons' identities too: without them their records were unlinkable (each its own person) and
+    # the linkage ran only where an existing person happened to be missing from the warehouse (at 5M events).
+    pd.concat([pd.read_parquet(folder / "identities.parquet"), pd.read_parquet(tmp / "identities.parquet")],
+              ignore_index=True).to_parquet(folder / "identities.parquet", index=False)
     _register(rt, extract_id, 10_000)
     rss0 = peak_rss_mb() * 1024
     if "--profile" in sys.argv:
