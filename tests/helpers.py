@@ -80,3 +80,18 @@ def pg_refused(url: str, sql: str) -> bool:
             return True
         con.rollback()
     return False
+
+
+def model_with_forename_share(share: float) -> dict[str, Any]:
+    """The shipped linkage model as if EM had found `share` of its matching pairs with forenames that share
+    nothing (the forename's "all other" level), the other levels scaled to add up to one with it."""
+    from ptp_pipeline.linkage.model import settings
+
+    model = settings()
+    forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
+    levels = [lv for lv in forename["comparison_levels"] if not lv.get("is_null_level")]
+    rest = sum(lv["m_probability"] for lv in levels[:-1])
+    for lv in levels[:-1]:
+        lv["m_probability"] *= (1 - share) / rest
+    levels[-1]["m_probability"] = share
+    return model

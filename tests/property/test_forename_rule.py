@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import math
 
+from helpers import model_with_forename_share
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ptp_pipeline.linkage.model import forename_level_m, forename_rule
-from ptp_pipeline.linkage.model import settings as shipped
-
-
-def _with_share(share: float) -> dict:
-    model = shipped()
-    forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
-    levels = [lv for lv in forename["comparison_levels"] if not lv.get("is_null_level")]
-    rest = sum(lv["m_probability"] for lv in levels[:-1])
-    for lv in levels[:-1]:
-        lv["m_probability"] *= (1 - share) / rest
-    levels[-1]["m_probability"] = share
-    return model
 
 
 def _forename_m(model: dict) -> list[float]:
@@ -30,7 +19,7 @@ def _forename_m(model: dict) -> list[float]:
 @settings(max_examples=80, deadline=None)
 @given(share=st.floats(1e-6, 0.9), twins=st.floats(0.001, 0.49))
 def test_veto_exactly_while_twins_explain_the_share_else_their_share_is_taken_out(share: float, twins: float) -> None:
-    model = _with_share(share)
+    model = model_with_forename_share(share)
     veto, scoring = forename_rule(model, "auto", twins)
     assert veto is (share <= twins)
     m = _forename_m(scoring)
@@ -45,6 +34,6 @@ def test_veto_exactly_while_twins_explain_the_share_else_their_share_is_taken_ou
 
 @given(share=st.floats(1e-6, 0.9))
 def test_the_project_can_fix_the_rule_whatever_the_data(share: float) -> None:
-    model = _with_share(share)
+    model = model_with_forename_share(share)
     assert forename_rule(model, "veto") == (True, model)
     assert forename_rule(model, "evidence") == (False, model)

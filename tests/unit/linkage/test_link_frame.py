@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import model_with_forename_share
 
 from ptp_pipeline.linkage import link_frame
-from ptp_pipeline.linkage.model import settings
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.protocol.load import load_project
 
@@ -101,18 +101,6 @@ def _replaced_forename(project: ProjectConfig, conflict: str, model: dict[str, A
         "record")["person_id"].tolist()
 
 
-def _trained(forenames_share_nothing: float) -> dict[str, Any]:
-    """The shipped model as if EM had found this share of its matching pairs with forenames sharing nothing."""
-    model = settings()
-    forename = next(c for c in model["comparisons"] if c["output_column_name"] == "forename")
-    levels = [lv for lv in forename["comparison_levels"] if not lv.get("is_null_level")]
-    rest = sum(lv["m_probability"] for lv in levels[:-1])
-    for lv in levels[:-1]:
-        lv["m_probability"] *= (1 - forenames_share_nothing) / rest
-    levels[-1]["m_probability"] = forenames_share_nothing
-    return model
-
-
 def test_forenames_sharing_nothing_never_link_by_default(project: ProjectConfig) -> None:
     """The shipped prior (a small first extract, no trained model) holds twins apart."""
     assert project.linkage.forename_conflict == "auto"
@@ -126,9 +114,9 @@ def test_auto_weighs_forenames_only_when_the_data_replaces_them_more_often_than_
     """3% of matching pairs with forenames sharing nothing is what twins explain (the veto stands); 10% is
     FEBRL's replaced forenames (weighed as evidence). The twin share is project.yaml's, 5% as shipped."""
     assert project.linkage.twin_share == 0.05
-    ids = _replaced_forename(project, "auto", _trained(share))
+    ids = _replaced_forename(project, "auto", model_with_forename_share(share))
     assert (ids[0] == ids[1]) is linked
-    veto = _replaced_forename(project, "veto", _trained(share))
+    veto = _replaced_forename(project, "veto", model_with_forename_share(share))
     assert veto[0] != veto[1]
 
 
