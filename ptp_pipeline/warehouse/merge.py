@@ -125,7 +125,7 @@ def extract_identities(path: Path, accepted: pa.ChunkedArray) -> pd.DataFrame:
         file = pq.ParquetFile(path, pre_buffer=False)  # see the row batches in `_merge`
         columns = [c for c in (IDENT, *TOKEN_COLUMNS) if c in file.schema_arrow.names]
         wanted = pc.unique(accepted.drop_null())
-        parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted))
+        parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted.cast(b.column(IDENT).type)))
                  for b in file.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=columns)]
         if parts:
             found = pa.Table.from_batches(parts).to_pandas()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,13 @@ from ptp_pipeline.synthetic import SyntheticResult
 REPO_PROTOCOLS = Path(__file__).resolve().parents[3] / "protocols"
 HEADER = ["surname", "forenames", "birth_date", "home_postcode", "sex", "nhs_number", "occurred_on",
           "incident_type", "estimated_cost"]
-TODAY = datetime.now(UTC).date()
+
+
+def today() -> date:
+    """The pipeline's date when the test runs (not when the module was imported: a run crossing midnight saw
+    one date in the test and the next in the pipeline)."""
+    return datetime.now(UTC).date()
+
 MakeRt = Callable[..., Runtime]
 
 
@@ -28,7 +34,7 @@ def police_yaml(status: str = "approved", valid_from: object = "2024-01-01", val
     text = (REPO_PROTOCOLS / "police_incidents.yaml").read_text(encoding="utf-8")
     text = text.replace("status: approved", f"status: {status}").replace("version: 1", f"version: {version}")
     text = re.sub(r"valid_from: \S+", f"valid_from: {valid_from}", text)
-    return re.sub(r"valid_to: \S+", f"valid_to: {valid_to or TODAY + timedelta(days=365)}", text)
+    return re.sub(r"valid_to: \S+", f"valid_to: {valid_to or today() + timedelta(days=365)}", text)
 
 
 @pytest.fixture
@@ -78,25 +84,28 @@ def test_refused_when_no_protocol_exists(make_rt: MakeRt, tmp_path: Path) -> Non
     ({"status": "draft"}, "police-incidents v1 is draft"),
     ({"status": "suspended"}, "police-incidents v1 is suspended"),
     ({"status": "expired"}, "police-incidents v1 is expired"),
-    ({"valid_to": TODAY - timedelta(days=1)}, "police-incidents v1 is expired"),
-    ({"valid_from": TODAY + timedelta(days=1)}, "police-incidents v1 is not yet valid"),
+    ({"valid_to": -1}, "police-incidents v1 is expired"),  # days from today
+    ({"valid_from": 1}, "police-incidents v1 is not yet valid"),
 ], ids=["draft", "suspended", "expired-status", "past-valid-to", "before-valid-from"])
 def test_refused_when_no_approved_protocol_is_in_force(make_rt: MakeRt, tmp_path: Path,
                                                        yaml_kwargs: dict[str, object], reason: str) -> None:
-    rt = make_rt(police_yaml(**yaml_kwargs))
+    now = today()
+    rt = make_rt(police_yaml(**{k: now + timedelta(days=v) if isinstance(v, int) else v
+                                for k, v in yaml_kwargs.items()}))
     outcome = pipeline.ingest(rt, extract(tmp_path), "police", "incidents")
-    assert_refused(rt, outcome, f"no approved protocol is in force for 'police/incidents' on {TODAY}", reason)
+    assert_refused(rt, outcome, f"no approved protocol is in force for 'police/incidents' on {now}", reason)
 
 
 def test_new_version_supersedes_old_from_its_valid_from(make_rt: MakeRt, tmp_path: Path) -> None:
     v1 = police_yaml(version=1)
+    now = today()
     # v2 starts tomorrow: v1 still governs today.
-    rt = make_rt(v1, police_yaml(version=2, valid_from=TODAY + timedelta(days=1)))
+    rt = make_rt(v1, police_yaml(version=2, valid_from=now + timedelta(days=1)))
     pipeline.receive(rt, extract(tmp_path), "police", "incidents")
     assert ledger(rt)[0]["protocol_version"] == 1
     # v2 starts today: it governs, and the accepted extract records it.
-    rt = make_rt(v1, police_yaml(version=2, valid_from=TODAY))
-    outcome = pipeline.ingest(rt, extract(tmp_path, TODAY.strftime("%d/%m/%Y")), "police", "incidents")
+    rt = make_rt(v1, police_yaml(version=2, valid_from=now))
+    outcome = pipeline.ingest(rt, extract(tmp_path, now.strftime("%d/%m/%Y")), "police", "incidents")
     assert outcome.status == "merged", outcome.reason
     (row,) = ledger(rt)
     assert row["status"] == "merged" and row["rows_accepted"] == 2
@@ -106,7 +115,7 @@ def test_new_version_supersedes_old_from_its_valid_from(make_rt: MakeRt, tmp_pat
 
 def test_suspended_new_version_leaves_the_old_in_force(make_rt: MakeRt, tmp_path: Path) -> None:
     """A suspended v2 leaves v1 in force (still approved, still valid)."""
-    rt = make_rt(police_yaml(version=1), police_yaml(version=2, status="suspended", valid_from=TODAY))
+    rt = make_rt(police_yaml(version=1), police_yaml(version=2, status="suspended", valid_from=today()))
     pipeline.receive(rt, extract(tmp_path), "police", "incidents")
     assert ledger(rt)[0]["protocol_version"] == 1
 
