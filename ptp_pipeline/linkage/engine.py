@@ -16,7 +16,7 @@ import copy
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -59,7 +59,8 @@ class LinkConfig:
     guards: Guards = field(default_factory=lambda: Guards(max_size=200, veto=False))
     probabilistic: bool = True
     term_frequencies: bool = True  # exact name/postcode matches weighted by how common the token is
-    forename_conflict: str = "auto"  # forenames that share nothing: veto, evidence, or auto (`forename_rule`)
+    # Forenames that share nothing: veto, evidence, or auto (`model.forename_rule`).
+    forename_conflict: Literal["auto", "veto", "evidence"] = "auto"
     twin_share: float = TWIN_SHARE  # auto: the share of matching pairs twins could explain
 
 
@@ -226,7 +227,7 @@ def _scored(con: duckdb.DuckDBPyConnection, model: dict[str, Any], floor: float,
             scored.append(linker.inference.predict_between(u, c, threshold_match_probability=floor,
                                                            warning_mode="never"))
     else:
-        scored = _scored_in_parts(con, db, linker, model, floor, u, c)
+        scored = _scored_in_parts(con, db, linker, model, floor, n_new, u, c)
     names = ", ".join([IDENT, *TOKEN_COLUMNS])
     pairs = " UNION ALL ".join(f"SELECT {IDENT}_l, {IDENT}_r, match_probability FROM {t.physical_name}"
                                for t in scored)
@@ -244,7 +245,7 @@ SCORE_BATCH = 100_000
 
 
 def _scored_in_parts(con: duckdb.DuckDBPyConnection, db: Any, linker: Any, model: dict[str, Any], floor: float,
-                     u: Any, c: Any) -> list[Any]:
+                     n_new: int, u: Any, c: Any) -> list[Any]:
     """`predict_within(u)` (and `predict_between(u, c)`) a part of u at a time: the same pairs, scored the same.
 
     Within u Splink joins each rule where `l.ident < r.ident`; each part is joined to all of u under that
@@ -253,7 +254,6 @@ def _scored_in_parts(con: duckdb.DuckDBPyConnection, db: Any, linker: Any, model
     rules = [r["blocking_rule"] if isinstance(r, dict) else str(r)
              for r in model["blocking_rules_to_generate_predictions"]]
     ordered = [{"blocking_rule": f"({rule}) AND l.{IDENT} < r.{IDENT}"} for rule in rules]
-    n_new = int(con.execute("SELECT count(*) FROM u").fetchall()[0][0])
     scored: list[Any] = []
     for start in range(0, n_new, SCORE_BATCH):
         name = f"_ptp_u_{start}"
