@@ -37,3 +37,12 @@ def test_the_project_can_fix_the_rule_whatever_the_data(share: float) -> None:
     model = model_with_forename_share(share)
     assert forename_rule(model, "veto") == (True, model)
     assert forename_rule(model, "evidence") == (False, model)
+
+
+def test_a_model_that_compares_no_forename_keeps_the_veto() -> None:
+    """A project whose partners send no forename (or a model stored without the comparison): nothing to read
+    the share from, so `auto` keeps the veto and scores with the model as it is."""
+    model = model_with_forename_share(0.5)
+    model["comparisons"] = [c for c in model["comparisons"] if c["output_column_name"] != "forename"]
+    assert forename_level_m(model) is None
+    assert forename_rule(model, "auto") == (True, model)

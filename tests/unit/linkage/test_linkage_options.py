@@ -97,6 +97,17 @@ def test_guards_ignore_persons_that_are_not_among_the_candidates() -> None:
     assert link_batch(new, existing, cfg, None, 8, full).identities.person_id.tolist() == [8]
 
 
+def test_an_identity_given_twice_is_linked_once() -> None:
+    """A batch may repeat an identity (two records of one person): it is one identity with one person."""
+    new = _tokens([FIRST, *OTHERS])
+    twice = pd.concat([new, new.iloc[[0, 2]]], ignore_index=True)
+    cfg = config_from(None)
+    once = link_batch(new, pd.DataFrame(), cfg, None, 1).identities
+    repeated = link_batch(twice, pd.DataFrame(), cfg, None, 1).identities
+    assert repeated[IDENT].is_unique and len(repeated) == len(new)
+    pd.testing.assert_frame_equal(repeated.reset_index(drop=True), once.reset_index(drop=True))
+
+
 def test_identities_without_names_or_postcodes_add_no_token_counts(tmp_path: Path) -> None:
     wh = open_warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}", migrate=True)
     try:
