@@ -67,7 +67,7 @@ class PostgresWarehouse(Warehouse):
             ) from None
         self.con.adapters.register_loader("numeric", FloatLoader)
         # No JIT: the planner's cost of the merge's candidate search (one join per blocking rule) passes JIT's
-        # thresholds, and compiling its 362 functions took 9.6 s of a 13.6 s search that runs in 4 s without.
+        # thresholds, and compiling its 362 functions took 9.6 s of a 13.6 s search that runs in 3.6 s without.
         # The warehouse's queries are joins over indexed tokens, not the long scans JIT pays back on.
         self.con.execute("SET jit = off")
         self._tx: list[Any] = []
