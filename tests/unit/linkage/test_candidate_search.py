@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ptp_pipeline.linkage.engine import IDENTITY_TABLE, LinkConfig, _candidates, _join_rules, _rule_sql, config_from
+from ptp_pipeline.linkage.engine import (
+    IDENTITY_TABLE,
+    NEW_COLUMNS,
+    LinkConfig,
+    _candidates,
+    _join_rules,
+    _rule_sql,
+    config_from,
+)
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.warehouse import open_warehouse
 
@@ -38,8 +46,7 @@ def test_every_identity_meeting_a_rule_is_a_candidate(warehouse_url: str, seed: 
         stored = _identities(rng, 300, "s").assign(person_id=np.arange(300), link_pass="new person")
         wh.insert_frame(IDENTITY_TABLE, stored)
         new = _identities(rng, 3, "n")
-        columns = ", ".join(f"{t} VARCHAR" for t in TOKEN_COLUMNS)
-        wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _oracle (ident VARCHAR, {columns})")
+        wh.execute(f"CREATE TEMP TABLE IF NOT EXISTS _oracle ({NEW_COLUMNS})")
         wh.insert_frame("_oracle", new)
         cfg = CONFIGS[config]
         rules = _join_rules(cfg)
