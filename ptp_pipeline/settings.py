@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default=None, description="Name of an Airflow Variable holding the key (so a secrets backend works).")
     reid_public_key_file: Path | None = None
     reid_key_file: Path | None = None
+    workers: int | None = Field(
+        default=None, ge=1, le=64,
+        description="Processes a stage may fork for its independent parts (default: this machine's cores, at most "
+                    "4). Set 1 where each Airflow worker slot should use one core.")
     theme: str | None = Field(
         default=None, pattern=r"^[a-z][a-z0-9_-]*$",
         description="One theme of a deployment: protocols/<theme>/ with its own project.yaml (see `for_theme`).")
@@ -44,6 +48,12 @@ class Settings(BaseSettings):
     @property
     def warehouse_url(self) -> str:
         return self.warehouse or f"duckdb:///{(self.home / 'ptp.duckdb').resolve()}"
+
+    @property
+    def stage_workers(self) -> int:
+        from ptp_pipeline.parallel import default_workers
+
+        return self.workers or default_workers()
 
     @property
     def landing_dir(self) -> Path:

@@ -24,6 +24,7 @@ from ptp_pipeline.extract.names import (
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW, read_csv_text
 from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET, read_raw
+from ptp_pipeline.parallel import ordered_map
 from ptp_pipeline.privacy.names import ARROW_STRING
 from ptp_pipeline.privacy.normalise import nhs_mod11_sum, parse_dates
 from ptp_pipeline.protocol import FieldType, Identifies, Protocol
@@ -172,7 +173,7 @@ def parse_fields(frame: pd.DataFrame, protocol: Protocol, today: date | None = N
     return out
 
 
-#: Rows parsed at a time.
+#: Rows parsed at a time, and rows per group of the checked file.
 BATCH_ROWS = 200_000
 
 
@@ -207,11 +208,16 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     item.dropped_columns = dropped
     frame = frame.drop(columns=dropped)
     dup_of = first_of_same(frame.drop(columns=[SOURCE_ROW]), frame[SOURCE_ROW])  # over the whole file
-    # Parsed a batch of rows at a time: the typed copy never holds the whole extract beside the text.
+    # Parsed a batch of rows at a time (on the stage's workers): the typed copy never holds the whole extract
+    # beside the text.
+    def part(i: int) -> pa.Table:
+        rows = frame.iloc[i * BATCH_ROWS:(i + 1) * BATCH_ROWS]
+        parsed = parse_fields(rows, protocol).assign(**{DUP_OF: dup_of.iloc[i * BATCH_ROWS:(i + 1) * BATCH_ROWS]})
+        return pa.Table.from_pandas(parsed, preserve_index=False)
+
     with pq.ParquetWriter(folder / CHECKED, _checked_schema(frame, protocol), **STAGE_PARQUET) as writer:
-        for at in range(0, len(frame), BATCH_ROWS):
-            part = frame.iloc[at:at + BATCH_ROWS]
-            parsed = parse_fields(part, protocol).assign(**{DUP_OF: dup_of.iloc[at:at + BATCH_ROWS]})
-            writer.write_table(pa.Table.from_pandas(parsed, preserve_index=False).cast(writer.schema))
+        for table in ordered_map(part, -(-len(frame) // BATCH_ROWS), rt.settings.stage_workers):
+            # A batch per group: pseudonymise works a group at a time.
+            writer.write_table(table.cast(writer.schema), row_group_size=BATCH_ROWS)
     item.save(folder)
     return item

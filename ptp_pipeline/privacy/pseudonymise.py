@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.check import STATUS, status_of
@@ -21,12 +22,13 @@ from ptp_pipeline.extract.read import SOURCE_ROW
 from ptp_pipeline.extract.same_rows import first_positions, group_codes
 from ptp_pipeline.extract.workarea import CHECKED, STAGE_PARQUET
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
+from ptp_pipeline.parallel import ordered_map
 from ptp_pipeline.privacy.address import address_lines, address_tokens, normalise_uprn, of_lines
 from ptp_pipeline.privacy.centroids import project_centroids
 from ptp_pipeline.privacy.identifiers import normalise_ni_number, normalise_shared_ref, normalise_uln
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.location import location_columns
-from ptp_pipeline.privacy.names import ARROW_STRING, is_in, to_text
+from ptp_pipeline.privacy.names import ARROW_STRING, to_text
 from ptp_pipeline.privacy.normalise import (
     normalise_name,
     normalise_nhs_number,
@@ -156,6 +158,8 @@ def identifying_columns(columns: Iterable[str], protocol: Protocol) -> list[str]
 #: Distinct identities worked on at a time. Their field tokens (about 40 columns) go to the identities file
 #: a chunk at a time: a 3M-row extract's identities held them all at once (pseudonymise peak 3.7 GB).
 IDENTITY_CHUNK = 200_000
+#: Fewest distinct identities worth a worker of their own (forking and returning a part costs ~0.1 s).
+MIN_PARALLEL_PART = 20_000
 
 
 def identity_columns(rt: Runtime, distinct: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -188,24 +192,35 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol, identit
     Worked out once per distinct combination of identifying values (a person's rows repeat them:
     a health extract has about four rows per identity), so the normalising and keying cost follows
     the people in the extract, not its rows. Field tokens stay one row per identity (as
-    `restricted.link_identity` holds them), never copied to every row, and are written IDENTITY_CHUNK
-    combinations at a time (each row-wise, so the file is what one pass over all of them wrote).
+    `restricted.link_identity` holds them), never copied to every row, and are written a part of at most
+    IDENTITY_CHUNK combinations at a time (each row-wise, so the file is what one pass over all of them
+    wrote). The parts run on the stage's worker processes (`ptp_pipeline.parallel`), at least two where
+    there are enough combinations to share.
     """
     codes = group_codes(ident)
     distinct = ident.iloc[first_positions(codes)].reset_index(drop=True)
     del ident  # the caller's Arrow table still holds the columns: it drops them once codes exist
+    workers = rt.settings.stage_workers
+    parts = max(-(-len(distinct) // IDENTITY_CHUNK), 1)
+    if workers > 1 and len(distinct) >= 2 * MIN_PARALLEL_PART:  # an equal share for every worker
+        parts = -(-max(parts, workers) // workers) * workers
+    size = -(-len(distinct) // parts)
+
+    def part(i: int) -> tuple[pd.DataFrame, pa.Table]:
+        chunk, identities = identity_columns(rt, distinct.iloc[i * size:(i + 1) * size].reset_index(drop=True),
+                                             protocol)
+        return chunk, pa.Table.from_pandas(identities, preserve_index=False)
+
     per_code: list[pd.DataFrame] = []
     written: list[pa.Array] = []  # identity tokens already in the file: a later combination may repeat one
     with contextlib.ExitStack() as opened:
         writer: pq.ParquetWriter | None = None
-        for start in range(0, max(len(distinct), 1), IDENTITY_CHUNK):
-            chunk, identities = identity_columns(
-                rt, distinct.iloc[start:start + IDENTITY_CHUNK].reset_index(drop=True), protocol)
+        for chunk, table in ordered_map(part, parts, workers):
             per_code.append(chunk)
             if written:
-                identities = identities[~is_in(identities[IDENT], pd.Series(
-                    pd.arrays.ArrowStringArray(pa.chunked_array(written).combine_chunks())))]
-            table = pa.Table.from_pandas(identities, preserve_index=False)
+                seen = pc.is_in(table.column(IDENT).cast(pa.large_string()),
+                                value_set=pa.chunked_array(written).combine_chunks())
+                table = table.filter(pc.invert(seen))
             if writer is None:
                 writer = opened.enter_context(pq.ParquetWriter(identities_path, table.schema, **STAGE_PARQUET))
             writer.write_table(table.cast(writer.schema))
@@ -272,13 +287,12 @@ def arrow_text_frame(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
     return data.to_pandas(types_mapper=lambda t: ARROW_STRING if t in (pa.string(), pa.large_string()) else None)
 
 
-#: Rows pseudonymised at a time; identity work is done once for the whole extract, before the batches.
-BATCH_ROWS = 200_000
 
 
 def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
-    """Identities first (from the identifying columns only), then the rows a batch at a time, so memory
-    follows the extract's identities and the batch, not every column of every row."""
+    """Identities first (from the identifying columns only), then the rows a batch (the checked file's row
+    group) at a time, so memory follows the extract's identities and the batch, not every column of every row.
+    Both run on the stage's worker processes, the batches written in order."""
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
     protocol = rt.protocol(item.protocol_id, item.protocol_version)
@@ -298,18 +312,21 @@ def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     codes, per_code = identity_table(rt, arrow_text_frame(ident), protocol, folder / IDENTITIES_FILE)
     del ident
     centroids = project_centroids(rt.settings.protocols_dir, rt.project, protocol)
+    groups = source.metadata.num_row_groups  # the check stage writes a batch of rows per group
+    starts = np.cumsum([0] + [source.metadata.row_group(i).num_rows for i in range(groups)])
+
+    def part(i: int) -> pa.Table:
+        checked = arrow_text_frame(pq.ParquetFile(folder / CHECKED).read_row_group(i))
+        derived = per_code.take(codes[starts[i]:starts[i + 1]]).set_axis(checked.index)
+        return pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key, centroids),
+                                    preserve_index=False)
+
     writer: pq.ParquetWriter | None = None  # opened on the first batch (the check stage never passes an empty file)
-    done = 0
     with contextlib.ExitStack() as opened:  # closes the writer, once there is one, whatever happens
-        for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            checked = arrow_text_frame(batch)
-            derived = per_code.take(codes[done:done + len(checked)]).set_axis(checked.index)
-            table = pa.Table.from_pandas(pseudonymise_rows(checked, derived, protocol, rt.key, centroids),
-                                     preserve_index=False)
+        for table in ordered_map(part, groups, rt.settings.stage_workers):
             if writer is None:
                 writer = opened.enter_context(
                     pq.ParquetWriter(folder / "pseudonymised.parquet", table.schema, **STAGE_PARQUET))
             writer.write_table(table.cast(writer.schema))
-            done += len(checked)
     (folder / CHECKED).unlink()
     return item

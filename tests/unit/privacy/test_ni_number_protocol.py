@@ -14,7 +14,7 @@ from helpers import assert_conserved, write_csv
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.errors import KeyMaterialError
-from ptp_pipeline.privacy import pseudonymise
+from ptp_pipeline.extract import check
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.rotation import rotate_key
 from ptp_pipeline.privacy.vault import new_reid_keypair
@@ -57,7 +57,7 @@ def test_ni_numbers_link_in_batches_and_rotate_without_addresses(
     new_reid_keypair(private, public)
     values = {**env, "PTP_PROTOCOLS_DIR": str(ni_protocols(tmp_path / "protocols")),
               "PTP_REID_PUBLIC_KEY_FILE": str(public)}
-    monkeypatch.setattr(pseudonymise, "BATCH_ROWS", 2)  # five rows: three batches
+    monkeypatch.setattr(check, "BATCH_ROWS", 2)  # five rows: three batches (the checked file's row groups)
     rt = Runtime(load_settings(values))
     try:
         got = pipeline.ingest(rt, write_csv(tmp_path / "ni.csv", HEADER, ROWS), "police", "incidents")
