@@ -35,7 +35,8 @@ class _Failed:
 
 def default_workers() -> int:
     """The cores this process may run on, at most DEFAULT_MAX."""
-    return max(1, min(DEFAULT_MAX, len(os.sched_getaffinity(0))))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(DEFAULT_MAX, usable))
 
 
 def _run(part: int) -> Any:
