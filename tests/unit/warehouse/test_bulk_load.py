@@ -136,3 +136,25 @@ def test_bulk_load_needs_a_transaction(pg_database: str) -> None:
     finally:
         wh.close()
 
+
+
+def test_a_table_locked_by_another_session_keeps_its_indexes(pg_database: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge waiting on the merge lock holds a lock on these tables: waiting for it would deadlock."""
+    import psycopg
+
+    monkeypatch.setattr(postgres_backend, "BULK_MIN_ROWS", 1)
+    wh = open_warehouse(pg_database)
+    try:
+        before = index_set(wh)
+        with psycopg.connect(pg_database) as other:  # not autocommit: its lock lasts until it ends
+            other.execute("DELETE FROM shared.pathway_event WHERE extract_id = 'x'")
+            with wh.transaction():
+                with wh.bulk_load({"shared.pathway_event": 10}) as taken:
+                    assert taken == []
+                    pd.testing.assert_frame_equal(index_set(wh), before)
+                assert wh.scalar("SELECT current_setting('lock_timeout')") == "0"
+            other.rollback()
+        pd.testing.assert_frame_equal(index_set(wh), before)
+    finally:
+        wh.close()
