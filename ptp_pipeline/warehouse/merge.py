@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.read import SOURCE_ROW
-from ptp_pipeline.linkage.engine import config_from, link_into
+from ptp_pipeline.linkage.engine import IDENTITY_TABLE, config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
 from ptp_pipeline.memory import release
@@ -218,49 +218,59 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             supersede(wh, item.partner, item.dataset, extract_id, start, end)
         linked = link_into(wh, identities, cfg, model_for(wh, identities))
         apply_merges(wh, linked, extract_id)
-        insert_identities(wh, linked, extract_id)
-        insert_review(wh, linked, extract_id)
-        person = pd.concat([f.set_index(IDENT)["person_id"] for f in (linked.known, linked.identities) if len(f)]
-                           or [pd.Series(dtype="int64")])
-        # The identities' tokens are stored: from here only each identity's person is needed, so the token
-        # frames go before the row batches.
-        next_person_id, links = linked.next_person_id, linked.links
-        merged_persons, review_pairs = len(linked.merges), len(linked.review)
-        del linked, identities
-        release()
-        unlinkable = 0
-        # Without pre-buffering: a ParquetFile that pre-buffers keeps every row group's buffers it read while it is
-        # open, so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB without).
-        validated = pq.ParquetFile(folder / "validated.parquet", pre_buffer=False)
-        for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=merged_columns(names)):
-            accepted = batch.to_pandas()
-            link_records, events = _rows(rt, item, accepted)
-            if wh.dialect == "postgresql":
-                # In record-id order: ids are keyed hashes, so in file order every row lands on a random page
-                # of the record- and event-id B-tree indexes; sorted, a batch walks each index once (1M-row
-                # merge 100 -> 82 s, bench/ingest.py). DuckDB has no such index: there it only costs (2 s).
-                order = np.argsort(link_records["record_id"].to_numpy(dtype=object), kind="stable")
-                accepted, link_records, events = (f.iloc[order] for f in (accepted, link_records, events))
-            wh.insert_frame("restricted.record_address",
-                            address_records(accepted, link_records["record_id"], extract_id))
-            # issue 20: where events happened
-            wh.insert_frame("restricted.event_location",
-                            location_records(accepted, link_records["record_id"], extract_id))
-            del accepted
-            if place:  # issue 17: a place dataset's rows are events of no person, never link records
-                wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),
-                                                                                          dtype="Int64")))
-                continue
-            pid = link_records["ident"].map(person).astype("Int64")
-            # A record with no usable identifier is its own person (unlinkable), never grouped with others.
-            alone = pid.isna().to_numpy()
-            first_alone = next_person_id + unlinkable
-            pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
-            unlinkable += int(alone.sum())
-            link_records["person_id"] = pid.astype("int64").to_numpy()
-            wh.insert_frame("restricted.link_record", link_records)
-            wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
-            touch(wh, frame=link_records[["person_id"]].drop_duplicates())
+        # A load large beside what a table holds (an initial load above all) builds that table's indexes once
+        # at the end of this block instead of row by row (PostgreSQL; `Warehouse.bulk_load`).
+        loads = {IDENTITY_TABLE: len(linked.identities), "shared.pathway_event": accepted_rows,
+                 "restricted.link_record": 0 if place else accepted_rows,
+                 "restricted.record_address": accepted_rows if any(c.startswith(ADDR) for c in names) else 0,
+                 "restricted.event_location": accepted_rows if any(c.startswith(LOC) for c in names) else 0}
+        with wh.bulk_load(loads):
+            insert_identities(wh, linked, extract_id)
+            insert_review(wh, linked, extract_id)
+            person = pd.concat([f.set_index(IDENT)["person_id"] for f in (linked.known, linked.identities) if len(f)]
+                               or [pd.Series(dtype="int64")])
+            # The identities' tokens are stored: from here only each identity's person is needed, so the token
+            # frames go before the row batches.
+            next_person_id, links = linked.next_person_id, linked.links
+            merged_persons, review_pairs = len(linked.merges), len(linked.review)
+            del linked, identities
+            release()
+            unlinkable = 0
+            # Without pre-buffering: a ParquetFile that pre-buffers keeps every row group's buffers it read while it
+            # is open, so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB
+            # without).
+            validated = pq.ParquetFile(folder / "validated.parquet", pre_buffer=False)
+            for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=merged_columns(names)):
+                accepted = batch.to_pandas()
+                link_records, events = _rows(rt, item, accepted)
+                if wh.dialect == "postgresql":
+                    # In record-id order: ids are keyed hashes, so in file order every row lands on a random page
+                    # of the record- and event-id B-tree indexes; sorted, a batch walks each index once (1M-row
+                    # merge 100 -> 82 s, bench/ingest.py). DuckDB has no such index: there it only costs (2 s).
+                    # Kept on a bulk load too: unlinkable records are numbered in this order, so a rerun numbers
+                    # them alike.
+                    order = np.argsort(link_records["record_id"].to_numpy(dtype=object), kind="stable")
+                    accepted, link_records, events = (f.iloc[order] for f in (accepted, link_records, events))
+                wh.insert_frame("restricted.record_address",
+                                address_records(accepted, link_records["record_id"], extract_id))
+                # issue 20: where events happened
+                wh.insert_frame("restricted.event_location",
+                                location_records(accepted, link_records["record_id"], extract_id))
+                del accepted
+                if place:  # issue 17: a place dataset's rows are events of no person, never link records
+                    wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),
+                                                                                              dtype="Int64")))
+                    continue
+                pid = link_records["ident"].map(person).astype("Int64")
+                # A record with no usable identifier is its own person (unlinkable), never grouped with others.
+                alone = pid.isna().to_numpy()
+                first_alone = next_person_id + unlinkable
+                pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
+                unlinkable += int(alone.sum())
+                link_records["person_id"] = pid.astype("int64").to_numpy()
+                wh.insert_frame("restricted.link_record", link_records)
+                wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
+                touch(wh, frame=link_records[["person_id"]].drop_duplicates())
         _pause_for_test(PAUSE_ENV)
         withhold(wh, rt.project, extract_id)
         refresh_persons(wh)

@@ -81,4 +81,8 @@ GRANTS_AFTER_MIGRATIONS = [
     "TO ptp_researcher, ptp_pipeline",
     "REVOKE ALL ON ops.research_purpose FROM ptp_analyst, ptp_reidentifier, ptp_researcher",
     "REVOKE UPDATE, DELETE, TRUNCATE ON ops.research_purpose FROM ptp_pipeline",
+    # Bulk loads drop and rebuild secondary indexes only through these owner's functions; the stash of dropped
+    # definitions is theirs alone (a login that could delete from it could commit without an index).
+    "REVOKE ALL ON ops.bulk_index FROM ptp_pipeline, ptp_analyst, ptp_reidentifier, ptp_researcher",
+    "GRANT EXECUTE ON FUNCTION ops.bulk_drop_indexes(VARCHAR), ops.bulk_rebuild_indexes(VARCHAR) TO ptp_pipeline",
 ]

@@ -471,4 +471,66 @@ MIGRATIONS.append((54, "candidate search: blocking rules looked up through an in
     {"postgresql": "CREATE INDEX IF NOT EXISTS link_identity_pc ON restricted.link_identity USING hash (pc)"},
 ]))
 
+# A merge that adds many rows to a table relative to what it holds (an initial load above all) builds that table's
+# secondary indexes once after its COPY instead of maintaining them row by row (`PostgresWarehouse.bulk_load`).
+# The pipeline's login owns no table and runs no DDL, so the drop and the rebuild go through two functions that run
+# as the schema's owner: they act only on the tables a merge bulk-loads, read the definitions from the catalogue
+# themselves (the caller supplies no SQL), and keep them in `ops.bulk_index` until rebuilt. A deferred constraint
+# trigger refuses to commit a transaction that dropped an index and did not rebuild it, so whatever the caller does,
+# the committed index set is the one the migrations made. Primary keys and unique constraints are never dropped.
+BULK_TABLES = ("restricted.link_identity", "restricted.link_record", "restricted.event_location",
+               "restricted.record_address", "shared.pathway_event")
+_BULK_TABLES_SQL = ", ".join(f"'{t}'" for t in BULK_TABLES)
+MIGRATIONS.append((55, "bulk loads rebuild a table's secondary indexes after the COPY, never committing without them", [
+    {"postgresql": """CREATE TABLE IF NOT EXISTS ops.bulk_index (
+        relation VARCHAR NOT NULL, index_name VARCHAR NOT NULL, definition VARCHAR NOT NULL)"""},
+    {"postgresql": """CREATE OR REPLACE FUNCTION ops.bulk_index_rebuilt() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM ops.bulk_index WHERE relation = NEW.relation AND index_name = NEW.index_name) THEN
+                RAISE EXCEPTION 'index % of % was dropped for a bulk load and not rebuilt: nothing is committed',
+                    NEW.index_name, NEW.relation USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NULL;
+        END $$"""},
+    {"postgresql": "DROP TRIGGER IF EXISTS bulk_index_rebuilt ON ops.bulk_index"},
+    {"postgresql": "CREATE CONSTRAINT TRIGGER bulk_index_rebuilt AFTER INSERT ON ops.bulk_index "
+                   "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ops.bulk_index_rebuilt()"},
+    {"postgresql": f"""CREATE OR REPLACE FUNCTION ops.bulk_drop_indexes(p_table VARCHAR) RETURNS INTEGER
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE ix RECORD; n INTEGER := 0;
+        BEGIN
+            IF p_table NOT IN ({_BULK_TABLES_SQL}) THEN
+                RAISE EXCEPTION '% is not a table merges bulk-load', p_table USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p_table::regclass);
+            FOR ix IN SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+                      FROM pg_index i
+                      WHERE i.indrelid = p_table::regclass AND NOT i.indisprimary AND NOT i.indisunique
+                        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+                      ORDER BY 1 LOOP
+                INSERT INTO ops.bulk_index (relation, index_name, definition) VALUES (p_table, ix.name, ix.definition);
+                EXECUTE format('DROP INDEX %s', ix.name);
+                n := n + 1;
+            END LOOP;
+            RETURN n;
+        END $$"""},
+    {"postgresql": """CREATE OR REPLACE FUNCTION ops.bulk_rebuild_indexes(p_table VARCHAR) RETURNS INTEGER
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE ix RECORD; n INTEGER := 0;
+        BEGIN
+            FOR ix IN DELETE FROM ops.bulk_index WHERE relation = p_table RETURNING definition LOOP
+                EXECUTE ix.definition;
+                n := n + 1;
+            END LOOP;
+            -- The planner's statistics for the next statement and the next merge's candidate search: a table
+            -- grown many times over since autovacuum last looked is otherwise planned as the small one it was.
+            EXECUTE format('ANALYZE %s', p_table::regclass);
+            RETURN n;
+        END $$"""},
+    {"postgresql": "REVOKE ALL ON FUNCTION ops.bulk_drop_indexes(VARCHAR), ops.bulk_rebuild_indexes(VARCHAR), "
+                   "ops.bulk_index_rebuilt() FROM PUBLIC"},
+]))
+
+
 LATEST = max(v for v, _, _ in MIGRATIONS)
