@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ptp_pipeline.errors import ConfigError
@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     reid_key_file: Path | None = None
     workers: int | None = Field(
         default=None, ge=1, le=64,
-        description="Processes a stage may fork for its independent parts (default: this machine's cores, at most "
+        description="Threads a stage may run its independent parts on (default: this machine's cores, at most "
                     "4). Set 1 where each Airflow worker slot should use one core.")
     theme: str | None = Field(
         default=None, pattern=r"^[a-z][a-z0-9_-]*$",
@@ -144,8 +144,14 @@ def for_theme(settings: Settings) -> Settings:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build settings from an explicit environment (tests) or the process environment; with PTP_THEME, the
     settings of that theme (`for_theme`)."""
-    if environ is None:
-        settings = Settings()
-    else:
-        settings = Settings.model_validate({k[4:].lower(): v for k, v in environ.items() if k.startswith("PTP_")})
+    try:
+        if environ is None:
+            settings = Settings()
+        else:
+            settings = Settings.model_validate({k[4:].lower(): v for k, v in environ.items() if k.startswith("PTP_")})
+    except ValidationError as err:  # a setting's value is never quoted: PTP_KEY is one of them
+        problems = "; ".join(f"PTP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg'].lower()}"
+                             for e in err.errors())
+        raise ConfigError(f"a setting in the environment is not valid ({problems})",
+                          hint="Correct or unset the variable named, then run the command again.") from None
     return for_theme(settings)

@@ -158,7 +158,8 @@ def identifying_columns(columns: Iterable[str], protocol: Protocol) -> list[str]
 #: Distinct identities worked on at a time. Their field tokens (about 40 columns) go to the identities file
 #: a chunk at a time: a 3M-row extract's identities held them all at once (pseudonymise peak 3.7 GB).
 IDENTITY_CHUNK = 200_000
-#: Fewest distinct identities worth a worker of their own (forking and returning a part costs ~0.1 s).
+#: Fewest distinct identities worth a worker of their own: below this a part's fixed costs (a DuckDB
+#: query per token column) outweigh the overlap.
 MIN_PARALLEL_PART = 20_000
 
 
@@ -194,7 +195,7 @@ def identity_table(rt: Runtime, ident: pd.DataFrame, protocol: Protocol, identit
     the people in the extract, not its rows. Field tokens stay one row per identity (as
     `restricted.link_identity` holds them), never copied to every row, and are written a part of at most
     IDENTITY_CHUNK combinations at a time (each row-wise, so the file is what one pass over all of them
-    wrote). The parts run on the stage's worker processes (`ptp_pipeline.parallel`), at least two where
+    wrote). The parts run on the stage's worker threads (`ptp_pipeline.parallel`), at least two where
     there are enough combinations to share.
     """
     codes = group_codes(ident)
@@ -292,7 +293,7 @@ def arrow_text_frame(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
 def pseudonymise(rt: Runtime, extract_id: str) -> WorkItem:
     """Identities first (from the identifying columns only), then the rows a batch (the checked file's row
     group) at a time, so memory follows the extract's identities and the batch, not every column of every row.
-    Both run on the stage's worker processes, the batches written in order."""
+    Both run on the stage's worker threads, the batches written in order."""
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
     protocol = rt.protocol(item.protocol_id, item.protocol_version)

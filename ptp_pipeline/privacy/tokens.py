@@ -44,7 +44,9 @@ def scratch(rows: int) -> Iterator[duckdb.DuckDBPyConnection]:
         con = _SCRATCH.get(key)
         if con is None:
             con = _SCRATCH[key] = duckdb.connect(config={"threads": 1} if small else {})
-    cursor = con.cursor()  # its own connection to that database: registrations stay its own
+        # Its own connection to that database: registrations stay its own, and a stage's worker threads
+        # (ptp_pipeline.parallel) each use theirs.
+        cursor = con.cursor()
     try:
         yield cursor
     finally:

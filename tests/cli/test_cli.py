@@ -48,6 +48,17 @@ def test_missing_file_is_a_user_error_not_a_traceback(env: dict[str, str],
     assert "Traceback" not in captured.err
 
 
+def test_a_setting_out_of_range_is_a_configuration_error_naming_it(
+        env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PTP_WORKERS", "-37")
+    monkeypatch.setenv("PTP_WATCH_INTERVAL", "soon")
+    assert main(["status"]) == 2
+    out = capsys.readouterr()
+    said = out.err + out.out
+    assert "PTP_WORKERS" in said and "PTP_WATCH_INTERVAL" in said and "greater than or equal to 1" in said
+    assert "-37" not in said and "soon" not in said and "Traceback" not in said  # values are never quoted
+
+
 def test_protocol_validate_reports_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo_protocols = Path(__file__).resolve().parents[2] / "protocols"
     assert main(["protocol", "validate"]) == 0
