@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ptp_pipeline.memory import one_malloc_arena
 from ptp_pipeline.privacy.keys import ProjectKey, key_from_airflow_variable, load_key
 from ptp_pipeline.protocol import ProjectConfig, Protocol, load_project
 from ptp_pipeline.protocol.load import load_protocols_tolerant
@@ -41,6 +42,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         private_home(self.settings.home)
+        if self.settings.stage_workers > 1:
+            one_malloc_arena()
 
     @cached_property
     def project(self) -> ProjectConfig:
