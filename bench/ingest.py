@@ -80,6 +80,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        from ptp_pipeline.memory import one_malloc_arena
+
+        one_malloc_arena()  # as `ptp ingest` does on its way in, before the warehouse's threads start
         print(json.dumps(run(Path(args.child[0]), args.child[1])))
         return
     backends = ["duckdb", "postgresql"] if args.backend == "both" else [args.backend]

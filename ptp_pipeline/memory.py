@@ -53,8 +53,8 @@ def one_malloc_arena() -> None:
     process kept 384 MB after pseudonymise on two threads against 293 MB on one, and the merge peaked that
     much higher. With one arena: 302-305 MB, no slower (Arrow and DuckDB have allocators of their own).
     malloc fixes its arena limit when a second thread first needs one, so this holds only if called before
-    (the runtime calls it when it is made: in `ptp ingest`, before any stage starts a thread; in a process
-    that already ran threads, such as a test session, it changes nothing).
+    (`ptp` calls it first thing, and the runtime when it is made; in a process that already ran threads,
+    such as a test session or an Airflow task forked from a worker that did, it changes nothing).
     """
     libc = _libc()
     if libc is not None and hasattr(libc, "mallopt"):

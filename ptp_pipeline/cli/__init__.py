@@ -18,12 +18,14 @@ from ptp_pipeline.cli import release as _release  # noqa: F401  (registers `ptp 
 from ptp_pipeline.cli import warehouse as _warehouse  # noqa: F401  (audit, optout, export, purge)
 from ptp_pipeline.cli.common import app, err
 from ptp_pipeline.errors import PtpUserError
+from ptp_pipeline.memory import one_malloc_arena
 
 __all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print without a traceback; anything else says how to get detail."""
+    one_malloc_arena()  # before any thread: a stage's worker threads then share one arena (see the function)
     debug = os.environ.get("PTP_DEBUG") == "1"
     theme = os.environ.get("PTP_THEME")  # `--theme` sets it for this command only
     try:
