@@ -1,8 +1,8 @@
 """Both cores for stage work that splits into independent parts: worker threads, results in order.
 
 Most of a stage's time is Arrow compute, DuckDB and pandas' Arrow-backed text methods, which run without
-Python's global lock, so parts on threads overlap on the cores (the 1M-row extract's pseudonymise: 13.1 s on
-one thread, 9.3 s on two, the same files byte for byte). Threads rather than forked processes: on this kind
+Python's global lock, so parts on threads overlap on the cores (the 1M-row extract's pseudonymise: 12.5-14.9 s
+on one thread, 9.3-12.9 s on two, the same files byte for byte). Threads rather than forked processes: on this kind
 of machine a forked worker paid more in page faults (1.2M, 5.5 s of system time for pseudonymise) than it
 gained, and its results had to be pickled back; a thread shares the stage's warm heap and raises its errors
 as they are. Workers never touch the warehouse: the stage's own thread alone writes.

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ptp_pipeline.errors import ConfigError
+from ptp_pipeline.parallel import default_workers
 
 REPO_PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
 
@@ -51,8 +52,6 @@ class Settings(BaseSettings):
 
     @property
     def stage_workers(self) -> int:
-        from ptp_pipeline.parallel import default_workers
-
         return self.workers or default_workers()
 
     @property

@@ -211,8 +211,8 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     # Parsed a batch of rows at a time (on the stage's workers): the typed copy never holds the whole extract
     # beside the text.
     def part(i: int) -> pa.Table:
-        rows = frame.iloc[i * BATCH_ROWS:(i + 1) * BATCH_ROWS]
-        parsed = parse_fields(rows, protocol).assign(**{DUP_OF: dup_of.iloc[i * BATCH_ROWS:(i + 1) * BATCH_ROWS]})
+        rows = slice(i * BATCH_ROWS, (i + 1) * BATCH_ROWS)
+        parsed = parse_fields(frame.iloc[rows], protocol).assign(**{DUP_OF: dup_of.iloc[rows]})
         return pa.Table.from_pandas(parsed, preserve_index=False)
 
     with pq.ParquetWriter(folder / CHECKED, _checked_schema(frame, protocol), **STAGE_PARQUET) as writer:

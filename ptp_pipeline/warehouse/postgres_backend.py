@@ -167,8 +167,9 @@ class PostgresWarehouse(Warehouse):
         """
         if not self._tx:
             raise RuntimeError("bulk_load() rebuilds indexes before commit: call it inside transaction()")
-        taken = [t for t, n in rows.items() if n and takes_bulk_path(n, self.stored_rows(t))]
-        if taken:
+        wanted = [t for t, n in rows.items() if n and takes_bulk_path(n, self.stored_rows(t))]
+        taken = wanted
+        if wanted:
             deadlock_ms = int(self.scalar("SELECT setting FROM pg_settings WHERE name = 'deadlock_timeout'") or 1000)
             before = self.scalar("SELECT current_setting('lock_timeout')")
             try:
@@ -184,7 +185,7 @@ class PostgresWarehouse(Warehouse):
                          ", ".join(f"{t} {rows[t]} rows" for t in taken))
             else:
                 log.info("bulk load: another session holds a lock on %s (a waiting merge or a reader); "
-                         "their indexes are kept during the load", ", ".join(t for t, n in rows.items() if n))
+                         "their indexes are kept during the load", ", ".join(wanted))
         yield taken
         for table in taken:
             self.execute("SELECT ops.bulk_rebuild_indexes(?)", (table,))

@@ -138,12 +138,13 @@ def test_bulk_load_needs_a_transaction(pg_database: str) -> None:
 
 
 
-def test_a_table_locked_by_another_session_keeps_its_indexes(pg_database: str,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_table_locked_by_another_session_keeps_its_indexes(pg_database: str, monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
     """A merge waiting on the merge lock holds a lock on these tables: waiting for it would deadlock."""
     import psycopg
 
     monkeypatch.setattr(postgres_backend, "BULK_MIN_ROWS", 1)
+    caplog.set_level("INFO", logger=postgres_backend.__name__)
     wh = open_warehouse(pg_database)
     try:
         before = index_set(wh)
@@ -155,6 +156,8 @@ def test_a_table_locked_by_another_session_keeps_its_indexes(pg_database: str,
                     pd.testing.assert_frame_equal(index_set(wh), before)
                 assert wh.scalar("SELECT current_setting('lock_timeout')") == "0"
             other.rollback()
+        said = [r.getMessage() for r in caplog.records if "bulk load" in r.getMessage()]
+        assert said and "shared.pathway_event" in said[-1] and "indexes are kept" in said[-1]
         pd.testing.assert_frame_equal(index_set(wh), before)
     finally:
         wh.close()
