@@ -69,24 +69,6 @@ def location_columns(key: ProjectKey, checked: pd.DataFrame, protocol: Protocol,
     return out
 
 
-def location_records(accepted: pd.DataFrame, record_id: pd.Series, extract_id: str) -> pd.DataFrame:
-    """Rows of restricted.event_location for the accepted rows that carry a location or an alcohol flag."""
-    cols = [c for c in accepted.columns if c.startswith(LOC)]
-    if not cols and ALCOHOL not in accepted:
-        return pd.DataFrame()
-    out = pd.DataFrame({"event_id": record_id, "extract_id": extract_id})
-    for name in LOCATION_COLUMNS:
-        out[name] = accepted[LOC + name] if LOC + name in accepted else pd.Series(pd.NA, index=accepted.index,
-                                                                                 dtype="string")
-    for name in CENTROID_COLUMNS:
-        out[name] = accepted[LOC + name] if LOC + name in accepted else pd.Series(pd.NA, index=accepted.index,
-                                                                                 dtype="Float64")
-    out["alcohol_related"] = accepted[ALCOHOL] if ALCOHOL in accepted else pd.Series(pd.NA, index=accepted.index,
-                                                                                    dtype="boolean")
-    has = out[list(LOCATION_COLUMNS)].notna().any(axis=1) | out["alcohol_related"].fillna(False).astype(bool)
-    return out[has].reset_index(drop=True)
-
-
 def rekey_locations(wh: Warehouse, extract_id: str, new_key: ProjectKey, sealed: pd.DataFrame, protocol: Protocol,
                     event_ids: pd.Series) -> int:
     """Key rotation: one extract's event locations re-made under `new_key` from its sealed locations

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ptp_pipeline.errors import KeyMaterialError
 from ptp_pipeline.extract.check import STATUS
@@ -29,7 +30,8 @@ from ptp_pipeline.privacy.vault import Sealed, load_private_key, sealed_identifi
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
-from ptp_pipeline.warehouse.merge import MERGE_LOCK, event_ids
+from ptp_pipeline.warehouse.merge import MERGE_LOCK
+from ptp_pipeline.warehouse.merge_rows import event_ids
 
 IDENTITY_TABLE = "restricted.link_identity"
 
@@ -162,7 +164,8 @@ def rotate_key(rt: Runtime, new_key: ProjectKey, private_key_file: Path | None) 
             assert frame is not None  # checked above: every merged extract here is sealed
             protocol = rt.protocol(row.protocol_id, int(row.protocol_version))
             locations += rekey_locations(wh, row.extract_id, new_key, frame, protocol,
-                                         event_ids(rt, row.extract_id, frame[SOURCE_ROW]))
+                                         event_ids(rt.key, row.extract_id, pa.array(
+                                             frame[SOURCE_ROW].astype("string").array)).to_pandas())
             if protocol.subject == "place":  # a licensing register: locations only, no identities
                 continue
             for spec in protocol.fields:

@@ -67,8 +67,14 @@ def hmac_token(key: bytes, value: str) -> str:
 
 def hmac_tokens(key: bytes, values: pd.Series) -> pd.Series:
     """Tokens for a Series of normalised text; <NA> stays <NA> (nothing to match on)."""
+    tokens = hmac_array(key, pa.array(values.astype(ARROW_STRING).array))  # Arrow text as is: no Python str per value
+    return pd.Series(pd.arrays.ArrowStringArray(tokens), index=values.index)
+
+
+def hmac_array(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`hmac_tokens` for Arrow text (large_string out); nulls stay null."""
     ipad, opad = _pads(key)
-    vals = pa.table({"m": pa.array(values.astype(ARROW_STRING).array)})  # Arrow text as is: no Python str per value
+    vals = pa.table({"m": values})
     with scratch(len(vals)) as con:
         con.register("vals", vals)
         out = con.sql(
@@ -76,5 +82,4 @@ def hmac_tokens(key: bytes, values: pd.Series) -> pd.Series:
             "left(sha256($opad || unhex(sha256($ipad || encode(m)))), $n) END AS t FROM vals",
             params={"ipad": ipad, "opad": opad, "n": TOKEN_HEX_CHARS},
         ).to_arrow_table()
-    tokens = out.column("t").combine_chunks().cast(pa.large_string())
-    return pd.Series(pd.arrays.ArrowStringArray(tokens), index=values.index)
+    return out.column("t").combine_chunks().cast(pa.large_string())

@@ -31,9 +31,15 @@ class Warehouse(ABC):
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
 
-    @abstractmethod
     def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         """Bulk-append a DataFrame whose columns match (a subset of) the table's columns."""
+        if not frame.empty:
+            self.insert_arrow(table, pa.Table.from_pandas(frame, preserve_index=False))
+
+    @abstractmethod
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Bulk-append an Arrow table whose columns match (a subset of) the table's columns (no pandas round
+        trip: the merge builds its rows in Arrow)."""
 
     @abstractmethod
     @contextmanager

@@ -110,16 +110,15 @@ class DuckDBWarehouse(Warehouse):
     def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         yield from self.con.sql(sql).to_arrow_reader(rows)
 
-    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
-        if frame.empty:
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if not data.num_rows:
             return
-        # As an Arrow table: DuckDB reads pandas object columns (dates, constants) a Python object at a time.
-        # Through a relation, not `register`: a registered frame is a temporary view, and inside a transaction
+        # Through a relation, not `register`: a registered table is a temporary view, and inside a transaction
         # the dropped view (with the Arrow table it holds) stays in the catalog's undo log until commit, so a
-        # merge kept every batch it inserted: 1M-row merge +1 GB, peak 2,217 MB (bench/ingest.py).
-        cols = ", ".join(f'"{c}"' for c in frame.columns)
-        self.con.from_arrow(pa.Table.from_pandas(frame, preserve_index=False)).query(
-            "_ptp_frame", f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ptp_frame")
+        # merge kept every batch it inserted: 1M-row merge +1 GB, peak 2,217 MB (bench/ingest.py). (A pandas
+        # frame goes in as Arrow too: DuckDB reads pandas object columns a Python object at a time.)
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
+        self.con.from_arrow(data).query("_ptp_frame", f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ptp_frame")
 
     def query_frame(self, name: str, frame: pd.DataFrame, columns: str, sql: str) -> pd.DataFrame:
         """`sql` reading `frame` where it lies (in Arrow), as the table `name`; `columns` is not needed here.

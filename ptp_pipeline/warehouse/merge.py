@@ -28,9 +28,8 @@ from ptp_pipeline.linkage.engine import IDENTITY_TABLE, config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
 from ptp_pipeline.memory import release
-from ptp_pipeline.privacy.location import ALCOHOL, LOC, location_records
-from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, KEY, TOKEN, VAULT_FILE
-from ptp_pipeline.privacy.tokens import hmac_tokens
+from ptp_pipeline.privacy.location import ALCOHOL, LOC
+from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.vault import store_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
@@ -38,6 +37,15 @@ from ptp_pipeline.quality import corrections
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
+from ptp_pipeline.warehouse.merge_rows import (
+    PersonIndex,
+    address_records,
+    column,
+    event_ids,
+    event_rows,
+    link_rows,
+    location_records,
+)
 from ptp_pipeline.warehouse.optout import withhold
 from ptp_pipeline.warehouse.persons import refresh_persons, touch
 from ptp_pipeline.warehouse.removal import remove_events
@@ -88,30 +96,11 @@ class _MergedMeanwhile(Exception):
     """Another process merged this extract while we waited for the lock: roll ours back."""
 
 
-def address_records(accepted: pd.DataFrame, record_id: pd.Series, extract_id: str) -> pd.DataFrame:
-    """Keyed address tokens per record that has any (households only; never person match keys)."""
-    cols = [c for c in accepted.columns if c.startswith(ADDR)]
-    if not cols:
-        return pd.DataFrame()
-    out = accepted[cols].rename(columns=lambda c: c.removeprefix(KEY))
-    out.insert(0, "record_id", record_id)
-    out.insert(1, "extract_id", extract_id)
-    out["communal"] = accepted["address_communal"]
-    out["address_from"] = pd.to_datetime(accepted["address_from"]).dt.date
-    return out[out[[c.removeprefix(KEY) for c in cols]].notna().any(axis=1)]
-
-
 def merge(rt: Runtime, extract_id: str) -> None:
     try:
         _merge(rt, extract_id)
     except _MergedMeanwhile:
         return
-
-
-def event_ids(rt: Runtime, extract_id: str, rows: pd.Series) -> pd.Series:
-    """Opaque event ids: keyed, so they carry no file hash or row number and cannot be recomputed
-    by a partner; the same extract row always gets the same id (reruns replace, never duplicate)."""
-    return hmac_tokens(rt.key.subkey("event-id"), extract_id + ":" + rows.astype("string"))
 
 
 def extract_identities(path: Path, accepted: pa.ChunkedArray) -> pd.DataFrame:
@@ -147,26 +136,6 @@ MERGED_COLUMNS = (SOURCE_ROW, TOKEN + IDENT, "birth_year", "sex", "district", "e
 
 def merged_columns(names: list[str]) -> list[str]:
     return [c for c in names if c in MERGED_COLUMNS or c.startswith((ADDR, LOC))]
-
-
-def _rows(rt: Runtime, item: WorkItem, accepted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One batch of accepted rows as link records (no person yet) and events."""
-    extract_id = item.extract_id
-    record_id = event_ids(rt, extract_id, accepted[SOURCE_ROW])
-    ident = accepted.get(TOKEN + IDENT, pd.Series(pd.NA, index=accepted.index, dtype="string"))
-    link_records = pd.DataFrame({
-        "record_id": record_id, "extract_id": extract_id, "source_row": accepted[SOURCE_ROW],
-        "partner": item.partner, "birth_year": accepted["birth_year"], "sex": accepted["sex"],
-        "district": accepted["district"], "event_date": pd.to_datetime(accepted["event_date"]).dt.date,
-        "ident": ident,
-    })
-    events = pd.DataFrame({
-        "event_id": record_id, "agency": item.partner, "dataset": item.dataset,
-        "event_type": accepted["event_type"], "event_date": link_records["event_date"],
-        "setting": accepted["setting"], "cost": accepted["cost"], "attributes": accepted["attributes"],
-        "extract_id": extract_id,
-    })
-    return link_records, events
 
 
 def _column(table: pa.Table, name: str) -> pd.Series:
@@ -240,37 +209,36 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             # is open, so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB
             # without).
             validated = pq.ParquetFile(folder / "validated.parquet", pre_buffer=False)
+            people = PersonIndex(person)
             for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=merged_columns(names)):
-                accepted = batch.to_pandas()
-                link_records, events = _rows(rt, item, accepted)
+                accepted = pa.Table.from_batches([batch])
+                record_id = event_ids(rt.key, extract_id, accepted.column(SOURCE_ROW))
                 if wh.dialect == "postgresql":
                     # In record-id order: ids are keyed hashes, so in file order every row lands on a random page
                     # of the record- and event-id B-tree indexes; sorted, a batch walks each index once (1M-row
                     # merge 100 -> 82 s, bench/ingest.py). DuckDB has no such index: there it only costs (2 s).
                     # Kept on a bulk load too: unlinkable records are numbered in this order, so a rerun numbers
                     # them alike.
-                    order = np.argsort(link_records["record_id"].to_numpy(dtype=object), kind="stable")
-                    accepted, link_records, events = (f.iloc[order] for f in (accepted, link_records, events))
-                wh.insert_frame("restricted.record_address",
-                                address_records(accepted, link_records["record_id"], extract_id))
+                    order = pc.sort_indices(record_id)
+                    accepted, record_id = accepted.take(order), record_id.take(order)
+                wh.insert_arrow("restricted.record_address", address_records(accepted, record_id, extract_id))
                 # issue 20: where events happened
-                wh.insert_frame("restricted.event_location",
-                                location_records(accepted, link_records["record_id"], extract_id))
-                del accepted
+                wh.insert_arrow("restricted.event_location", location_records(accepted, record_id, extract_id))
+                events = event_rows(accepted, record_id, extract_id, item.partner, item.dataset)
                 if place:  # issue 17: a place dataset's rows are events of no person, never link records
-                    wh.insert_frame("shared.pathway_event", events.assign(person_id=pd.array([pd.NA] * len(events),
-                                                                                              dtype="Int64")))
+                    wh.insert_arrow("shared.pathway_event",
+                                    events.append_column("person_id", pa.nulls(events.num_rows, pa.int64())))
                     continue
-                pid = link_records["ident"].map(person).astype("Int64")
+                pid = people.of(column(accepted, TOKEN + IDENT))
                 # A record with no usable identifier is its own person (unlinkable), never grouped with others.
-                alone = pid.isna().to_numpy()
+                alone = pid < 0
                 first_alone = next_person_id + unlinkable
                 pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
                 unlinkable += int(alone.sum())
-                link_records["person_id"] = pid.astype("int64").to_numpy()
-                wh.insert_frame("restricted.link_record", link_records)
-                wh.insert_frame("shared.pathway_event", events.assign(person_id=link_records["person_id"].to_numpy()))
-                touch(wh, frame=link_records[["person_id"]].drop_duplicates())
+                wh.insert_arrow("restricted.link_record", link_rows(accepted, record_id, extract_id, item.partner)
+                                .append_column("person_id", pa.array(pid)))
+                wh.insert_arrow("shared.pathway_event", events.append_column("person_id", pa.array(pid)))
+                touch(wh, frame=pd.DataFrame({"person_id": np.unique(pid)}))
         _pause_for_test(PAUSE_ENV)
         withhold(wh, rt.project, extract_id)
         refresh_persons(wh)

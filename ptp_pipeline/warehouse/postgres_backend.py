@@ -119,16 +119,15 @@ class PostgresWarehouse(Warehouse):
                         frame[d.name] = pd.to_datetime(frame[d.name])
                 yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
-    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
         """COPY in CSV batches written by Arrow (vectorised; no per-row Python)."""
-        if frame.empty:
+        if not data.num_rows:
             return
-        arrow = pa.Table.from_pandas(frame, preserve_index=False)
-        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
         options = pacsv.WriteOptions(include_header=False)
         with self.transaction(), self.con.cursor() as cur, \
                 cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-            for batch in arrow.to_batches(max_chunksize=_COPY_BATCH_ROWS):
+            for batch in data.to_batches(max_chunksize=_COPY_BATCH_ROWS):
                 buf = io.BytesIO()
                 pacsv.write_csv(pa.Table.from_batches([batch]), buf, write_options=options)
                 copy.write(buf.getbuffer())
