@@ -52,6 +52,8 @@ def run(path: Path, url: str) -> dict[str, object]:
     t_all, c_all = time.perf_counter(), time.process_time()
     t0, c0 = time.perf_counter(), time.process_time()
     extract_id, _ = pipeline.receive(rt, path, "health", "attendances")
+    if hasattr(pipeline, "import_in_background"):  # as `pipeline.ingest` does (absent before stop 32)
+        pipeline.import_in_background()
     peak = peak_rss_mb()
     out["receive"] = [round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)]
     for name, stage in (("check", pipeline.check), ("pseudonymise", pipeline.pseudonymise),

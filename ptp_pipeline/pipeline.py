@@ -22,6 +22,7 @@ from ptp_pipeline.extract.names import printable
 from ptp_pipeline.extract.receipt import check_ids
 from ptp_pipeline.extract.receipt import receive as _receive
 from ptp_pipeline.extract.workarea import CHECKED
+from ptp_pipeline.preload import import_in_background
 from ptp_pipeline.privacy.pseudonymise import IDENTITIES_FILE
 from ptp_pipeline.privacy.pseudonymise import pseudonymise as _pseudonymise
 from ptp_pipeline.protocol import approval
@@ -157,6 +158,7 @@ def ingest(rt: Runtime, path: Path, partner: str, dataset: str, corrects: str | 
         return Outcome(**{**asdict(merged), "status": "already_merged", "reason": note})
     if corrects:
         corrections.declare(rt.warehouse, extract_id, corrects)
+    import_in_background()  # validate's imports overlap check and pseudonymise
     try:
         for stage in (check, pseudonymise, validate, merge):
             stage(rt, extract_id)
