@@ -76,13 +76,13 @@ def increment(home: Path, url: str, events: int) -> dict[str, float]:
     build(folder, 7_000, seed=99, persons=max(events // 10, 1), person_offset=0, extract_no=99999999999, **night)
     import pandas as pd
 
-    old = pd.read_parquet(folder / "validated.parquet")
+    old = pd.read_parquet(folder / "pseudonymised.parquet")
     tmp = folder / "new"
     tmp.mkdir(exist_ok=True)
     build(tmp, 3_000, seed=98, persons=300, person_offset=10 * events, extract_no=99999999999, **night)
-    new = pd.read_parquet(tmp / "validated.parquet")
+    new = pd.read_parquet(tmp / "pseudonymised.parquet")
     new["source_row"] += 10_000
-    pd.concat([old, new], ignore_index=True).to_parquet(folder / "validated.parquet", index=False)
+    pd.concat([old, new], ignore_index=True).to_parquet(folder / "pseudonymised.parquet", index=False)
     # The new persons' identities too: without them their records were unlinkable (each its own person) and
     # the linkage ran only where an existing person happened to be missing from the warehouse (at 5M events).
     pd.concat([pd.read_parquet(folder / "identities.parquet"), pd.read_parquet(tmp / "identities.parquet")],

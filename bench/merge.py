@@ -1,6 +1,6 @@
 """Merge throughput on both backends for one large, already validated extract.
 
-Builds the files the validate stage leaves (validated.parquet, quarantine.parquet) for an extract of
+Builds the files the validate stage leaves (pseudonymised.parquet, quarantine.parquet) for an extract of
 N rows (default 1,000,000: ~10 events per person, 2 match keys, 1% quarantined), then times the merge
 stage alone (load, link, rebuild persons, ledger, audit) into an empty warehouse, each backend in its
 own process so peak memory is per backend. Run on demand, never in CI:
@@ -88,7 +88,8 @@ def build(folder: Path, rows: int, seed: int = 1, persons: int | None = None, pe
     bad = frame.sample(frac=0.01, random_state=seed)["source_row"]
     quarantine = pd.DataFrame({"source_row": bad.to_numpy(), "field": "estimated_cost", "check_name": "between",
                                "problem": "cost out of range", "hint": "correct at source"})
-    frame[~frame.source_row.isin(bad)].to_parquet(folder / "validated.parquet", index=False)
+    # The quarantined rows are left out of the file too (the stage would leave them in: merge drops them).
+    frame[~frame.source_row.isin(bad)].to_parquet(folder / "pseudonymised.parquet", index=False)
     quarantine.to_parquet(folder / "quarantine.parquet", index=False)
     (folder / "validation.json").write_text(json.dumps({}))
     extract_id = f"police.incidents.bench{extract_no:011d}"

@@ -8,6 +8,7 @@ tried as if approved and in force today (a draft can be tested); it is not chang
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -107,8 +108,9 @@ def trial_run(protocol_path: Path, sample: Path, project_dir: Path | None = None
                 result.problems = [(str(f), str(p), int(n)) for (f, p), n in grouped.items()]
             result.rows_received = received if received is not None else outcome.rows_received
             if result.refused is None:
-                accepted = rt.work(extract_id) / "validated.parquet"
-                result.rows_accepted = len(pd.read_parquet(accepted)) if accepted.exists() else None
+                validation = rt.work(extract_id) / "validation.json"
+                result.rows_accepted = (json.loads(validation.read_text())["rows_accepted"] if validation.exists()
+                                        else None)
                 result.rows_quarantined = int(quarantine["source_row"].nunique()) if not quarantine.empty else 0
             else:
                 result.rows_accepted, result.rows_quarantined = 0, result.rows_received

@@ -33,7 +33,7 @@ from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, TOKEN, VAUL
 from ptp_pipeline.privacy.vault import store_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
-from ptp_pipeline.quality import corrections
+from ptp_pipeline.quality import accepted, corrections
 from ptp_pipeline.runtime import Runtime, WorkItem
 from ptp_pipeline.warehouse import audit
 from ptp_pipeline.warehouse.base import Warehouse
@@ -103,8 +103,8 @@ def merge(rt: Runtime, extract_id: str) -> None:
         return
 
 
-def extract_identities(path: Path, accepted: pa.ChunkedArray) -> pd.DataFrame:
-    """Field tokens of the identities of the accepted rows (`accepted`: their identity tokens), one row each as
+def extract_identities(path: Path, idents: pa.ChunkedArray) -> pd.DataFrame:
+    """Field tokens of the identities of the accepted rows (`idents`: their identity tokens), one row each as
     pseudonymise wrote them.
 
     Read and kept in Arrow a batch at a time: reading the whole file into pandas and then keeping the accepted
@@ -113,7 +113,7 @@ def extract_identities(path: Path, accepted: pa.ChunkedArray) -> pd.DataFrame:
     if path.exists():
         file = pq.ParquetFile(path, pre_buffer=False)  # see the row batches in `_merge`
         columns = [c for c in (IDENT, *TOKEN_COLUMNS) if c in file.schema_arrow.names]
-        wanted = pc.unique(accepted.drop_null())
+        wanted = pc.unique(idents.drop_null())
         parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted.cast(b.column(IDENT).type)))
                  for b in file.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=columns)]
         if parts:
@@ -150,14 +150,11 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         return
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
-    names = pq.read_schema(folder / "validated.parquet").names
+    names = accepted.columns(folder)
     quarantine = pd.read_parquet(folder / "quarantine.parquet")
     validation = json.loads((folder / "validation.json").read_text())
     # Only the narrow columns the whole extract is needed for: identities and the period it covers.
-    # Read as a table, not through the ParquetFile the row batches come from: that keeps a read's buffers (3M-row
-    # extract: 0.1 GB) for as long as it is open.
-    narrow = pq.read_table(folder / "validated.parquet", partitioning=None,
-                           columns=[c for c in (TOKEN + IDENT, "event_date") if c in names])
+    narrow = accepted.read(folder, [c for c in (TOKEN + IDENT, "event_date") if c in names])
     accepted_rows = narrow.num_rows
     identities = extract_identities(folder / IDENTITIES_FILE, narrow.column(TOKEN + IDENT) if TOKEN + IDENT in
                                     narrow.column_names else pa.chunked_array([], pa.string()))
@@ -205,14 +202,10 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             del linked, identities
             release()
             unlinkable = 0
-            # Without pre-buffering: a ParquetFile that pre-buffers keeps every row group's buffers it read while it
-            # is open, so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB
-            # without).
-            validated = pq.ParquetFile(folder / "validated.parquet", pre_buffer=False)
             people = PersonIndex(person)
-            for batch in validated.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=merged_columns(names)):
-                accepted = pa.Table.from_batches([batch])
-                record_id = event_ids(rt.key, extract_id, accepted.column(SOURCE_ROW))
+            for batch in accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS):
+                rows = pa.Table.from_batches([batch])
+                record_id = event_ids(rt.key, extract_id, rows.column(SOURCE_ROW))
                 if wh.dialect == "postgresql":
                     # In record-id order: ids are keyed hashes, so in file order every row lands on a random page
                     # of the record- and event-id B-tree indexes; sorted, a batch walks each index once (1M-row
@@ -220,22 +213,22 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                     # Kept on a bulk load too: unlinkable records are numbered in this order, so a rerun numbers
                     # them alike.
                     order = pc.sort_indices(record_id)
-                    accepted, record_id = accepted.take(order), record_id.take(order)
-                wh.insert_arrow("restricted.record_address", address_records(accepted, record_id, extract_id))
+                    rows, record_id = rows.take(order), record_id.take(order)
+                wh.insert_arrow("restricted.record_address", address_records(rows, record_id, extract_id))
                 # issue 20: where events happened
-                wh.insert_arrow("restricted.event_location", location_records(accepted, record_id, extract_id))
-                events = event_rows(accepted, record_id, extract_id, item.partner, item.dataset)
+                wh.insert_arrow("restricted.event_location", location_records(rows, record_id, extract_id))
+                events = event_rows(rows, record_id, extract_id, item.partner, item.dataset)
                 if place:  # issue 17: a place dataset's rows are events of no person, never link records
                     wh.insert_arrow("shared.pathway_event",
                                     events.append_column("person_id", pa.nulls(events.num_rows, pa.int64())))
                     continue
-                pid = people.of(column(accepted, TOKEN + IDENT))
+                pid = people.of(column(rows, TOKEN + IDENT))
                 # A record with no usable identifier is its own person (unlinkable), never grouped with others.
                 alone = pid < 0
                 first_alone = next_person_id + unlinkable
                 pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
                 unlinkable += int(alone.sum())
-                wh.insert_arrow("restricted.link_record", link_rows(accepted, record_id, extract_id, item.partner)
+                wh.insert_arrow("restricted.link_record", link_rows(rows, record_id, extract_id, item.partner)
                                 .append_column("person_id", pa.array(pid)))
                 wh.insert_arrow("shared.pathway_event", events.append_column("person_id", pa.array(pid)))
                 touch(wh, frame=pd.DataFrame({"person_id": np.unique(pid)}))
@@ -257,5 +250,5 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                      f"unlinkable records {unlinkable}; persons merged {merged_persons}; "
                      f"pairs for review {review_pairs}")
     wh.checkpoint()
-    for name in ("validated.parquet", "pseudonymised.parquet", IDENTITIES_FILE, VAULT_FILE):
+    for name in (accepted.LEGACY_VALIDATED, accepted.PSEUDONYMISED, IDENTITIES_FILE, VAULT_FILE):
         (folder / name).unlink(missing_ok=True)

@@ -1,8 +1,9 @@
 """The rows one batch of an extract's accepted rows adds to the warehouse, built in Arrow.
 
-The validated file is Arrow, and so is what both backends insert (DuckDB reads Arrow; PostgreSQL's COPY takes
-CSV that Arrow writes), so the merge's batches never become pandas: a pandas round trip made a Python string
-per token and text value and back (1M-row extract: 4.5 s of the merge's row loop, bench/ingest.py).
+The accepted rows are Arrow (`quality/accepted.py`), and so is what both backends insert (DuckDB reads
+Arrow; PostgreSQL's COPY takes CSV that Arrow writes), so the merge's batches never become pandas: a pandas
+round trip made a Python string per token and text value and back (1M-row extract: 4.5 s of the merge's row
+loop, bench/ingest.py).
 """
 
 from __future__ import annotations

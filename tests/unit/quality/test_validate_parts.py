@@ -12,11 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
 from ptp_pipeline.protocol import load_protocol
-from ptp_pipeline.quality import validate
+from ptp_pipeline.quality import accepted, validate
 from ptp_pipeline.quality.suite import suite_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -82,15 +81,32 @@ def test_quarantined_rows_get_their_file_lines(tmp_path: Path) -> None:
     assert bare[SOURCE_LINE].tolist() == [3, 6] and bare["field"].tolist() == ["sex", "nhs_number"]
 
 
-def test_keep_rows_copies_all_but_the_dropped_rows_batch_by_batch(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validate, "BATCH_ROWS", 3)
-    source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
-    pq.write_table(pa.table({SOURCE_ROW: list(range(1, 9)), "v": list("abcdefgh")}), source, row_group_size=3)
-    kept = validate.keep_rows(source, target, pd.Series([2, 7, 7, 99]))
-    out = pq.read_table(target)
-    assert kept == 6 and out.column(SOURCE_ROW).to_pylist() == [1, 3, 4, 5, 6, 8]
-    assert out.column("v").to_pylist() == list("acdefh")
+def _validated_folder(tmp_path: Path, dropped: list[int]) -> Path:
+    pq.write_table(pa.table({SOURCE_ROW: list(range(1, 9)), "v": list("abcdefgh")}),
+                   tmp_path / accepted.PSEUDONYMISED, row_group_size=3)
+    pq.write_table(pa.table({SOURCE_ROW: pa.array(dropped, pa.int64()), "field": ["f"] * len(dropped)}),
+                   tmp_path / accepted.QUARANTINE)
+    return tmp_path
+
+
+def test_accepted_rows_are_the_pseudonymised_ones_less_the_quarantined_batch_by_batch(tmp_path: Path) -> None:
+    folder = _validated_folder(tmp_path, [2, 7, 7, 99])  # a row quarantined twice (two fields), one not in the file
+    parts = list(accepted.batches(folder, [SOURCE_ROW, "v"], 3))
+    assert [b.num_rows for b in parts] == [2, 3, 1]
+    assert pa.Table.from_batches(parts).column("v").to_pylist() == list("acdefh")
+    assert accepted.read(folder, ["v"]).column("v").to_pylist() == list("acdefh")
+    assert accepted.read(folder, ["v"]).column_names == ["v"]
+
+
+def test_with_nothing_quarantined_every_row_is_accepted(tmp_path: Path) -> None:
+    folder = _validated_folder(tmp_path, [])
+    assert accepted.read(folder, [SOURCE_ROW]).column(SOURCE_ROW).to_pylist() == list(range(1, 9))
+
+
+def test_a_folder_left_by_an_earlier_version_merges_its_validated_file(tmp_path: Path) -> None:
+    folder = _validated_folder(tmp_path, [2])
+    pq.write_table(pa.table({SOURCE_ROW: [1, 3], "v": ["a", "c"]}), folder / accepted.LEGACY_VALIDATED)
+    assert accepted.read(folder, ["v"]).column("v").to_pylist() == ["a", "c"]
 
 
 def test_narrow_gives_gx_nullable_numbers_as_float64_with_nan_for_missing() -> None:
@@ -108,12 +124,3 @@ def test_narrow_gives_gx_nullable_numbers_as_float64_with_nan_for_missing() -> N
     assert view["cost"].dtype == "float64" and view["sum"].dtype == "float64"
     assert view["cost"].isna().tolist() == [False, True, False] and view["sum"].tolist()[:2] == [-2.0, 495.0]
     assert frame["cost"].dtype == "Float64", "the caller's frame is left alone"
-
-
-def test_keep_rows_with_nothing_to_drop_names_the_same_file_twice(tmp_path: Path) -> None:
-    source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
-    pq.write_table(pa.table({SOURCE_ROW: [1, 2, 3], "v": list("abc")}), source)
-    target.write_bytes(b"an earlier run's file")
-    assert validate.keep_rows(source, target, pd.Series([], dtype="int64")) == 3
-    assert target.stat().st_ino == source.stat().st_ino, "a hard link, not a copy"
-    assert pq.read_table(target).column("v").to_pylist() == list("abc")
