@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import secrets
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -21,16 +24,35 @@ from ptp_pipeline.synthetic import SyntheticResult
 from ptp_pipeline.warehouse import audit
 
 
-@pytest.fixture
-def reid(env: dict[str, str], tmp_path: Path, synthetic: SyntheticResult) -> tuple[Runtime, Path, dict[str, str]]:
-    private, public = tmp_path / "reid" / "private.pem", tmp_path / "reid" / "public.pem"
+@pytest.fixture(scope="module")
+def reid_home(tmp_path_factory: pytest.TempPathFactory, synthetic: SyntheticResult) -> tuple[Path, dict[str, str]]:
+    """The synthetic partnership ingested once with a re-identification key; each test works on a copy."""
+    base = tmp_path_factory.mktemp("reid")
+    private, public = base / "reid" / "private.pem", base / "reid" / "public.pem"
     new_reid_keypair(private, public)
-    values = {**env, "PTP_REID_PUBLIC_KEY_FILE": str(public)}
+    values = {"PTP_HOME": str(base / "home"), "PTP_KEY": secrets.token_hex(32), "PTP_REID_PUBLIC_KEY_FILE": str(public)}
     rt = Runtime(load_settings(values))
-    for extract in synthetic.extracts:
-        assert ingest(rt, extract.path, extract.partner, extract.dataset).status == "merged"
-    assert_conserved(rt)
-    return rt, private, values
+    try:
+        for extract in synthetic.extracts:
+            assert ingest(rt, extract.path, extract.partner, extract.dataset).status == "merged"
+        assert_conserved(rt)
+    finally:
+        rt.close()
+    return base, values
+
+
+@pytest.fixture
+def reid(reid_home: tuple[Path, dict[str, str]], tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Runtime, Path, dict[str, str]]]:
+    base, built = reid_home
+    copy = tmp_path / "reid-copy"
+    shutil.copytree(base, copy)
+    values = {k: v.replace(str(base), str(copy)) for k, v in built.items()}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    rt = Runtime(load_settings(values))
+    yield rt, copy / "reid" / "private.pem", values
+    rt.close()
 
 
 def test_vault_round_trip_returns_the_persons_identifiers(
