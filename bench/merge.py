@@ -88,8 +88,7 @@ def build(folder: Path, rows: int, seed: int = 1, persons: int | None = None, pe
     bad = frame.sample(frac=0.01, random_state=seed)["source_row"]
     quarantine = pd.DataFrame({"source_row": bad.to_numpy(), "field": "estimated_cost", "check_name": "between",
                                "problem": "cost out of range", "hint": "correct at source"})
-    # The quarantined rows are left out of the file too (the stage would leave them in: merge drops them).
-    frame[~frame.source_row.isin(bad)].to_parquet(folder / "pseudonymised.parquet", index=False)
+    frame.to_parquet(folder / "pseudonymised.parquet", index=False)  # as the stage leaves it: merge drops the bad
     quarantine.to_parquet(folder / "quarantine.parquet", index=False)
     (folder / "validation.json").write_text(json.dumps({}))
     extract_id = f"police.incidents.bench{extract_no:011d}"

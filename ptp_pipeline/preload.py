@@ -7,7 +7,8 @@ DuckDB, Great Expectations and the pipeline there first saves every ingest task 
 
 Turned on by `PTP_PRELOAD=1` in the environment of the worker (or, with LocalExecutor, the
 scheduler) only: `config/airflow_local_settings.py` calls `preload()`, and that file is imported by
-every Airflow process. The imports start no threads, so forking afterwards is safe.
+every Airflow process. `preload()` starts no threads, so forking afterwards is safe (`import_in_background`,
+for `ptp ingest`, does: it is never called where Airflow forks).
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
                    "tests/unit/privacy/test_normalise_exact.py", "tests/unit/privacy/test_excel_serial_bounds.py"]),
     "check": (["ptp_pipeline/extract/check.py"],
               ["tests/unit/quality/test_check_fields.py", "tests/unit/quality/test_nhs_digit_sum.py"]),
-    "validate": (["ptp_pipeline/quality/validate.py"], ["tests/unit/quality/test_validate_parts.py"]),
+    "validate": (["ptp_pipeline/quality/validate.py", "ptp_pipeline/quality/accepted.py"],
+                 ["tests/unit/quality/test_validate_parts.py"]),
     "linkage": (["ptp_pipeline/linkage/cluster.py", "ptp_pipeline/linkage/fields.py"],
                 ["tests/unit/linkage/test_cluster_guards.py"]),
     "optout_retention": (["ptp_pipeline/warehouse/optout.py", "ptp_pipeline/warehouse/retention.py"],
@@ -64,7 +65,8 @@ PYTEST_ARGS: dict[str, list[str]] = {"audit": ["-k", "not postgresql"]}
 # `withhold()`, retention's `purge()`; and the audit's PostgreSQL-only vault-access check.
 ONLY: dict[str, list[str]] = {
     "check": ["*.x_status_of__*", "*.x_check_header__*", "*.x_parse_fields__*"],
-    "validate": ["*.x_gx_frame__*", "*.x_narrow__*", "*.x_with_lines__*", "*.x_keep_rows__*"],
+    "validate": ["*.x_gx_frame__*", "*.x_narrow__*", "*.x_with_lines__*", "*.x_dropped__*", "*.x__keep__*",
+                 "*.x_read__*", "*.x_batches__*"],
     "optout_retention": ["*.x_read_nhs_numbers__*", "*.x_count__*", "*.x_latest_protocols__*", "*.x_cutoff_for__*"],
     "audit": ["*.x__entry_hash__*", "*.x__mac__*", "*.x__key__*", "*.x_append__*", "*.x_head__*",
               "*.x_record_head__*", "*.x_verify__*", "*.x_entries__*"],

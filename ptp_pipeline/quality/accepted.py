@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract.read import SOURCE_ROW
 
 PSEUDONYMISED = "pseudonymised.parquet"
@@ -32,10 +33,16 @@ def columns(folder: Path) -> list[str]:
 
 
 def dropped(folder: Path) -> pa.Array:
-    """Row numbers of the quarantined rows (each once)."""
+    """Row numbers of the quarantined rows (each once). Without the validate stage's quarantine file nothing is
+    accepted: every row would pass unchecked (a legacy validated file holds none of them)."""
     path = folder / QUARANTINE
-    rows = pq.read_table(path, columns=[SOURCE_ROW]).column(SOURCE_ROW) if path.exists() else pa.chunked_array(
-        [], pa.int64())
+    if not path.exists():
+        if (folder / LEGACY_VALIDATED).exists():
+            return pa.array([], pa.int64())
+        raise ExtractError("the extract has not been validated (its quarantine list is missing), so none of its rows "
+                           "can be merged", where=Where(file=folder.name),
+                           hint="Run the extract's validate stage again (`ptp ingest` does), then merge.")
+    rows = pq.read_table(path, columns=[SOURCE_ROW]).column(SOURCE_ROW)
     return pc.unique(rows.cast(pa.int64()).combine_chunks())
 
 

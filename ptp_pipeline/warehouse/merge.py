@@ -124,10 +124,10 @@ def extract_identities(path: Path, idents: pa.ChunkedArray) -> pd.DataFrame:
     return found[[IDENT, *TOKEN_COLUMNS]].reset_index(drop=True)
 
 
-#: Rows of the validated file turned into events and link records at a time: the merge's memory follows
+#: Accepted rows turned into events and link records at a time: the merge's memory follows
 #: this and the extract's identities, not the extract's rows.
 MERGE_BATCH_ROWS = 200_000
-#: The validated file's columns the merge writes somewhere (events, link records, addresses, locations).
+#: The pseudonymised file's columns the merge writes somewhere (events, link records, addresses, locations).
 #: The rest (each field's status, duplicate marks: 17 of 43 columns) stayed in the validation and was read
 #: into pandas for nothing (1M-row merge's peak 1,880 -> 1,822 MB without them).
 MERGED_COLUMNS = (SOURCE_ROW, TOKEN + IDENT, "birth_year", "sex", "district", "event_date", "event_type", "setting",

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ptp_pipeline.extract.read import SOURCE_ROW
+from ptp_pipeline.linkage.fields import IDENT
 from ptp_pipeline.privacy.centroids import COLUMNS as CENTROID_COLUMNS
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.location import ALCOHOL, LOC, LOCATION_COLUMNS
@@ -57,7 +58,7 @@ def link_rows(data: pa.Table, record_id: Column, extract_id: str, partner: str) 
         "record_id": record_id, "extract_id": constant(extract_id, n), "source_row": data.column(SOURCE_ROW),
         "partner": constant(partner, n), "birth_year": column(data, "birth_year", pa.int64()),
         "sex": column(data, "sex"), "district": column(data, "district"), "event_date": dates(data["event_date"]),
-        "ident": column(data, TOKEN + "ident"),
+        IDENT: column(data, TOKEN + IDENT),
     })
 
 

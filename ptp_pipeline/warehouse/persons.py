@@ -18,7 +18,7 @@ from ptp_pipeline.warehouse.base import Warehouse
 # and 19 another area.
 _PERSON_CHOICES = {
     "duckdb": "mode(r.birth_year ORDER BY r.birth_year), mode(r.sex ORDER BY r.sex), "
-              "arg_max(r.district, (r.event_date, r.record_id))",
+              "arg_max(r.district, (r.event_date IS NOT NULL, r.event_date, r.record_id))",
     "postgresql": "mode() WITHIN GROUP (ORDER BY r.birth_year), mode() WITHIN GROUP (ORDER BY r.sex), "
                   "(array_agg(r.district ORDER BY r.event_date DESC NULLS LAST, r.record_id DESC) "
                   "FILTER (WHERE r.district IS NOT NULL))[1]",

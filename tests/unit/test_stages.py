@@ -135,6 +135,9 @@ def test_validate_quarantines_failing_rows_with_reasons(rt: Runtime, tmp_path: P
     q = rt.warehouse.query("SELECT source_row, field, problem FROM restricted.quarantine ORDER BY 1, 2")
     assert set(q[q.source_row == 31].field) == {"birth_date", "estimated_cost", "incident_type"}
     assert q[q.source_row == 32].problem.tolist() == ["repeats an earlier row exactly"]
+    merged = rt.warehouse.query("SELECT source_row FROM restricted.link_record")
+    assert sorted(merged.source_row) == list(range(1, 31)), "the quarantined rows stay out of the warehouse"
+    assert rt.warehouse.scalar("SELECT count(*) FROM shared.pathway_event") == 30
     assert_conserved(rt)
 
 

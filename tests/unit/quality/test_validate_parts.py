@@ -12,7 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from ptp_pipeline.errors import ExtractError
 from ptp_pipeline.extract.read import SOURCE_LINE, SOURCE_ROW
 from ptp_pipeline.protocol import load_protocol
 from ptp_pipeline.quality import accepted, validate
@@ -101,6 +103,15 @@ def test_accepted_rows_are_the_pseudonymised_ones_less_the_quarantined_batch_by_
 def test_with_nothing_quarantined_every_row_is_accepted(tmp_path: Path) -> None:
     folder = _validated_folder(tmp_path, [])
     assert accepted.read(folder, [SOURCE_ROW]).column(SOURCE_ROW).to_pylist() == list(range(1, 9))
+
+
+def test_without_the_quarantine_list_no_row_is_accepted(tmp_path: Path) -> None:
+    folder = _validated_folder(tmp_path, [2])
+    (folder / accepted.QUARANTINE).unlink()
+    with pytest.raises(ExtractError, match="has not been validated"):
+        accepted.read(folder, ["v"])
+    with pytest.raises(ExtractError, match="has not been validated"):
+        next(accepted.batches(folder, [SOURCE_ROW, "v"], 3))
 
 
 def test_a_folder_left_by_an_earlier_version_merges_its_validated_file(tmp_path: Path) -> None:

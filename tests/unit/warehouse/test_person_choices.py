@@ -19,6 +19,7 @@ RECORDS = [
     (1, "r1", 1980, "M", "LS1", D1), (1, "r2", 1979, "F", "LS2", D1), (1, "r3", 1980, "F", "LS9", D2),
     (1, "r4", 1979, "M", "LS6", D2),
     (2, "r8", 1990, "F", "LS3", D2), (2, "r9", 1990, "F", None, D2), (2, "r7", 1990, "F", "LS4", D1),
+    (2, "r99", 1990, "F", "LS7", None),  # no date: never the latest (DuckDB ranks a NULL in a struct highest)
 ]
 
 
@@ -31,7 +32,7 @@ def _persons(url: str) -> pd.DataFrame:
                                                                     partner="police"))
             wh.insert_frame("shared.pathway_event", pd.DataFrame({
                 "event_id": frame.record_id, "person_id": frame.person_id, "agency": "police", "dataset": "incidents",
-                "event_type": "arrest", "event_date": frame.event_date, "cost": 10.0, "extract_id": "x1"}))
+                "event_type": "arrest", "event_date": frame.event_date.fillna(D1), "cost": 10.0, "extract_id": "x1"}))
             touch(wh, frame=frame[["person_id"]].drop_duplicates())
             refresh_persons(wh)
         return wh.query("SELECT person_id, birth_year, sex, area FROM shared.person ORDER BY person_id")
