@@ -41,6 +41,7 @@ from ptp_pipeline.warehouse.merge_rows import (
     PersonIndex,
     address_records,
     column,
+    dates,
     event_ids,
     event_rows,
     link_rows,
@@ -103,7 +104,7 @@ def merge(rt: Runtime, extract_id: str) -> None:
         return
 
 
-def extract_identities(path: Path, idents: pa.ChunkedArray) -> pd.DataFrame:
+def extract_identities(path: Path, idents: pa.ChunkedArray | pa.Array) -> pd.DataFrame:
     """Field tokens of the identities of the accepted rows (`idents`: their identity tokens), one row each as
     pseudonymise wrote them.
 
@@ -138,30 +139,24 @@ def merged_columns(names: list[str]) -> list[str]:
     return [c for c in names if c in MERGED_COLUMNS or c.startswith((ADDR, LOC))]
 
 
-def _column(table: pa.Table, name: str) -> pd.Series:
-    if name in table.column_names:
-        return table.column(name).to_pandas()
-    return pd.Series(pd.NA, index=range(table.num_rows), dtype="string")
-
-
 def _merge(rt: Runtime, extract_id: str) -> None:
     wh = rt.warehouse
     if wh.scalar("SELECT status FROM ops.extract_ledger WHERE extract_id = ?", (extract_id,)) == "merged":
         return
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
+    drop = accepted.dropped(folder)  # first: a folder never validated stops here, with a reason
     names = accepted.columns(folder)
-    quarantine = pd.read_parquet(folder / "quarantine.parquet")
+    quarantine = pd.read_parquet(folder / accepted.QUARANTINE)
     validation = json.loads((folder / "validation.json").read_text())
     # Only the narrow columns the whole extract is needed for: identities and the period it covers.
-    narrow = accepted.read(folder, [c for c in (TOKEN + IDENT, "event_date") if c in names])
+    narrow = accepted.read(folder, [c for c in (TOKEN + IDENT, "event_date") if c in names], drop)
     accepted_rows = narrow.num_rows
-    identities = extract_identities(folder / IDENTITIES_FILE, narrow.column(TOKEN + IDENT) if TOKEN + IDENT in
-                                    narrow.column_names else pa.chunked_array([], pa.string()))
-    dates = pd.to_datetime(_column(narrow, "event_date")).dropna()
-    start, end = (dates.min().date(), dates.max().date()) if len(dates) else (None, None)
-    del narrow, dates
-    rows_quarantined = int(quarantine["source_row"].nunique())
+    identities = extract_identities(folder / IDENTITIES_FILE, column(narrow, TOKEN + IDENT))
+    span = pc.min_max(dates(column(narrow, "event_date", pa.date32())))
+    start, end = span["min"].as_py(), span["max"].as_py()
+    del narrow
+    rows_quarantined = len(drop)
     cfg = config_from(rt.project)
     place = rt.protocol(item.protocol_id, item.protocol_version).subject == "place"  # issue 17: never persons
     with wh.transaction():
@@ -203,7 +198,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             release()
             unlinkable = 0
             people = PersonIndex(person)
-            for batch in accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS):
+            for batch in accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS, drop):
                 rows = pa.Table.from_batches([batch])
                 record_id = event_ids(rt.key, extract_id, rows.column(SOURCE_ROW))
                 if wh.dialect == "postgresql":
