@@ -205,6 +205,26 @@ def narrow(frame: pd.DataFrame, suite: Any) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
+def forget_batches(ctx: Any) -> None:
+    """Drop the frames GX keeps after a run.
+
+    GX's context is process-wide, and its pandas engine keeps the last batch of each asset and every
+    metric it computed (row masks, filtered frames), keyed by a batch id that differs for each extract:
+    the extract just validated stayed resident into the merge (3M rows: 490 MB), and a long-lived process
+    (an Airflow worker, `ptp ingest` of several files) kept every extract's masks. The metric cache has
+    no public handle in GX 1.x, so it is cleared only where it is the plain dict GX makes.
+    """
+    for source in ctx.data_sources.all().values():
+        engine = source.execution_engine
+        if engine is None:
+            continue
+        engine.batch_manager.batch_data_cache.clear()
+        engine.batch_manager.reset_batch_cache()
+        cache = getattr(engine, "_metric_cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
+
+
 def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem, suite: Any = None) -> tuple[pd.DataFrame, str | None]:
     """Validate through a GX checkpoint (updating Data Docs); returns quarantine reasons per row.
 
@@ -220,8 +240,11 @@ def run_suite(rt: Runtime, frame: pd.DataFrame, item: WorkItem, suite: Any = Non
     checkpoint = prepared_checkpoint(ctx, rt.settings.gx_dir, suite, f"{protocol.partner.id}.{protocol.dataset}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = checkpoint.run(batch_parameters={"dataframe": narrow(frame, suite)},
-                                run_id=gx.RunIdentifier(run_name=item.extract_id))
+        try:
+            result = checkpoint.run(batch_parameters={"dataframe": narrow(frame, suite)},
+                                    run_id=gx.RunIdentifier(run_name=item.extract_id))
+        finally:
+            forget_batches(ctx)
     reasons: list[pd.DataFrame] = []
     docs_url: str | None = None
     for result_id, vr in result.run_results.items():

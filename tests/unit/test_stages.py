@@ -141,6 +141,19 @@ def test_validate_quarantines_failing_rows_with_reasons(rt: Runtime, tmp_path: P
     assert_conserved(rt)
 
 
+def test_validation_leaves_no_frame_of_the_extract_behind(rt: Runtime, tmp_path: Path) -> None:
+    """GX's process-wide context kept the last batch of each dataset and every metric (row masks) of
+    every extract it validated: in an Airflow worker or a `ptp ingest` of many files they add up."""
+    import gc
+
+    rows = [[f"Name{i}", "Ann", "30000", "LS1 1AA", "F", "", "01/05/2024", "arrest", "10"] for i in range(1237)]
+    assert pipeline.ingest(rt, police_file(tmp_path, rows), "police", "incidents").status == "merged"
+    gc.collect()
+    left = [type(o).__name__ for o in gc.get_objects()
+            if isinstance(o, (pd.DataFrame, pd.Series, pd.Index)) and len(o) == len(rows)]
+    assert left == [], f"{len(left)} pandas objects of the extract's {len(rows)} rows outlive the ingest"
+
+
 def test_validate_refuses_extract_above_threshold(rt: Runtime, tmp_path: Path) -> None:
     rows = [*GOOD_ROWS, ["Brown", "Bob", "31/02/1985", "LS1 1AA", "M", "", "01/05/2024", "riot", "5"]]
     outcome = pipeline.ingest(rt, police_file(tmp_path, rows), "police", "incidents")
