@@ -289,6 +289,26 @@ def with_lines(quarantine: pd.DataFrame, folder: Path) -> pd.DataFrame:
     return out[QUARANTINE_COLUMNS].astype({SOURCE_LINE: "int64"})
 
 
+def read_by_groups(path: Path, columns: list[str], dictionary: list[str]) -> pd.DataFrame:
+    """The file's `columns` as one frame (`dictionary` columns as categories), built a row group at a time.
+
+    Read whole, Arrow held every column of every row (dictionary codes as int32) beside the pandas copy
+    being made: a 3M-row extract's 171 MB frame peaked at 1.16 GB. A group at a time: 0.67 GB."""
+    from pandas.api.types import union_categoricals
+
+    file = pq.ParquetFile(path, read_dictionary=dictionary, pre_buffer=False)
+    if file.num_row_groups <= 1:
+        return file.read(columns=columns).to_pandas()
+    parts = [file.read_row_group(i, columns=columns).to_pandas() for i in range(file.num_row_groups)]
+    whole: dict[str, Any] = {}
+    for col in columns:  # a column at a time, each part's copy dropped as it is joined
+        pieces = [part.pop(col) for part in parts]
+        whole[col] = (pd.Series(union_categoricals(pieces), name=col)
+                      if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces)
+                      else pd.concat(pieces, ignore_index=True))
+    return pd.DataFrame(whole)
+
+
 def validate(rt: Runtime, extract_id: str) -> Validation:
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
@@ -306,7 +326,7 @@ def validate(rt: Runtime, extract_id: str) -> Validation:
     # anyway): 0.3 s for a 1M-row extract instead of 0.8 s to read the text and categorise it.
     text = [] if used is None else [c for c in seen if pa.types.is_large_string(schema.field(c).type)
                                     or pa.types.is_string(schema.field(c).type)]
-    frame = pq.read_table(source, columns=seen, read_dictionary=text).to_pandas()
+    frame = read_by_groups(source, seen, text)
     quarantine, docs_url = run_suite(rt, gx_frame(frame), item, suite)
     quarantine = with_lines(quarantine, folder)
     bad_rows = quarantine["source_row"].nunique()

@@ -135,3 +135,28 @@ def test_narrow_gives_gx_nullable_numbers_as_float64_with_nan_for_missing() -> N
     assert view["cost"].dtype == "float64" and view["sum"].dtype == "float64"
     assert view["cost"].isna().tolist() == [False, True, False] and view["sum"].tolist()[:2] == [-2.0, 495.0]
     assert frame["cost"].dtype == "Float64", "the caller's frame is left alone"
+
+
+def test_the_suite_frame_read_a_row_group_at_a_time_is_the_file_read_whole(tmp_path: Path) -> None:
+    """Groups whose text columns hold different values (one group none at all), nullable numbers and dates:
+    the frame built group by group is the one a whole read gives, categories and all."""
+    path = tmp_path / "p.parquet"
+    groups = [
+        pa.table({SOURCE_ROW: [1, 2, 3], "status__dob": ["valid", "missing", "valid"], "sex": ["F", None, "M"],
+                  "cost": pa.array([1.5, None, 2.0]), "dup_of": pa.array([None, 1, None], pa.int64()),
+                  "event_date": pa.array([date(2024, 1, 1), date(2024, 2, 1), None])}),
+        pa.table({SOURCE_ROW: [4, 5], "status__dob": ["invalid", "invalid"], "sex": pa.array([None, None], pa.string()),
+                  "cost": pa.array([None, 3.0]), "dup_of": pa.array([None, None], pa.int64()),
+                  "event_date": pa.array([date(2024, 3, 1), date(2024, 3, 2)])}),
+        pa.table({SOURCE_ROW: [6], "status__dob": ["missing"], "sex": ["X"], "cost": pa.array([4.0]),
+                  "dup_of": pa.array([2], pa.int64()), "event_date": pa.array([date(2024, 4, 1)])}),
+    ]
+    with pq.ParquetWriter(path, groups[0].schema) as writer:
+        for group in groups:
+            writer.write_table(group.cast(writer.schema))
+    assert pq.ParquetFile(path).num_row_groups == 3
+    columns, text = [SOURCE_ROW, "status__dob", "sex", "cost", "dup_of", "event_date"], ["status__dob", "sex"]
+    expected = pq.read_table(path, columns=columns, read_dictionary=text).to_pandas()
+    got = validate.read_by_groups(path, columns, text)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["status__dob"].dtype == "category" and got["sex"].isna().sum() == 3
