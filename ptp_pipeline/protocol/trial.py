@@ -67,6 +67,7 @@ def kept_fields_that_look_identifying(protocol: Protocol, sample: Path) -> list[
 def trial_run(protocol_path: Path, sample: Path, project_dir: Path | None = None) -> TrialResult:
     """Run `sample` through every stage but merge under the protocol in `protocol_path`."""
     from ptp_pipeline import pipeline  # heavy (pandas, GX): only when a trial runs
+    from ptp_pipeline.quality import accepted
     from ptp_pipeline.runtime import Runtime, WorkItem
 
     protocol = load_protocol(protocol_path)
@@ -101,7 +102,7 @@ def trial_run(protocol_path: Path, sample: Path, project_dir: Path | None = None
             outcome = pipeline.outcome(rt, extract_id)
             meta = rt.work(extract_id) / "meta.json"
             received = WorkItem.load(meta.parent).rows_received if meta.exists() else None
-            quarantine_file = rt.work(extract_id) / "quarantine.parquet"
+            quarantine_file = rt.work(extract_id) / accepted.QUARANTINE
             quarantine = pd.read_parquet(quarantine_file) if quarantine_file.exists() else pd.DataFrame()
             if not quarantine.empty:
                 grouped = quarantine.groupby(["field", "problem"], dropna=False)["source_row"].nunique()

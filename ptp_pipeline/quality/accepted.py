@@ -32,17 +32,22 @@ def columns(folder: Path) -> list[str]:
     return pq.read_schema(rows_file(folder)).names
 
 
-def dropped(folder: Path) -> pa.Array:
-    """Row numbers of the quarantined rows (each once). Without the validate stage's quarantine file nothing is
-    accepted: every row would pass unchecked (a legacy validated file holds none of them)."""
+def quarantine(folder: Path) -> pa.Table:
+    """The validate stage's quarantine list (row numbers with their reasons). Without it nothing is accepted:
+    every row would pass unchecked; a legacy validated file holds none of them, so there the list is empty."""
     path = folder / QUARANTINE
     if not path.exists():
         if (folder / LEGACY_VALIDATED).exists():
-            return pa.array([], pa.int64())
+            return pa.table({SOURCE_ROW: pa.array([], pa.int64())})
         raise ExtractError(f"extract {folder.name} has not been validated (its quarantine list is missing), so none "
                            "of its rows can be merged",
                            hint="Run the extract's validate stage again (`ptp ingest` does), then merge.")
-    rows = pq.read_table(path, columns=[SOURCE_ROW]).column(SOURCE_ROW)
+    return pq.read_table(path)
+
+
+def dropped(folder: Path, listed: pa.Table | None = None) -> pa.Array:
+    """Row numbers of the quarantined rows (each once); `listed`: `quarantine(folder)` where the caller has it."""
+    rows = (quarantine(folder) if listed is None else listed).column(SOURCE_ROW)
     return pc.unique(rows.cast(pa.int64()).combine_chunks())
 
 

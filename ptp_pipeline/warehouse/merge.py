@@ -145,9 +145,11 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         return
     folder = rt.work(extract_id)
     item = WorkItem.load(folder)
-    drop = accepted.dropped(folder)  # first: a folder never validated stops here, with a reason
+    listed = accepted.quarantine(folder)  # first: a folder never validated stops here, with a reason
+    drop = accepted.dropped(folder, listed)
+    quarantine = listed.to_pandas()
+    del listed
     names = accepted.columns(folder)
-    quarantine = pd.read_parquet(folder / accepted.QUARANTINE)
     validation = json.loads((folder / "validation.json").read_text())
     # Only the narrow columns the whole extract is needed for: identities and the period it covers.
     narrow = accepted.read(folder, [c for c in (TOKEN + IDENT, "event_date") if c in names], drop)
