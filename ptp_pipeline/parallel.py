@@ -11,11 +11,13 @@ as they are. Workers never touch the warehouse: the stage's own thread alone wri
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: Most workers a stage uses when PTP_WORKERS does not say: past this, the parts' Python (which holds the global
 #: lock) and the stage's writing of results leave further threads waiting.
@@ -50,4 +52,38 @@ def ordered_map(work: Callable[[int], T], parts: int, workers: int) -> Iterator[
                 yield result
         finally:
             for future in pending:  # a failure or a caller that stopped early: nothing more starts
+                future.cancel()
+
+
+def prefetched(items: Iterable[T], work: Callable[[T], U], ahead: int = 1) -> Iterator[U]:
+    """`work(item)` for each item, in order, on one worker thread that runs up to `ahead` items beyond the one
+    the caller holds: the caller's own work on a result (a warehouse insert) overlaps the making of the next.
+
+    The items are drawn and worked on that thread only, one at a time, so an iterator that is not
+    thread-safe (a file read in batches) is fine. A failure is raised as it is when its turn comes, and
+    nothing more is drawn; a caller that stops early leaves at most the item being worked on to finish.
+    `ahead` 0 works each item on the caller's thread when it is asked for.
+    """
+    source = iter(items)
+    if ahead <= 0:
+        for item in source:
+            yield work(item)
+        return
+    done = object()
+
+    def step() -> object:
+        item = next(source, done)
+        return done if item is done else work(item)  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptp-ahead") as pool:
+        pending: deque[Future[object]] = deque(pool.submit(step) for _ in range(ahead))
+        try:
+            while True:
+                result = pending.popleft().result()
+                if result is done:
+                    return
+                pending.append(pool.submit(step))
+                yield result  # type: ignore[misc]
+        finally:
+            for future in pending:
                 future.cancel()

@@ -16,6 +16,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,8 @@ from ptp_pipeline.linkage.engine import IDENTITY_TABLE, config_from, link_into
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
 from ptp_pipeline.memory import release
+from ptp_pipeline.parallel import prefetched
+from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.location import ALCOHOL, LOC
 from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, TOKEN, VAULT_FILE
 from ptp_pipeline.privacy.vault import store_sealed
@@ -125,6 +128,37 @@ def extract_identities(path: Path, idents: pa.ChunkedArray | pa.Array) -> pd.Dat
     return found[[IDENT, *TOKEN_COLUMNS]].reset_index(drop=True)
 
 
+class _Rows(NamedTuple):
+    """What one batch of accepted rows adds to the warehouse, before unlinkable records are numbered."""
+
+    addresses: pa.Table
+    locations: pa.Table
+    events: pa.Table  # no person_id column yet, except for a place dataset (persons are NULL there)
+    links: pa.Table | None  # None for a place dataset: its rows are no one's records
+    persons: np.ndarray  # each row's person, -1 for a record of no known identity
+
+
+def _rows(key: ProjectKey, batch: pa.RecordBatch, extract_id: str, partner: str, dataset: str, people: PersonIndex,
+          sort: bool, place: bool) -> _Rows:
+    """The batch's rows for every table the merge writes (no warehouse access: runs on a worker thread)."""
+    rows = pa.Table.from_batches([batch])
+    record_id = event_ids(key, extract_id, rows.column(SOURCE_ROW))
+    if sort:
+        # In record-id order: ids are keyed hashes, so in file order every row lands on a random page of the
+        # PostgreSQL record- and event-id B-tree indexes; sorted, a batch walks each index once (1M-row merge
+        # 100 -> 82 s, bench/ingest.py). DuckDB has no such index: there it only costs (2 s). Kept on a bulk load
+        # too: unlinkable records are numbered in this order, so a rerun numbers them alike.
+        order = pc.sort_indices(record_id)
+        rows, record_id = rows.take(order), record_id.take(order)
+    events = event_rows(rows, record_id, extract_id, partner, dataset)
+    addresses, locations = address_records(rows, record_id, extract_id), location_records(rows, record_id, extract_id)
+    if place:
+        return _Rows(addresses, locations, events.append_column("person_id", pa.nulls(events.num_rows, pa.int64())),
+                     None, np.empty(0, np.int64))
+    return _Rows(addresses, locations, events, link_rows(rows, record_id, extract_id, partner),
+                 people.of(column(rows, TOKEN + IDENT)))
+
+
 #: Accepted rows turned into events and link records at a time: the merge's memory follows
 #: this and the extract's identities, not the extract's rows.
 MERGE_BATCH_ROWS = 200_000
@@ -199,35 +233,29 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             del linked, identities
             release()
             unlinkable = 0
-            people = PersonIndex(person)
-            for batch in accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS, drop):
-                rows = pa.Table.from_batches([batch])
-                record_id = event_ids(rt.key, extract_id, rows.column(SOURCE_ROW))
-                if wh.dialect == "postgresql":
-                    # In record-id order: ids are keyed hashes, so in file order every row lands on a random page
-                    # of the record- and event-id B-tree indexes; sorted, a batch walks each index once (1M-row
-                    # merge 100 -> 82 s, bench/ingest.py). DuckDB has no such index: there it only costs (2 s).
-                    # Kept on a bulk load too: unlinkable records are numbered in this order, so a rerun numbers
-                    # them alike.
-                    order = pc.sort_indices(record_id)
-                    rows, record_id = rows.take(order), record_id.take(order)
-                wh.insert_arrow("restricted.record_address", address_records(rows, record_id, extract_id))
-                # issue 20: where events happened
-                wh.insert_arrow("restricted.event_location", location_records(rows, record_id, extract_id))
-                events = event_rows(rows, record_id, extract_id, item.partner, item.dataset)
-                if place:  # issue 17: a place dataset's rows are events of no person, never link records
-                    wh.insert_arrow("shared.pathway_event",
-                                    events.append_column("person_id", pa.nulls(events.num_rows, pa.int64())))
+            people, key = PersonIndex(person), rt.key
+
+            def prepare(batch: pa.RecordBatch) -> _Rows:
+                return _rows(key, batch, extract_id, item.partner, item.dataset, people,
+                             sort=wh.dialect == "postgresql", place=place)
+
+            # Each batch's rows are made on a worker thread while the one before is inserted (the inserts, the
+            # warehouse's work, and the event ids' HMAC, DuckDB's, both run outside Python's lock).
+            batches = accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS, drop)
+            for rows in prefetched(batches, prepare, ahead=1 if rt.settings.stage_workers > 1 else 0):
+                wh.insert_arrow("restricted.record_address", rows.addresses)
+                wh.insert_arrow("restricted.event_location", rows.locations)  # issue 20: where events happened
+                if rows.links is None:  # issue 17: a place dataset's rows are events of no person
+                    wh.insert_arrow("shared.pathway_event", rows.events)
                     continue
-                pid = people.of(column(rows, TOKEN + IDENT))
+                pid = rows.persons
                 # A record with no usable identifier is its own person (unlinkable), never grouped with others.
                 alone = pid < 0
                 first_alone = next_person_id + unlinkable
                 pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
                 unlinkable += int(alone.sum())
-                wh.insert_arrow("restricted.link_record", link_rows(rows, record_id, extract_id, item.partner)
-                                .append_column("person_id", pa.array(pid)))
-                wh.insert_arrow("shared.pathway_event", events.append_column("person_id", pa.array(pid)))
+                wh.insert_arrow("restricted.link_record", rows.links.append_column("person_id", pa.array(pid)))
+                wh.insert_arrow("shared.pathway_event", rows.events.append_column("person_id", pa.array(pid)))
                 touch(wh, frame=pd.DataFrame({"person_id": np.unique(pid)}))
         _pause_for_test(PAUSE_ENV)
         withhold(wh, rt.project, extract_id)

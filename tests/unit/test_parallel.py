@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ from helpers import assert_conserved
 from ptp_pipeline import pipeline
 from ptp_pipeline.errors import ExtractError, Where
 from ptp_pipeline.extract import check
-from ptp_pipeline.parallel import ordered_map
+from ptp_pipeline.parallel import ordered_map, prefetched
 from ptp_pipeline.privacy import pseudonymise
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
@@ -64,6 +65,68 @@ def test_a_failing_part_raises_its_own_error_in_turn_and_later_parts_never_start
     assert got == [0, 1]  # the parts before it were delivered
     assert info.value.where == Where(file="x.csv", line=4, field="dob") and info.value.hint == "Ask the partner."
     assert max(started) <= 3  # at most the part after it had started; the rest never did
+
+
+def test_prefetched_items_come_in_order_and_the_next_is_made_while_the_caller_holds_one() -> None:
+    """The caller holds item 0 until the worker has made item 1: only a worker running ahead can do that."""
+    made = [threading.Event() for _ in range(5)]
+    caller = threading.get_ident()
+    threads: set[int] = set()
+
+    def work(item: int) -> int:
+        threads.add(threading.get_ident())
+        made[item].set()
+        return item * 10
+
+    got = []
+    for value in prefetched(iter(range(5)), work, ahead=1):
+        if value < 40:
+            assert made[value // 10 + 1].wait(10), "the next item was not made while this one was held"
+        got.append(value)
+    assert got == [0, 10, 20, 30, 40]
+    assert caller not in threads
+
+
+def test_prefetched_with_nothing_ahead_works_on_the_callers_thread() -> None:
+    assert set(prefetched(range(3), lambda _: threading.get_ident(), ahead=0)) == {threading.get_ident()}
+    assert list(prefetched([], lambda x: x, ahead=1)) == []
+
+
+def test_prefetched_raises_a_failure_in_turn_and_draws_nothing_after_it() -> None:
+    drawn: list[int] = []
+
+    def source() -> Iterator[int]:
+        for i in range(9):
+            drawn.append(i)
+            yield i
+
+    def work(item: int) -> int:
+        if item == 2:
+            raise ExtractError("the date of birth is not a date", where=Where(file="x.csv", line=4, field="dob"),
+                               hint="Ask the partner.")
+        return item
+
+    got: list[int] = []
+    with pytest.raises(ExtractError) as info:
+        for value in prefetched(source(), work, ahead=1):
+            got.append(value)
+    assert got == [0, 1]
+    assert info.value.where == Where(file="x.csv", line=4, field="dob")
+    assert drawn == [0, 1, 2]  # nothing drawn after the failing item
+
+
+def test_a_caller_that_stops_early_leaves_the_rest_undrawn() -> None:
+    drawn: list[int] = []
+
+    def source() -> Iterator[int]:
+        for i in range(100):
+            drawn.append(i)
+            yield i
+
+    items = prefetched(source(), lambda x: x, ahead=2)
+    assert next(items) == 0
+    items.close()
+    assert len(drawn) <= 4  # the one held, two ahead and at most one being made when it stopped
 
 
 def _pseudonymised(env: dict[str, str], home: Path, path: Path, workers: int) -> tuple[pa.Table, pa.Table, int]:
