@@ -32,7 +32,7 @@ from ptp_pipeline.memory import release
 from ptp_pipeline.parallel import prefetched
 from ptp_pipeline.privacy.keys import ProjectKey
 from ptp_pipeline.privacy.location import ALCOHOL, LOC
-from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, TOKEN, VAULT_FILE
+from ptp_pipeline.privacy.pseudonymise import ADDR, IDENTITIES_FILE, TOKEN, VAULT_FILE, arrow_text_frame
 from ptp_pipeline.privacy.vault import store_sealed
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.pull import records as pull_records
@@ -120,8 +120,8 @@ def extract_identities(path: Path, idents: pa.ChunkedArray | pa.Array) -> pd.Dat
         wanted = pc.unique(idents.drop_null())
         parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted.cast(b.column(IDENT).type)))
                  for b in file.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=columns)]
-        if parts:
-            found = pa.Table.from_batches(parts).to_pandas()
+        if parts:  # text kept in Arrow: a Python string per token was 1.5 s of a 1M-row extract's merge
+            found = arrow_text_frame(pa.Table.from_batches(parts))
     for col in (IDENT, *TOKEN_COLUMNS):
         if col not in found:
             found[col] = pd.Series(pd.NA, index=found.index, dtype="string")
