@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,9 +48,8 @@ def test_one_worker_runs_on_the_callers_thread() -> None:
     assert set(ordered_map(lambda _: threading.get_ident(), 3, 1)) == {threading.get_ident()}
 
 
-def test_a_failing_part_raises_its_own_error_in_turn_and_later_parts_never_start() -> None:
-    started: list[int] = []
-
+def _failing_at_two(started: list[int]) -> Callable[[int], int]:
+    """Work that notes each part it starts and fails on part 2 with a data officer's error."""
     def work(part: int) -> int:
         started.append(part)
         if part == 2:
@@ -58,9 +57,14 @@ def test_a_failing_part_raises_its_own_error_in_turn_and_later_parts_never_start
                                hint="Ask the partner.")
         return part
 
+    return work
+
+
+def test_a_failing_part_raises_its_own_error_in_turn_and_later_parts_never_start() -> None:
+    started: list[int] = []
     got: list[int] = []
     with pytest.raises(ExtractError) as info:
-        for value in ordered_map(work, 9, 2):
+        for value in ordered_map(_failing_at_two(started), 9, 2):
             got.append(value)
     assert got == [0, 1]  # the parts before it were delivered
     assert info.value.where == Where(file="x.csv", line=4, field="dob") and info.value.hint == "Ask the partner."
@@ -92,23 +96,18 @@ def test_prefetched_with_nothing_ahead_works_on_the_callers_thread() -> None:
     assert list(prefetched([], lambda x: x, ahead=1)) == []
 
 
+def _drawn(n: int, drawn: list[int]) -> Iterator[int]:
+    """0 .. n-1, noting each in `drawn` as it is drawn."""
+    for i in range(n):
+        drawn.append(i)
+        yield i
+
+
 def test_prefetched_raises_a_failure_in_turn_and_draws_nothing_after_it() -> None:
     drawn: list[int] = []
-
-    def source() -> Iterator[int]:
-        for i in range(9):
-            drawn.append(i)
-            yield i
-
-    def work(item: int) -> int:
-        if item == 2:
-            raise ExtractError("the date of birth is not a date", where=Where(file="x.csv", line=4, field="dob"),
-                               hint="Ask the partner.")
-        return item
-
     got: list[int] = []
     with pytest.raises(ExtractError) as info:
-        for value in prefetched(source(), work, ahead=1):
+        for value in prefetched(_drawn(9, drawn), _failing_at_two([]), ahead=1):
             got.append(value)
     assert got == [0, 1]
     assert info.value.where == Where(file="x.csv", line=4, field="dob")
@@ -117,13 +116,7 @@ def test_prefetched_raises_a_failure_in_turn_and_draws_nothing_after_it() -> Non
 
 def test_a_caller_that_stops_early_leaves_the_rest_undrawn() -> None:
     drawn: list[int] = []
-
-    def source() -> Iterator[int]:
-        for i in range(100):
-            drawn.append(i)
-            yield i
-
-    items = prefetched(source(), lambda x: x, ahead=2)
+    items = prefetched(_drawn(100, drawn), lambda x: x, ahead=2)
     assert next(items) == 0
     items.close()
     assert len(drawn) <= 4  # the one held, two ahead and at most one being made when it stopped
