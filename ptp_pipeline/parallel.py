@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -55,7 +55,7 @@ def ordered_map(work: Callable[[int], T], parts: int, workers: int) -> Iterator[
                 future.cancel()
 
 
-def prefetched(items: Iterable[T], work: Callable[[T], U], ahead: int = 1) -> Iterator[U]:
+def prefetched(items: Iterable[T], work: Callable[[T], U], ahead: int = 1) -> Generator[U, None, None]:
     """`work(item)` for each item, in order, on one worker thread that runs up to `ahead` items beyond the one
     the caller holds: the caller's own work on a result (a warehouse insert) overlaps the making of the next.
 
