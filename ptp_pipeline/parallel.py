@@ -60,9 +60,10 @@ def prefetched(items: Iterable[T], work: Callable[[T], U], ahead: int = 1) -> Ge
     the caller holds: the caller's own work on a result (a warehouse insert) overlaps the making of the next.
 
     The items are drawn and worked on that thread only, one at a time, so an iterator that is not
-    thread-safe (a file read in batches) is fine. A failure is raised as it is when its turn comes, and
-    nothing more is drawn; a caller that stops early leaves at most the item being worked on to finish.
-    `ahead` 0 works each item on the caller's thread when it is asked for.
+    thread-safe (a file read in batches) is fine. A failure is raised as it is when its turn comes; with
+    `ahead` 1 nothing is drawn after the failing item (with more, the items already asked for are still made).
+    A caller that stops early (closes the generator) leaves at most the item being worked on to finish, and
+    the close returns only once it has. `ahead` 0 works each item on the caller's thread when it is asked for.
     """
     source = iter(items)
     if ahead <= 0:

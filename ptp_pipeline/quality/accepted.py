@@ -8,7 +8,7 @@ holds `validated.parquet`, already without them: it is read as it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -67,15 +67,16 @@ def read(folder: Path, names: Sequence[str], drop: pa.Array | None = None) -> pa
     return table.select(list(names))
 
 
-def batches(folder: Path, names: Sequence[str], rows: int, drop: pa.Array | None = None) -> Iterator[pa.RecordBatch]:
+def batches(folder: Path, names: Sequence[str], rows: int, drop: pa.Array | None = None
+            ) -> Generator[pa.RecordBatch, None, None]:
     """The accepted rows' `names` columns (SOURCE_ROW among them), at most `rows` at a time.
 
     Without pre-buffering: a ParquetFile that pre-buffers keeps every row group's buffers it read while it is open,
     so iterating the whole file held the extract (3M rows: 0.26 GB more by the end; flat 0.09 GB without)."""
     drop = dropped(folder) if drop is None else drop
-    file = pq.ParquetFile(rows_file(folder), pre_buffer=False)
-    for batch in file.iter_batches(batch_size=rows, columns=list(names)):
-        kept = _keep(batch, drop)
-        assert isinstance(kept, pa.RecordBatch)
-        if kept.num_rows:
-            yield kept
+    with pq.ParquetFile(rows_file(folder), pre_buffer=False) as file:  # shut when the reader is closed
+        for batch in file.iter_batches(batch_size=rows, columns=list(names)):
+            kept = _keep(batch, drop)
+            assert isinstance(kept, pa.RecordBatch)
+            if kept.num_rows:
+                yield kept

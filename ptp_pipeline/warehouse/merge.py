@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -160,7 +161,7 @@ def _rows(key: ProjectKey, batch: pa.RecordBatch, extract_id: str, partner: str,
 
 
 #: Accepted rows turned into events and link records at a time: the merge's memory follows
-#: this and the extract's identities, not the extract's rows.
+#: this and the extract's identities, not the extract's rows (two batches: one inserted, the next being made).
 MERGE_BATCH_ROWS = 200_000
 #: The pseudonymised file's columns the merge writes somewhere (events, link records, addresses, locations).
 #: The rest (each field's status, duplicate marks: 17 of 43 columns) stayed in the validation and was read
@@ -233,30 +234,32 @@ def _merge(rt: Runtime, extract_id: str) -> None:
             del linked, identities
             release()
             unlinkable = 0
-            people, key = PersonIndex(person), rt.key
+            people, key, sort = PersonIndex(person), rt.key, wh.dialect == "postgresql"
 
             def prepare(batch: pa.RecordBatch) -> _Rows:
-                return _rows(key, batch, extract_id, item.partner, item.dataset, people,
-                             sort=wh.dialect == "postgresql", place=place)
+                return _rows(key, batch, extract_id, item.partner, item.dataset, people, sort=sort, place=place)
 
             # Each batch's rows are made on a worker thread while the one before is inserted (the inserts, the
-            # warehouse's work, and the event ids' HMAC, DuckDB's, both run outside Python's lock).
-            batches = accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS, drop)
-            for rows in prefetched(batches, prepare, ahead=1 if rt.settings.stage_workers > 1 else 0):
-                wh.insert_arrow("restricted.record_address", rows.addresses)
-                wh.insert_arrow("restricted.event_location", rows.locations)  # issue 20: where events happened
-                if rows.links is None:  # issue 17: a place dataset's rows are events of no person
-                    wh.insert_arrow("shared.pathway_event", rows.events)
-                    continue
-                pid = rows.persons
-                # A record with no usable identifier is its own person (unlinkable), never grouped with others.
-                alone = pid < 0
-                first_alone = next_person_id + unlinkable
-                pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
-                unlinkable += int(alone.sum())
-                wh.insert_arrow("restricted.link_record", rows.links.append_column("person_id", pa.array(pid)))
-                wh.insert_arrow("shared.pathway_event", rows.events.append_column("person_id", pa.array(pid)))
-                touch(wh, frame=pd.DataFrame({"person_id": np.unique(pid)}))
+            # warehouse's work, and the event ids' HMAC, DuckDB's, both run outside Python's lock). Closed on the
+            # way out, so on a failure the worker has stopped and the file is shut before the rollback.
+            ahead = 1 if rt.settings.stage_workers > 1 else 0
+            with (closing(accepted.batches(folder, merged_columns(names), MERGE_BATCH_ROWS, drop)) as batches,
+                  closing(prefetched(batches, prepare, ahead=ahead)) as prepared):
+                for rows in prepared:
+                    wh.insert_arrow("restricted.record_address", rows.addresses)
+                    wh.insert_arrow("restricted.event_location", rows.locations)  # issue 20: where events happened
+                    if rows.links is None:  # issue 17: a place dataset's rows are events of no person
+                        wh.insert_arrow("shared.pathway_event", rows.events)
+                        continue
+                    pid = rows.persons
+                    # A record with no usable identifier is its own person (unlinkable), never grouped with others.
+                    alone = pid < 0
+                    first_alone = next_person_id + unlinkable
+                    pid[alone] = np.arange(first_alone, first_alone + int(alone.sum()))
+                    unlinkable += int(alone.sum())
+                    wh.insert_arrow("restricted.link_record", rows.links.append_column("person_id", pa.array(pid)))
+                    wh.insert_arrow("shared.pathway_event", rows.events.append_column("person_id", pa.array(pid)))
+                    touch(wh, frame=pd.DataFrame({"person_id": np.unique(pid)}))
         _pause_for_test(PAUSE_ENV)
         withhold(wh, rt.project, extract_id)
         refresh_persons(wh)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -20,6 +21,7 @@ from ptp_pipeline.privacy import pseudonymise
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 from ptp_pipeline.synthetic import SyntheticResult
+from ptp_pipeline.warehouse import merge
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -119,10 +121,16 @@ def test_a_caller_that_stops_early_leaves_the_rest_undrawn() -> None:
     items = prefetched(_drawn(100, drawn), lambda x: x, ahead=2)
     assert next(items) == 0
     items.close()
-    assert len(drawn) <= 4  # the one held, two ahead and at most one being made when it stopped
+    assert len(drawn) <= 3  # the one held and the two ahead (one worker: the one being made is one of them)
 
 
-def _pseudonymised(env: dict[str, str], home: Path, path: Path, workers: int) -> tuple[pa.Table, pa.Table, int]:
+#: What the merge stores of each row, in an order that does not depend on how the rows were inserted.
+STORED = {"restricted.link_record": "record_id", "shared.pathway_event": "event_id",
+          "restricted.record_address": "record_id", "restricted.event_location": "event_id"}
+
+
+def _pseudonymised(env: dict[str, str], home: Path, path: Path, workers: int
+                   ) -> tuple[pa.Table, pa.Table, int, dict[str, pd.DataFrame]]:
     rt = Runtime(load_settings({**env, "PTP_HOME": str(home), "PTP_WORKERS": str(workers)}))
     try:
         extract_id, _ = pipeline.receive(rt, path, "health", "attendances")
@@ -135,20 +143,30 @@ def _pseudonymised(env: dict[str, str], home: Path, path: Path, workers: int) ->
         pipeline.validate(rt, extract_id)
         pipeline.merge(rt, extract_id)
         assert_conserved(rt)
-        return rows, identities, groups
+        stored = {table: rt.warehouse.query(f"SELECT * FROM {table} ORDER BY {order}")
+                  for table, order in STORED.items()}
+        return rows, identities, groups, stored
     finally:
         rt.close()
 
 
 def test_pseudonymise_on_workers_writes_what_one_process_writes(
         env: dict[str, str], tmp_path: Path, synthetic: SyntheticResult, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Identity parts and row groups split across workers: the files are the same, row for row."""
+    """Identity parts, row groups and merge batches split across workers: the files and the warehouse's rows are
+    the same, row for row."""
     monkeypatch.setattr(pseudonymise, "MIN_PARALLEL_PART", 20)
     monkeypatch.setattr(pseudonymise, "IDENTITY_CHUNK", 100)
     monkeypatch.setattr(check, "BATCH_ROWS", 300)
+    monkeypatch.setattr(merge, "MERGE_BATCH_ROWS", 250)
     path = next(e.path for e in synthetic.extracts if e.partner == "health")
-    one_rows, one_ids, groups = _pseudonymised(env, tmp_path / "one", path, 1)
-    two_rows, two_ids, _ = _pseudonymised(env, tmp_path / "two", path, 2)
+    one_rows, one_ids, groups, one_stored = _pseudonymised(env, tmp_path / "one", path, 1)
+    two_rows, two_ids, _, two_stored = _pseudonymised(env, tmp_path / "two", path, 2)
     assert groups > 2 and one_ids.num_rows > 3 * 100  # several parts of each kind
     assert two_rows.equals(one_rows)
     assert two_ids.equals(one_ids)
+    # The merge's batches made on a worker ahead of their inserts (2 workers) store what one thread stores,
+    # persons and unlinkable records' numbers included.
+    assert len(one_stored["restricted.link_record"]) > 3 * 250  # several merge batches
+    assert one_stored["restricted.link_record"]["person_id"].notna().all()
+    for table, frame in one_stored.items():
+        pd.testing.assert_frame_equal(two_stored[table], frame, obj=table)
