@@ -10,10 +10,13 @@ as they are. Workers never touch the warehouse: the stage's own thread alone wri
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from functools import partial
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -42,17 +45,9 @@ def ordered_map(work: Callable[[int], T], parts: int, workers: int) -> Iterator[
             yield work(part)
         return
     ahead = min(workers, parts)
-    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="ptp-part") as pool:
-        pending: list[Future[T]] = [pool.submit(work, part) for part in range(ahead)]
-        try:
-            for part in range(parts):
-                result = pending.pop(0).result()
-                if part + ahead < parts:
-                    pending.append(pool.submit(work, part + ahead))
-                yield result
-        finally:
-            for future in pending:  # a failure or a caller that stopped early: nothing more starts
-                future.cancel()
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="ptp-part") as pool, \
+            closing(_in_order(pool, (partial(work, part) for part in range(parts)), ahead)) as results:
+        yield from results
 
 
 def prefetched(items: Iterable[T], work: Callable[[T], U], ahead: int = 1) -> Generator[U, None, None]:
@@ -76,15 +71,26 @@ def prefetched(items: Iterable[T], work: Callable[[T], U], ahead: int = 1) -> Ge
         item = next(source, done)
         return done if item is done else work(item)  # type: ignore[arg-type]
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptp-ahead") as pool:
-        pending: deque[Future[object]] = deque(pool.submit(step) for _ in range(ahead))
-        try:
-            while True:
-                result = pending.popleft().result()
-                if result is done:
-                    return
-                pending.append(pool.submit(step))
-                yield result  # type: ignore[misc]
-        finally:
-            for future in pending:
-                future.cancel()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptp-ahead") as pool, \
+            closing(_in_order(pool, itertools.repeat(step), ahead)) as results:
+        for result in results:
+            if result is done:
+                return
+            yield result  # type: ignore[misc]
+
+
+def _in_order(pool: ThreadPoolExecutor, tasks: Iterator[Callable[[], T]], ahead: int) -> Generator[T, None, None]:
+    """The tasks' results in the tasks' order, `ahead` of them submitted to `pool` beyond the one the caller
+    holds (the next is submitted before a result is handed over). Closing it (a failure, or a caller that
+    stopped early) cancels what has not started, so nothing more starts."""
+    pending: deque[Future[T]] = deque(pool.submit(task) for task in itertools.islice(tasks, ahead))
+    try:
+        while pending:
+            result = pending.popleft().result()
+            task = next(tasks, None)
+            if task is not None:
+                pending.append(pool.submit(task))
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()

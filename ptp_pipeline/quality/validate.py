@@ -296,10 +296,10 @@ def read_by_groups(path: Path, columns: list[str], dictionary: list[str]) -> pd.
     being made: a 3M-row extract's 171 MB frame peaked at 1.16 GB. A group at a time: 0.67 GB."""
     from pandas.api.types import union_categoricals
 
-    file = pq.ParquetFile(path, read_dictionary=dictionary, pre_buffer=False)
-    if file.num_row_groups <= 1:
-        return file.read(columns=columns).to_pandas()
-    parts = [file.read_row_group(i, columns=columns).to_pandas() for i in range(file.num_row_groups)]
+    with pq.ParquetFile(path, read_dictionary=dictionary, pre_buffer=False) as file:
+        if file.num_row_groups <= 1:
+            return file.read(columns=columns).to_pandas()
+        parts = [file.read_row_group(i, columns=columns).to_pandas() for i in range(file.num_row_groups)]
     whole: dict[str, Any] = {}
     for col in columns:  # a column at a time, each part's copy dropped as it is joined
         pieces = [part.pop(col) for part in parts]
