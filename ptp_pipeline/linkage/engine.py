@@ -464,12 +464,19 @@ def distinct(new: pd.DataFrame) -> pd.DataFrame:
         else new.reset_index(drop=True)
 
 
+def next_person_id(wh: Warehouse) -> int:
+    """The first id no person has: after every identity's person and every unlinkable record's (a record too
+    sparse to link is a person with no identity, so the identities alone would hand its id out again)."""
+    return int(wh.scalar(f"SELECT greatest(coalesce((SELECT max(person_id) FROM {IDENTITY_TABLE}), 0), "
+                         "coalesce((SELECT max(person_id) FROM restricted.link_record), 0))") or 0) + 1
+
+
 def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None) -> Linked:
     """Link a batch of identities into the warehouse's persons (reads only; the caller writes)."""
     new = distinct(new)
     known = wh.query_frame("_ptp_new", new[[IDENT]], NEW_COLUMNS,
                            f"SELECT i.ident, i.person_id FROM {IDENTITY_TABLE} i JOIN _ptp_new n ON n.ident = i.ident")
-    next_id = int(wh.scalar(f"SELECT coalesce(max(person_id), 0) FROM {IDENTITY_TABLE}") or 0) + 1
+    next_id = next_person_id(wh)
     unknown = new[~is_in(new[IDENT], known[IDENT])] if len(known) else new
     if unknown.empty:
         linked = link_batch(unknown, pd.DataFrame(), cfg, model, next_id)
