@@ -108,25 +108,38 @@ def merge(rt: Runtime, extract_id: str) -> None:
         return
 
 
-def extract_identities(path: Path, idents: pa.ChunkedArray | pa.Array) -> pd.DataFrame:
-    """Field tokens of the identities of the accepted rows (`idents`: their identity tokens), one row each as
+def extract_identities(path: Path, wanted: pa.Array) -> pd.DataFrame:
+    """Field tokens of the accepted rows' identities (`wanted`: their distinct identity tokens), one row each as
     pseudonymise wrote them.
 
     Read and kept in Arrow a batch at a time: reading the whole file into pandas and then keeping the accepted
-    rows held the file twice (3M-row extract, 701,339 identities: 1.75 GB resident for 0.44 GB of tokens)."""
+    rows held the file twice (3M-row extract, 701,339 identities: 1.75 GB resident for 0.44 GB of tokens); text
+    kept in Arrow (a Python string per token was 1.5 s of a 1M-row extract's merge)."""
     found = pd.DataFrame({IDENT: pd.Series(dtype="string")})
     if path.exists():
-        file = pq.ParquetFile(path, pre_buffer=False)  # see the row batches in `_merge`
-        columns = [c for c in (IDENT, *TOKEN_COLUMNS) if c in file.schema_arrow.names]
-        wanted = pc.unique(idents.drop_null())
-        parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted.cast(b.column(IDENT).type)))
-                 for b in file.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=columns)]
-        if parts:  # text kept in Arrow: a Python string per token was 1.5 s of a 1M-row extract's merge
+        with pq.ParquetFile(path, pre_buffer=False) as file:  # see `accepted.batches`
+            columns = [c for c in (IDENT, *TOKEN_COLUMNS) if c in file.schema_arrow.names]
+            parts = [b.filter(pc.is_in(b.column(IDENT), value_set=wanted.cast(b.column(IDENT).type)))
+                     for b in file.iter_batches(batch_size=MERGE_BATCH_ROWS, columns=columns)]
+        if parts:
             found = arrow_text_frame(pa.Table.from_batches(parts))
     for col in (IDENT, *TOKEN_COLUMNS):
         if col not in found:
             found[col] = pd.Series(pd.NA, index=found.index, dtype="string")
     return found[[IDENT, *TOKEN_COLUMNS]].reset_index(drop=True)
+
+
+def after_merges(person: pd.Series, merges: pd.DataFrame) -> pd.Series:
+    """`person` with each person the extract absorbed replaced by the one it joined. An identity already stored
+    (known) comes with its person as it was before the extract proved that person one with another: its rows
+    belong to the person kept."""
+    if merges.empty:
+        return person
+    kept = pd.Series(merges["kept"].to_numpy(dtype=np.int64), index=merges["absorbed"].to_numpy(dtype=np.int64))
+    ids = person.to_numpy(dtype=np.int64).copy()
+    hit = np.isin(ids, kept.index.to_numpy())
+    ids[hit] = kept.reindex(ids[hit]).to_numpy()
+    return pd.Series(ids, index=person.index)
 
 
 class _Rows(NamedTuple):
@@ -189,7 +202,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
     # Only the narrow columns the whole extract is needed for: identities and the period it covers.
     narrow = accepted.read(folder, [c for c in (TOKEN + IDENT, "event_date") if c in names], drop)
     accepted_rows = narrow.num_rows
-    identities = extract_identities(folder / IDENTITIES_FILE, column(narrow, TOKEN + IDENT))
+    identities = extract_identities(folder / IDENTITIES_FILE, pc.unique(column(narrow, TOKEN + IDENT).drop_null()))
     span = pc.min_max(dates(column(narrow, "event_date", pa.date32())))
     start, end = span["min"].as_py(), span["max"].as_py()
     del narrow
@@ -225,8 +238,10 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         with wh.bulk_load(loads):
             insert_identities(wh, linked, extract_id)
             insert_review(wh, linked, extract_id)
-            person = pd.concat([f.set_index(IDENT)["person_id"] for f in (linked.known, linked.identities) if len(f)]
-                               or [pd.Series(dtype="int64")])
+            # Known identities carry their persons as they were before this extract's merges of persons.
+            person = after_merges(pd.concat([f.set_index(IDENT)["person_id"].astype("int64")
+                                             for f in (linked.known, linked.identities) if len(f)]
+                                            or [pd.Series(dtype="int64")]), linked.merges)
             # The identities' tokens are stored: from here only each identity's person is needed, so the token
             # frames go before the row batches.
             next_person_id, links = linked.next_person_id, linked.links

@@ -148,3 +148,29 @@ def test_a_new_person_never_takes_the_id_of_an_earlier_unlinkable_record(wh_env:
     assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 6
     assert_conserved(rt)
     rt.close()
+
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)], ids=["first-kept", "first-absorbed"])
+def test_a_known_record_follows_its_person_into_a_merge_the_same_extract_makes(
+        wh_rt: Runtime, tmp_path: Path, order: tuple[int, int]) -> None:
+    """A new record proves two stored persons are one; a record of one of them sent again in the same extract
+    (a known identity) is filed under the person kept, not the one absorbed (whichever had the smaller id)."""
+    rt = wh_rt
+
+    def row(surname: str, forename: str, dob: str, nhs: str, day: str) -> list[str]:
+        return [surname, forename, dob, "", "", "", "F", nhs, day, "incident", "100"]
+
+    nhs = "9434765919"  # a valid NHS number (mod 11)
+    rows = [row("Kelly", "Roberta", "35233", nhs, "01/06/2024"), row("Quist", "Ingrid", "30111", "", "01/06/2024")]
+    first = pipeline.ingest(rt, write_csv(tmp_path / "p1.csv", POLICE, [rows[i] for i in order]), "police",
+                            "incidents")
+    assert len(set(person_ids(rt, str(first.extract_id)))) == 2
+    # Next month: Roberta's record again (a known identity), and Ingrid's with Roberta's NHS number.
+    again = [row("Kelly", "Roberta", "35233", nhs, "01/07/2024"), row("Quist", "Ingrid", "30111", nhs, "02/07/2024")]
+    second = pipeline.ingest(rt, write_csv(tmp_path / "p2.csv", POLICE, again), "police", "incidents")
+    assert first.status == second.status == "merged"
+    everyone = person_ids(rt, str(first.extract_id)) + person_ids(rt, str(second.extract_id))
+    assert len(set(everyone)) == 1, everyone
+    assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 1
+    assert_conserved(rt)
