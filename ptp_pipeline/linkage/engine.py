@@ -122,20 +122,36 @@ def _symmetric(rule: str) -> bool:
 NEW_COLUMNS = ", ".join([f"{IDENT} VARCHAR", *(f"{t} VARCHAR" for t in TOKEN_COLUMNS)])
 
 
+#: New identities up to which the candidate search is one statement (a nightly file's few thousand: its joins'
+#: hash tables are small); a larger batch searches a rule at a time (`_candidates`).
+CANDIDATES_AT_ONCE = 10_000
+
+
 def _candidates(wh: Warehouse, cfg: LinkConfig, new: pd.DataFrame) -> pd.DataFrame:
     """Existing identities sharing a blocking rule or match key with a new one (`new`; token joins).
 
-    A symmetric rule is joined one way round only: the other finds the same identities (each join scans
-    the stored identities)."""
-    rules = _join_rules(cfg)
+    A symmetric rule is joined one way round only: the other finds the same identities (each join scans the
+    stored identities). A batch of more than `CANDIDATES_AT_ONCE` identities runs one query per rule, each
+    keeping the distinct stored identities it finds: as one statement (a UNION of every rule's join) DuckDB holds
+    every rule's hash table at once, and a partner's second large extract, which meets nearly every stored
+    identity, went past its limit (250,000 identities against 250,000 at 1 GB). Below that, one statement saves
+    the queries' overhead (bench/growth.py, a 10k-row increment: 0.3-0.5 s)."""
     selects = []
-    for rule in rules:
+    for rule in _join_rules(cfg):
         for a, b in (("e", "n"),) if _symmetric(rule) else (("e", "n"), ("n", "e")):
-            selects.append(f"SELECT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}")
+            selects.append(f"SELECT DISTINCT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n "
+                           f"ON {_rule_sql(rule, a, b)}")
     cols = ", ".join(["c.ident", "c.person_id", *(f"c.{t}" for t in TOKEN_COLUMNS)])
     # In ident order: the candidates' codes break ties between equally strong links (`in_cluster_order`).
-    sql = f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({' UNION '.join(selects)}) ORDER BY c.ident"
-    return wh.query_frame("_ptp_new", new[[IDENT, *TOKEN_COLUMNS]], NEW_COLUMNS, sql)
+    new = new[[IDENT, *TOKEN_COLUMNS]]
+    if len(new) <= CANDIDATES_AT_ONCE:
+        return wh.query_frame("_ptp_new", new, NEW_COLUMNS, f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident "
+                              f"IN ({' UNION '.join(selects)}) ORDER BY c.ident")
+    found = wh.query_frame_each("_ptp_new", new, NEW_COLUMNS, selects)
+    idents = pd.concat([f[IDENT] for f in found], ignore_index=True).drop_duplicates()
+    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: idents.astype(object)}), f"{IDENT} VARCHAR",
+                          f"SELECT {cols} FROM {IDENTITY_TABLE} c JOIN _ptp_found k ON k.ident = c.ident "
+                          "ORDER BY c.ident")
 
 
 def _strong_sets(frame: pd.DataFrame, rows: np.ndarray) -> list[frozenset[str]]:
