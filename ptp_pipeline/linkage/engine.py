@@ -136,20 +136,19 @@ def _candidates(wh: Warehouse, cfg: LinkConfig, new: pd.DataFrame) -> pd.DataFra
     every rule's hash table at once, and a partner's second large extract, which meets nearly every stored
     identity, went past its limit (250,000 identities against 250,000 at 1 GB). Below that, one statement saves
     the queries' overhead (bench/growth.py, a 10k-row increment: 0.3-0.5 s)."""
-    selects = []
-    for rule in _join_rules(cfg):
-        for a, b in (("e", "n"),) if _symmetric(rule) else (("e", "n"), ("n", "e")):
-            selects.append(f"SELECT DISTINCT e.ident FROM {IDENTITY_TABLE} e JOIN _ptp_new n "
-                           f"ON {_rule_sql(rule, a, b)}")
+    joins = [f"FROM {IDENTITY_TABLE} e JOIN _ptp_new n ON {_rule_sql(rule, a, b)}" for rule in _join_rules(cfg)
+             for a, b in ((("e", "n"),) if _symmetric(rule) else (("e", "n"), ("n", "e")))]
     cols = ", ".join(["c.ident", "c.person_id", *(f"c.{t}" for t in TOKEN_COLUMNS)])
     # In ident order: the candidates' codes break ties between equally strong links (`in_cluster_order`).
     new = new[[IDENT, *TOKEN_COLUMNS]]
     if len(new) <= CANDIDATES_AT_ONCE:
-        return wh.query_frame("_ptp_new", new, NEW_COLUMNS, f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident "
-                              f"IN ({' UNION '.join(selects)}) ORDER BY c.ident")
-    found = wh.query_frame_each("_ptp_new", new, NEW_COLUMNS, selects)
-    idents = pd.concat([f[IDENT] for f in found], ignore_index=True).drop_duplicates()
-    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: idents.astype(object)}), f"{IDENT} VARCHAR",
+        union = " UNION ".join(f"SELECT e.ident {join}" for join in joins)
+        return wh.query_frame("_ptp_new", new, NEW_COLUMNS,
+                              f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({union}) ORDER BY c.ident")
+    found = pd.Index([], dtype=object)
+    for part in wh.query_frame_each("_ptp_new", new, NEW_COLUMNS, [f"SELECT DISTINCT e.ident {j}" for j in joins]):
+        found = found.union(pd.Index(part[IDENT].to_numpy(dtype=object)))  # each rule's strings dropped as it comes
+    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: found.to_numpy()}), f"{IDENT} VARCHAR",
                           f"SELECT {cols} FROM {IDENTITY_TABLE} c JOIN _ptp_found k ON k.ident = c.ident "
                           "ORDER BY c.ident")
 
@@ -484,7 +483,7 @@ def next_person_id(wh: Warehouse) -> int:
     """The first id no person has: after every identity's person and every unlinkable record's (a record too
     sparse to link is a person with no identity, so the identities alone would hand its id out again)."""
     return int(wh.scalar(f"SELECT greatest(coalesce((SELECT max(person_id) FROM {IDENTITY_TABLE}), 0), "
-                         "coalesce((SELECT max(person_id) FROM restricted.link_record), 0))") or 0) + 1
+                         "coalesce((SELECT max(person_id) FROM restricted.link_record), 0))")) + 1
 
 
 def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None) -> Linked:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ptp_pipeline.linkage import frequencies
-from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked
+from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked, next_person_id
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import TRAIN_FROM, TRAIN_SAMPLE
 from ptp_pipeline.warehouse import audit
@@ -181,7 +181,7 @@ def full_relink(wh: Warehouse, cfg: Any, extract_id: str | None = None) -> dict[
         if stored.empty:
             return {"identities": 0, "persons_before": 0, "persons_after": 0, "changed": 0}
         model = load_model(wh)
-        next_id = int(wh.scalar("SELECT coalesce(max(person_id), 0) FROM restricted.link_record") or 0) + 1
+        next_id = next_person_id(wh)
         decisions = wh.query("SELECT ident_l, ident_r, decision FROM restricted.link_review "
                              "WHERE decision IS NOT NULL")
         linked = link_batch(stored.drop(columns=["person_id"]), pd.DataFrame(), cfg, model, next_id,

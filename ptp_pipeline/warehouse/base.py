@@ -51,17 +51,19 @@ class Warehouse(ABC):
 
     def query_frame(self, name: str, frame: pd.DataFrame, columns: str, sql: str) -> pd.DataFrame:
         """`sql` reading `frame` as the table `name` (`columns`: its column definitions, as in CREATE TABLE)."""
-        return self.query_frame_each(name, frame, columns, [sql])[0]
+        return next(iter(self.query_frame_each(name, frame, columns, [sql])))
 
     def query_frame_each(self, name: str, frame: pd.DataFrame, columns: str, sqls: Sequence[str]
-                         ) -> list[pd.DataFrame]:
-        """Each of `sqls` reading `frame` as the table `name`, the frame staged once.
+                         ) -> Iterator[pd.DataFrame]:
+        """Each of `sqls` reading `frame` as the table `name`, the frame staged once; each result is run when
+        asked for, so a caller can drop one before the next is made.
 
-        Here through a temporary table, emptied and filled each time: a server reads rows on its side."""
+        Here through a temporary table, emptied and filled once per call: a server reads rows on its side."""
         self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
         self.execute(f"DELETE FROM {name}")
         self.insert_frame(name, frame)
-        return [self.query(sql) for sql in sqls]
+        for sql in sqls:
+            yield self.query(sql)
 
     def batches(self, sql: str, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         """The result in Arrow batches, so a large table streams through flat memory."""

@@ -238,7 +238,6 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         with wh.bulk_load(loads):
             insert_identities(wh, linked, extract_id)
             insert_review(wh, linked, extract_id)
-            # Known identities carry their persons as they were before this extract's merges of persons.
             person = after_merges(pd.concat([f.set_index(IDENT)["person_id"].astype("int64")
                                              for f in (linked.known, linked.identities) if len(f)]
                                             or [pd.Series(dtype="int64")]), linked.merges)

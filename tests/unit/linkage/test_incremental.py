@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -127,14 +128,21 @@ def test_accepting_a_pair_joins_the_two_persons(env: dict[str, str], tmp_path: P
 def test_a_new_person_never_takes_the_id_of_an_earlier_unlinkable_record(wh_env: dict[str, str],
                                                                         tmp_path: Path) -> None:
     """Unlinkable records are persons with no identity: a later extract's new persons are numbered after them."""
-    import shutil
-
     protocols = tmp_path / "protocols"  # the police protocol with the date of birth optional
     shutil.copytree(Path(__file__).resolve().parents[3] / "protocols", protocols)
     police_yaml = protocols / "police_incidents.yaml"
     text = police_yaml.read_text(encoding="utf-8")
-    police_yaml.write_text(text.replace("generalise: year, required: true}", "generalise: year}"), encoding="utf-8")
+    optional = text.replace("generalise: year, required: true}", "generalise: year}")
+    assert optional != text
+    police_yaml.write_text(optional, encoding="utf-8")
     rt = Runtime(load_settings({**wh_env, "PTP_PROTOCOLS_DIR": str(protocols)}))
+    try:
+        _ingest_after_an_unlinkable_record(rt, tmp_path)
+    finally:
+        rt.close()
+
+
+def _ingest_after_an_unlinkable_record(rt: Runtime, tmp_path: Path) -> None:
     alone = ("Nobody", "Known", "", "")  # a name alone: too little to link, its own person
     first = pipeline.ingest(rt, write_csv(tmp_path / "p1.csv", POLICE, police([*PEOPLE, alone], "01/06/2024")),
                             "police", "incidents")
@@ -147,7 +155,6 @@ def test_a_new_person_never_takes_the_id_of_an_earlier_unlinkable_record(wh_env:
     assert after[0] not in before, "the stranger is a new person, not the first extract's unlinkable record"
     assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 6
     assert_conserved(rt)
-    rt.close()
 
 
 
