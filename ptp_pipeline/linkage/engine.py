@@ -145,10 +145,11 @@ def _candidates(wh: Warehouse, cfg: LinkConfig, new: pd.DataFrame) -> pd.DataFra
         union = " UNION ".join(f"SELECT e.ident {join}" for join in joins)
         return wh.query_frame("_ptp_new", new, NEW_COLUMNS,
                               f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({union}) ORDER BY c.ident")
-    found = pd.Index([], dtype=object)
+    found: set[str] = set()
     for part in wh.query_frame_each("_ptp_new", new, NEW_COLUMNS, [f"SELECT DISTINCT e.ident {j}" for j in joins]):
-        found = found.union(pd.Index(part[IDENT].to_numpy(dtype=object)))  # each rule's strings dropped as it comes
-    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: found.to_numpy()}), f"{IDENT} VARCHAR",
+        found.update(part[IDENT])  # each rule's strings dropped as they come
+    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: pd.Series(sorted(found), dtype=object)}),
+                          f"{IDENT} VARCHAR",
                           f"SELECT {cols} FROM {IDENTITY_TABLE} c JOIN _ptp_found k ON k.ident = c.ident "
                           "ORDER BY c.ident")
 
