@@ -480,11 +480,21 @@ def distinct(new: pd.DataFrame) -> pd.DataFrame:
         else new.reset_index(drop=True)
 
 
+_HIGHEST_PERSON = (f"greatest(coalesce((SELECT max(person_id) FROM {IDENTITY_TABLE}), 0), "
+                   "coalesce((SELECT max(person_id) FROM restricted.link_record), 0))")
+
+
 def next_person_id(wh: Warehouse) -> int:
-    """The first id no person has: after every identity's person and every unlinkable record's (a record too
-    sparse to link is a person with no identity, so the identities alone would hand its id out again)."""
-    return int(wh.scalar(f"SELECT greatest(coalesce((SELECT max(person_id) FROM {IDENTITY_TABLE}), 0), "
-                         "coalesce((SELECT max(person_id) FROM restricted.link_record), 0))")) + 1
+    """The first id never given to a person: after every identity's person, every unlinkable record's (a record
+    too sparse to link is a person with no identity, so the identities alone would hand its id out again), and
+    every id given before whose records are gone (superseded, opted out, purged: `ops.person_id_high`), so an
+    export or audit entry naming a person never comes to mean someone else."""
+    return int(wh.scalar(f"SELECT greatest({_HIGHEST_PERSON}, (SELECT max(high) FROM ops.person_id_high))")) + 1
+
+
+def remember_person_ids(wh: Warehouse) -> None:
+    """Raise `ops.person_id_high` to the highest person id now given (in the transaction that gave it)."""
+    wh.execute(f"UPDATE ops.person_id_high SET high = greatest(high, {_HIGHEST_PERSON})")
 
 
 def touched_persons(wh: Warehouse, persons: np.ndarray) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ptp_pipeline.linkage import frequencies
-from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked, next_person_id
+from ptp_pipeline.linkage.engine import IDENTITY_TABLE, Linked, next_person_id, remember_person_ids
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import TRAIN_FROM, TRAIN_SAMPLE
 from ptp_pipeline.warehouse import audit
@@ -225,6 +225,7 @@ def full_relink(wh: Warehouse, cfg: Any, extract_id: str | None = None) -> dict[
         wh.execute("UPDATE restricted.link_identity SET link_pass = x.link_pass, match_probability = x.p "
                    "FROM _ptp_pass x WHERE link_identity.ident = x.ident")
         refresh_persons(wh)
+        remember_person_ids(wh)
         frequencies.recount(wh)
         result = {"identities": len(frame), "persons_before": int(stored.person_id.nunique()),
                   "persons_after": int(frame.new_person.nunique()), "changed": len(changed)}

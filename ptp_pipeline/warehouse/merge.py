@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ptp_pipeline.extract.read import SOURCE_ROW
-from ptp_pipeline.linkage.engine import IDENTITY_TABLE, config_from, link_into
+from ptp_pipeline.linkage.engine import IDENTITY_TABLE, config_from, link_into, remember_person_ids
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.linkage.store import apply_merges, insert_identities, insert_review, model_for
 from ptp_pipeline.memory import release
@@ -275,6 +275,7 @@ def _merge(rt: Runtime, extract_id: str) -> None:
                     wh.insert_arrow("shared.pathway_event", rows.events.append_column("person_id", pa.array(pid)))
                     touch(wh, frame=pd.DataFrame({"person_id": np.unique(pid)}))
         _pause_for_test(PAUSE_ENV)
+        remember_person_ids(wh)  # before anything is withheld: ids given to opted-out persons are given too
         withhold(wh, rt.project, extract_id)
         refresh_persons(wh)
         wh.execute(

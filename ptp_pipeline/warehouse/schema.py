@@ -533,4 +533,12 @@ MIGRATIONS.append((55, "bulk loads rebuild a table's secondary indexes after the
 ]))
 
 
+MIGRATIONS.append((56, "person ids never handed out twice: the highest ever given, kept when its records are removed", [
+    "CREATE TABLE IF NOT EXISTS ops.person_id_high (high BIGINT NOT NULL)",
+    "INSERT INTO ops.person_id_high SELECT greatest(coalesce((SELECT max(person_id) FROM restricted.link_identity), "
+    "0), coalesce((SELECT max(person_id) FROM restricted.link_record), 0)) "
+    "WHERE NOT EXISTS (SELECT 1 FROM ops.person_id_high)",
+]))
+
+
 LATEST = max(v for v, _, _ in MIGRATIONS)
