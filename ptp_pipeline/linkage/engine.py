@@ -21,6 +21,8 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.cluster import Guards, cluster, components
@@ -36,7 +38,7 @@ from ptp_pipeline.linkage.model import (
 )
 from ptp_pipeline.linkage.model import with_term_frequencies as with_tf
 from ptp_pipeline.linkage.scratch import token_table
-from ptp_pipeline.privacy.names import is_in
+from ptp_pipeline.privacy.names import ARROW_STRING, is_in
 from ptp_pipeline.protocol import ProjectConfig
 from ptp_pipeline.warehouse.base import Warehouse
 from ptp_pipeline.warehouse.duckdb_backend import scratch_duckdb
@@ -145,10 +147,11 @@ def _candidates(wh: Warehouse, cfg: LinkConfig, new: pd.DataFrame) -> pd.DataFra
         union = " UNION ".join(f"SELECT e.ident {join}" for join in joins)
         return wh.query_frame("_ptp_new", new, NEW_COLUMNS,
                               f"SELECT {cols} FROM {IDENTITY_TABLE} c WHERE c.ident IN ({union}) ORDER BY c.ident")
-    found: set[str] = set()
+    found: pa.Array = pa.array([], pa.large_string())
     for part in wh.query_frame_each("_ptp_new", new, NEW_COLUMNS, [f"SELECT DISTINCT e.ident {j}" for j in joins]):
-        found.update(part[IDENT])  # each rule's strings dropped as they come
-    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: pd.Series(sorted(found), dtype=object)}),
+        # Each rule's identities join the distinct set in Arrow and are dropped (a Python set of them: 5 s).
+        found = pc.unique(pa.chunked_array([found, pa.array(part[IDENT], pa.large_string())]))
+    return wh.query_frame("_ptp_found", pd.DataFrame({IDENT: pd.Series(found, dtype=ARROW_STRING)}),
                           f"{IDENT} VARCHAR",
                           f"SELECT {cols} FROM {IDENTITY_TABLE} c JOIN _ptp_found k ON k.ident = c.ident "
                           "ORDER BY c.ident")
