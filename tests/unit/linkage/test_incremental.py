@@ -125,11 +125,11 @@ def test_accepting_a_pair_joins_the_two_persons(env: dict[str, str], tmp_path: P
 
 
 
-@pytest.mark.parametrize("resent", [False, True], ids=["new period", "period re-sent"])
-def test_a_new_person_never_takes_the_id_of_an_earlier_unlinkable_record(wh_env: dict[str, str], tmp_path: Path,
-                                                                        resent: bool) -> None:
+def test_a_new_person_never_takes_the_id_of_an_earlier_unlinkable_record(wh_env: dict[str, str],
+                                                                        tmp_path: Path) -> None:
     """Unlinkable records are persons with no identity: a later extract's new persons are numbered after them,
-    also when the later extract re-sends the period and so removes them (an id once given is never given again)."""
+    even when the later extract re-sends their period and so removes them (an id once given is never given again;
+    without the kept high mark, and with only the identities counted, the stranger takes id 5)."""
     protocols = tmp_path / "protocols"  # the police protocol with the date of birth optional
     shutil.copytree(Path(__file__).resolve().parents[3] / "protocols", protocols)
     police_yaml = protocols / "police_incidents.yaml"
@@ -145,13 +145,12 @@ def test_a_new_person_never_takes_the_id_of_an_earlier_unlinkable_record(wh_env:
         before = person_ids(rt, str(first.extract_id))
         assert len(set(before)) == 5
         stranger = [("Pemberton", "Aurelia", "29500", "LS1 1AA")]
-        day = "01/06/2024" if resent else "01/07/2024"
-        second = pipeline.ingest(rt, write_csv(tmp_path / "p2.csv", POLICE, police(stranger, day)), "police",
-                                 "incidents")
+        second = pipeline.ingest(rt, write_csv(tmp_path / "p2.csv", POLICE, police(stranger, "01/06/2024")),
+                                 "police", "incidents")
         assert first.status == second.status == "merged"
         after = person_ids(rt, str(second.extract_id))
         assert after[0] not in before, "the stranger is a new person, not the first extract's unlinkable record"
-        assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == (1 if resent else 6)
+        assert rt.warehouse.scalar("SELECT count(*) FROM shared.person") == 1  # the re-sent period holds one
         assert_conserved(rt)
     finally:
         rt.close()
