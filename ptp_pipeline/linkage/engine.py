@@ -90,7 +90,7 @@ class Linked:
     """What a batch of new identities became."""
 
     identities: pd.DataFrame  # ident, person_id, link_pass, match_probability + token columns (new rows)
-    known: pd.DataFrame  # ident, person_id: identities already in the warehouse
+    known: pd.DataFrame  # ident, person_id: identities already in the warehouse (persons after `merges`)
     merges: pd.DataFrame  # absorbed, kept: existing persons found to be one
     review: pd.DataFrame  # ident_l, ident_r, match_probability: the clerical-review band
     links: dict[str, int]  # identities linked per pass / key
@@ -517,6 +517,17 @@ def touched_persons(wh: Warehouse, persons: np.ndarray) -> pd.DataFrame:
                          "strong": [frozenset(filter(None, str(v).split(","))) for v in rows["strong"]]})
 
 
+def after_merges(person: pd.Series, merges: pd.DataFrame) -> pd.Series:
+    """`person` with each absorbed person replaced by the one it joined (`merges`: absorbed, kept)."""
+    if merges.empty:
+        return person
+    kept = pd.Series(merges["kept"].to_numpy(dtype=np.int64), index=merges["absorbed"].to_numpy(dtype=np.int64))
+    ids = person.to_numpy(dtype=np.int64).copy()
+    hit = np.isin(ids, kept.index.to_numpy())
+    ids[hit] = kept.reindex(ids[hit]).to_numpy()
+    return pd.Series(ids, index=person.index)
+
+
 def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str, Any] | None) -> Linked:
     """Link a batch of identities into the warehouse's persons (reads only; the caller writes)."""
     new = distinct(new)
@@ -535,4 +546,6 @@ def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str
     linked = link_batch(unknown, existing, cfg, model, next_id, touched, tf=tf)
     links = dict(linked.links)
     links["known"] = len(known)
+    # A known identity's person may be one this batch proved the same as another: it goes with the person kept.
+    known = known.assign(person_id=after_merges(known["person_id"].astype("int64"), linked.merges))
     return Linked(linked.identities, known, linked.merges, linked.review, links, linked.next_person_id)

@@ -129,19 +129,6 @@ def extract_identities(path: Path, wanted: pa.Array) -> pd.DataFrame:
     return found[[IDENT, *TOKEN_COLUMNS]].reset_index(drop=True)
 
 
-def after_merges(person: pd.Series, merges: pd.DataFrame) -> pd.Series:
-    """`person` with each person the extract absorbed replaced by the one it joined. An identity already stored
-    (known) comes with its person as it was before the extract proved that person one with another: its rows
-    belong to the person kept."""
-    if merges.empty:
-        return person
-    kept = pd.Series(merges["kept"].to_numpy(dtype=np.int64), index=merges["absorbed"].to_numpy(dtype=np.int64))
-    ids = person.to_numpy(dtype=np.int64).copy()
-    hit = np.isin(ids, kept.index.to_numpy())
-    ids[hit] = kept.reindex(ids[hit]).to_numpy()
-    return pd.Series(ids, index=person.index)
-
-
 class _Rows(NamedTuple):
     """What one batch of accepted rows adds to the warehouse, before unlinkable records are numbered."""
 
@@ -238,9 +225,8 @@ def _merge(rt: Runtime, extract_id: str) -> None:
         with wh.bulk_load(loads):
             insert_identities(wh, linked, extract_id)
             insert_review(wh, linked, extract_id)
-            person = after_merges(pd.concat([f.set_index(IDENT)["person_id"].astype("int64")
-                                             for f in (linked.known, linked.identities) if len(f)]
-                                            or [pd.Series(dtype="int64")]), linked.merges)
+            person = pd.concat([f.set_index(IDENT)["person_id"].astype("int64")
+                                for f in (linked.known, linked.identities) if len(f)] or [pd.Series(dtype="int64")])
             # The identities' tokens are stored: from here only each identity's person is needed, so the token
             # frames go before the row batches.
             next_person_id, links = linked.next_person_id, linked.links
