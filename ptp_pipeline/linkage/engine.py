@@ -218,7 +218,10 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
 _BOTH_FORENAMES = "l.fn IS NOT NULL AND r.fn IS NOT NULL"
 FORENAMES_DISAGREE = f"{_BOTH_FORENAMES} AND NOT (" + " OR ".join(
     [f"coalesce(l.{c} = r.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
-    + ["coalesce(l.fn = r.sn, false)", "coalesce(l.sn = r.fn, false)"]) + ")"
+    # A forename like the other record's surname: names swapped, then mistyped.
+    + [f"coalesce({cond}, false)" for a, b in (("l", "r"), ("r", "l")) for cond in (
+        f"{a}.fn = {b}.sn", f"{a}.fn_ph = {b}.sn_ph", f"{a}.fn_srt = {b}.sn_srt",
+        f"{a}.fn3 = {b}.sn3 AND {a}.fn_l3 = {b}.sn_l3")]) + ")"
 STRONG_CONFLICT = " OR ".join(f"coalesce(l.{s} <> r.{s}, false)" for s in STRONG)
 
 

@@ -45,6 +45,8 @@ def test_records_with_no_identifier_at_all_never_merge() -> None:
 
 @pytest.mark.parametrize("variant", [
     {"forename": "Abernathy", "surname": "Amara"},  # forename and surname swapped
+    {"forename": "Abernahty", "surname": "Amarah"},  # swapped, and both mistyped
+    {"forename": "Abernahty", "surname": "Amsra"},  # swapped, and both mistyped (one beyond its sound)
     {"surname": "Abernethy"},  # one-letter typo in the surname
     {"surname": "Aber nathy"},  # a space inside the surname
     {"date_of_birth": "1950-01-02"},  # one wrong digit in the date of birth
