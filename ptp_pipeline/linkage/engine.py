@@ -541,7 +541,10 @@ def link_into(wh: Warehouse, new: pd.DataFrame, cfg: LinkConfig, model: dict[str
     if unknown.empty:
         linked = link_batch(unknown, pd.DataFrame(), cfg, model, next_id)
         return Linked(linked.identities, known, linked.merges, linked.review, {"known": len(known)}, next_id)
-    existing = _candidates(wh, cfg, unknown)
+    # Into an empty warehouse (a first extract) there is nothing to search: on PostgreSQL the search still
+    # copied every new identity to the server for its joins (1M-row extract: 0.9 s).
+    stored = wh.scalar(f"SELECT 1 FROM {IDENTITY_TABLE} LIMIT 1") is not None
+    existing = _candidates(wh, cfg, unknown) if stored else pd.DataFrame()
     touched = pd.DataFrame(columns=["person_id", "identities", "strong"])
     if len(existing):
         touched = touched_persons(wh, existing["person_id"].unique())

@@ -37,7 +37,9 @@ def counts_of(identities: pd.DataFrame) -> pd.DataFrame:
     for col in TF_COLUMNS:
         if col not in identities:
             continue
-        n = identities[col].dropna().astype(str).value_counts()
+        values = identities[col].dropna()
+        # Counted as they are when already text (Arrow text: a Python string per token was most of the cost).
+        n = (values if isinstance(values.dtype, pd.StringDtype) else values.astype(str)).value_counts()
         frames.append(pd.DataFrame({"col": col, "token": n.index.to_numpy(dtype=object), "n": n.to_numpy()}))
     if not frames:
         return pd.DataFrame(
