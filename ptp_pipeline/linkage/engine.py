@@ -171,11 +171,21 @@ def _strong_sets(frame: pd.DataFrame, rows: np.ndarray) -> list[frozenset[str]]:
     return out
 
 
-def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pd.DataFrame:
+def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig, forename_veto: bool = False) -> pd.DataFrame:
     """Exact match-key pairs new-new and new-existing (tables u and c in `con`, whose integer `ident`
-    codes number the new identities before the existing ones), guards applied; each pair once."""
+    codes number the new identities before the existing ones), guards applied; each pair once.
+
+    With `forename_veto` (the twin guard holds: `forename_rule`), a key of neither an identifier nor the forename
+    never joins two records whose forenames share nothing, as the probabilistic pass never does: in a county-sized population
+    two people share a surname, a date of birth and a postcode district often enough (240,000 synthetic persons:
+    a third of the false merges came through `surname_dob_district`, bench/linkage.py)."""
     frames = []
     for name, cols in cfg.match_keys:
+        # Keys on an identifier (a strong one, or a partner's own reference) name one person whatever the names.
+        # At one address (the same full postcode) the key stands: that is where a person's own records meet,
+        # whatever has happened to a short forename's spelling.
+        guard = (f" AND (coalesce(x.pc = y.pc, false) OR NOT ({forenames_disagree('x', 'y')}))"
+                 if forename_veto and not {"fn", "fn_full", *STRONG, "local_id"} & set(cols) else "")
         on = " AND ".join(f"x.{c} = y.{c}" for c in cols)
         notnull = " AND ".join(f"x.{c} IS NOT NULL" for c in cols)
         # Persons per key value: existing persons plus new identities (a guard against hubs).
@@ -189,7 +199,7 @@ def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pd.DataFra
         SELECT x.ident AS ident_l, y.ident AS ident_r, '{name}' AS key
         FROM u x JOIN allr y ON {on} AND x.ident < y.ident
         JOIN ok ON {' AND '.join(f'ok.{c} = x.{c}' for c in cols)}
-        WHERE {' AND '.join(f'(x.{s} IS NULL OR y.{s} IS NULL OR x.{s} = y.{s})' for s in STRONG)}
+        WHERE {' AND '.join(f'(x.{s} IS NULL OR y.{s} IS NULL OR x.{s} = y.{s})' for s in STRONG)}{guard}
         """
         frames.append(con.execute(sql).df())
     if not frames:
@@ -211,17 +221,20 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
         return _scored(con, model, floor, tf, bool(len(existing)), CASCADE_GROUP in new)
 
 
+def forenames_disagree(a: str = "l", b: str = "r") -> str:
+    """SQL: records `a` and `b` both have a forename and the two share nothing (not the name, nickname, sound,
+    first or last letters, letters, initial, nor a likeness to the other's surname: names swapped, then mistyped).
+    Such a pair is never linked on the other fields alone unless the project says evidence, as twins share
+    surname, date of birth and address and only their forenames tell them apart."""
+    return f"{a}.fn IS NOT NULL AND {b}.fn IS NOT NULL AND NOT (" + " OR ".join(
+        [f"coalesce({a}.{c} = {b}.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
+        + [f"coalesce({cond}, false)" for x, y in ((a, b), (b, a)) for cond in (
+            f"{x}.fn = {y}.sn", f"{x}.fn_ph = {y}.sn_ph", f"{x}.fn_srt = {y}.sn_srt",
+            f"{x}.fn3 = {y}.sn3 AND {x}.fn_l3 = {y}.sn_l3")]) + ")"
+
+
 #: Pair flags worked out in the scratch database beside Splink's scores (tables u, c; l and r the pair).
-#: Forenames that share nothing (not the name, nickname, sound, first or last letters, letters, initial, nor a
-#: swap with the surname): such a pair is never linked on the other fields alone unless the project says
-#: evidence, as twins share surname, date of birth and address and only their forenames tell them apart.
-_BOTH_FORENAMES = "l.fn IS NOT NULL AND r.fn IS NOT NULL"
-FORENAMES_DISAGREE = f"{_BOTH_FORENAMES} AND NOT (" + " OR ".join(
-    [f"coalesce(l.{c} = r.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
-    # A forename like the other record's surname: names swapped, then mistyped.
-    + [f"coalesce({cond}, false)" for a, b in (("l", "r"), ("r", "l")) for cond in (
-        f"{a}.fn = {b}.sn", f"{a}.fn_ph = {b}.sn_ph", f"{a}.fn_srt = {b}.sn_srt",
-        f"{a}.fn3 = {b}.sn3 AND {a}.fn_l3 = {b}.sn_l3")]) + ")"
+FORENAMES_DISAGREE = forenames_disagree()
 STRONG_CONFLICT = " OR ".join(f"coalesce(l.{s} <> r.{s}, false)" for s in STRONG)
 
 
@@ -374,7 +387,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     with scratch_duckdb() as con:
         token_table(con, "u", u)
         token_table(con, "c", c)
-        casc = cascade_pairs(con, cfg)
+        casc = cascade_pairs(con, cfg, forename_veto)
         if cfg.probabilistic:
             group = cascade_groups(n_new + n_ex, casc, ex_person)
             con.register("_ptp_groups", pd.DataFrame({IDENT: np.arange(n_new + n_ex), CASCADE_GROUP: group}))

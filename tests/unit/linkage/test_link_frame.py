@@ -145,6 +145,27 @@ def test_a_frame_large_enough_trains_on_its_own_records(monkeypatch: pytest.Monk
     assert not any(priors[a] == priors[b] for a, b in pairs)
 
 
+@pytest.mark.parametrize(("conflict", "linked"), [("auto", False), ("veto", False), ("evidence", True)])
+def test_a_match_key_without_the_forename_respects_the_twin_guard(project: ProjectConfig, conflict: str,
+                                                                   linked: bool) -> None:
+    """The shipped keys include surname + date of birth + postcode district: two people sharing those at different
+    addresses (a common surname in a county-sized population) with forenames that share nothing stay apart unless
+    the project says forenames are evidence; a nickname still joins them, and so does one address."""
+    assert any(set(k.parts) == {"surname", "date_of_birth", "district"} for k in project.linkage.match_keys)
+    chosen = project.model_copy(update={"linkage": project.linkage.model_copy(update={"forename_conflict": conflict})})
+    a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05", postcode="LS6 2AB")
+    b = {**a, "forename": "Zofia", "postcode": "LS6 4QT"}  # the same district, another street
+    c = {**a, "forename": "Robert", "postcode": "LS6 1AA"}
+    d = {**c, "forename": "Bob", "postcode": "LS6 3HN"}  # a nickname of c's forename
+    e = person(0, forename="Max", surname="Quist", date_of_birth="1971-02-03", postcode="LS7 2GN")
+    f = {**e, "forename": "Jax"}  # the first letter mistyped, at the same address: shares nothing, same person
+    frame = pd.DataFrame([a, b, c, d, e, f, *[person(i) for i in range(1, 40)]])
+    ids = link_frame(frame.assign(record=range(len(frame))), KEY, chosen).sort_values("record")["person_id"].tolist()
+    assert (ids[0] == ids[1]) is linked
+    assert ids[2] == ids[3]
+    assert ids[4] == ids[5]
+
+
 def test_forenames_sharing_nothing_are_weighed_when_the_project_says_evidence(project: ProjectConfig) -> None:
     ids = _replaced_forename(project, "evidence")
     assert ids[0] == ids[1]
