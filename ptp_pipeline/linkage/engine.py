@@ -176,9 +176,10 @@ def cascade_pairs(con: duckdb.DuckDBPyConnection, cfg: LinkConfig, forename_veto
     codes number the new identities before the existing ones), guards applied; each pair once.
 
     With `forename_veto` (the twin guard holds: `forename_rule`), a key of neither an identifier nor the forename
-    never joins two records whose forenames share nothing, as the probabilistic pass never does: in a county-sized population
-    two people share a surname, a date of birth and a postcode district often enough (240,000 synthetic persons:
-    a third of the false merges came through `surname_dob_district`, bench/linkage.py)."""
+    never joins two records at different addresses whose forenames share nothing, as the probabilistic pass
+    never does: in a county-sized population two people share a surname, a date of birth and a postcode district
+    often enough (240,000 synthetic persons: a third of the false merges came through `surname_dob_district`,
+    bench/linkage.py; docs/linkage.md)."""
     frames = []
     for name, cols in cfg.match_keys:
         # Keys on an identifier (a strong one, or a partner's own reference) name one person whatever the names.
