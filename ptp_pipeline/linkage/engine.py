@@ -227,11 +227,15 @@ def forenames_disagree(a: str = "l", b: str = "r") -> str:
     first or last letters, letters, initial, nor a likeness to the other's surname: names swapped, then mistyped).
     Such a pair is never linked on the other fields alone unless the project says evidence, as twins share
     surname, date of birth and address and only their forenames tell them apart."""
+    def alike(x: str, s: str, y: str, t: str) -> str:  # model._alike, with table aliases
+        return (f"coalesce({s}.{x} = {t}.{y} OR {s}.{x}_ph = {t}.{y}_ph OR {s}.{x}_srt = {t}.{y}_srt "
+                f"OR ({s}.{x}3 = {t}.{y}3 AND {s}.{x}_l3 = {t}.{y}_l3), false)")
+
     return f"{a}.fn IS NOT NULL AND {b}.fn IS NOT NULL AND NOT (" + " OR ".join(
         [f"coalesce({a}.{c} = {b}.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
-        + [f"coalesce({cond}, false)" for x, y in ((a, b), (b, a)) for cond in (
-            f"{x}.fn = {y}.sn", f"{x}.fn_ph = {y}.sn_ph", f"{x}.fn_srt = {y}.sn_srt",
-            f"{x}.fn3 = {y}.sn3 AND {x}.fn_l3 = {y}.sn_l3")]) + ")"
+        + [f"coalesce({a}.fn = {b}.sn, false)", f"coalesce({a}.sn = {b}.fn, false)"]
+        # Names swapped, then mistyped: both names cross (`model.SWAPPED_ALIKE`).
+        + [f"({alike('fn', a, 'sn', b)} AND {alike('sn', a, 'fn', b)})"]) + ")"
 
 
 #: Pair flags worked out in the scratch database beside Splink's scores (tables u, c; l and r the pair).

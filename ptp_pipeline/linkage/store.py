@@ -26,11 +26,15 @@ def load_model(wh: Warehouse) -> dict[str, Any] | None:
 
 
 def covers_every_comparison(model: dict[str, Any]) -> bool:
-    """Whether a stored model compares every field the current settings compare."""
+    """Whether a stored model compares every field the current settings compare, at every level they have (a
+    model stored before a level was added, such as names swapped and mistyped, would never weigh it)."""
     from ptp_pipeline.linkage.model import settings
 
-    have = {c.get("output_column_name") for c in model.get("comparisons", [])}
-    return all(c["output_column_name"] in have for c in settings()["comparisons"])
+    have = {c.get("output_column_name"): {lv.get("label_for_charts") for lv in c.get("comparison_levels", [])}
+            for c in model.get("comparisons", [])}
+    return all(c["output_column_name"] in have
+               and {lv["label_for_charts"] for lv in c["comparison_levels"]} <= have[c["output_column_name"]]
+               for c in settings()["comparisons"])
 
 
 def save_model(wh: Warehouse, model: dict[str, Any], identities: int) -> None:

@@ -46,7 +46,7 @@ def test_records_with_no_identifier_at_all_never_merge() -> None:
 @pytest.mark.parametrize("variant", [
     {"forename": "Abernathy", "surname": "Amara"},  # forename and surname swapped
     {"forename": "Abernahty", "surname": "Amarah"},  # swapped, and both mistyped
-    {"forename": "Abernahty", "surname": "Amsra"},  # swapped, and both mistyped (one beyond its sound)
+    {"forename": "Abernahty", "surname": "Amra"},  # swapped, and both mistyped (one beyond its sound)
     {"surname": "Abernethy"},  # one-letter typo in the surname
     {"surname": "Aber nathy"},  # a space inside the surname
     {"date_of_birth": "1950-01-02"},  # one wrong digit in the date of birth
@@ -74,6 +74,19 @@ def test_a_record_with_two_fields_wrong_is_still_compared(first: dict[str, str],
     ids = persons_of(pd.DataFrame([one, {**one, **second}, *others]))
     assert ids[0] == ids[1]
     assert len(set(ids)) == 60
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Rose", "Ross"), ("Jane", "Ross")),  # twins: one forename sounds like the surname they share
+    (("Mary", "Moore"), ("Jane", "Moore")),
+    (("Lee", "Smith"), ("Jane", "Leigh")),  # strangers: one name like the other's other name, nothing more
+])
+def test_one_name_like_the_other_records_other_name_is_no_swap(a: tuple[str, str], b: tuple[str, str]) -> None:
+    """A swap crosses both names: one likeness across them says nothing when the surname is shared (twins)."""
+    one = person(0, forename=a[0], surname=a[1], date_of_birth="1990-05-05", postcode="LS6 2AB")
+    two = {**one, "forename": b[0], "surname": b[1], **({"postcode": "LS6 4QT"} if a[1] != b[1] else {})}
+    ids = persons_of(pd.DataFrame([one, two, *[person(i) for i in range(1, 40)]]))
+    assert ids[0] != ids[1]
 
 
 def test_day_and_month_swapped_links() -> None:

@@ -25,3 +25,16 @@ def test_a_current_stored_model_is_used(wh_rt: Runtime) -> None:
     save_model(wh_rt.warehouse, settings(), 10)
     model = model_for(wh_rt.warehouse, NONE_NEW)
     assert model is not None and {c["output_column_name"] for c in model["comparisons"]} >= {"address", "locality"}
+
+
+def test_a_model_stored_before_a_level_was_added_is_set_aside(wh_rt: Runtime) -> None:
+    """Names swapped and then mistyped are a level of both name comparisons (stop 36): a model without it would
+    score such pairs as names that share nothing for good."""
+    current = settings()
+    old = {**current, "comparisons": [
+        {**c, "comparison_levels": [lv for lv in c["comparison_levels"]
+                                    if lv.get("label_for_charts") != "names swapped, alike"]}
+        for c in current["comparisons"]]}
+    assert old != current
+    save_model(wh_rt.warehouse, old, 10)
+    assert model_for(wh_rt.warehouse, NONE_NEW) is None  # too few identities to train: the priors serve
