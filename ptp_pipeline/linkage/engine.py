@@ -33,6 +33,7 @@ from ptp_pipeline.linkage.model import (
     forename_rule,
     quiet_splink,
     settings,
+    swapped_alike,
     uses_term_frequencies,
     with_current_conditions,
 )
@@ -227,15 +228,11 @@ def forenames_disagree(a: str = "l", b: str = "r") -> str:
     first or last letters, letters, initial, nor a likeness to the other's surname: names swapped, then mistyped).
     Such a pair is never linked on the other fields alone unless the project says evidence, as twins share
     surname, date of birth and address and only their forenames tell them apart."""
-    def alike(x: str, s: str, y: str, t: str) -> str:  # model._alike, with table aliases
-        return (f"coalesce({s}.{x} = {t}.{y} OR {s}.{x}_ph = {t}.{y}_ph OR {s}.{x}_srt = {t}.{y}_srt "
-                f"OR ({s}.{x}3 = {t}.{y}3 AND {s}.{x}_l3 = {t}.{y}_l3), false)")
-
     return f"{a}.fn IS NOT NULL AND {b}.fn IS NOT NULL AND NOT (" + " OR ".join(
         [f"coalesce({a}.{c} = {b}.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
         + [f"coalesce({a}.fn = {b}.sn, false)", f"coalesce({a}.sn = {b}.fn, false)"]
-        # Names swapped, then mistyped: both names cross (`model.SWAPPED_ALIKE`).
-        + [f"({alike('fn', a, 'sn', b)} AND {alike('sn', a, 'fn', b)})"]) + ")"
+        # Names swapped, then mistyped: the model's level, over table aliases.
+        + [f"coalesce({swapped_alike(lambda name, record: f'{record}.{name}', a, b)}, false)"]) + ")"
 
 
 #: Pair flags worked out in the scratch database beside Splink's scores (tables u, c; l and r the pair).

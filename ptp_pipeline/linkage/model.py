@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -35,18 +36,30 @@ def _eq(*cols: str) -> str:
     return " AND ".join(f"{c}_l = {c}_r" for c in cols)
 
 
-def _alike(x: str, s: str, y: str, t: str) -> str:
-    """Name `x` of record `s` is like name `y` of record `t`: the same token, sound, letters, or first and last
-    three letters (token families are shared by forename and surname, so across the names they compare)."""
-    return (f"({x}_{s} = {y}_{t} OR {x}_ph_{s} = {y}_ph_{t} OR {x}_srt_{s} = {y}_srt_{t} "
-            f"OR ({x}3_{s} = {y}3_{t} AND {x}_l3_{s} = {y}_l3_{t}))")
+def _splink_column(name: str, record: str) -> str:
+    return f"{name}_{record}"  # Splink's comparison SQL: fn_l, sn_r
+
+
+def alike(x: str, s: str, y: str, t: str, column: Callable[[str, str], str] = _splink_column) -> str:
+    """SQL: name `x` of record `s` is like name `y` of record `t`: the same token, sound, letters, or first and last
+    three letters (token families are shared by forename and surname, so across the names they compare).
+    `column(name, record)` spells a token column of a record: Splink's `fn_l` by default."""
+    same = [f"{column(x + form, s)} = {column(y + form, t)}" for form in ("", "_ph", "_srt")]
+    ends = f"({column(x + '3', s)} = {column(y + '3', t)} AND {column(x + '_l3', s)} = {column(y + '_l3', t)})"
+    return "(" + " OR ".join([*same, ends]) + ")"
+
+
+def swapped_alike(column: Callable[[str, str], str] = _splink_column, left: str = "l", right: str = "r") -> str:
+    """SQL: both names cross, each alike (`alike`): the forename of one record like the other's surname, and its
+    surname like the other's forename."""
+    return f"({alike('fn', left, 'sn', right, column)} AND {alike('sn', left, 'fn', right, column)})"
 
 
 #: Names swapped and then mistyped ("Luke Seng" / "Sneg Luk") agree on no level of either name as written (FEBRL 4:
 #: a fifth of the true pairs Splink on the raw values linked and the project did not, bench/public_linkage.py).
 #: Both names must cross: one alone says nothing of a swap where the surname is shared (twins "Rose Ross" and
 #: "Jane Ross": Rose sounds like Ross), and it would count one likeness in both name comparisons.
-SWAPPED_ALIKE = f"({_alike('fn', 'l', 'sn', 'r')} AND {_alike('sn', 'l', 'fn', 'r')})"
+SWAPPED_ALIKE = swapped_alike()
 
 
 NAME_LEVELS: dict[str, list[Level]] = {
