@@ -30,6 +30,7 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import (
     BLOCKING_RULES,
     TWIN_SHARE,
+    forename_as_surname,
     forename_rule,
     quiet_splink,
     settings,
@@ -230,7 +231,8 @@ def forenames_disagree(a: str = "l", b: str = "r") -> str:
     surname, date of birth and address and only their forenames tell them apart."""
     return f"{a}.fn IS NOT NULL AND {b}.fn IS NOT NULL AND NOT (" + " OR ".join(
         [f"coalesce({a}.{c} = {b}.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
-        + [f"coalesce({a}.fn = {b}.sn, false)", f"coalesce({a}.sn = {b}.fn, false)"]
+        # A forename given as the other's surname: the model's level, over table aliases.
+        + [f"coalesce({forename_as_surname(lambda name, record: f'{record}.{name}', a, b)}, false)"]
         # Names swapped, then mistyped: the model's level, over table aliases.
         + [f"coalesce({swapped_alike(lambda name, record: f'{record}.{name}', a, b)}, false)"]) + ")"
 

@@ -62,12 +62,23 @@ def swapped_alike(column: Callable[[str, str], str] = _splink_column, left: str 
 SWAPPED_ALIKE = swapped_alike()
 
 
+def forename_as_surname(column: Callable[[str, str], str] = _splink_column, left: str = "l", right: str = "r") -> str:
+    """SQL: the forename of one record is the other's surname, and the two surnames differ. Where they are the same,
+    a forename equal to it is a forename like any other ("Ross Ross" and his twin "Jane Ross"), not a swap: a swap
+    leaves the surnames apart."""
+    fn_l, fn_r, sn_l, sn_r = (column(n, r) for n, r in (("fn", left), ("fn", right), ("sn", left), ("sn", right)))
+    return f"(({fn_l} = {sn_r} OR {fn_r} = {sn_l}) AND {sn_l} IS DISTINCT FROM {sn_r})"
+
+
+#: Both ways round: which record is "l" follows the keyed identity token, so it changes with the key.
+FORENAME_AS_SURNAME = forename_as_surname()
+
+
 NAME_LEVELS: dict[str, list[Level]] = {
     "forename": [
         ("exact full forename", _eq("fn_full"), 0.80, 0.002),
         ("exact first forename or nickname", _eq("fn"), 0.10, 0.004),
-        # Both ways round: which record is "l" follows the keyed identity token, so it changes with the key.
-        ("forename given as surname", "(fn_l = sn_r OR fn_r = sn_l)", 0.02, 0.0002),
+        ("forename given as surname", FORENAME_AS_SURNAME, 0.02, 0.0002),
         ("phonetic", _eq("fn_ph"), 0.03, 0.01),
         ("first three letters", _eq("fn3"), 0.02, 0.03),
         ("last three letters", _eq("fn_l3"), 0.01, 0.03),

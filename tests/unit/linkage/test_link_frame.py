@@ -104,6 +104,16 @@ def test_twins_stay_two_persons() -> None:
     assert ids[0] != ids[1]
 
 
+def test_a_twin_whose_forename_is_the_family_surname_stays_apart_from_the_other() -> None:
+    """"Ross Ross" and "Jane Ross": the first's forename is the surname they share, which is no swap of names (a
+    swap would leave the surnames different); the forenames share nothing, so the twin guard holds."""
+    twin_a = person(0, forename="Ross", surname="Ross", date_of_birth="1990-05-05")
+    twin_b = person(0, forename="Jane", surname="Ross", date_of_birth="1990-05-05", sex="M")
+    ids = persons_of(pd.DataFrame([twin_a, twin_b, twin_a, twin_b, *[person(i) for i in range(1, 30)]]))
+    assert ids[0] == ids[2] and ids[1] == ids[3]
+    assert ids[0] != ids[1]
+
+
 def _replaced_forename(project: ProjectConfig, conflict: str, model: dict[str, Any] | None = None) -> list[int]:
     a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05")
     b = {**a, "forename": "Zofia"}  # the forename replaced, not mistyped; all else equal
