@@ -65,10 +65,10 @@ def blank_as_missing(text: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(out), index=text.index)
 
 
-def first_of_same(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
+def first_of_same(frame: pd.DataFrame, rows: pd.Series, workers: int = 1) -> pd.Series:
     """For each row, the row number of the first row with exactly the same values (<NA> if it is the first);
-    an empty value and a missing one count as the same."""
-    group = group_codes(frame, blank_is_missing=True)
+    an empty value and a missing one count as the same. `workers`: threads for `group_codes`."""
+    group = group_codes(frame, blank_is_missing=True, workers=workers)
     first = first_positions(group)
     numbers = rows.to_numpy()
     dup_of = pd.Series(numbers[first[group]], index=frame.index, dtype="Int64")
@@ -207,7 +207,8 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
     frame = frame.drop(columns=dropped)
-    dup_of = first_of_same(frame.drop(columns=[SOURCE_ROW]), frame[SOURCE_ROW])  # over the whole file
+    # Over the whole file.
+    dup_of = first_of_same(frame.drop(columns=[SOURCE_ROW]), frame[SOURCE_ROW], rt.settings.stage_workers)
     # Parsed a batch of rows at a time (on the stage's workers): the typed copy never holds the whole extract
     # beside the text.
     def part(i: int) -> pa.Table:

@@ -205,7 +205,7 @@ def identity_table(rt: Runtime, checked: Path, columns: list[str], protocol: Pro
     # Statuses as dictionaries (three words each): a tenth of their memory as text.
     ident = arrow_text_frame(pq.read_table(checked, columns=columns,
                                            read_dictionary=[c for c in columns if c.startswith(STATUS)]))
-    codes = group_codes(ident)
+    codes = group_codes(ident, workers=rt.settings.stage_workers)
     distinct = ident.iloc[first_positions(codes)].reset_index(drop=True)
     del ident
     release()
