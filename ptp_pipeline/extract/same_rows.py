@@ -44,8 +44,9 @@ def group_codes(frame: pd.DataFrame, *, blank_is_missing: bool = False, workers:
     The columns are encoded on up to `workers` threads (Arrow's encoding runs outside Python's lock)."""
     group = np.zeros(len(frame), dtype=np.int64)
     bound = 1  # every code < bound
-    names = list(frame.columns)
-    encoded = ordered_map(lambda i: _column_codes(frame[names[i]], blank_is_missing), len(names), workers)
+    # Taken on this thread: the workers never touch the frame (pandas' lazy column look-ups are not thread-safe).
+    columns = [frame.iloc[:, i] for i in range(frame.shape[1])]
+    encoded = ordered_map(lambda i: _column_codes(columns[i], blank_is_missing), len(columns), workers)
     for codes, n in encoded:
         if bound * n >= 2**62:  # re-code only when the combined code could overflow
             group = pd.factorize(group)[0].astype(np.int64)
