@@ -62,16 +62,19 @@ def swapped_alike(column: Callable[[str, str], str] = _splink_column, left: str 
 SWAPPED_ALIKE = swapped_alike()
 
 
-def forename_as_surname(column: Callable[[str, str], str] = _splink_column, left: str = "l", right: str = "r") -> str:
-    """SQL: the forename of one record is the other's surname, and the two surnames differ. Where they are the same,
-    a forename equal to it is a forename like any other ("Ross Ross" and his twin "Jane Ross"), not a swap: a swap
-    leaves the surnames apart."""
-    fn_l, fn_r, sn_l, sn_r = (column(n, r) for n, r in (("fn", left), ("fn", right), ("sn", left), ("sn", right)))
-    return f"(({fn_l} = {sn_r} OR {fn_r} = {sn_l}) AND {sn_l} IS DISTINCT FROM {sn_r})"
+def forename_as_surname(column: Callable[[str, str], str] = _splink_column, left: str = "l", right: str = "r",
+                        name: str = "fn", other: str = "sn") -> str:
+    """SQL: the forename (`name`) of one record is the other's surname (`other`), and the two surnames differ. Where
+    they are the same, a forename equal to it is a forename like any other ("Ross Ross" and his twin "Jane Ross"),
+    not a swap: a swap leaves the surnames apart. With the names the other way round, the surname given as a
+    forename ("Ross Ross" and "Ross Smith" share a forename, which is no evidence on their surnames)."""
+    x_l, x_r, y_l, y_r = (column(n, r) for n, r in ((name, left), (name, right), (other, left), (other, right)))
+    return f"(({x_l} = {y_r} OR {x_r} = {y_l}) AND {y_l} IS DISTINCT FROM {y_r})"
 
 
 #: Both ways round: which record is "l" follows the keyed identity token, so it changes with the key.
 FORENAME_AS_SURNAME = forename_as_surname()
+SURNAME_AS_FORENAME = forename_as_surname(name="sn", other="fn")
 
 
 NAME_LEVELS: dict[str, list[Level]] = {
@@ -88,7 +91,7 @@ NAME_LEVELS: dict[str, list[Level]] = {
     ],
     "surname": [
         ("exact surname", _eq("sn"), 0.84, 0.001),  # 0.01 to the swapped level: "all other" keeps its 0.01
-        ("surname given as forename", "(sn_l = fn_r OR sn_r = fn_l)", 0.02, 0.0002),
+        ("surname given as forename", SURNAME_AS_FORENAME, 0.02, 0.0002),
         ("phonetic", _eq("sn_ph"), 0.05, 0.004),
         ("first and last three letters", _eq("sn3", "sn_l3"), 0.02, 0.0008),
         ("same letters in another order", _eq("sn_srt"), 0.01, 0.0005),
