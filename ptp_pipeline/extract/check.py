@@ -192,9 +192,8 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
     if protocol.file.format != "csv":
         raise ExtractError(f"file format {protocol.file.format} is not supported yet",
                            where=Where(file=item.file_name), hint="Ask the partner for CSV.")
-    received = read_raw(rt.key, folder / "raw", extract_id, item.file_name)
-    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name, data=received)
-    del received
+    frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name,
+                          data=lambda: read_raw(rt.key, folder / "raw", extract_id, item.file_name))
     item.rows_received = len(frame)
     item.save(folder)
     # Which file line each row starts on (not identifying), for quarantine and partner feedback; taken out of

@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -206,14 +206,16 @@ def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
 
 
 def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None,
-                  data: bytes | None = None) -> pd.DataFrame:
-    """Read a CSV extract (or its bytes, `data`, already in memory); every column is text; `source_row`
-    is the 1-based data record.
+                  data: Callable[[], bytes] | None = None) -> pd.DataFrame:
+    """Read a CSV extract (or the bytes `data()` gives, such as the decrypted work copy); every column is text;
+    `source_row` is the 1-based data record.
 
+    The bytes are asked for here, not passed in, so that nothing outside holds them: they are let go once
+    Arrow has parsed them (3M-row extract: 317 MB less beside the parsed table).
     The frame's `attrs["lines"]` holds the file line each data record starts on.
     """
     where = Where(file=display_name or path.name)
-    raw = path.read_bytes() if data is None else data
+    raw = path.read_bytes() if data is None else data()
     if not raw:
         raise ExtractError("the file is empty (0 bytes)", where=where,
                            hint="The transfer may have failed: ask the partner to send the extract again.")
@@ -226,12 +228,12 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
     names = _header(text, settings, where)
     # UTF-8 bytes for Arrow: the file's own when it is UTF-8 (no second copy), else re-encoded.
     utf8 = settings.encoding.replace("_", "-").lower() in _UTF8
-    data = raw.removeprefix(codecs.BOM_UTF8) if utf8 else text.encode("utf-8")
+    body = raw.removeprefix(codecs.BOM_UTF8) if utf8 else text.encode("utf-8")
     del text, raw
-    lines = record_lines(data)
+    lines = record_lines(body)
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            io.BytesIO(body),
             read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=settings.delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -241,7 +243,8 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
         )
     except pa.ArrowInvalid:
         # Arrow's message quotes the offending row (identifiers): find the line ourselves instead.
-        raise _structure_error(data.decode("utf-8"), settings.delimiter, len(names), lines, where) from None
+        raise _structure_error(body.decode("utf-8"), settings.delimiter, len(names), lines, where) from None
+    del body
     text = pd.StringDtype()  # Arrow-backed when the stage runs with mode.string_storage = pyarrow
     frame = table.to_pandas(types_mapper=lambda t: text if t == pa.string() else None)
     frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
