@@ -157,8 +157,10 @@ def identifying_columns(columns: Iterable[str], protocol: Protocol) -> list[str]
 
 
 #: Distinct identities worked on at a time. Their field tokens (about 40 columns) go to the identities file
-#: a chunk at a time: a 3M-row extract's identities held them all at once (pseudonymise peak 3.7 GB).
-IDENTITY_CHUNK = 200_000
+#: a chunk at a time: a 3M-row extract's identities held them all at once (pseudonymise peak 3.7 GB). Two chunks
+#: are worked on at once (one per worker): 200,000 each peaked at 1,822 MB on that extract, 100,000 at 1,657 MB,
+#: and the 1M-row extract's stage took no longer (9.0-9.9 s against 9.9-10.0 s, bench machine of stop 37).
+IDENTITY_CHUNK = 100_000
 #: Fewest distinct identities worth a worker of their own: below this a part's fixed costs (a DuckDB
 #: query per token column) outweigh the overlap.
 MIN_PARALLEL_PART = 20_000
