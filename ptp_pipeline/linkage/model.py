@@ -79,7 +79,8 @@ SURNAME_AS_FORENAME = forename_as_surname(name="sn", other="fn")
 
 NAME_LEVELS: dict[str, list[Level]] = {
     "forename": [
-        ("exact full forename", _eq("fn_full"), 0.80, 0.002),
+        # 0.7799: the levels' m add up to 1 with "all other" at its floor, 0.0001 (1.0201 before stop 37).
+        ("exact full forename", _eq("fn_full"), 0.7799, 0.002),
         ("exact first forename or nickname", _eq("fn"), 0.10, 0.004),
         ("forename given as surname", FORENAME_AS_SURNAME, 0.02, 0.0002),
         ("phonetic", _eq("fn_ph"), 0.03, 0.01),
@@ -130,8 +131,10 @@ ADDRESS_LEVELS: list[Level] = [
 FIXED = {"house number and street, a surname alike"}
 LOCALITY_LEVELS: list[Level] = [("same locality", _eq("ad_loc"), 0.85, 0.01)]
 SEX_LEVELS: list[Level] = [("same sex", _eq("sex"), 0.97, 0.5)]
-STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 0.999, 0.0000001)]
-LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 0.95, 0.0000005)]
+#: With "all other" at `STRONG_CONFLICT_M` (differing identifiers), the same identifier takes the rest of m.
+STRONG_CONFLICT_M = 0.0005
+STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 1 - STRONG_CONFLICT_M, 0.0000001)]
+LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 1 - STRONG_CONFLICT_M, 0.0000005)]
 
 #: Candidate pairs: records sharing one of these (on tokens) are compared. Cheap and selective.
 #: Splink joins its input once per rule and checks every earlier rule on every pair a rule's join yields, so
@@ -205,7 +208,7 @@ def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: 
     else_m = max(1e-4, 1.0 - sum(lv[2] for lv in levels))
     else_u = max(1e-4, 1.0 - sum(lv[3] for lv in levels))
     if strong_weight:  # differing strong identifiers: very strong evidence against
-        else_m = 0.0005
+        else_m = STRONG_CONFLICT_M
     out.append({"sql_condition": "ELSE", "label_for_charts": "all other", "m_probability": else_m,
                 "u_probability": else_u})
     return {"output_column_name": name, "comparison_levels": out}

@@ -12,10 +12,11 @@ import secrets
 from math import comb
 
 import pandas as pd
+import pytest
 
 from ptp_pipeline.linkage.fields import IDENT, linkage_tokens
 from ptp_pipeline.linkage.frame import frame_parts
-from ptp_pipeline.linkage.model import train
+from ptp_pipeline.linkage.model import settings, train
 from ptp_pipeline.privacy.keys import ProjectKey
 
 PERSONS = 1_500
@@ -50,3 +51,12 @@ def test_the_trained_prior_is_near_the_true_share_of_matching_identity_pairs() -
     truth = PERSONS / comb(len(identities), 2)
     prior = train(identities)["probability_two_random_records_match"]
     assert truth / 2 <= prior <= truth * 2
+
+
+def test_every_prior_comparison_is_a_distribution() -> None:
+    """Each comparison's prior m (and u) over its levels adds up to 1, "all other" included: a Fellegi-Sunter
+    weight is only the log ratio it claims to be when both are distributions."""
+    for comparison in settings()["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        for p in ("m_probability", "u_probability"):
+            assert sum(lv[p] for lv in levels) == pytest.approx(1.0, abs=1e-9), (comparison["output_column_name"], p)
