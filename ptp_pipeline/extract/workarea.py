@@ -80,7 +80,7 @@ def read_raw(key: ProjectKey, path: Path, extract_id: str, file_name: str) -> by
     body = memoryview(data)[len(RAW_MAGIC):]
     try:
         return AESGCM(_raw_key(key)).decrypt(body[:12], body[12:], extract_id.encode())
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: a copy cut short, too short to hold even its nonce
         raise ExtractError("the work area's copy of this extract cannot be decrypted with the project key in use "
                            "(the key was changed or rotated since it was received, or the copy was altered)",
                            where=Where(file=file_name),

@@ -16,6 +16,8 @@ from helpers import assert_conserved
 
 from ptp_pipeline import pipeline
 from ptp_pipeline.cli import main
+from ptp_pipeline.errors import ExtractError
+from ptp_pipeline.extract.workarea import RAW_MAGIC
 from ptp_pipeline.runtime import Runtime
 from ptp_pipeline.settings import load_settings
 from ptp_pipeline.synthetic import SyntheticResult
@@ -120,6 +122,9 @@ def test_the_received_copy_is_encrypted_at_rest(env: dict[str, str], synthetic: 
         extract_id, _ = pipeline.receive(other, health.path, "health", "attendances")
         (other.work(extract_id) / "raw").write_bytes((rt.work(extract_id) / "raw").read_bytes()[:-1] + b"x")
         with pytest.raises(Exception, match="cannot be decrypted"):
+            pipeline.check(other, extract_id)
+        (other.work(extract_id) / "raw").write_bytes(RAW_MAGIC + b"short")  # cut short: not even a whole nonce
+        with pytest.raises(ExtractError, match="cannot be decrypted"):
             pipeline.check(other, extract_id)
     finally:
         other.close()
