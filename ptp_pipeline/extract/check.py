@@ -193,7 +193,7 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
         raise ExtractError(f"file format {protocol.file.format} is not supported yet",
                            where=Where(file=item.file_name), hint="Ask the partner for CSV.")
     frame = read_csv_text(folder / "raw", protocol.file, display_name=item.file_name,
-                          data=lambda: read_raw(rt.key, folder / "raw", extract_id, item.file_name))
+                          load=lambda: read_raw(rt.key, folder / "raw", extract_id, item.file_name))
     item.rows_received = len(frame)
     item.save(folder)
     # Which file line each row starts on (not identifying), for quarantine and partner feedback; taken out of
@@ -206,8 +206,7 @@ def check(rt: Runtime, extract_id: str) -> WorkItem:
                            hint="Ask the partner to check the extract's date range and send it again.")
     item.dropped_columns = dropped
     frame = frame.drop(columns=dropped)
-    # Over the whole file.
-    dup_of = first_of_same(frame.drop(columns=[SOURCE_ROW]), frame[SOURCE_ROW], rt.settings.stage_workers)
+    dup_of = first_of_same(frame.drop(columns=[SOURCE_ROW]), frame[SOURCE_ROW], rt.settings.stage_workers)  # whole file
     # Parsed a batch of rows at a time (on the stage's workers): the typed copy never holds the whole extract
     # beside the text.
     def part(i: int) -> pa.Table:

@@ -206,8 +206,8 @@ def _header(text: str, settings: FileSettings, where: Where) -> list[str]:
 
 
 def read_csv_text(path: Path, settings: FileSettings, display_name: str | None = None,
-                  data: Callable[[], bytes] | None = None) -> pd.DataFrame:
-    """Read a CSV extract (or the bytes `data()` gives, such as the decrypted work copy); every column is text;
+                  load: Callable[[], bytes] | None = None) -> pd.DataFrame:
+    """Read a CSV extract (or the bytes `load()` gives, such as the decrypted work copy); every column is text;
     `source_row` is the 1-based data record.
 
     The bytes are asked for here, not passed in, so that nothing outside holds them: they are let go once
@@ -215,7 +215,7 @@ def read_csv_text(path: Path, settings: FileSettings, display_name: str | None =
     The frame's `attrs["lines"]` holds the file line each data record starts on.
     """
     where = Where(file=display_name or path.name)
-    raw = path.read_bytes() if data is None else data()
+    raw = path.read_bytes() if load is None else load()
     if not raw:
         raise ExtractError("the file is empty (0 bytes)", where=where,
                            hint="The transfer may have failed: ask the partner to send the extract again.")

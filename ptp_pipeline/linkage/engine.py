@@ -30,8 +30,8 @@ from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
 from ptp_pipeline.linkage.model import (
     BLOCKING_RULES,
     TWIN_SHARE,
-    forename_as_surname,
     forename_rule,
+    given_as_other,
     quiet_splink,
     settings,
     swapped_alike,
@@ -224,6 +224,10 @@ def splink_pairs(new: pd.DataFrame, existing: pd.DataFrame, model: dict[str, Any
         return _scored(con, model, floor, tf, bool(len(existing)), CASCADE_GROUP in new)
 
 
+def _aliased(name: str, record: str) -> str:
+    return f"{record}.{name}"  # a token column of a table alias: x.fn, y.sn (the model's SQL says fn_l, sn_r)
+
+
 def forenames_disagree(a: str = "l", b: str = "r") -> str:
     """SQL: records `a` and `b` both have a forename and the two share nothing (not the name, nickname, sound,
     first or last letters, letters, initial, nor a likeness to the other's surname: names swapped, then mistyped).
@@ -231,10 +235,9 @@ def forenames_disagree(a: str = "l", b: str = "r") -> str:
     surname, date of birth and address and only their forenames tell them apart."""
     return f"{a}.fn IS NOT NULL AND {b}.fn IS NOT NULL AND NOT (" + " OR ".join(
         [f"coalesce({a}.{c} = {b}.{c}, false)" for c in ("fn", "fn_full", "fn_ph", "fn3", "fn_l3", "fn_srt", "fn_i")]
-        # A forename given as the other's surname: the model's level, over table aliases.
-        + [f"coalesce({forename_as_surname(lambda name, record: f'{record}.{name}', a, b)}, false)"]
-        # Names swapped, then mistyped: the model's level, over table aliases.
-        + [f"coalesce({swapped_alike(lambda name, record: f'{record}.{name}', a, b)}, false)"]) + ")"
+        # The model's levels for a forename given as the other's surname and for names swapped then mistyped.
+        + [f"coalesce({given_as_other('fn', 'sn', _aliased, a, b)}, false)",
+           f"coalesce({swapped_alike(_aliased, a, b)}, false)"]) + ")"
 
 
 #: Pair flags worked out in the scratch database beside Splink's scores (tables u, c; l and r the pair).

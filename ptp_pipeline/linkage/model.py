@@ -62,19 +62,19 @@ def swapped_alike(column: Callable[[str, str], str] = _splink_column, left: str 
 SWAPPED_ALIKE = swapped_alike()
 
 
-def forename_as_surname(column: Callable[[str, str], str] = _splink_column, left: str = "l", right: str = "r",
-                        name: str = "fn", other: str = "sn") -> str:
-    """SQL: the forename (`name`) of one record is the other's surname (`other`), and the two surnames differ. Where
-    they are the same, a forename equal to it is a forename like any other ("Ross Ross" and his twin "Jane Ross"),
-    not a swap: a swap leaves the surnames apart. With the names the other way round, the surname given as a
-    forename ("Ross Ross" and "Ross Smith" share a forename, which is no evidence on their surnames)."""
+def given_as_other(name: str, other: str, column: Callable[[str, str], str] = _splink_column, left: str = "l",
+                   right: str = "r") -> str:
+    """SQL: name `name` of one record is the other record's `other` name, and the two records' `other` names differ.
+    A swap of names leaves those apart; where they are the same, the crossing is no swap: "Ross Ross" and his twin
+    "Jane Ross" share their surname, so his forename equal to it is a forename like any other, and "Ross Ross" and
+    "Ross Smith" share a forename, which says nothing of their surnames."""
     x_l, x_r, y_l, y_r = (column(n, r) for n, r in ((name, left), (name, right), (other, left), (other, right)))
     return f"(({x_l} = {y_r} OR {x_r} = {y_l}) AND {y_l} IS DISTINCT FROM {y_r})"
 
 
 #: Both ways round: which record is "l" follows the keyed identity token, so it changes with the key.
-FORENAME_AS_SURNAME = forename_as_surname()
-SURNAME_AS_FORENAME = forename_as_surname(name="sn", other="fn")
+FORENAME_AS_SURNAME = given_as_other("fn", "sn")
+SURNAME_AS_FORENAME = given_as_other("sn", "fn")
 
 
 NAME_LEVELS: dict[str, list[Level]] = {
@@ -131,7 +131,8 @@ ADDRESS_LEVELS: list[Level] = [
 FIXED = {"house number and street, a surname alike"}
 LOCALITY_LEVELS: list[Level] = [("same locality", _eq("ad_loc"), 0.85, 0.01)]
 SEX_LEVELS: list[Level] = [("same sex", _eq("sex"), 0.97, 0.5)]
-#: With "all other" at `STRONG_CONFLICT_M` (differing identifiers), the same identifier takes the rest of m.
+#: m of "all other" for an identifier (differing identifiers: very strong evidence against); the same identifier
+#: takes the rest, and `_comparison` gives "all other" what the levels leave.
 STRONG_CONFLICT_M = 0.0005
 STRONG_LEVELS: list[Level] = [("same identifier", "{c}_l = {c}_r", 1 - STRONG_CONFLICT_M, 0.0000001)]
 LOCAL_LEVELS: list[Level] = [("same partner reference", "local_id_l = local_id_r", 1 - STRONG_CONFLICT_M, 0.0000005)]
@@ -196,7 +197,7 @@ PRIOR_RULES = [
 ]
 
 
-def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: bool = False) -> dict[str, Any]:
+def _comparison(name: str, cols: list[str], levels: list[Level]) -> dict[str, Any]:
     null = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
     out: list[dict[str, Any]] = [{"sql_condition": null, "label_for_charts": "null", "is_null_level": True}]
     for label, sql, m, u in levels:
@@ -207,8 +208,6 @@ def _comparison(name: str, cols: list[str], levels: list[Level], strong_weight: 
         out.append(level)
     else_m = max(1e-4, 1.0 - sum(lv[2] for lv in levels))
     else_u = max(1e-4, 1.0 - sum(lv[3] for lv in levels))
-    if strong_weight:  # differing strong identifiers: very strong evidence against
-        else_m = STRONG_CONFLICT_M
     out.append({"sql_condition": "ELSE", "label_for_charts": "all other", "m_probability": else_m,
                 "u_probability": else_u})
     return {"output_column_name": name, "comparison_levels": out}
@@ -224,11 +223,11 @@ def settings(prior: float = 1e-4) -> dict[str, Any]:
         _comparison("address", ["ad_st"], ADDRESS_LEVELS),
         _comparison("locality", ["ad_loc"], LOCALITY_LEVELS),
         _comparison("sex", ["sex"], SEX_LEVELS),
-        _comparison("local_id", ["local_id"], LOCAL_LEVELS, strong_weight=True),
+        _comparison("local_id", ["local_id"], LOCAL_LEVELS),
     ]
     for sid in STRONG:
         levels = [(lab, sql.format(c=sid), m, u) for lab, sql, m, u in STRONG_LEVELS]
-        comparisons.append(_comparison(sid, [sid], levels, strong_weight=True))
+        comparisons.append(_comparison(sid, [sid], levels))
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": IDENT,
