@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.cluster import Guards, cluster, components
-from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS
+from ptp_pipeline.linkage.fields import IDENT, STRONG, TOKEN_COLUMNS, at_a_house
 from ptp_pipeline.linkage.model import (
     BLOCKING_RULES,
     TWIN_SHARE,
@@ -350,6 +350,28 @@ def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def one_link_each(edges: pd.DataFrame, weak: np.ndarray, n_new: int) -> pd.DataFrame:
+    """`edges` (strongest first) with a weak identity's (`fields.at_a_house`: one name or the date of birth at a
+    house) cut to its first: such a record cannot tell a household's people apart ("Lee at 4 Whiteside Court" is
+    like Amy Lee and John Lee of that house), so it joins the one it is most like and never makes two people one.
+    A stored weak identity made its one link when it came; a new record joins its person through the person's
+    other identities, not through it."""
+    if not weak.any() or edges.empty:
+        return edges
+    left, right = edges["ident_l"].to_numpy(dtype=np.int64), edges["ident_r"].to_numpy(dtype=np.int64)
+    keep = ~((weak[left] & (left >= n_new)) | (weak[right] & (right >= n_new)))
+    rank = np.arange(len(edges))
+    ends, ranks = np.concatenate([left, right]), np.concatenate([rank, rank])
+    mine = weak[ends] & np.concatenate([keep, keep])
+    first = pd.Series(ranks[mine]).groupby(ends[mine]).min()
+    # Each weak identity points at one other, so a component holds at most one person that is not weak; an edge
+    # between two weak ones is the first of one of them (the other still has its own).
+    chosen = np.zeros(len(edges), dtype=bool)
+    for end in (left, right):
+        chosen |= weak[end] & (first.reindex(end).to_numpy() == rank)
+    return edges[keep & (chosen | ~(weak[left] | weak[right]))]
+
+
 def in_cluster_order(edges: pd.DataFrame) -> pd.DataFrame:
     """Edges strongest first (key order, then probability), ties by identity codes: the size and conflict
     guards keep the first edges that fit, so the order decides who is linked. DuckDB returns pairs in no
@@ -450,6 +472,9 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                           ignore_index=True)
     parts = [f for f in (casc, links) if len(f)] or [casc]
     edges = in_cluster_order(pd.concat(parts, ignore_index=True))
+    weak = np.concatenate([at_a_house(new).to_numpy(dtype=bool),
+                           at_a_house(existing).to_numpy(dtype=bool) if n_ex else np.zeros(0, dtype=bool)])
+    edges = one_link_each(edges, weak, n_new)
     edges["a"] = node[edges["ident_l"].to_numpy()]
     edges["b"] = node[edges["ident_r"].to_numpy()]
 

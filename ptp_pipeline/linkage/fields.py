@@ -143,12 +143,26 @@ def identity_text(values: pd.DataFrame) -> pd.Series:
 
 def linkable(values: pd.DataFrame) -> pd.Series:
     """Enough to tell one person from another: a strong or partner identifier, a name with a date
-    of birth, or a full name with a postcode. Anything less (a postcode and a sex) would make many
-    strangers one identity, so such a record is its own person, counted as unlinkable."""
+    of birth, a full name with a postcode, or a name or date of birth at a house (`at_a_house`).
+    Anything less (a postcode and a sex) would make many strangers one identity, so such a record is
+    its own person, counted as unlinkable. Works on values and on their tokens alike (presence only)."""
+    return _named(values) | at_a_house(values)
+
+
+def _named(values: pd.DataFrame) -> pd.Series:
     strong = values[["nhs", "ni", "uln", "shared_ref", "local_id"]].notna().any(axis=1)
     name = values["fn"].notna() | values["sn"].notna()
     full_name = values["fn"].notna() & values["sn"].notna()
     return strong | (name & values["dob"].notna()) | (full_name & values["pc"].notna())
+
+
+def at_a_house(values: pd.DataFrame) -> pd.Series:
+    """Linkable only by a house (number and street) with one name or the date of birth: "Lee at 4 Whiteside
+    Court" (FEBRL: a fifth of the true pairs the project left apart had such a record). It cannot tell the people
+    of one household apart, so it joins at most one person, the most likely (`engine.one_link_each`)."""
+    house = values["ad_no"].notna() & values["ad_st"].notna()
+    some = values["fn"].notna() | values["sn"].notna() | values["dob"].notna()
+    return house & some & ~_named(values)
 
 
 def _tokens_of(key: bytes, values: pd.Series) -> pd.Series:

@@ -161,7 +161,7 @@ BLOCKING_RULES = [
     # Same date of birth and one more field: surname or forename sound, postcode district (so postcode),
     # or forename and the first letters of the surname.
     "l.dob = r.dob AND (l.sn_ph = r.sn_ph OR l.fn_ph = r.fn_ph OR l.pc_dist = r.pc_dist"
-    " OR (l.fn = r.fn AND l.sn3 = r.sn3))",
+    " OR (l.fn = r.fn AND l.sn3 = r.sn3) OR l.fn_full = r.sn OR l.sn = r.fn_full)",
     # Forename and surname swapped, whatever the date of birth (missing or mistyped on one of them as well: 6
     # of febrl4's 60 pairs left apart; Splink's own FEBRL examples block on the swap alone).
     "l.fn = r.sn AND l.sn = r.fn",
@@ -180,6 +180,9 @@ BLOCKING_RULES = [
     # and date of birth both mistyped, or the street's type; with some hint of the same person (`PERSON_HINT`).
     f"l.ad_st = r.ad_st AND l.ad_no = r.ad_no AND {PERSON_HINT}",
     f"l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND l.pc_dist = r.pc_dist AND {PERSON_HINT}",
+    "l.fn_full = r.sn AND l.sn = r.fn_full",
+    "l.fn = r.fn AND l.sn = r.sn AND l.ad_no = r.ad_no",
+    "l.pc = r.pc AND l.fn3 = r.fn3 AND l.sn3 = r.sn3",
 ]
 # EM sessions: each fixes some fields by blocking and estimates the others' m values.
 TRAINING_BLOCKS = ["l.dob = r.dob", "l.fn = r.fn AND l.sn = r.sn"]

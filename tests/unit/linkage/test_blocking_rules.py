@@ -32,6 +32,11 @@ SINGLE_RULES = [
     "l.fn = r.fn AND l.pc = r.pc",
     "l.fn = r.fn AND l.sn3 = r.sn3 AND l.pc_dist = r.pc_dist",
     "l.dob = r.dob AND l.pc_dist = r.pc_dist",
+    "l.dob = r.dob AND l.fn_full = r.sn",
+    "l.dob = r.dob AND l.sn = r.fn_full",
+    "l.fn_full = r.sn AND l.sn = r.fn_full",
+    "l.fn = r.fn AND l.sn = r.sn AND l.ad_no = r.ad_no",
+    "l.pc = r.pc AND l.fn3 = r.fn3 AND l.sn3 = r.sn3",
     f"l.ad_st = r.ad_st AND l.ad_no = r.ad_no AND {PERSON_HINT}",
     f"l.ad_st5 = r.ad_st5 AND l.ad_no = r.ad_no AND l.pc_dist = r.pc_dist AND {PERSON_HINT}",
 ]

@@ -15,6 +15,7 @@ from ptp_pipeline.linkage.cluster import Guards, cluster
 from ptp_pipeline.linkage.fields import (
     IDENT,
     TOKEN_COLUMNS,
+    at_a_house,
     comparison_values,
     identity_text,
     linkable,
@@ -162,6 +163,21 @@ def test_what_makes_a_record_linkable() -> None:
     assert text.isna().tolist() == [False, False, False, False, False, True, True, True]
     assert text.iloc[0] == "9434765919|~|~|~|~|~|~|~|~|~|~"
     assert text.iloc[4] == "~|~|~|~|~|ANN|ANNE|LEE|~|LS6 2AB|~", "fn_full, then fn (nickname table)"
+
+
+def test_one_name_or_a_date_of_birth_at_a_house_is_linkable_and_weak() -> None:
+    values = comparison_values(parts(
+        forename=[None, "ANN", None, None, None, "ANN"],
+        surname=["LEE", None, None, None, None, "LEE"],
+        date_of_birth=[None, None, "1980-01-02", None, "1980-01-02", "1980-01-02"],
+        postcode=["LS6 2AB"] * 6,
+        address_line=["4 Whiteside Court", "4 Whiteside Court", "4 Whiteside Court", "4 Whiteside Court",
+                      "Whiteside Court", "4 Whiteside Court"],
+    ))
+    # surname, forename or date of birth at a house; the house alone; no house number; a named person at a house
+    assert linkable(values).tolist() == [True, True, True, False, False, True]
+    assert at_a_house(values).tolist() == [True, True, True, False, False, False]
+    assert identity_text(values).isna().tolist() == [False, False, False, True, True, False]
 
 
 KEY = ProjectKey("test-project", bytes(range(32)))

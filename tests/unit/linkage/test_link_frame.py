@@ -96,6 +96,28 @@ def test_day_and_month_swapped_links() -> None:
     assert ids[0] == ids[1]
 
 
+HOUSE = {"street_number": "4", "street": "Whiteside Court", "locality": "Headingley", "postcode": "LS6 2AB"}
+
+
+def test_one_name_at_a_house_links_to_the_person_it_is() -> None:
+    # No surname and no date of birth: a forename at a house (and the locality mistyped) is enough to compare.
+    first = {"forename": "Gwendolyn", "surname": "", "date_of_birth": "", **HOUSE}
+    frame = pd.DataFrame([first, {**first, "locality": "Headingly"}, person(3), person(4)])
+    out = link_frame(frame.assign(record=range(4)), KEY).sort_values("record")
+    assert out.person_id.iloc[0] == out.person_id.iloc[1] and out.person_id.nunique() == 3
+    assert out.link_pass.iloc[0] != "unlinkable" and out.match_probability.iloc[0] >= 0.95
+
+
+def test_a_surname_at_a_house_never_makes_the_household_one_person() -> None:
+    # "Lee at 4 Whiteside Court" is like both Lees of that house: it joins one of them, and they stay two.
+    amy = {"forename": "Amy", "surname": "Lee", "date_of_birth": "1981-03-07", "sex": "F", **HOUSE}
+    john = {**amy, "forename": "Jonathan", "date_of_birth": "1979-11-23", "sex": "M"}
+    lee = {"forename": "", "surname": "Lee", "date_of_birth": "", "sex": "", **HOUSE}
+    ids = persons_of(pd.DataFrame([amy, john, lee, {**lee, "locality": "Headingly"}]))
+    assert ids[0] != ids[1], "Amy and Jonathan Lee are two people"
+    assert ids[2] in (ids[0], ids[1]) and ids[3] in (ids[0], ids[1])
+
+
 def test_twins_stay_two_persons() -> None:
     twin_a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05")
     twin_b = person(0, forename="Bogdan", surname="Abernathy", date_of_birth="1990-05-05", sex="M")
