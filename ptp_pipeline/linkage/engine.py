@@ -355,12 +355,14 @@ def one_link_each(edges: pd.DataFrame, weak: np.ndarray, n_new: int) -> pd.DataF
     house) cut to its first: such a record cannot tell a household's people apart ("Lee at 4 Whiteside Court" is
     like Amy Lee and John Lee of that house), so it joins the one it is most like and never makes two people one.
     A stored weak identity made its one link when it came; a new record joins its person through the person's
-    other identities, not through it."""
+    other identities, not through it. A data officer's accepted pair (key "clerical") stands, and is the weak
+    identity's one link."""
     if not weak.any() or edges.empty:
         return edges
     left, right = edges["ident_l"].to_numpy(dtype=np.int64), edges["ident_r"].to_numpy(dtype=np.int64)
-    keep = ~((weak[left] & (left >= n_new)) | (weak[right] & (right >= n_new)))
-    rank = np.arange(len(edges))
+    clerical = (edges["key"] == "clerical").to_numpy(dtype=bool)
+    keep = clerical | ~((weak[left] & (left >= n_new)) | (weak[right] & (right >= n_new)))
+    rank = np.where(clerical, -1, 0) * len(edges) + np.arange(len(edges))
     ends, ranks = np.concatenate([left, right]), np.concatenate([rank, rank])
     mine = weak[ends] & np.concatenate([keep, keep])
     first = pd.Series(ranks[mine]).groupby(ends[mine]).min()
@@ -369,7 +371,7 @@ def one_link_each(edges: pd.DataFrame, weak: np.ndarray, n_new: int) -> pd.DataF
     chosen = np.zeros(len(edges), dtype=bool)
     for end in (left, right):
         chosen |= weak[end] & (first.reindex(end).to_numpy() == rank)
-    return edges[keep & (chosen | ~(weak[left] | weak[right]))]
+    return edges[keep & (clerical | chosen | ~(weak[left] | weak[right]))]
 
 
 def in_cluster_order(edges: pd.DataFrame) -> pd.DataFrame:
