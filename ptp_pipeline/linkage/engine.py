@@ -116,7 +116,9 @@ def _symmetric(rule: str) -> bool:
     """The rule holds for (a, b) exactly when it holds for (b, a), as its text shows: with l and r swapped it
     reads the same once each equality's sides are in one order. (False when unsure: both directions are joined.)"""
     def canonical(text: str) -> str:
-        return _EQUALITY.sub(lambda m: " = ".join(sorted((f"{m[1]}.{m[2]}", f"{m[3]}.{m[4]}"))), text)
+        text = _EQUALITY.sub(lambda m: " = ".join(sorted((f"{m[1]}.{m[2]}", f"{m[3]}.{m[4]}"))), text)
+        # A flat conjunction in any order ("l.fn = r.sn AND l.sn = r.fn" is its own mirror); nested: as written.
+        return text if "(" in text else " AND ".join(sorted(text.split(" AND ")))
 
     swapped = rule.replace("l.", "\0").replace("r.", "l.").replace("\0", "r.")
     return canonical(rule) == canonical(swapped)
@@ -350,28 +352,60 @@ def strong_conflict(pairs: pd.DataFrame, tokens: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def one_link_each(edges: pd.DataFrame, weak: np.ndarray, n_new: int) -> pd.DataFrame:
-    """`edges` (strongest first) with a weak identity's (`fields.at_a_house`: one name or the date of birth at a
-    house) cut to its first: such a record cannot tell a household's people apart ("Lee at 4 Whiteside Court" is
-    like Amy Lee and John Lee of that house), so it joins the one it is most like and never makes two people one.
-    A stored weak identity made its one link when it came; a new record joins its person through the person's
-    other identities, not through it. A data officer's accepted pair (key "clerical") stands, and is the weak
-    identity's one link."""
+def one_link_each(edges: pd.DataFrame, weak: np.ndarray, free: np.ndarray, node: np.ndarray) -> pd.DataFrame:
+    """`edges` (strongest first, `in_cluster_order`) with each weak identity's (`fields.at_a_house`: one name or the
+    date of birth at a house) cut to one. Such a record cannot tell a household's people apart ("Lee at 4 Whiteside
+    Court" is like Amy Lee and John Lee of that house), so it joins the one it is clearly most like and never makes
+    two people one: each weak identity points at one other, so a component holds at most one person that is not
+    weak. Where its strongest links are equally strong to two persons (`node`), it stays alone. Only a `free` weak
+    identity links: a new one, or a stored one still alone in its person; a stored one that made its link is never
+    the way a later record joins that person (the person's other identities are). A data officer's accepted pair
+    (key "clerical") stands, and is the weak identity's one link."""
     if not weak.any() or edges.empty:
         return edges
     left, right = edges["ident_l"].to_numpy(dtype=np.int64), edges["ident_r"].to_numpy(dtype=np.int64)
     clerical = (edges["key"] == "clerical").to_numpy(dtype=bool)
-    keep = clerical | ~((weak[left] & (left >= n_new)) | (weak[right] & (right >= n_new)))
-    rank = np.where(clerical, -1, 0) * len(edges) + np.arange(len(edges))
+    keep = clerical | ~((weak[left] & ~free[left]) | (weak[right] & ~free[right]))
+    n = len(edges)
+    rank = np.where(clerical, -n, 0) + np.arange(n)  # a clerical decision first: it is the one link
+    # Per weak end: its edges in rank order, the other end's node, and the edge's strength (key order, probability).
     ends, ranks = np.concatenate([left, right]), np.concatenate([rank, rank])
     mine = weak[ends] & np.concatenate([keep, keep])
-    first = pd.Series(ranks[mine]).groupby(ends[mine]).min()
-    # Each weak identity points at one other, so a component holds at most one person that is not weak; an edge
-    # between two weak ones is the first of one of them (the other still has its own).
-    chosen = np.zeros(len(edges), dtype=bool)
-    for end in (left, right):
-        chosen |= weak[end] & (first.reindex(end).to_numpy() == rank)
+    edge = np.concatenate([np.arange(n), np.arange(n)])[mine]
+    table = pd.DataFrame({"end": ends[mine], "other": node[np.concatenate([right, left])][mine], "rank": ranks[mine],
+                          "order": edges["order"].to_numpy(dtype=np.int64)[edge],
+                          "p": edges["match_probability"].to_numpy(dtype="float64")[edge]}).sort_values("rank")
+    first = table.drop_duplicates("end").set_index("end")
+    # Ambiguous: another person as strong as the first (a clerical link never is).
+    top = table.join(first[["order", "p"]], on="end", rsuffix="_best")
+    top = top[(top["order"] == top["order_best"]) & (top["p"] == top["p_best"]) & (top["rank"] >= 0)]
+    tied = top.groupby("end")["other"].nunique()
+    first = first[~first.index.isin(tied[tied > 1].index) | (first["rank"] < 0)]
+    chosen = np.zeros(n, dtype=bool)
+    for end_codes in (left, right):
+        chosen |= weak[end_codes] & (first["rank"].reindex(end_codes).to_numpy() == rank)
     return edges[keep & (clerical | chosen | ~(weak[left] | weak[right]))]
+
+
+def weak_review(review: pd.DataFrame, weak: np.ndarray, free: np.ndarray, linked: np.ndarray) -> pd.DataFrame:
+    """The review band without pairs that would let a weak identity make a second link (accepting a pair joins the
+    two persons whole): a weak identity is offered while it is free and still unlinked (`linked`), and then in its
+    likeliest pair only, as `one_link_each` keeps its strongest link."""
+    if not weak.any() or review.empty:
+        return review
+    left, right = review["ident_l"].to_numpy(dtype=np.int64), review["ident_r"].to_numpy(dtype=np.int64)
+    unlinked = free & ~linked
+    review = review[(~weak[left] | unlinked[left]) & (~weak[right] | unlinked[right])]
+    review = review.sort_values("match_probability", ascending=False, kind="stable")
+    left, right = review["ident_l"].to_numpy(dtype=np.int64), review["ident_r"].to_numpy(dtype=np.int64)
+    n = len(review)
+    ends, pos = np.concatenate([left, right]), np.concatenate([np.arange(n), np.arange(n)])
+    mine = weak[ends]
+    first = pd.Series(pos[mine]).groupby(ends[mine]).min()
+    chosen = np.zeros(n, dtype=bool)
+    for codes in (left, right):
+        chosen |= weak[codes] & (first.reindex(codes).to_numpy() == np.arange(n))
+    return review[chosen | ~(weak[left] | weak[right])].sort_index()
 
 
 def in_cluster_order(edges: pd.DataFrame) -> pd.DataFrame:
@@ -476,7 +510,9 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
     edges = in_cluster_order(pd.concat(parts, ignore_index=True))
     weak = np.concatenate([at_a_house(new).to_numpy(dtype=bool),
                            at_a_house(existing).to_numpy(dtype=bool) if n_ex else np.zeros(0, dtype=bool)])
-    edges = one_link_each(edges, weak, n_new)
+    # A stored weak identity alone in its person has not made its one link yet.
+    free = weak & ((np.arange(len(weak)) < n_new) | (size[node] == 1))
+    edges = one_link_each(edges, weak, free, node)
     edges["a"] = node[edges["ident_l"].to_numpy()]
     edges["b"] = node[edges["ident_r"].to_numpy()]
 
@@ -515,6 +551,10 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
         pid = np.concatenate([out["person_id"].to_numpy(dtype=np.int64),
                               np.array([merged_into.get(int(p), int(p)) for p in ex_person], dtype=np.int64)])
         review = review[pid[review.ident_l.to_numpy()] != pid[review.ident_r.to_numpy()]]
+        has_link = np.zeros(len(weak), dtype=bool)
+        has_link[edges["ident_l"].to_numpy(dtype=np.int64)] = True
+        has_link[edges["ident_r"].to_numpy(dtype=np.int64)] = True
+        review = weak_review(review, weak, free, has_link)
     review = review.assign(ident_l=idents[review.ident_l.to_numpy(dtype=np.int64)],
                            ident_r=idents[review.ident_r.to_numpy(dtype=np.int64)])[
         ["ident_l", "ident_r", "match_probability"]]

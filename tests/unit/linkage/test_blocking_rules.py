@@ -99,3 +99,12 @@ def test_the_oracle_can_tell_a_missing_alternative_or_rule() -> None:
     # "JON" is JOHN's nickname: the same canonical forename, other first letters, so fn does not imply fn3.
     no_first_letters = [r for r in BLOCKING_RULES if not r.startswith("l.fn3 = r.fn3")]
     assert len(no_first_letters) == len(BLOCKING_RULES) - 1 and _pairs(tokens, no_first_letters) != expected
+
+
+def test_a_rule_that_reads_the_same_mirrored_is_joined_one_way_round() -> None:
+    from ptp_pipeline.linkage.engine import _symmetric
+
+    assert _symmetric("l.fn = r.fn AND l.sn = r.sn")
+    assert _symmetric("l.fn_full = r.sn AND l.sn = r.fn_full"), "names swapped: each side is the other's mirror"
+    assert not _symmetric("l.dob_sw = r.dob AND l.sn_ph = r.sn_ph"), "day and month swapped on one side only"
+    assert not _symmetric("l.dob = r.dob AND l.sn = r.fn_full")
