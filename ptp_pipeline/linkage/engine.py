@@ -387,6 +387,15 @@ def one_link_each(edges: pd.DataFrame, weak: np.ndarray, free: np.ndarray, node:
     return edges[keep & (clerical | chosen | ~(weak[left] | weak[right]))]
 
 
+def _persons_without(edges: pd.DataFrame, weak: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
+    """For each identity code, the person its links to identities that are not weak make it part of (before the
+    guards): two records of one person equally like a weak one are no ambiguity (FEBRL 3's people
+    with several records; `one_link_each`)."""
+    left, right = edges["ident_l"].to_numpy(dtype=np.int64), edges["ident_r"].to_numpy(dtype=np.int64)
+    named = ~(weak[left] | weak[right])
+    return components(n, node[left[named]], node[right[named]])[node]
+
+
 def weak_review(review: pd.DataFrame, weak: np.ndarray, free: np.ndarray, linked: np.ndarray) -> pd.DataFrame:
     """The review band without pairs that would let a weak identity make a second link (accepting a pair joins the
     two persons whole): a weak identity is offered while it is free and still unlinked (`linked`), and then in its
@@ -512,7 +521,7 @@ def link_batch(new: pd.DataFrame, existing: pd.DataFrame, cfg: LinkConfig, model
                            at_a_house(existing).to_numpy(dtype=bool) if n_ex else np.zeros(0, dtype=bool)])
     # A stored weak identity alone in its person has not made its one link yet.
     free = weak & ((np.arange(len(weak)) < n_new) | (size[node] == 1))
-    edges = one_link_each(edges, weak, free, node)
+    edges = one_link_each(edges, weak, free, _persons_without(edges, weak, node, n))
     edges["a"] = node[edges["ident_l"].to_numpy()]
     edges["b"] = node[edges["ident_r"].to_numpy()]
 

@@ -121,6 +121,15 @@ def test_a_surname_at_a_house_never_makes_the_household_one_person() -> None:
     assert ids[0] != ids[1] and ids[2] == ids[0]
 
 
+def test_a_name_at_a_house_as_like_two_records_of_one_person_joins_that_person() -> None:
+    # Amy's two records differ only in her date of birth, which the record at her house lacks: it is as like the one
+    # as the other, and both are Amy, so it joins her (FEBRL 3's people with several records).
+    amy = {"forename": "Amy", "surname": "Lee", "date_of_birth": "1981-03-07", "sex": "F", **HOUSE}
+    ids = persons_of(pd.DataFrame([amy, {**amy, "date_of_birth": "1981-07-03"},
+                                   {"forename": "Amy", "surname": "", "date_of_birth": "", "sex": "F", **HOUSE}]))
+    assert ids[0] == ids[1] == ids[2]
+
+
 def test_twins_stay_two_persons() -> None:
     twin_a = person(0, forename="Amara", surname="Abernathy", date_of_birth="1990-05-05")
     twin_b = person(0, forename="Bogdan", surname="Abernathy", date_of_birth="1990-05-05", sex="M")
