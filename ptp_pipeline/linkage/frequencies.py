@@ -39,7 +39,8 @@ def counts_of(identities: pd.DataFrame) -> pd.DataFrame:
             continue
         values = identities[col].dropna()
         # Counted as they are when already text (Arrow text: a Python string per token was most of the cost).
-        n = (values if isinstance(values.dtype, pd.StringDtype) else values.astype(str)).value_counts()
+        # (Or Arrow dictionaries: a merge's identities, `merge.extract_identities`.)
+        n = (values if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype) else values.astype(str)).value_counts()
         frames.append(pd.DataFrame({"col": col, "token": n.index.to_numpy(dtype=object), "n": n.to_numpy()}))
     if not frames:
         return pd.DataFrame(
