@@ -103,12 +103,14 @@ def _runtime(home: Path) -> Runtime:
 
 
 def run_stage(frame: pd.DataFrame, home: Path) -> int:
-    from ptp_pipeline.quality.validate import gx_frame, run_suite
+    from ptp_pipeline.quality.suite import suite_for
+    from ptp_pipeline.quality.validate import gx_frame, narrow, run_suite
     from ptp_pipeline.runtime import WorkItem
 
     rt = _runtime(home)
     item = WorkItem("bench", "health", "attendances", "bench.csv", "0" * 64, *PROTOCOL, "2026-11-25T00:00:00")
-    table, _url = run_suite(rt, gx_frame(frame), item)
+    suite = suite_for(rt.protocol(*PROTOCOL), date(2026, 11, 25))
+    table, _url = run_suite(rt, narrow(gx_frame(frame), suite), item, suite)
     return int(table["source_row"].nunique())
 
 
