@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from ptp_pipeline.warehouse import open_warehouse
 from ptp_pipeline.warehouse.persons import refresh_persons, touch
@@ -47,3 +48,14 @@ def test_ties_are_broken_alike_on_both_backends(tmp_path: Path, pg_database: str
     for got in (duck, pg):
         rows = [(int(p), int(b), s, None if pd.isna(a) else a) for p, b, s, a in got.itertuples(index=False)]
         assert rows == expected
+
+
+def test_persons_rebuilt_a_part_at_a_time_are_the_persons_rebuilt_at_once(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from ptp_pipeline.warehouse import persons
+
+    at_once = _persons(f"duckdb:///{tmp_path / 'a.duckdb'}")
+    monkeypatch.setattr(persons, "PERSONS_AT_ONCE", 1)  # each person its own part
+    in_parts = _persons(f"duckdb:///{tmp_path / 'b.duckdb'}")
+    assert len(in_parts) == 2
+    pd.testing.assert_frame_equal(in_parts, at_once)
