@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ptp_pipeline.linkage.model import TRAIN_FROM
 from ptp_pipeline.linkage.scratch import token_table
@@ -31,6 +32,16 @@ COUNTS_TABLE = "restricted.link_token_tf"
 TOTALS_TABLE = "restricted.link_token_total"
 
 
+def _arrow_text(dtype: object) -> bool:
+    """Text already held as text: pandas' own, or an Arrow dictionary of text (a merge's identities,
+    `merge.extract_identities`)."""
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    arrow = dtype.pyarrow_dtype if isinstance(dtype, pd.ArrowDtype) else None
+    return arrow is not None and pa.types.is_dictionary(arrow) and (
+        pa.types.is_string(arrow.value_type) or pa.types.is_large_string(arrow.value_type))
+
+
 def counts_of(identities: pd.DataFrame) -> pd.DataFrame:
     """Identities per token of each adjusted column: col, token, n."""
     frames = []
@@ -39,8 +50,7 @@ def counts_of(identities: pd.DataFrame) -> pd.DataFrame:
             continue
         values = identities[col].dropna()
         # Counted as they are when already text (Arrow text: a Python string per token was most of the cost).
-        # (Or Arrow dictionaries: a merge's identities, `merge.extract_identities`.)
-        n = (values if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype) else values.astype(str)).value_counts()
+        n = (values if _arrow_text(values.dtype) else values.astype(str)).value_counts()
         frames.append(pd.DataFrame({"col": col, "token": n.index.to_numpy(dtype=object), "n": n.to_numpy()}))
     if not frames:
         return pd.DataFrame(

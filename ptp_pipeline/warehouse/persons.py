@@ -65,6 +65,8 @@ def refresh_persons(wh: Warehouse) -> int:
         wh.execute(f"DELETE FROM shared.person WHERE person_id IN (SELECT person_id FROM {TOUCHED})")
         parts = -(-n // PERSONS_AT_ONCE) if wh.dialect == "duckdb" else 1
         for i in range(parts):
-            wh.execute(PERSON_SQL[wh.dialect].format(part=f"person_id % {parts} = {i}" if parts > 1 else "true"))
+            # ((id % p) + p) % p: a part for every id, a negative one too (SQL's % keeps the dividend's sign).
+            part = f"((person_id % {parts}) + {parts}) % {parts} = {i}" if parts > 1 else "true"
+            wh.execute(PERSON_SQL[wh.dialect].format(part=part))
     wh.execute(f"DELETE FROM {TOUCHED}")
     return n

@@ -7,16 +7,21 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ptp_pipeline.linkage import frequencies
 from ptp_pipeline.linkage.fields import IDENT, TOKEN_COLUMNS
 from ptp_pipeline.warehouse.merge import extract_identities
 
 
-def test_identities_keep_their_values_with_field_tokens_as_dictionaries(tmp_path: Path) -> None:
+def test_identities_keep_their_values_with_field_tokens_as_dictionaries(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from ptp_pipeline.warehouse import merge
+
+    monkeypatch.setattr(merge, "MERGE_BATCH_ROWS", 1_000)  # three batches, each with its own dictionaries
     n = 3_000
     plain = {IDENT: [f"{i:032x}" for i in range(n)],
-             **{c: [None if i % 7 == 0 else f"{(i * 31 + j) % 50:016x}" for i in range(n)]
+             **{c: [None if i % 7 == 0 else f"{(i // 1_000) * 100 + (i * 31 + j) % 50:016x}" for i in range(n)]
                 for j, c in enumerate(TOKEN_COLUMNS)}}
     path = tmp_path / "identities.parquet"
     pq.write_table(pa.table(plain), path, row_group_size=1_000)
