@@ -382,10 +382,7 @@ def one_link_each(edges: pd.DataFrame, weak: np.ndarray, free: np.ndarray, node:
     top = top[(top["order"] == top["order_best"]) & (top["p"] == top["p_best"]) & (top["rank"] >= 0)]
     tied = top.groupby("end")["other"].nunique()
     first = first[~first.index.isin(tied[tied > 1].index) | (first["rank"] < 0)]
-    chosen = np.zeros(n, dtype=bool)
-    for end_codes in (left, right):
-        chosen |= weak[end_codes] & (first["rank"].reindex(end_codes).to_numpy() == rank)
-    return edges[keep & (clerical | chosen | ~(weak[left] | weak[right]))]
+    return edges[keep & (clerical | _weak_ends_first(left, right, weak, first["rank"], rank))]
 
 
 def _persons_without(edges: pd.DataFrame, weak: np.ndarray, node: np.ndarray, n: int) -> np.ndarray:
@@ -412,10 +409,17 @@ def weak_review(review: pd.DataFrame, weak: np.ndarray, free: np.ndarray, linked
     ends, pos = np.concatenate([left, right]), np.concatenate([np.arange(n), np.arange(n)])
     mine = weak[ends]
     first = pd.Series(pos[mine]).groupby(ends[mine]).min()
-    chosen = np.zeros(n, dtype=bool)
-    for codes in (left, right):
-        chosen |= weak[codes] & (first.reindex(codes).to_numpy() == np.arange(n))
-    return review[chosen | ~(weak[left] | weak[right])].sort_index()
+    return review[_weak_ends_first(left, right, weak, first, np.arange(n))].sort_index()
+
+
+def _weak_ends_first(left: np.ndarray, right: np.ndarray, weak: np.ndarray, first: pd.Series,
+                     rank: np.ndarray) -> np.ndarray:
+    """Pairs to keep: those with no weak end, and those that are the first (`first`: the rank kept per weak
+    code) of a weak end they have; an edge between two weak ones is one's pointer, the other keeps its own."""
+    chosen = ~(weak[left] | weak[right])
+    for end in (left, right):
+        chosen |= weak[end] & (first.reindex(end).to_numpy() == rank)
+    return chosen
 
 
 def in_cluster_order(edges: pd.DataFrame) -> pd.DataFrame:
